@@ -1,0 +1,542 @@
+//! Image pre-processing for model inputs: decode (PNG, JPEG) under a pixel
+//! budget, crop, resize (bilinear; stretch or letterbox keeping aspect),
+//! RGB/BGR, mean/std normalization, NCHW/NHWC, f32 or u8 output.
+//!
+//! Pure Rust with no WebAssembly types: the image pre-processor component
+//! wraps it, and native benchmarks run the very same code.
+
+use serde::Deserialize;
+
+/// Errors, split as the WIT contract splits them.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Error {
+    /// A parameter is missing or invalid; the text names it.
+    Params(String),
+    /// The image cannot be decoded or is too large.
+    Input(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Params(m) => write!(f, "invalid params: {m}"),
+            Error::Input(m) => write!(f, "invalid input: {m}"),
+        }
+    }
+}
+
+/// How the image is fitted into the tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Resize {
+    /// Scale each axis independently to the tensor size.
+    #[default]
+    Stretch,
+    /// Keep the aspect ratio, centre the image and pad the rest.
+    Letterbox,
+}
+
+/// Channel order of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Color {
+    /// Red, green, blue.
+    #[default]
+    Rgb,
+    /// Blue, green, red.
+    Bgr,
+}
+
+/// Memory layout of the output tensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Layout {
+    /// `[1, C, H, W]`.
+    #[default]
+    Nchw,
+    /// `[1, H, W, C]`.
+    Nhwc,
+}
+
+/// Element type of the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OutType {
+    /// `(pixel - mean) / std` as 32-bit floats.
+    #[default]
+    F32,
+    /// Resized pixels rounded to bytes (no normalization).
+    U8,
+}
+
+/// A rectangle of the original image, in pixels.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rect {
+    /// Left edge.
+    pub x: u32,
+    /// Top edge.
+    pub y: u32,
+    /// Width.
+    pub width: u32,
+    /// Height.
+    pub height: u32,
+}
+
+/// Parameters of the image pre-processor, as written in app.json.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    /// Tensor width in pixels.
+    pub width: u32,
+    /// Tensor height in pixels.
+    pub height: u32,
+    /// Stretch (default) or letterbox.
+    #[serde(default)]
+    pub resize: Resize,
+    /// Crop this rectangle of the original first.
+    #[serde(default)]
+    pub crop: Option<Rect>,
+    /// Keep this central fraction of the shorter side first (e.g. 0.875).
+    #[serde(default)]
+    pub center_crop: Option<f32>,
+    /// Channel order (default rgb).
+    #[serde(default)]
+    pub color: Color,
+    /// Per-channel mean subtracted from pixel values in 0..=255 (default 0).
+    #[serde(default = "zeros")]
+    pub mean: [f32; 3],
+    /// Per-channel divisor (default 1).
+    #[serde(default = "ones")]
+    pub std: [f32; 3],
+    /// Tensor layout (default nchw).
+    #[serde(default)]
+    pub layout: Layout,
+    /// Output type (default f32).
+    #[serde(default)]
+    pub dtype: OutType,
+    /// Padding value per channel, in pixel units (default 0).
+    #[serde(default = "zeros")]
+    pub pad: [f32; 3],
+    /// Largest decoded image accepted, in pixels (default 40 megapixels).
+    #[serde(default = "default_max_pixels")]
+    pub max_pixels: u64,
+    /// Name of the model input the tensor binds to (default: by position).
+    #[serde(default)]
+    pub input: String,
+}
+
+fn zeros() -> [f32; 3] {
+    [0.0; 3]
+}
+fn ones() -> [f32; 3] {
+    [1.0; 3]
+}
+fn default_max_pixels() -> u64 {
+    40_000_000
+}
+
+impl Params {
+    /// Parses and checks the params JSON text.
+    pub fn from_json(text: &str) -> Result<Self, Error> {
+        let p: Params = serde_json::from_str(text).map_err(|e| Error::Params(e.to_string()))?;
+        p.validate()?;
+        Ok(p)
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.width == 0 || self.height == 0 || self.width > 16384 || self.height > 16384 {
+            return Err(Error::Params(format!(
+                "width/height must be in 1..=16384, got {}x{}",
+                self.width, self.height
+            )));
+        }
+        if let Some(i) = self.std.iter().position(|s| !s.is_finite() || *s == 0.0) {
+            return Err(Error::Params(format!("std[{i}] must be a non-zero number")));
+        }
+        if let Some(f) = self.center_crop {
+            if !(f > 0.0 && f <= 1.0) {
+                return Err(Error::Params(format!("center_crop must be in (0, 1], got {f}")));
+            }
+        }
+        if self.crop.is_some() && self.center_crop.is_some() {
+            return Err(Error::Params("give crop or center_crop, not both".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A decoded 8-bit RGB image.
+#[derive(Debug, Clone)]
+pub struct Rgb8 {
+    /// Width in pixels.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// `width * height * 3` bytes, row-major RGB.
+    pub pixels: Vec<u8>,
+}
+
+/// Decodes PNG or JPEG bytes, refusing images over `max_pixels` before any
+/// pixel buffer is allocated (decompression bombs).
+pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, Error> {
+    use image::{ImageFormat, ImageReader};
+    use std::io::Cursor;
+    let format = image::guess_format(bytes).map_err(|_| Error::Input("not a PNG or JPEG image".into()))?;
+    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
+        return Err(Error::Input(format!("unsupported image format {format:?} (PNG and JPEG are)")));
+    }
+    let reader = |bytes| ImageReader::with_format(Cursor::new(bytes), format);
+    let (w, h) = reader(bytes)
+        .into_dimensions()
+        .map_err(|e| Error::Input(format!("corrupt {format:?} header: {e}")))?;
+    let pixels = u64::from(w) * u64::from(h);
+    if pixels > max_pixels {
+        return Err(Error::Input(format!(
+            "image is {w}x{h} = {pixels} pixels, over the limit of {max_pixels} (max_pixels)"
+        )));
+    }
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(w);
+    limits.max_image_height = Some(h);
+    limits.max_alloc = Some(pixels.saturating_mul(16).max(1 << 20));
+    let mut r = reader(bytes);
+    r.limits(limits);
+    let img = r
+        .decode()
+        .map_err(|e| Error::Input(format!("cannot decode {format:?} image: {e}")))?;
+    let rgb = img.into_rgb8();
+    Ok(Rgb8 {
+        width: rgb.width(),
+        height: rgb.height(),
+        pixels: rgb.into_raw(),
+    })
+}
+
+/// Maps tensor pixel coordinates back to the original image:
+/// `x_orig = x * scale_x + offset_x` (same for y).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Geometry {
+    /// Original width.
+    pub width: u32,
+    /// Original height.
+    pub height: u32,
+    /// Tensor width.
+    pub tensor_width: u32,
+    /// Tensor height.
+    pub tensor_height: u32,
+    /// Original pixels per tensor pixel, horizontally.
+    pub scale_x: f32,
+    /// Original pixels per tensor pixel, vertically.
+    pub scale_y: f32,
+    /// Original x at tensor x = 0.
+    pub offset_x: f32,
+    /// Original y at tensor y = 0.
+    pub offset_y: f32,
+}
+
+/// The model input tensor made from one image.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// `[1, C, H, W]` or `[1, H, W, C]`.
+    pub shape: [u32; 4],
+    /// Packed little-endian elements (f32 or u8).
+    pub data: Vec<u8>,
+    /// How tensor pixels map back to the original image.
+    pub geometry: Geometry,
+}
+
+/// Precomputed bilinear taps along one axis (half-pixel centres, edges clamped).
+struct Taps {
+    index: Vec<u32>,
+    weight: Vec<f32>,
+}
+
+impl Taps {
+    /// Taps for `out` samples covering source `[start, start + len)`, scaled by `scale`.
+    fn new(out: u32, start: u32, len: u32, scale: f32) -> Self {
+        let (mut index, mut weight) = (Vec::with_capacity(out as usize), Vec::with_capacity(out as usize));
+        let last = (start + len - 1) as f32;
+        for i in 0..out {
+            let src = ((i as f32 + 0.5) / scale - 0.5 + start as f32).clamp(start as f32, last);
+            let i0 = src.floor();
+            index.push(i0 as u32);
+            weight.push(src - i0);
+        }
+        Taps { index, weight }
+    }
+}
+
+/// Crops, resizes, normalizes and lays out `img` as `params` say.
+pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
+    let crop = match (p.crop, p.center_crop) {
+        (Some(r), _) => {
+            if r.width == 0
+                || r.height == 0
+                || u64::from(r.x) + u64::from(r.width) > u64::from(img.width)
+                || u64::from(r.y) + u64::from(r.height) > u64::from(img.height)
+            {
+                return Err(Error::Params(format!(
+                    "crop {r:?} is empty or outside the {}x{} image",
+                    img.width, img.height
+                )));
+            }
+            r
+        }
+        (None, Some(f)) => {
+            let side = ((img.width.min(img.height) as f32 * f).round() as u32).max(1);
+            Rect {
+                x: (img.width - side) / 2,
+                y: (img.height - side) / 2,
+                width: side,
+                height: side,
+            }
+        }
+        (None, None) => Rect {
+            x: 0,
+            y: 0,
+            width: img.width,
+            height: img.height,
+        },
+    };
+    let (tw, th) = (p.width, p.height);
+    // Size of the image area inside the tensor, and its top-left corner.
+    let (nw, nh, px, py) = match p.resize {
+        Resize::Stretch => (tw, th, 0, 0),
+        Resize::Letterbox => {
+            let s = (tw as f32 / crop.width as f32).min(th as f32 / crop.height as f32);
+            let nw = ((crop.width as f32 * s).round() as u32).clamp(1, tw);
+            let nh = ((crop.height as f32 * s).round() as u32).clamp(1, th);
+            (nw, nh, (tw - nw) / 2, (th - nh) / 2)
+        }
+    };
+    let (sx, sy) = (nw as f32 / crop.width as f32, nh as f32 / crop.height as f32);
+    let xt = Taps::new(nw, crop.x, crop.width, sx);
+    let yt = Taps::new(nh, crop.y, crop.height, sy);
+
+    // Normalization as one multiply-add per element: v * a + b.
+    let channel_of = |c: usize| match p.color {
+        Color::Rgb => c,
+        Color::Bgr => 2 - c,
+    };
+    let (a, b): ([f32; 3], [f32; 3]) = match p.dtype {
+        OutType::F32 => {
+            let mut a = [0.0; 3];
+            let mut b = [0.0; 3];
+            for c in 0..3 {
+                let src = channel_of(c);
+                a[c] = 1.0 / p.std[src];
+                b[c] = -p.mean[src] / p.std[src];
+            }
+            (a, b)
+        }
+        OutType::U8 => ([1.0; 3], [0.0; 3]),
+    };
+    let pad: [f32; 3] = std::array::from_fn(|c| p.pad[channel_of(c)] * a[c] + b[c]);
+
+    let plane = (tw * th) as usize;
+    let mut out = vec![0f32; plane * 3];
+    // Pad everything first; the image area is overwritten below.
+    if p.resize == Resize::Letterbox {
+        fill_pad(&mut out, p.layout, plane, pad);
+    }
+
+    let stride = img.width as usize * 3;
+    let row_len = nw as usize * 3;
+    let mut row0 = vec![0f32; row_len];
+    let mut row1 = vec![0f32; row_len];
+    let mut cached = [u32::MAX, u32::MAX];
+    let mut mixed = vec![0f32; row_len];
+    for oy in 0..nh as usize {
+        let y0 = yt.index[oy];
+        let y1 = (y0 + 1).min(crop.y + crop.height - 1);
+        // Horizontal pass, reusing rows from the previous output row.
+        if cached[0] != y0 {
+            if cached[1] == y0 {
+                std::mem::swap(&mut row0, &mut row1);
+                cached[0] = y0;
+            } else {
+                hpass(&img.pixels[y0 as usize * stride..][..stride], &xt, crop, &mut row0);
+                cached[0] = y0;
+            }
+        }
+        if cached[1] != y1 {
+            hpass(&img.pixels[y1 as usize * stride..][..stride], &xt, crop, &mut row1);
+            cached[1] = y1;
+        }
+        // Vertical pass: contiguous, vectorizes.
+        let wy = yt.weight[oy];
+        for ((m, &r0), &r1) in mixed.iter_mut().zip(&row0).zip(&row1) {
+            *m = r0 + (r1 - r0) * wy;
+        }
+        let ty = oy + py as usize;
+        match p.layout {
+            Layout::Nhwc => {
+                let dst = &mut out[(ty * tw as usize + px as usize) * 3..][..row_len];
+                for (d, px3) in dst.chunks_exact_mut(3).zip(mixed.chunks_exact(3)) {
+                    for c in 0..3 {
+                        d[c] = px3[channel_of(c)] * a[c] + b[c];
+                    }
+                }
+            }
+            Layout::Nchw => {
+                for c in 0..3 {
+                    let src_c = channel_of(c);
+                    let dst = &mut out[c * plane + ty * tw as usize + px as usize..][..nw as usize];
+                    for (d, px3) in dst.iter_mut().zip(mixed.chunks_exact(3)) {
+                        *d = px3[src_c] * a[c] + b[c];
+                    }
+                }
+            }
+        }
+    }
+
+    let data = match p.dtype {
+        OutType::F32 => out.iter().flat_map(|v| v.to_le_bytes()).collect(),
+        OutType::U8 => out.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect(),
+    };
+    let shape = match p.layout {
+        Layout::Nchw => [1, 3, th, tw],
+        Layout::Nhwc => [1, th, tw, 3],
+    };
+    let geometry = Geometry {
+        width: img.width,
+        height: img.height,
+        tensor_width: tw,
+        tensor_height: th,
+        scale_x: 1.0 / sx,
+        scale_y: 1.0 / sy,
+        offset_x: crop.x as f32 - px as f32 / sx,
+        offset_y: crop.y as f32 - py as f32 / sy,
+    };
+    Ok(Output { shape, data, geometry })
+}
+
+/// Horizontal bilinear pass of one source row into `dst` (RGB f32).
+fn hpass(src: &[u8], xt: &Taps, crop: Rect, dst: &mut [f32]) {
+    let last = crop.x + crop.width - 1;
+    for ((d, &x0), &wx) in dst.chunks_exact_mut(3).zip(&xt.index).zip(&xt.weight) {
+        let x1 = (x0 + 1).min(last) as usize * 3;
+        let x0 = x0 as usize * 3;
+        for c in 0..3 {
+            let (v0, v1) = (src[x0 + c] as f32, src[x1 + c] as f32);
+            d[c] = v0 + (v1 - v0) * wx;
+        }
+    }
+}
+
+fn fill_pad(out: &mut [f32], layout: Layout, plane: usize, pad: [f32; 3]) {
+    match layout {
+        Layout::Nchw => {
+            for c in 0..3 {
+                out[c * plane..][..plane].fill(pad[c]);
+            }
+        }
+        Layout::Nhwc => {
+            for px in out.chunks_exact_mut(3) {
+                px.copy_from_slice(&pad);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(json: &str) -> Params {
+        Params::from_json(json).unwrap()
+    }
+
+    fn gradient(w: u32, h: u32) -> Rgb8 {
+        let mut pixels = Vec::new();
+        for y in 0..h {
+            for x in 0..w {
+                pixels.extend_from_slice(&[x as u8, y as u8, 200]);
+            }
+        }
+        Rgb8 {
+            width: w,
+            height: h,
+            pixels,
+        }
+    }
+
+    fn f32s(d: &[u8]) -> Vec<f32> {
+        d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    }
+
+    #[test]
+    fn identity_resize_keeps_pixels_and_normalizes() {
+        let img = gradient(4, 2);
+        let out = preprocess(&img, &params(r#"{"width":4,"height":2,"mean":[1,0,0],"std":[2,1,1]}"#)).unwrap();
+        assert_eq!(out.shape, [1, 3, 2, 4]);
+        let v = f32s(&out.data);
+        // R plane: (x - 1) / 2.
+        assert_eq!(&v[0..4], &[-0.5, 0.0, 0.5, 1.0]);
+        // B plane is constant 200.
+        assert!(v[16..24].iter().all(|&b| b == 200.0));
+    }
+
+    #[test]
+    fn downscale_by_two_averages_neighbours() {
+        let img = gradient(4, 4);
+        let out = preprocess(&img, &params(r#"{"width":2,"height":2,"layout":"nhwc"}"#)).unwrap();
+        let v = f32s(&out.data);
+        // Half-pixel centres: output x 0 samples source x 0.5.
+        assert_eq!(&v[0..3], &[0.5, 0.5, 200.0]);
+        assert_eq!(&v[3..6], &[2.5, 0.5, 200.0]);
+    }
+
+    #[test]
+    fn letterbox_pads_and_maps_back() {
+        let img = gradient(200, 100);
+        let out = preprocess(&img, &params(r#"{"width":100,"height":100,"resize":"letterbox","pad":[7,7,7]}"#)).unwrap();
+        let g = out.geometry;
+        assert_eq!((g.scale_x, g.scale_y), (2.0, 2.0));
+        assert_eq!((g.offset_x, g.offset_y), (0.0, -50.0));
+        let v = f32s(&out.data);
+        assert_eq!(v[0], 7.0, "top rows are padding");
+        assert_ne!(v[50 * 100], 7.0, "row 50 is image");
+        // The tensor point (50, 50) is the original centre.
+        assert_eq!((50.0 * g.scale_x + g.offset_x, 50.0 * g.scale_y + g.offset_y), (100.0, 50.0));
+    }
+
+    #[test]
+    fn bgr_swaps_channels_and_u8_rounds() {
+        let img = gradient(2, 1);
+        let out = preprocess(&img, &params(r#"{"width":2,"height":1,"color":"bgr","dtype":"u8","layout":"nhwc"}"#)).unwrap();
+        assert_eq!(out.data, vec![200, 0, 0, 200, 0, 1]);
+    }
+
+    #[test]
+    fn bad_params_name_the_field() {
+        assert!(matches!(Params::from_json(r#"{"width":0,"height":1}"#), Err(Error::Params(m)) if m.contains("width")));
+        assert!(matches!(Params::from_json(r#"{"height":1}"#), Err(Error::Params(m)) if m.contains("width")));
+        assert!(matches!(Params::from_json(r#"{"width":1,"height":1,"std":[1,0,1]}"#), Err(Error::Params(m)) if m.contains("std[1]")));
+        assert!(matches!(Params::from_json(r#"{"width":1,"height":1,"colour":"rgb"}"#), Err(Error::Params(m)) if m.contains("colour")));
+        let img = gradient(4, 4);
+        let p = params(r#"{"width":2,"height":2,"crop":{"x":3,"y":0,"width":2,"height":2}}"#);
+        assert!(matches!(preprocess(&img, &p), Err(Error::Params(m)) if m.contains("crop")));
+    }
+
+    #[test]
+    fn decode_refuses_garbage_and_checks_the_pixel_budget_first() {
+        assert!(matches!(decode(b"hello", 100), Err(Error::Input(m)) if m.contains("not a PNG or JPEG")));
+        let mut png = Vec::new();
+        image::ImageEncoder::write_image(
+            image::codecs::png::PngEncoder::new(&mut png),
+            &[9u8; 3 * 64 * 64],
+            64,
+            64,
+            image::ExtendedColorType::Rgb8,
+        )
+        .unwrap();
+        let img = decode(&png, 4096).unwrap();
+        assert_eq!((img.width, img.height, img.pixels[0]), (64, 64, 9));
+        let err = decode(&png, 4095).unwrap_err();
+        assert!(matches!(&err, Error::Input(m) if m.contains("64x64 = 4096 pixels, over the limit of 4095")), "{err}");
+        let err = decode(&png[..png.len() / 2], 4096).unwrap_err();
+        assert!(matches!(&err, Error::Input(m) if m.contains("cannot decode")), "{err}");
+    }
+}

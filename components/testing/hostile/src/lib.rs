@@ -1,0 +1,66 @@
+//! A hostile image pre-processor for sandbox tests. Its behaviour is chosen
+//! per call by the input bytes (so one warm instance can misbehave and then
+//! serve again), or at configure time by `{"configure": "<mode>"}`:
+//!
+//! - `loop`: never returns (the deadline must stop it);
+//! - `oom`: allocates until the memory cap refuses;
+//! - `trap`: panics with a message on stderr;
+//! - `wrong-shape`: returns a tensor whose data does not match its shape;
+//! - `huge`: returns a 96 MiB tensor;
+//! - `files`: tries to read `/etc/passwd` (no folder is granted);
+//! - anything else: a valid `[1, 3, 2, 2]` f32 tensor of ones.
+
+wit_bindgen::generate!({ path: "../../../wit", world: "image-preprocessor" });
+
+use exports::lpdnn::processing::image_preprocess::{Guest, Preprocessed};
+use lpdnn::processing::types::{Config, Dtype, InputMeta, ProcessorError, Tensor};
+
+fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
+    match mode {
+        b"loop" => {
+            let mut x = 0u64;
+            loop {
+                x = std::hint::black_box(x.wrapping_add(1));
+            }
+        }
+        b"oom" => {
+            let mut hoard: Vec<Vec<u8>> = Vec::new();
+            loop {
+                hoard.push(vec![1u8; 8 << 20]);
+                std::hint::black_box(&hoard);
+            }
+        }
+        b"trap" => panic!("hostile component: deliberate panic"),
+        b"wrong-shape" => Ok(tensor(vec![1, 3, 224, 224], vec![0; 12])),
+        b"huge" => Ok(tensor(vec![1, 3, 4096, 2048], vec![0; 3 * 4096 * 2048 * 4])),
+        b"files" => match std::fs::read("/etc/passwd") {
+            Ok(_) => Err(ProcessorError::Internal("sandbox leak: read /etc/passwd".into())),
+            Err(e) => Err(ProcessorError::InvalidInput(format!("no file access: {e}"))),
+        },
+        _ => Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12))),
+    }
+}
+
+fn tensor(shape: Vec<u32>, data: Vec<u8>) -> Preprocessed {
+    Preprocessed {
+        tensors: vec![Tensor { name: String::new(), shape, dtype: Dtype::F32, data }],
+        meta: InputMeta::None,
+    }
+}
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn configure(config: Config) -> Result<(), ProcessorError> {
+        if let Some(mode) = config.params.strip_prefix("{\"configure\": \"").and_then(|s| s.strip_suffix("\"}")) {
+            misbehave(mode.as_bytes())?;
+        }
+        Ok(())
+    }
+
+    fn process(image: Vec<u8>) -> Result<Preprocessed, ProcessorError> {
+        misbehave(&image)
+    }
+}
+
+export!(Hostile);

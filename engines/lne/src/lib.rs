@@ -1,0 +1,168 @@
+//! LNE, the LPDNN native engine: dependency-free inference on tract.
+//!
+//! Loads ONNX models, optimises them once at load time and runs them with a
+//! reusable execution state. Threads are a per-model rayon pool handed to
+//! tract's matrix kernels.
+
+use std::path::{Path, PathBuf};
+
+use lpdnn_engine_api::{
+    check_format, DType, Engine, EngineError, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+};
+use tract_linalg::multithread::{multithread_tract_scope, Executor};
+use tract_onnx::prelude::*;
+
+const NAME: &str = "lne";
+
+/// The LNE engine.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Lne;
+
+impl Engine for Lne {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn formats(&self) -> &'static [ModelFormat] {
+        &[ModelFormat::Onnx]
+    }
+
+    fn load(&self, path: &Path, options: &LoadOptions) -> Result<Box<dyn Model>, EngineError> {
+        check_format(self, path)?;
+        let load_err = |e: TractError| EngineError::Load {
+            engine: NAME.into(),
+            path: path.to_owned(),
+            message: format!("{e:#}"),
+        };
+        let plan = tract_onnx::onnx()
+            .model_for_path(path)
+            .and_then(|m| m.into_optimized())
+            .and_then(|m| m.into_runnable())
+            .map_err(load_err)?;
+        let model = plan.model();
+        let inputs = (0..model.inputs.len())
+            .map(|i| info(model, model.inputs[i], model.input_fact(i)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(load_err)?;
+        let outputs = (0..model.outputs.len())
+            .map(|i| info(model, model.outputs[i], model.output_fact(i)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(load_err)?;
+        let state = SimpleState::new(&plan).map_err(load_err)?;
+        let executor = match options.threads {
+            Some(n) if n > 1 => Executor::multithread_with_name(n, "lne"),
+            _ => Executor::SingleThread,
+        };
+        Ok(Box::new(LneModel {
+            path: path.to_owned(),
+            state,
+            executor,
+            inputs,
+            outputs,
+        }))
+    }
+}
+
+struct LneModel {
+    path: PathBuf,
+    state: TypedSimpleState,
+    executor: Executor,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+}
+
+fn info(model: &TypedModel, outlet: OutletId, fact: TractResult<&TypedFact>) -> TractResult<TensorInfo> {
+    let fact = fact?;
+    let name = model
+        .outlet_label(outlet)
+        .unwrap_or(&model.node(outlet.node).name)
+        .to_owned();
+    let dtype = from_datum(fact.datum_type).ok_or_else(|| format_err!("tensor '{name}' has unsupported type {:?}", fact.datum_type))?;
+    let shape = fact.shape.iter().map(|d| d.to_usize().ok()).collect();
+    Ok(TensorInfo { name, dtype, shape })
+}
+
+fn from_datum(dt: DatumType) -> Option<DType> {
+    Some(match dt {
+        DatumType::F32 => DType::F32,
+        DatumType::F16 => DType::F16,
+        DatumType::U8 => DType::U8,
+        DatumType::I8 => DType::I8,
+        DatumType::I32 => DType::I32,
+        DatumType::I64 => DType::I64,
+        _ => return None,
+    })
+}
+
+fn to_datum(dt: DType) -> DatumType {
+    match dt {
+        DType::F32 => DatumType::F32,
+        DType::F16 => DatumType::F16,
+        DType::U8 => DatumType::U8,
+        DType::I8 => DatumType::I8,
+        DType::I32 => DatumType::I32,
+        DType::I64 => DatumType::I64,
+    }
+}
+
+impl Model for LneModel {
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
+        if inputs.len() != self.inputs.len() {
+            return Err(EngineError::InputMismatch(format!(
+                "model {} takes {} input(s), got {}",
+                self.path.display(),
+                self.inputs.len(),
+                inputs.len()
+            )));
+        }
+        let mut values = TVec::with_capacity(inputs.len());
+        for (t, want) in inputs.iter().zip(&self.inputs) {
+            if !want.accepts(t.dtype, &t.shape) {
+                return Err(EngineError::InputMismatch(format!(
+                    "model input '{}' expects {} {}, got {} {:?}",
+                    want.name,
+                    want.dtype,
+                    want.shape_string(),
+                    t.dtype,
+                    t.shape
+                )));
+            }
+            // SAFETY: `Tensor::new` guarantees `data` holds exactly
+            // `shape.product() * dtype.size()` bytes of plain numbers.
+            let tensor = unsafe { tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype), &t.shape, &t.data) }
+                .map_err(|e| self.run_err(e))?;
+            values.push(tensor.into_tvalue());
+        }
+        let state = &mut self.state;
+        let outputs = multithread_tract_scope(self.executor.clone(), || state.run(values))
+            .map_err(|e| self.run_err(e))?;
+        outputs
+            .into_iter()
+            .zip(&self.outputs)
+            .map(|(value, info)| {
+                let dtype = from_datum(value.datum_type()).ok_or_else(|| EngineError::Run {
+                    engine: NAME.into(),
+                    message: format!("output '{}' has unsupported type {:?}", info.name, value.datum_type()),
+                })?;
+                Tensor::new(info.name.clone(), dtype, value.shape().to_vec(), value.as_bytes().to_vec())
+            })
+            .collect()
+    }
+}
+
+impl LneModel {
+    fn run_err(&self, e: TractError) -> EngineError {
+        EngineError::Run {
+            engine: NAME.into(),
+            message: format!("{}: {e:#}", self.path.display()),
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Conversions between the WIT types and the host's own types.
+
+use std::path::Path;
+
+use lpdnn_engine_api::{DType, Tensor};
+use serde::Serialize;
+
+use crate::bindings::{self, post::exports::lpdnn::processing::postprocess as wit_post};
+use crate::{ProcessorErrorKind, RuntimeError};
+
+/// What a pre-processor learned about an input, passed back unchanged to the
+/// post-processor of the same input.
+#[derive(Debug, Clone)]
+pub struct InputMeta(bindings::InputMeta);
+
+impl InputMeta {
+    pub(crate) fn as_wit(&self) -> &bindings::InputMeta {
+        &self.0
+    }
+
+    /// Original image size, when the input was an image.
+    pub fn image_size(&self) -> Option<(u32, u32)> {
+        match &self.0 {
+            bindings::InputMeta::Image(g) => Some((g.width, g.height)),
+            _ => None,
+        }
+    }
+}
+
+/// The output of a pre-processor for one input.
+#[derive(Debug, Clone)]
+pub struct Preprocessed {
+    /// Model input tensors.
+    pub tensors: Vec<Tensor>,
+    /// Facts for the post-processor.
+    pub meta: InputMeta,
+}
+
+/// One class of a classification.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClassScore {
+    /// Class id.
+    pub id: u32,
+    /// Label, when the app has labels.
+    pub label: Option<String>,
+    /// Score.
+    pub score: f32,
+}
+
+/// One detected object, in original-image pixels.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Detection {
+    /// `[x0, y0, x1, y1]`.
+    #[serde(rename = "box")]
+    pub bounds: [f32; 4],
+    /// Confidence.
+    pub score: f32,
+    /// Class id.
+    pub class: u32,
+    /// Label, when the app has labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Landmarks as `[x, y]`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keypoints: Vec<[f32; 2]>,
+}
+
+/// The structured result for one input.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Prediction {
+    /// Classes, best first.
+    Classes(Vec<ClassScore>),
+    /// Detections, best first.
+    Detections(Vec<Detection>),
+}
+
+pub(crate) fn processor_error(path: &Path, e: bindings::ProcessorError) -> RuntimeError {
+    use bindings::ProcessorError as E;
+    let (kind, message) = match e {
+        E::InvalidParams(m) => (ProcessorErrorKind::InvalidParams, m),
+        E::InvalidInput(m) => (ProcessorErrorKind::InvalidInput, m),
+        E::InvalidTensor(m) => (ProcessorErrorKind::InvalidTensor, m),
+        E::Internal(m) => (ProcessorErrorKind::Internal, m),
+    };
+    RuntimeError::Processor {
+        path: path.to_owned(),
+        kind,
+        message,
+    }
+}
+
+fn dtype(d: bindings::Dtype) -> DType {
+    use bindings::Dtype as W;
+    match d {
+        W::F32 => DType::F32,
+        W::F16 => DType::F16,
+        W::U8 => DType::U8,
+        W::I8 => DType::I8,
+        W::I32 => DType::I32,
+        W::I64 => DType::I64,
+    }
+}
+
+fn wit_dtype(d: DType) -> bindings::Dtype {
+    use bindings::Dtype as W;
+    match d {
+        DType::F32 => W::F32,
+        DType::F16 => W::F16,
+        DType::U8 => W::U8,
+        DType::I8 => W::I8,
+        DType::I32 => W::I32,
+        DType::I64 => W::I64,
+    }
+}
+
+/// Converts an engine tensor for a guest.
+pub(crate) fn to_wit(t: &Tensor) -> bindings::Tensor {
+    bindings::Tensor {
+        name: t.name.clone(),
+        shape: t.shape.iter().map(|&d| u32::try_from(d).unwrap_or(u32::MAX)).collect(),
+        dtype: wit_dtype(t.dtype),
+        data: t.data.clone(),
+    }
+}
+
+/// Checks and converts a pre-processor's result: every tensor's data must
+/// match its shape.
+pub(crate) fn preprocessed(path: &Path, p: bindings::Preprocessed) -> Result<Preprocessed, RuntimeError> {
+    if p.tensors.is_empty() {
+        return Err(RuntimeError::InvalidOutput {
+            path: path.to_owned(),
+            message: "no tensors".into(),
+        });
+    }
+    let tensors = p
+        .tensors
+        .into_iter()
+        .map(|t| {
+            let shape = t.shape.iter().map(|&d| d as usize).collect();
+            Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| RuntimeError::InvalidOutput {
+                path: path.to_owned(),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(Preprocessed {
+        tensors,
+        meta: InputMeta(p.meta),
+    })
+}
+
+pub(crate) fn prediction(p: bindings::Prediction) -> Prediction {
+    match p {
+        wit_post::Prediction::Classes(c) => Prediction::Classes(
+            c.into_iter()
+                .map(|c| ClassScore {
+                    id: c.id,
+                    label: c.label,
+                    score: c.score,
+                })
+                .collect(),
+        ),
+        wit_post::Prediction::Detections(d) => Prediction::Detections(
+            d.into_iter()
+                .map(|d| Detection {
+                    bounds: [d.bounds.x0, d.bounds.y0, d.bounds.x1, d.bounds.y1],
+                    score: d.score,
+                    class: d.class_id,
+                    label: d.label,
+                    keypoints: d.keypoints.iter().map(|p| [p.x, p.y]).collect(),
+                })
+                .collect(),
+        ),
+    }
+}

@@ -1,0 +1,173 @@
+//! The sandbox for processor components.
+//!
+//! Pre- and post-processors are WebAssembly components implementing the
+//! worlds of `wit/processing.wit`. This crate compiles them (once, cached on
+//! disk), instantiates them with nothing granted (no files, no environment,
+//! no network), caps their memory, puts a deadline on every call, captures
+//! their stderr, and turns traps into typed errors. A crashed instance is
+//! replaced by a fresh one from the same pre-instantiated component, so the
+//! host keeps serving.
+
+mod bindings;
+mod cache;
+mod convert;
+mod error;
+mod processor;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::Linker;
+use wasmtime::{Config, Engine, OptLevel};
+
+pub use convert::{ClassScore, Detection, InputMeta, Preprocessed, Prediction};
+pub use error::{ProcessorErrorKind, RuntimeError};
+pub use processor::{ImagePreprocessor, Postprocessor};
+
+use processor::HostState;
+
+/// How often the deadline clock ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// Resource limits applied to every processor instance.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Cap on each instance's linear memory, in bytes.
+    pub memory_bytes: usize,
+    /// Deadline of each call (configure or process).
+    pub call_timeout: Duration,
+    /// How much of the guest's stderr is kept for error messages.
+    pub stderr_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 512 << 20,
+            call_timeout: Duration::from_secs(10),
+            stderr_bytes: 64 << 10,
+        }
+    }
+}
+
+/// Settings of a [`Runtime`].
+#[derive(Debug, Clone, Default)]
+pub struct RuntimeConfig {
+    /// Where compiled components are cached; `None` compiles every time.
+    pub cache_dir: Option<PathBuf>,
+    /// Limits for every instance.
+    pub limits: Limits,
+}
+
+impl RuntimeConfig {
+    /// The default cache folder: `$LPDNN_CACHE_DIR/components`, else
+    /// `$XDG_CACHE_HOME/lpdnn/components`, else `~/.cache/lpdnn/components`.
+    pub fn default_cache_dir() -> Option<PathBuf> {
+        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        env("LPDNN_CACHE_DIR")
+            .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("lpdnn")))
+            .or_else(|| env("HOME").map(|p| p.join(".cache/lpdnn")))
+            .map(|p| p.join("components"))
+    }
+}
+
+/// Shared state of a runtime: the wasmtime engine, the WASI-only linker and
+/// the limits.
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) limits: Limits,
+    cache_dir: Option<PathBuf>,
+    /// Stops the deadline clock when the last user of the engine is gone.
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Loads processor components. Create one per process and share it; the
+/// processors it hands out stay usable after it is dropped.
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+impl Runtime {
+    /// Sets up the engine and starts the deadline clock.
+    pub fn new(config: RuntimeConfig) -> Result<Self, RuntimeError> {
+        let mut wasm = Config::new();
+        wasm.wasm_component_model(true)
+            .epoch_interruption(true)
+            .cranelift_opt_level(OptLevel::Speed);
+        let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        let mut linker = Linker::new(&engine);
+        // Processors compiled for wasm32-wasip2 import WASI even when they do
+        // no I/O; each store's WasiCtx grants nothing (see processor.rs).
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+        std::thread::Builder::new()
+            .name("lpdnn-epoch".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(EPOCH_TICK);
+                    ticker_engine.increment_epoch();
+                }
+            })
+            .map_err(|e| RuntimeError::Setup(format!("cannot start the deadline clock: {e}")))?;
+
+        Ok(Runtime {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                limits: config.limits,
+                cache_dir: config.cache_dir,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// The limits every instance runs under.
+    pub fn limits(&self) -> Limits {
+        self.shared.limits
+    }
+
+    /// Loads an image pre-processor and configures it with `params` (JSON
+    /// object text) and `labels`.
+    pub fn image_preprocessor(
+        &self,
+        path: &Path,
+        params: &str,
+        labels: &[String],
+    ) -> Result<ImagePreprocessor, RuntimeError> {
+        ImagePreprocessor::load(self.shared.clone(), path, params, labels)
+    }
+
+    /// Loads a post-processor and configures it with `params` (JSON object
+    /// text) and `labels`.
+    pub fn postprocessor(&self, path: &Path, params: &str, labels: &[String]) -> Result<Postprocessor, RuntimeError> {
+        Postprocessor::load(self.shared.clone(), path, params, labels)
+    }
+}
+
+impl Shared {
+    /// Reads and compiles a component (through the cache).
+    pub(crate) fn component(&self, path: &Path) -> Result<wasmtime::component::Component, RuntimeError> {
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        cache::load(&self.engine, self.cache_dir.as_deref(), path, &bytes)
+    }
+
+    /// Epoch ticks that make up one call's deadline.
+    pub(crate) fn deadline_ticks(&self) -> u64 {
+        let ticks = self.limits.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+        u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
+    }
+}

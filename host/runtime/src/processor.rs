@@ -1,0 +1,291 @@
+//! Warm, sandboxed processor instances.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use wasmtime::component::{InstancePre, ResourceTable};
+use wasmtime::{ResourceLimiter, Store, Trap};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{self, post};
+use crate::convert::{self, InputMeta, Preprocessed, Prediction};
+use crate::{RuntimeError, Shared};
+
+/// Per-store state: a WASI context that grants nothing, the memory limiter
+/// and the captured stderr.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    limiter: Limiter,
+    stderr: MemoryOutputPipe,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// Caps linear memory and remembers the peak and any refused growth.
+struct Limiter {
+    max_memory: usize,
+    peak_memory: usize,
+    refused: Option<usize>,
+}
+
+impl ResourceLimiter for Limiter {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max_memory {
+            self.refused = Some(desired);
+            // Trap instead of returning -1 from memory.grow: a guest's
+            // allocator would otherwise turn it into an unreadable panic.
+            wasmtime::bail!("memory limit of {} bytes exceeded", self.max_memory);
+        }
+        self.peak_memory = self.peak_memory.max(desired);
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// What differs between the processor worlds.
+pub(crate) trait World: Sized + Send + 'static {
+    /// The world's name, for errors.
+    const NAME: &'static str;
+    /// Pre-instantiated bindings.
+    type Pre: Send;
+    fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre>;
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self>;
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &bindings::Config,
+    ) -> wasmtime::Result<Result<(), bindings::ProcessorError>>;
+}
+
+impl World for bindings::ImagePreprocessor {
+    const NAME: &'static str = "image-preprocessor";
+    type Pre = bindings::ImagePreprocessorPre<HostState>;
+    fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &bindings::Config,
+    ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
+        self.lpdnn_processing_image_preprocess().call_configure(store, config)
+    }
+}
+
+impl World for post::Postprocessor {
+    const NAME: &'static str = "postprocessor";
+    type Pre = post::PostprocessorPre<HostState>;
+    fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+        Self::Pre::new(instance_pre)
+    }
+    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
+        pre.instantiate(store)
+    }
+    fn configure(
+        &self,
+        store: &mut Store<HostState>,
+        config: &bindings::Config,
+    ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
+        self.lpdnn_processing_postprocess().call_configure(store, config)
+    }
+}
+
+/// A component loaded as world `W`, with a warm instance that is replaced
+/// after any trap.
+struct Instance<W: World> {
+    shared: Arc<Shared>,
+    path: PathBuf,
+    pre: W::Pre,
+    config: bindings::Config,
+    live: Option<(Store<HostState>, W)>,
+    peak_memory: usize,
+}
+
+impl<W: World> Instance<W> {
+    fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+        let component = shared.component(path)?;
+        let wrong_world = |e: wasmtime::Error| RuntimeError::WrongWorld {
+            path: path.to_owned(),
+            world: W::NAME,
+            message: format!("{e:#}"),
+        };
+        let instance_pre = shared.linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let pre = W::pre(instance_pre).map_err(wrong_world)?;
+        let mut instance = Instance {
+            shared,
+            path: path.to_owned(),
+            pre,
+            config: bindings::Config {
+                params: params.to_owned(),
+                labels: labels.to_vec(),
+            },
+            live: None,
+            peak_memory: 0,
+        };
+        // Instantiate and configure now, so bad params fail at load time.
+        instance.warm()?;
+        Ok(instance)
+    }
+
+    /// Makes sure a configured instance is live.
+    fn warm(&mut self) -> Result<(), RuntimeError> {
+        if self.live.is_some() {
+            return Ok(());
+        }
+        let limits = self.shared.limits;
+        let stderr = MemoryOutputPipe::new(limits.stderr_bytes);
+        // Nothing granted: no preopened folders, no environment, no
+        // arguments, no sockets; stdin is empty and stdout is discarded.
+        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        let mut store = Store::new(
+            &self.shared.engine,
+            HostState {
+                wasi,
+                table: ResourceTable::new(),
+                limiter: Limiter {
+                    max_memory: limits.memory_bytes,
+                    peak_memory: 0,
+                    refused: None,
+                },
+                stderr,
+            },
+        );
+        store.limiter(|s| &mut s.limiter);
+        store.epoch_deadline_trap();
+        store.set_epoch_deadline(self.shared.deadline_ticks());
+        let world = match W::instantiate(&self.pre, &mut store) {
+            Ok(w) => w,
+            Err(e) => return Err(self.trap_error(&store, e)),
+        };
+        store.set_epoch_deadline(self.shared.deadline_ticks());
+        match world.configure(&mut store, &self.config) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Err(convert::processor_error(&self.path, e)),
+            Err(e) => return Err(self.trap_error(&store, e)),
+        }
+        self.live = Some((store, world));
+        Ok(())
+    }
+
+    /// Calls into the warm instance under the deadline. A processor error
+    /// keeps the instance; a trap discards it (the next call gets a fresh one).
+    fn call<R>(
+        &mut self,
+        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, bindings::ProcessorError>>,
+    ) -> Result<R, RuntimeError> {
+        self.warm()?;
+        let deadline = self.shared.deadline_ticks();
+        let (store, world) = self.live.as_mut().expect("warm() made an instance live");
+        store.set_epoch_deadline(deadline);
+        let result = f(world, store);
+        self.peak_memory = self.peak_memory.max(store.data().limiter.peak_memory);
+        match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => Err(convert::processor_error(&self.path, e)),
+            Err(e) => {
+                let (store, _) = self.live.take().expect("instance is live");
+                Err(self.trap_error(&store, e))
+            }
+        }
+    }
+
+    /// Classifies a failed call: deadline, memory cap or crash.
+    fn trap_error(&self, store: &Store<HostState>, e: wasmtime::Error) -> RuntimeError {
+        let path = self.path.clone();
+        let state = store.data();
+        if let Some(requested) = state.limiter.refused {
+            return RuntimeError::MemoryLimit {
+                path,
+                limit: state.limiter.max_memory,
+                requested,
+            };
+        }
+        if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
+            return RuntimeError::Timeout {
+                path,
+                limit: self.shared.limits.call_timeout,
+            };
+        }
+        RuntimeError::Trap {
+            path,
+            message: format!("{e:#}"),
+            stderr: String::from_utf8_lossy(&state.stderr.contents()).into_owned(),
+        }
+    }
+}
+
+/// An image pre-processor component: encoded image bytes in, model tensors out.
+pub struct ImagePreprocessor(Instance<bindings::ImagePreprocessor>);
+
+impl ImagePreprocessor {
+    pub(crate) fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+        Instance::load(shared, path, params, labels).map(ImagePreprocessor)
+    }
+
+    /// Decodes and pre-processes one encoded image (PNG/JPEG bytes) inside
+    /// the sandbox.
+    pub fn process(&mut self, image: &[u8]) -> Result<Preprocessed, RuntimeError> {
+        let out = self
+            .0
+            .call(|w, store| w.lpdnn_processing_image_preprocess().call_process(store, image))?;
+        convert::preprocessed(&self.0.path, out)
+    }
+
+    /// The component file.
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// Largest linear memory any instance of this processor reached, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.0.peak_memory
+    }
+}
+
+/// A post-processor component: model tensors in, a prediction out.
+pub struct Postprocessor(Instance<post::Postprocessor>);
+
+impl Postprocessor {
+    pub(crate) fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+        Instance::load(shared, path, params, labels).map(Postprocessor)
+    }
+
+    /// Turns the model's outputs into a prediction. `meta` is what the
+    /// pre-processor returned for the same input.
+    pub fn process(
+        &mut self,
+        outputs: &[lpdnn_engine_api::Tensor],
+        meta: &InputMeta,
+    ) -> Result<Prediction, RuntimeError> {
+        let outputs: Vec<bindings::Tensor> = outputs.iter().map(convert::to_wit).collect();
+        let out = self
+            .0
+            .call(|w, store| w.lpdnn_processing_postprocess().call_process(store, &outputs, meta.as_wit()))?;
+        Ok(convert::prediction(out))
+    }
+
+    /// The component file.
+    pub fn path(&self) -> &Path {
+        &self.0.path
+    }
+
+    /// Largest linear memory any instance of this processor reached, in bytes.
+    pub fn peak_memory(&self) -> usize {
+        self.0.peak_memory
+    }
+}
