@@ -41,10 +41,18 @@ impl Params {
 
 /// The `top_k` best `(class id, score)` pairs of `scores`, best first.
 pub fn top_k(scores: &[f32], p: &Params) -> Vec<(u32, f32)> {
-    let scores = if p.softmax { softmax(scores) } else { scores.to_vec() };
+    let scores = if p.softmax {
+        softmax(scores)
+    } else {
+        scores.to_vec()
+    };
     let mut idx: Vec<u32> = (0..scores.len() as u32).collect();
     let k = p.top_k.min(idx.len());
-    let by_score = |a: &u32, b: &u32| scores[*b as usize].total_cmp(&scores[*a as usize]).then(a.cmp(b));
+    let by_score = |a: &u32, b: &u32| {
+        scores[*b as usize]
+            .total_cmp(&scores[*a as usize])
+            .then(a.cmp(b))
+    };
     if k < idx.len() {
         idx.select_nth_unstable_by(k, by_score);
         idx.truncate(k);
@@ -85,17 +93,22 @@ mod component {
 
         fn process(outputs: Vec<Tensor>, _meta: InputMeta) -> Result<Prediction, ProcessorError> {
             let guard = STATE.lock().unwrap();
-            let (p, labels) = guard
-                .as_ref()
-                .ok_or_else(|| ProcessorError::Internal("process called before configure".into()))?;
+            let (p, labels) = guard.as_ref().ok_or_else(|| {
+                ProcessorError::Internal("process called before configure".into())
+            })?;
             let t = if p.output.is_empty() {
                 outputs.first()
             } else {
                 outputs.iter().find(|t| t.name == p.output)
             }
-            .ok_or_else(|| ProcessorError::InvalidTensor(format!("model has no output '{}'", p.output)))?;
+            .ok_or_else(|| {
+                ProcessorError::InvalidTensor(format!("model has no output '{}'", p.output))
+            })?;
             if t.dtype != Dtype::F32 {
-                return Err(ProcessorError::InvalidTensor(format!("output '{}' must be f32", t.name)));
+                return Err(ProcessorError::InvalidTensor(format!(
+                    "output '{}' must be f32",
+                    t.name
+                )));
             }
             let scores: Vec<f32> = t
                 .data
@@ -148,7 +161,11 @@ mod tests {
 
     #[test]
     fn bad_params_are_refused() {
-        assert!(Params::from_json(r#"{"top_k": 0}"#).unwrap_err().contains("top_k"));
-        assert!(Params::from_json(r#"{"topk": 1}"#).unwrap_err().contains("topk"));
+        assert!(Params::from_json(r#"{"top_k": 0}"#)
+            .unwrap_err()
+            .contains("top_k"));
+        assert!(Params::from_json(r#"{"topk": 1}"#)
+            .unwrap_err()
+            .contains("topk"));
     }
 }

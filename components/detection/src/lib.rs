@@ -101,7 +101,9 @@ impl AnchorSpec {
             } => {
                 let n = *num_layers;
                 if n == 0 || strides.len() != n {
-                    return Err(format!("anchors.strides must have num_layers ({n}) entries"));
+                    return Err(format!(
+                        "anchors.strides must have num_layers ({n}) entries"
+                    ));
                 }
                 if strides.contains(&0) {
                     return Err("anchors.strides must be positive".into());
@@ -326,7 +328,10 @@ impl Params {
     pub fn from_json(text: &str) -> Result<Self, String> {
         let p: Params = serde_json::from_str(text).map_err(|e| e.to_string())?;
         if p.box_format != "xywh" && p.box_format != "yxhw" {
-            return Err(format!("box_format must be xywh or yxhw, got {}", p.box_format));
+            return Err(format!(
+                "box_format must be xywh or yxhw, got {}",
+                p.box_format
+            ));
         }
         if p.scale.contains(&0.0) {
             return Err("scale values must be non-zero".into());
@@ -364,7 +369,11 @@ fn find<'a>(outputs: &'a [Output<'a>], name: &str, what: &str) -> Result<&'a Out
 }
 
 /// Decodes every anchor above `min_score`, then suppresses overlaps.
-pub fn detect(outputs: &[Output], anchors: &[Anchor], p: &Params) -> Result<Vec<Candidate>, String> {
+pub fn detect(
+    outputs: &[Output],
+    anchors: &[Anchor],
+    p: &Params,
+) -> Result<Vec<Candidate>, String> {
     let n = anchors.len();
     let boxes = find(outputs, &p.boxes, "boxes")?;
     let scores = find(outputs, &p.scores, "scores")?;
@@ -382,13 +391,20 @@ pub fn detect(outputs: &[Output], anchors: &[Anchor], p: &Params) -> Result<Vec<
             scores.name, scores.shape
         ));
     }
-    let kp = if p.keypoints.is_empty() { None } else { Some(find(outputs, &p.keypoints, "keypoints")?) };
+    let kp = if p.keypoints.is_empty() {
+        None
+    } else {
+        Some(find(outputs, &p.keypoints, "keypoints")?)
+    };
     let (kp_values, kp_row, kp_offset) = match kp {
         Some(k) => (&k.values, k.values.len() / n.max(1), 0),
         None => (&boxes.values, row, p.keypoint_offset),
     };
     if p.num_keypoints > 0 && kp_offset + 2 * p.num_keypoints > kp_row {
-        return Err(format!("{} keypoints do not fit rows of {kp_row} values", p.num_keypoints));
+        return Err(format!(
+            "{} keypoints do not fit rows of {kp_row} values",
+            p.num_keypoints
+        ));
     }
     let [sx, sy, sw, sh] = p.scale;
     let yx = p.box_format == "yxhw";
@@ -411,7 +427,11 @@ pub fn detect(outputs: &[Output], anchors: &[Anchor], p: &Params) -> Result<Vec<
             continue;
         }
         let r = &boxes.values[i * row..][..row];
-        let (rx, ry, rw, rh) = if yx { (r[1], r[0], r[3], r[2]) } else { (r[0], r[1], r[2], r[3]) };
+        let (rx, ry, rw, rh) = if yx {
+            (r[1], r[0], r[3], r[2])
+        } else {
+            (r[0], r[1], r[2], r[3])
+        };
         let (cx, cy, w, h) = match p.variance {
             Some([vc, vs]) => (
                 a.x + rx * vc * a.w,
@@ -419,13 +439,22 @@ pub fn detect(outputs: &[Output], anchors: &[Anchor], p: &Params) -> Result<Vec<
                 a.w * (rw * vs).exp(),
                 a.h * (rh * vs).exp(),
             ),
-            None => (a.x + rx / sx * a.w, a.y + ry / sy * a.h, rw / sw * a.w, rh / sh * a.h),
+            None => (
+                a.x + rx / sx * a.w,
+                a.y + ry / sy * a.h,
+                rw / sw * a.w,
+                rh / sh * a.h,
+            ),
         };
         let vc = p.variance.map_or(1.0, |v| v[0]);
         let k = &kp_values[i * kp_row + kp_offset..];
         let keypoints = (0..p.num_keypoints)
             .map(|j| {
-                let (kx, ky) = if yx && kp.is_none() { (k[2 * j + 1], k[2 * j]) } else { (k[2 * j], k[2 * j + 1]) };
+                let (kx, ky) = if yx && kp.is_none() {
+                    (k[2 * j + 1], k[2 * j])
+                } else {
+                    (k[2 * j], k[2 * j + 1])
+                };
                 match p.variance {
                     Some(_) => [a.x + kx * vc * a.w, a.y + ky * vc * a.h],
                     None => [a.x + kx / sx * a.w, a.y + ky / sy * a.h],
@@ -471,9 +500,21 @@ pub fn nms(mut remaining: Vec<Candidate>, nms: Nms) -> Vec<Candidate> {
             NmsMethod::Weighted => {
                 let total: f32 = overlapping.iter().map(|c| c.score).sum();
                 let mut merged = best.clone();
-                merged.bounds = std::array::from_fn(|i| overlapping.iter().map(|c| c.bounds[i] * c.score).sum::<f32>() / total);
+                merged.bounds = std::array::from_fn(|i| {
+                    overlapping
+                        .iter()
+                        .map(|c| c.bounds[i] * c.score)
+                        .sum::<f32>()
+                        / total
+                });
                 for (j, kp) in merged.keypoints.iter_mut().enumerate() {
-                    *kp = std::array::from_fn(|i| overlapping.iter().map(|c| c.keypoints[j][i] * c.score).sum::<f32>() / total);
+                    *kp = std::array::from_fn(|i| {
+                        overlapping
+                            .iter()
+                            .map(|c| c.keypoints[j][i] * c.score)
+                            .sum::<f32>()
+                            / total
+                    });
                 }
                 merged
             }
@@ -500,24 +541,32 @@ mod component {
     impl Guest for Detector {
         fn configure(config: Config) -> Result<(), ProcessorError> {
             let p = Params::from_json(&config.params).map_err(ProcessorError::InvalidParams)?;
-            let anchors = p.anchors.generate().map_err(ProcessorError::InvalidParams)?;
+            let anchors = p
+                .anchors
+                .generate()
+                .map_err(ProcessorError::InvalidParams)?;
             *STATE.lock().unwrap() = Some((p, anchors, config.labels));
             Ok(())
         }
 
         fn process(outputs: Vec<Tensor>, meta: InputMeta) -> Result<Prediction, ProcessorError> {
             let guard = STATE.lock().unwrap();
-            let (p, anchors, labels) = guard
-                .as_ref()
-                .ok_or_else(|| ProcessorError::Internal("process called before configure".into()))?;
+            let (p, anchors, labels) = guard.as_ref().ok_or_else(|| {
+                ProcessorError::Internal("process called before configure".into())
+            })?;
             let InputMeta::Image(g) = meta else {
-                return Err(ProcessorError::InvalidTensor("detection needs an image input".into()));
+                return Err(ProcessorError::InvalidTensor(
+                    "detection needs an image input".into(),
+                ));
             };
             let outs = outputs
                 .iter()
                 .map(|t| {
                     if t.dtype != Dtype::F32 {
-                        return Err(ProcessorError::InvalidTensor(format!("output '{}' must be f32", t.name)));
+                        return Err(ProcessorError::InvalidTensor(format!(
+                            "output '{}' must be f32",
+                            t.name
+                        )));
                     }
                     Ok(Output {
                         name: &t.name,
@@ -548,7 +597,14 @@ mod component {
                         score: c.score,
                         class_id: 0,
                         label: labels.first().cloned(),
-                        keypoints: c.keypoints.iter().map(|k| Point { x: px(k[0]), y: py(k[1]) }).collect(),
+                        keypoints: c
+                            .keypoints
+                            .iter()
+                            .map(|k| Point {
+                                x: px(k[0]),
+                                y: py(k[1]),
+                            })
+                            .collect(),
                     })
                     .collect(),
             ))
@@ -575,11 +631,35 @@ mod tests {
         let a = blazeface().generate().unwrap();
         assert_eq!(a.len(), 896);
         // First cell of the stride-8 layer: two anchors at (0.5/16, 0.5/16).
-        assert_eq!(a[0], Anchor { x: 0.03125, y: 0.03125, w: 1.0, h: 1.0 });
+        assert_eq!(
+            a[0],
+            Anchor {
+                x: 0.03125,
+                y: 0.03125,
+                w: 1.0,
+                h: 1.0
+            }
+        );
         assert_eq!(a[0], a[1]);
         // Last anchor: last cell of the 8x8 stride-16 grid, 6 per cell.
-        assert_eq!(a[895], Anchor { x: 0.9375, y: 0.9375, w: 1.0, h: 1.0 });
-        assert_eq!(a[512], Anchor { x: 0.0625, y: 0.0625, w: 1.0, h: 1.0 });
+        assert_eq!(
+            a[895],
+            Anchor {
+                x: 0.9375,
+                y: 0.9375,
+                w: 1.0,
+                h: 1.0
+            }
+        );
+        assert_eq!(
+            a[512],
+            Anchor {
+                x: 0.0625,
+                y: 0.0625,
+                w: 1.0,
+                h: 1.0
+            }
+        );
     }
 
     #[test]
@@ -590,20 +670,48 @@ mod tests {
         .unwrap();
         let a = spec.generate().unwrap();
         assert_eq!(a.len(), 16800);
-        assert_eq!(a[0], Anchor { x: 4.0 / 640.0, y: 4.0 / 640.0, w: 16.0 / 640.0, h: 16.0 / 640.0 });
+        assert_eq!(
+            a[0],
+            Anchor {
+                x: 4.0 / 640.0,
+                y: 4.0 / 640.0,
+                w: 16.0 / 640.0,
+                h: 16.0 / 640.0
+            }
+        );
     }
 
     fn cand(b: [f32; 4], score: f32) -> Candidate {
-        Candidate { bounds: b, score, keypoints: vec![[b[0], b[1]]] }
+        Candidate {
+            bounds: b,
+            score,
+            keypoints: vec![[b[0], b[1]]],
+        }
     }
 
     #[test]
     fn hard_nms_drops_overlaps_and_weighted_averages_them() {
-        let c = vec![cand([0.0, 0.0, 1.0, 1.0], 0.9), cand([0.0, 0.0, 1.0, 1.2], 0.6), cand([2.0, 2.0, 3.0, 3.0], 0.5)];
-        let hard = nms(c.clone(), Nms { method: NmsMethod::Hard, iou_threshold: 0.3 });
+        let c = vec![
+            cand([0.0, 0.0, 1.0, 1.0], 0.9),
+            cand([0.0, 0.0, 1.0, 1.2], 0.6),
+            cand([2.0, 2.0, 3.0, 3.0], 0.5),
+        ];
+        let hard = nms(
+            c.clone(),
+            Nms {
+                method: NmsMethod::Hard,
+                iou_threshold: 0.3,
+            },
+        );
         assert_eq!(hard.len(), 2);
         assert_eq!(hard[0], c[0]);
-        let w = nms(c, Nms { method: NmsMethod::Weighted, iou_threshold: 0.3 });
+        let w = nms(
+            c,
+            Nms {
+                method: NmsMethod::Weighted,
+                iou_threshold: 0.3,
+            },
+        );
         assert_eq!(w.len(), 2);
         assert!((w[0].bounds[3] - 1.08).abs() < 1e-6, "{:?}", w[0]);
         assert_eq!(w[0].score, 0.9);
@@ -611,17 +719,40 @@ mod tests {
 
     #[test]
     fn decodes_an_ssd_box_around_its_anchor() {
-        let anchors = vec![Anchor { x: 0.5, y: 0.5, w: 1.0, h: 1.0 }, Anchor { x: 0.1, y: 0.1, w: 1.0, h: 1.0 }];
+        let anchors = vec![
+            Anchor {
+                x: 0.5,
+                y: 0.5,
+                w: 1.0,
+                h: 1.0,
+            },
+            Anchor {
+                x: 0.1,
+                y: 0.1,
+                w: 1.0,
+                h: 1.0,
+            },
+        ];
         let p = Params::from_json(
             r#"{"anchors":{"type":"ssd","num_layers":1,"strides":[1],"min_scale":1,"max_scale":1,"input_width":1,"input_height":1},
                 "boxes":"b","scores":"s","scale":[128,128,128,128],"num_keypoints":1}"#,
         )
         .unwrap();
         // Anchor 0: shifted 12.8 px right, 64 px wide and tall; anchor 1 scores low.
-        let b = vec![12.8, 0.0, 64.0, 64.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+        let b = vec![
+            12.8, 0.0, 64.0, 64.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        ];
         let outputs = [
-            Output { name: "b", shape: &[1, 2, 6], values: b },
-            Output { name: "s", shape: &[1, 2, 1], values: vec![3.0, -3.0] },
+            Output {
+                name: "b",
+                shape: &[1, 2, 6],
+                values: b,
+            },
+            Output {
+                name: "s",
+                shape: &[1, 2, 1],
+                values: vec![3.0, -3.0],
+            },
         ];
         let found = detect(&outputs, &anchors, &p).unwrap();
         assert_eq!(found.len(), 1);

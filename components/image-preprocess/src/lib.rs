@@ -11,7 +11,9 @@ mod component {
     wit_bindgen::generate!({ path: "../../wit", world: "image-preprocessor" });
 
     use exports::lpdnn::processing::image_preprocess::{Guest, Preprocessed};
-    use lpdnn::processing::types::{Config, Dtype, ImageGeometry, InputMeta, ProcessorError, Tensor};
+    use lpdnn::processing::types::{
+        Config, Dtype, ImageGeometry, InputMeta, ProcessorError, Tensor,
+    };
 
     static PARAMS: Mutex<Option<Params>> = Mutex::new(None);
 
@@ -33,9 +35,9 @@ mod component {
 
         fn process(image: Vec<u8>) -> Result<Preprocessed, ProcessorError> {
             let guard = PARAMS.lock().unwrap();
-            let p = guard
-                .as_ref()
-                .ok_or_else(|| ProcessorError::Internal("process called before configure".into()))?;
+            let p = guard.as_ref().ok_or_else(|| {
+                ProcessorError::Internal("process called before configure".into())
+            })?;
             let img = decode(&image, p.max_pixels).map_err(wit_error)?;
             drop(image);
             let out = preprocess(&img, p).map_err(wit_error)?;

@@ -156,7 +156,9 @@ impl Params {
         }
         if let Some(f) = self.center_crop {
             if !(f > 0.0 && f <= 1.0) {
-                return Err(Error::Params(format!("center_crop must be in (0, 1], got {f}")));
+                return Err(Error::Params(format!(
+                    "center_crop must be in (0, 1], got {f}"
+                )));
             }
         }
         if self.crop.is_some() && self.center_crop.is_some() {
@@ -182,9 +184,12 @@ pub struct Rgb8 {
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, Error> {
     use image::{ImageFormat, ImageReader};
     use std::io::Cursor;
-    let format = image::guess_format(bytes).map_err(|_| Error::Input("not a PNG or JPEG image".into()))?;
+    let format =
+        image::guess_format(bytes).map_err(|_| Error::Input("not a PNG or JPEG image".into()))?;
     if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
-        return Err(Error::Input(format!("unsupported image format {format:?} (PNG and JPEG are)")));
+        return Err(Error::Input(format!(
+            "unsupported image format {format:?} (PNG and JPEG are)"
+        )));
     }
     let reader = |bytes| ImageReader::with_format(Cursor::new(bytes), format);
     let (w, h) = reader(bytes)
@@ -255,7 +260,10 @@ struct Taps {
 impl Taps {
     /// Taps for `out` samples covering source `[start, start + len)`, scaled by `scale`.
     fn new(out: u32, start: u32, len: u32, scale: f32) -> Self {
-        let (mut index, mut weight) = (Vec::with_capacity(out as usize), Vec::with_capacity(out as usize));
+        let (mut index, mut weight) = (
+            Vec::with_capacity(out as usize),
+            Vec::with_capacity(out as usize),
+        );
         let last = (start + len - 1) as f32;
         for i in 0..out {
             let src = ((i as f32 + 0.5) / scale - 0.5 + start as f32).clamp(start as f32, last);
@@ -310,7 +318,10 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
             (nw, nh, (tw - nw) / 2, (th - nh) / 2)
         }
     };
-    let (sx, sy) = (nw as f32 / crop.width as f32, nh as f32 / crop.height as f32);
+    let (sx, sy) = (
+        nw as f32 / crop.width as f32,
+        nh as f32 / crop.height as f32,
+    );
     let xt = Taps::new(nw, crop.x, crop.width, sx);
     let yt = Taps::new(nh, crop.y, crop.height, sy);
 
@@ -356,12 +367,22 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
                 std::mem::swap(&mut row0, &mut row1);
                 cached[0] = y0;
             } else {
-                hpass(&img.pixels[y0 as usize * stride..][..stride], &xt, crop, &mut row0);
+                hpass(
+                    &img.pixels[y0 as usize * stride..][..stride],
+                    &xt,
+                    crop,
+                    &mut row0,
+                );
                 cached[0] = y0;
             }
         }
         if cached[1] != y1 {
-            hpass(&img.pixels[y1 as usize * stride..][..stride], &xt, crop, &mut row1);
+            hpass(
+                &img.pixels[y1 as usize * stride..][..stride],
+                &xt,
+                crop,
+                &mut row1,
+            );
             cached[1] = y1;
         }
         // Vertical pass: contiguous, vectorizes.
@@ -393,7 +414,10 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
 
     let data = match p.dtype {
         OutType::F32 => out.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        OutType::U8 => out.iter().map(|v| v.round().clamp(0.0, 255.0) as u8).collect(),
+        OutType::U8 => out
+            .iter()
+            .map(|v| v.round().clamp(0.0, 255.0) as u8)
+            .collect(),
     };
     let shape = match p.layout {
         Layout::Nchw => [1, 3, th, tw],
@@ -409,7 +433,11 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
         offset_x: crop.x as f32 - px as f32 / sx,
         offset_y: crop.y as f32 - py as f32 / sy,
     };
-    Ok(Output { shape, data, geometry })
+    Ok(Output {
+        shape,
+        data,
+        geometry,
+    })
 }
 
 /// Horizontal bilinear pass of one source row into `dst` (RGB f32).
@@ -463,13 +491,19 @@ mod tests {
     }
 
     fn f32s(d: &[u8]) -> Vec<f32> {
-        d.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+        d.chunks_exact(4)
+            .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
+            .collect()
     }
 
     #[test]
     fn identity_resize_keeps_pixels_and_normalizes() {
         let img = gradient(4, 2);
-        let out = preprocess(&img, &params(r#"{"width":4,"height":2,"mean":[1,0,0],"std":[2,1,1]}"#)).unwrap();
+        let out = preprocess(
+            &img,
+            &params(r#"{"width":4,"height":2,"mean":[1,0,0],"std":[2,1,1]}"#),
+        )
+        .unwrap();
         assert_eq!(out.shape, [1, 3, 2, 4]);
         let v = f32s(&out.data);
         // R plane: (x - 1) / 2.
@@ -491,7 +525,11 @@ mod tests {
     #[test]
     fn letterbox_pads_and_maps_back() {
         let img = gradient(200, 100);
-        let out = preprocess(&img, &params(r#"{"width":100,"height":100,"resize":"letterbox","pad":[7,7,7]}"#)).unwrap();
+        let out = preprocess(
+            &img,
+            &params(r#"{"width":100,"height":100,"resize":"letterbox","pad":[7,7,7]}"#),
+        )
+        .unwrap();
         let g = out.geometry;
         assert_eq!((g.scale_x, g.scale_y), (2.0, 2.0));
         assert_eq!((g.offset_x, g.offset_y), (0.0, -50.0));
@@ -499,22 +537,37 @@ mod tests {
         assert_eq!(v[0], 7.0, "top rows are padding");
         assert_ne!(v[50 * 100], 7.0, "row 50 is image");
         // The tensor point (50, 50) is the original centre.
-        assert_eq!((50.0 * g.scale_x + g.offset_x, 50.0 * g.scale_y + g.offset_y), (100.0, 50.0));
+        assert_eq!(
+            (50.0 * g.scale_x + g.offset_x, 50.0 * g.scale_y + g.offset_y),
+            (100.0, 50.0)
+        );
     }
 
     #[test]
     fn bgr_swaps_channels_and_u8_rounds() {
         let img = gradient(2, 1);
-        let out = preprocess(&img, &params(r#"{"width":2,"height":1,"color":"bgr","dtype":"u8","layout":"nhwc"}"#)).unwrap();
+        let out = preprocess(
+            &img,
+            &params(r#"{"width":2,"height":1,"color":"bgr","dtype":"u8","layout":"nhwc"}"#),
+        )
+        .unwrap();
         assert_eq!(out.data, vec![200, 0, 0, 200, 0, 1]);
     }
 
     #[test]
     fn bad_params_name_the_field() {
-        assert!(matches!(Params::from_json(r#"{"width":0,"height":1}"#), Err(Error::Params(m)) if m.contains("width")));
-        assert!(matches!(Params::from_json(r#"{"height":1}"#), Err(Error::Params(m)) if m.contains("width")));
-        assert!(matches!(Params::from_json(r#"{"width":1,"height":1,"std":[1,0,1]}"#), Err(Error::Params(m)) if m.contains("std[1]")));
-        assert!(matches!(Params::from_json(r#"{"width":1,"height":1,"colour":"rgb"}"#), Err(Error::Params(m)) if m.contains("colour")));
+        assert!(
+            matches!(Params::from_json(r#"{"width":0,"height":1}"#), Err(Error::Params(m)) if m.contains("width"))
+        );
+        assert!(
+            matches!(Params::from_json(r#"{"height":1}"#), Err(Error::Params(m)) if m.contains("width"))
+        );
+        assert!(
+            matches!(Params::from_json(r#"{"width":1,"height":1,"std":[1,0,1]}"#), Err(Error::Params(m)) if m.contains("std[1]"))
+        );
+        assert!(
+            matches!(Params::from_json(r#"{"width":1,"height":1,"colour":"rgb"}"#), Err(Error::Params(m)) if m.contains("colour"))
+        );
         let img = gradient(4, 4);
         let p = params(r#"{"width":2,"height":2,"crop":{"x":3,"y":0,"width":2,"height":2}}"#);
         assert!(matches!(preprocess(&img, &p), Err(Error::Params(m)) if m.contains("crop")));
@@ -522,7 +575,9 @@ mod tests {
 
     #[test]
     fn decode_refuses_garbage_and_checks_the_pixel_budget_first() {
-        assert!(matches!(decode(b"hello", 100), Err(Error::Input(m)) if m.contains("not a PNG or JPEG")));
+        assert!(
+            matches!(decode(b"hello", 100), Err(Error::Input(m)) if m.contains("not a PNG or JPEG"))
+        );
         let mut png = Vec::new();
         image::ImageEncoder::write_image(
             image::codecs::png::PngEncoder::new(&mut png),
@@ -535,8 +590,14 @@ mod tests {
         let img = decode(&png, 4096).unwrap();
         assert_eq!((img.width, img.height, img.pixels[0]), (64, 64, 9));
         let err = decode(&png, 4095).unwrap_err();
-        assert!(matches!(&err, Error::Input(m) if m.contains("64x64 = 4096 pixels, over the limit of 4095")), "{err}");
+        assert!(
+            matches!(&err, Error::Input(m) if m.contains("64x64 = 4096 pixels, over the limit of 4095")),
+            "{err}"
+        );
         let err = decode(&png[..png.len() / 2], 4096).unwrap_err();
-        assert!(matches!(&err, Error::Input(m) if m.contains("cannot decode")), "{err}");
+        assert!(
+            matches!(&err, Error::Input(m) if m.contains("cannot decode")),
+            "{err}"
+        );
     }
 }

@@ -116,7 +116,10 @@ mod tests {
 
     #[test]
     fn truncated_onnx_is_not_onnx() {
-        assert_eq!(sniff(&TINY_ONNX[..TINY_ONNX.len() - 1]), ModelFormat::Unknown);
+        assert_eq!(
+            sniff(&TINY_ONNX[..TINY_ONNX.len() - 1]),
+            ModelFormat::Unknown
+        );
     }
 
     #[test]

@@ -110,7 +110,9 @@ impl Tensor {
         let expected = shape
             .iter()
             .try_fold(dtype.size(), |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| EngineError::InputMismatch(format!("tensor '{name}': shape {shape:?} overflows")))?;
+            .ok_or_else(|| {
+                EngineError::InputMismatch(format!("tensor '{name}': shape {shape:?} overflows"))
+            })?;
         if expected != data.len() {
             return Err(EngineError::InputMismatch(format!(
                 "tensor '{name}': shape {shape:?} of {dtype} needs {expected} bytes, got {}",
@@ -126,7 +128,11 @@ impl Tensor {
     }
 
     /// Builds an f32 tensor from values.
-    pub fn from_f32(name: impl Into<String>, shape: Vec<usize>, values: &[f32]) -> Result<Self, EngineError> {
+    pub fn from_f32(
+        name: impl Into<String>,
+        shape: Vec<usize>,
+        values: &[f32],
+    ) -> Result<Self, EngineError> {
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Tensor::new(name, DType::F32, shape, data)
     }

@@ -11,6 +11,8 @@ use lpdnn_engine_api::{
 };
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
+use tract_onnx::tract_core::plan::SimpleState;
+use tract_onnx::tract_hir::internal::DimLike;
 
 const NAME: &str = "lne";
 
@@ -71,13 +73,22 @@ struct LneModel {
     outputs: Vec<TensorInfo>,
 }
 
-fn info(model: &TypedModel, outlet: OutletId, fact: TractResult<&TypedFact>) -> TractResult<TensorInfo> {
+fn info(
+    model: &TypedModel,
+    outlet: OutletId,
+    fact: TractResult<&TypedFact>,
+) -> TractResult<TensorInfo> {
     let fact = fact?;
     let name = model
         .outlet_label(outlet)
         .unwrap_or(&model.node(outlet.node).name)
         .to_owned();
-    let dtype = from_datum(fact.datum_type).ok_or_else(|| format_err!("tensor '{name}' has unsupported type {:?}", fact.datum_type))?;
+    let dtype = from_datum(fact.datum_type).ok_or_else(|| {
+        tract_onnx::tract_core::internal::format_err!(
+            "tensor '{name}' has unsupported type {:?}",
+            fact.datum_type
+        )
+    })?;
     let shape = fact.shape.iter().map(|d| d.to_usize().ok()).collect();
     Ok(TensorInfo { name, dtype, shape })
 }
@@ -137,8 +148,10 @@ impl Model for LneModel {
             }
             // SAFETY: `Tensor::new` guarantees `data` holds exactly
             // `shape.product() * dtype.size()` bytes of plain numbers.
-            let tensor = unsafe { tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype), &t.shape, &t.data) }
-                .map_err(|e| self.run_err(e))?;
+            let tensor = unsafe {
+                tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype), &t.shape, &t.data)
+            }
+            .map_err(|e| self.run_err(e))?;
             values.push(tensor.into_tvalue());
         }
         let state = &mut self.state;
@@ -150,9 +163,18 @@ impl Model for LneModel {
             .map(|(value, info)| {
                 let dtype = from_datum(value.datum_type()).ok_or_else(|| EngineError::Run {
                     engine: NAME.into(),
-                    message: format!("output '{}' has unsupported type {:?}", info.name, value.datum_type()),
+                    message: format!(
+                        "output '{}' has unsupported type {:?}",
+                        info.name,
+                        value.datum_type()
+                    ),
                 })?;
-                Tensor::new(info.name.clone(), dtype, value.shape().to_vec(), value.as_bytes().to_vec())
+                Tensor::new(
+                    info.name.clone(),
+                    dtype,
+                    value.shape().to_vec(),
+                    value.as_bytes().to_vec(),
+                )
             })
             .collect()
     }

@@ -197,7 +197,13 @@ impl Summary {
         let header = [
             "Calls", "Real", "CPU", "Real STD", "CPU STD", "Real VAR", "CPU VAR",
         ];
-        let width = self.0.iter().map(|s| s.name.len()).max().unwrap_or(0).max(5);
+        let width = self
+            .0
+            .iter()
+            .map(|s| s.name.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
         let mut out = String::new();
         let _ = write!(out, "{:width$}", "", width = width);
         for h in header {

@@ -1,1 +1,88 @@
-//! placeholder
+//! AI apps: the app file, the engine registry and the pipeline
+//! `input → [wasm] pre-processor → engine → [wasm] post-processor → prediction`
+//! with a timing anchor around every stage.
+
+mod config;
+mod pipeline;
+
+use std::path::PathBuf;
+
+pub use config::{App, AppClass, EngineSpec, ModelSpec, ProcessorSpec};
+pub use lpdnn_runtime::{ClassScore, Detection, Prediction, Runtime, RuntimeConfig};
+pub use pipeline::{Pipeline, RunOptions};
+
+use lpdnn_engine_api::{Engine, EngineError};
+use lpdnn_runtime::RuntimeError;
+
+/// Errors of loading or running an app. Each names the file (and field)
+/// at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The app file is not valid JSON.
+    #[error("{path} is not valid JSON: {message}")]
+    Parse {
+        /// The app file.
+        path: PathBuf,
+        /// Where and why.
+        message: String,
+    },
+    /// A field of the app file is missing or invalid.
+    #[error("{path}: field `{field}`: {message}")]
+    Field {
+        /// The app file.
+        path: PathBuf,
+        /// Dotted path of the field.
+        field: String,
+        /// Why.
+        message: String,
+    },
+    /// A file the app names does not exist.
+    #[error("{path}: field `{field}` names {file}, which does not exist")]
+    MissingFile {
+        /// The app file.
+        path: PathBuf,
+        /// The field.
+        field: String,
+        /// The missing file.
+        file: PathBuf,
+    },
+    /// The pre-processor's tensors do not fit the model's inputs.
+    #[error("pre-processor {component} does not fit model {model}: {message}")]
+    Mismatch {
+        /// The pre-processor component.
+        component: PathBuf,
+        /// The model file.
+        model: PathBuf,
+        /// What differs.
+        message: String,
+    },
+    /// An engine error.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A processor component error.
+    #[error(transparent)]
+    Runtime(#[from] RuntimeError),
+}
+
+/// Engines this build knows, by app-file name.
+pub const ENGINES: &[&str] = &["lne"];
+
+/// Looks up an engine by name. `field` names where the name came from.
+pub fn engine(name: &str) -> Result<Box<dyn Engine>, String> {
+    match name {
+        #[cfg(feature = "lne")]
+        "lne" => Ok(Box::new(lpdnn_lne::Lne)),
+        _ => Err(format!(
+            "unknown engine '{name}'; this build has: {}",
+            ENGINES.join(", ")
+        )),
+    }
+}

@@ -1,1 +1,238 @@
-fn main() {}
+//! `lpdnn-host`: run and benchmark AI apps across inference engines.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+use lpdnn_app::{App, Pipeline, Prediction, RunOptions, Runtime, RuntimeConfig};
+use serde::Serialize;
+
+#[derive(Parser)]
+#[command(
+    name = "lpdnn-host",
+    version,
+    about = "Deploy and benchmark AI apps across inference engines"
+)]
+struct Cli {
+    /// Folder for compiled components (default: $LPDNN_CACHE_DIR/components or ~/.cache/lpdnn/components).
+    #[arg(long, global = true)]
+    cache_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run an app on images: pre-process (wasm) → inference → post-process (wasm).
+    Run {
+        /// The app file (app.json).
+        app: PathBuf,
+        /// An input file, or a folder whose PNG/JPEG files are all run. Repeatable.
+        #[arg(long = "input", short, required = true)]
+        inputs: Vec<PathBuf>,
+        /// Also write predictions and anchors as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Use this engine instead of the app's.
+        #[arg(long)]
+        engine: Option<String>,
+        /// Engine threads instead of the app's.
+        #[arg(long)]
+        threads: Option<usize>,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("LPDNN_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let cache_dir = cli.cache_dir.or_else(RuntimeConfig::default_cache_dir);
+    match cli.command {
+        Command::Run {
+            app,
+            inputs,
+            json,
+            engine,
+            threads,
+        } => {
+            if threads == Some(0) {
+                bail!("--threads must be at least 1");
+            }
+            let runtime = Runtime::new(RuntimeConfig {
+                cache_dir,
+                ..Default::default()
+            })?;
+            run_app(
+                &runtime,
+                &app,
+                &inputs,
+                json.as_deref(),
+                RunOptions { engine, threads },
+            )
+        }
+    }
+}
+
+/// One input's prediction, as written to JSON.
+#[derive(Serialize)]
+struct InputResult {
+    input: String,
+    #[serde(flatten)]
+    prediction: Prediction,
+}
+
+/// One input that failed.
+#[derive(Serialize)]
+struct InputError {
+    input: String,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct RunReport<'a> {
+    app: &'a str,
+    engine: &'a str,
+    model: String,
+    predictions: Vec<InputResult>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    errors: Vec<InputError>,
+    anchors: lpdnn_anchors::Summary,
+}
+
+fn run_app(
+    runtime: &Runtime,
+    app_path: &Path,
+    inputs: &[PathBuf],
+    json: Option<&Path>,
+    options: RunOptions,
+) -> Result<ExitCode> {
+    let files = expand_inputs(inputs)?;
+    let app = App::load(app_path)?;
+    let mut pipeline = Pipeline::load(&app, runtime, &options)?;
+    let (mut predictions, mut errors) = (Vec::new(), Vec::new());
+    for file in &files {
+        let input = file.display().to_string();
+        match pipeline.run_file(file) {
+            Ok(prediction) => {
+                print_prediction(&input, &prediction);
+                predictions.push(InputResult { input, prediction });
+            }
+            Err(e) => {
+                eprintln!("error: {input}: {e:#}");
+                errors.push(InputError {
+                    input,
+                    error: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    let summary = pipeline.anchors().summary();
+    println!();
+    println!("{}", summary.table(|stage| pipeline.plugin(stage)));
+    if let Some(path) = json {
+        let report = RunReport {
+            app: &app.name,
+            engine: pipeline.engine(),
+            model: pipeline.model_path().display().to_string(),
+            predictions,
+            errors,
+            anchors: summary,
+        };
+        write_atomically(path, &serde_json::to_vec_pretty(&report)?)?;
+        if !report.errors.is_empty() {
+            return Ok(ExitCode::FAILURE);
+        }
+    } else if !errors.is_empty() {
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Files as given, folders expanded to their PNG/JPEG files in name order.
+fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for input in inputs {
+        let meta =
+            std::fs::metadata(input).with_context(|| format!("input {}", input.display()))?;
+        if meta.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
+                .with_context(|| format!("input folder {}", input.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.is_file()
+                        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
+                            matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
+                        })
+                })
+                .collect();
+            if found.is_empty() {
+                bail!("input folder {} holds no PNG or JPEG file", input.display());
+            }
+            found.sort();
+            files.extend(found);
+        } else {
+            files.push(input.clone());
+        }
+    }
+    Ok(files)
+}
+
+fn print_prediction(input: &str, prediction: &Prediction) {
+    match prediction {
+        Prediction::Classes(classes) => {
+            println!("{input}:");
+            for c in classes {
+                println!(
+                    "  {:>5}  {:<30} {:.4}",
+                    c.id,
+                    c.label.as_deref().unwrap_or("-"),
+                    c.score
+                );
+            }
+        }
+        Prediction::Detections(found) => {
+            println!("{input}: {} object(s)", found.len());
+            for d in found {
+                let [x0, y0, x1, y1] = d.bounds;
+                println!(
+                    "  {} {:.4}  box ({x0:.1}, {y0:.1})-({x1:.1}, {y1:.1})  {} keypoint(s)",
+                    d.label.as_deref().unwrap_or("class"),
+                    d.score,
+                    d.keypoints.len()
+                );
+            }
+        }
+    }
+}
+
+/// Writes through a temporary file in the same folder, then renames, so a
+/// reader never sees a half-written file.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .with_context(|| format!("{} is not a file name", path.display()))?;
+    let tmp = dir.join(format!(
+        ".{}.{}.tmp",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

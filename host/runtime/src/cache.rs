@@ -37,7 +37,12 @@ pub(crate) fn key(engine: &Engine, bytes: &[u8]) -> String {
 }
 
 /// Compiles `bytes` (read from `path`), going through `dir` when given.
-pub(crate) fn load(engine: &Engine, dir: Option<&Path>, path: &Path, bytes: &[u8]) -> Result<Component, RuntimeError> {
+pub(crate) fn load(
+    engine: &Engine,
+    dir: Option<&Path>,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<Component, RuntimeError> {
     let compile_err = |e: wasmtime::Error| RuntimeError::Compile {
         path: path.to_owned(),
         message: format!("{e:#}"),

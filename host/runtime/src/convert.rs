@@ -118,7 +118,11 @@ fn wit_dtype(d: DType) -> bindings::Dtype {
 pub(crate) fn to_wit(t: &Tensor) -> bindings::Tensor {
     bindings::Tensor {
         name: t.name.clone(),
-        shape: t.shape.iter().map(|&d| u32::try_from(d).unwrap_or(u32::MAX)).collect(),
+        shape: t
+            .shape
+            .iter()
+            .map(|&d| u32::try_from(d).unwrap_or(u32::MAX))
+            .collect(),
         dtype: wit_dtype(t.dtype),
         data: t.data.clone(),
     }
@@ -126,7 +130,10 @@ pub(crate) fn to_wit(t: &Tensor) -> bindings::Tensor {
 
 /// Checks and converts a pre-processor's result: every tensor's data must
 /// match its shape.
-pub(crate) fn preprocessed(path: &Path, p: bindings::Preprocessed) -> Result<Preprocessed, RuntimeError> {
+pub(crate) fn preprocessed(
+    path: &Path,
+    p: bindings::Preprocessed,
+) -> Result<Preprocessed, RuntimeError> {
     if p.tensors.is_empty() {
         return Err(RuntimeError::InvalidOutput {
             path: path.to_owned(),
@@ -138,9 +145,11 @@ pub(crate) fn preprocessed(path: &Path, p: bindings::Preprocessed) -> Result<Pre
         .into_iter()
         .map(|t| {
             let shape = t.shape.iter().map(|&d| d as usize).collect();
-            Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| RuntimeError::InvalidOutput {
-                path: path.to_owned(),
-                message: e.to_string(),
+            Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| {
+                RuntimeError::InvalidOutput {
+                    path: path.to_owned(),
+                    message: e.to_string(),
+                }
             })
         })
         .collect::<Result<_, _>>()?;

@@ -22,7 +22,7 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, OptLevel};
 
-pub use convert::{ClassScore, Detection, InputMeta, Preprocessed, Prediction};
+pub use convert::{ClassScore, Detection, InputMeta, Prediction, Preprocessed};
 pub use error::{ProcessorErrorKind, RuntimeError};
 pub use processor::{ImagePreprocessor, Postprocessor};
 
@@ -65,7 +65,11 @@ impl RuntimeConfig {
     /// The default cache folder: `$LPDNN_CACHE_DIR/components`, else
     /// `$XDG_CACHE_HOME/lpdnn/components`, else `~/.cache/lpdnn/components`.
     pub fn default_cache_dir() -> Option<PathBuf> {
-        let env = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let env = |k: &str| {
+            std::env::var_os(k)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+        };
         env("LPDNN_CACHE_DIR")
             .or_else(|| env("XDG_CACHE_HOME").map(|p| p.join("lpdnn")))
             .or_else(|| env("HOME").map(|p| p.join(".cache/lpdnn")))
@@ -107,7 +111,8 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         // Processors compiled for wasm32-wasip2 import WASI even when they do
         // no I/O; each store's WasiCtx grants nothing (see processor.rs).
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
 
         let stop_ticker = Arc::new(AtomicBool::new(false));
         let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
@@ -150,14 +155,22 @@ impl Runtime {
 
     /// Loads a post-processor and configures it with `params` (JSON object
     /// text) and `labels`.
-    pub fn postprocessor(&self, path: &Path, params: &str, labels: &[String]) -> Result<Postprocessor, RuntimeError> {
+    pub fn postprocessor(
+        &self,
+        path: &Path,
+        params: &str,
+        labels: &[String],
+    ) -> Result<Postprocessor, RuntimeError> {
         Postprocessor::load(self.shared.clone(), path, params, labels)
     }
 }
 
 impl Shared {
     /// Reads and compiles a component (through the cache).
-    pub(crate) fn component(&self, path: &Path) -> Result<wasmtime::component::Component, RuntimeError> {
+    pub(crate) fn component(
+        &self,
+        path: &Path,
+    ) -> Result<wasmtime::component::Component, RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
             path: path.to_owned(),
             source,
@@ -167,7 +180,11 @@ impl Shared {
 
     /// Epoch ticks that make up one call's deadline.
     pub(crate) fn deadline_ticks(&self) -> u64 {
-        let ticks = self.limits.call_timeout.as_nanos().div_ceil(EPOCH_TICK.as_nanos());
+        let ticks = self
+            .limits
+            .call_timeout
+            .as_nanos()
+            .div_ceil(EPOCH_TICK.as_nanos());
         u64::try_from(ticks).unwrap_or(u64::MAX).saturating_add(1)
     }
 }

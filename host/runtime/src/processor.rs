@@ -9,7 +9,7 @@ use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{self, post};
-use crate::convert::{self, InputMeta, Preprocessed, Prediction};
+use crate::convert::{self, InputMeta, Prediction, Preprocessed};
 use crate::{RuntimeError, Shared};
 
 /// Per-store state: a WASI context that grants nothing, the memory limiter
@@ -38,7 +38,12 @@ struct Limiter {
 }
 
 impl ResourceLimiter for Limiter {
-    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         if desired > self.max_memory {
             self.refused = Some(desired);
             // Trap instead of returning -1 from memory.grow: a guest's
@@ -49,7 +54,12 @@ impl ResourceLimiter for Limiter {
         Ok(true)
     }
 
-    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         Ok(desired <= 100_000)
     }
 }
@@ -83,7 +93,8 @@ impl World for bindings::ImagePreprocessor {
         store: &mut Store<HostState>,
         config: &bindings::Config,
     ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
-        self.lpdnn_processing_image_preprocess().call_configure(store, config)
+        self.lpdnn_processing_image_preprocess()
+            .call_configure(store, config)
     }
 }
 
@@ -101,7 +112,8 @@ impl World for post::Postprocessor {
         store: &mut Store<HostState>,
         config: &bindings::Config,
     ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
-        self.lpdnn_processing_postprocess().call_configure(store, config)
+        self.lpdnn_processing_postprocess()
+            .call_configure(store, config)
     }
 }
 
@@ -117,14 +129,22 @@ struct Instance<W: World> {
 }
 
 impl<W: World> Instance<W> {
-    fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+    fn load(
+        shared: Arc<Shared>,
+        path: &Path,
+        params: &str,
+        labels: &[String],
+    ) -> Result<Self, RuntimeError> {
         let component = shared.component(path)?;
         let wrong_world = |e: wasmtime::Error| RuntimeError::WrongWorld {
             path: path.to_owned(),
             world: W::NAME,
             message: format!("{e:#}"),
         };
-        let instance_pre = shared.linker.instantiate_pre(&component).map_err(wrong_world)?;
+        let instance_pre = shared
+            .linker
+            .instantiate_pre(&component)
+            .map_err(wrong_world)?;
         let pre = W::pre(instance_pre).map_err(wrong_world)?;
         let mut instance = Instance {
             shared,
@@ -186,7 +206,10 @@ impl<W: World> Instance<W> {
     /// keeps the instance; a trap discards it (the next call gets a fresh one).
     fn call<R>(
         &mut self,
-        f: impl FnOnce(&W, &mut Store<HostState>) -> wasmtime::Result<Result<R, bindings::ProcessorError>>,
+        f: impl FnOnce(
+            &W,
+            &mut Store<HostState>,
+        ) -> wasmtime::Result<Result<R, bindings::ProcessorError>>,
     ) -> Result<R, RuntimeError> {
         self.warm()?;
         let deadline = self.shared.deadline_ticks();
@@ -233,16 +256,22 @@ impl<W: World> Instance<W> {
 pub struct ImagePreprocessor(Instance<bindings::ImagePreprocessor>);
 
 impl ImagePreprocessor {
-    pub(crate) fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+    pub(crate) fn load(
+        shared: Arc<Shared>,
+        path: &Path,
+        params: &str,
+        labels: &[String],
+    ) -> Result<Self, RuntimeError> {
         Instance::load(shared, path, params, labels).map(ImagePreprocessor)
     }
 
     /// Decodes and pre-processes one encoded image (PNG/JPEG bytes) inside
     /// the sandbox.
     pub fn process(&mut self, image: &[u8]) -> Result<Preprocessed, RuntimeError> {
-        let out = self
-            .0
-            .call(|w, store| w.lpdnn_processing_image_preprocess().call_process(store, image))?;
+        let out = self.0.call(|w, store| {
+            w.lpdnn_processing_image_preprocess()
+                .call_process(store, image)
+        })?;
         convert::preprocessed(&self.0.path, out)
     }
 
@@ -261,7 +290,12 @@ impl ImagePreprocessor {
 pub struct Postprocessor(Instance<post::Postprocessor>);
 
 impl Postprocessor {
-    pub(crate) fn load(shared: Arc<Shared>, path: &Path, params: &str, labels: &[String]) -> Result<Self, RuntimeError> {
+    pub(crate) fn load(
+        shared: Arc<Shared>,
+        path: &Path,
+        params: &str,
+        labels: &[String],
+    ) -> Result<Self, RuntimeError> {
         Instance::load(shared, path, params, labels).map(Postprocessor)
     }
 
@@ -273,9 +307,10 @@ impl Postprocessor {
         meta: &InputMeta,
     ) -> Result<Prediction, RuntimeError> {
         let outputs: Vec<bindings::Tensor> = outputs.iter().map(convert::to_wit).collect();
-        let out = self
-            .0
-            .call(|w, store| w.lpdnn_processing_postprocess().call_process(store, &outputs, meta.as_wit()))?;
+        let out = self.0.call(|w, store| {
+            w.lpdnn_processing_postprocess()
+                .call_process(store, &outputs, meta.as_wit().clone())
+        })?;
         Ok(convert::prediction(out))
     }
 

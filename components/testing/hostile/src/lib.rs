@@ -34,7 +34,9 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
         b"wrong-shape" => Ok(tensor(vec![1, 3, 224, 224], vec![0; 12])),
         b"huge" => Ok(tensor(vec![1, 3, 4096, 2048], vec![0; 3 * 4096 * 2048 * 4])),
         b"files" => match std::fs::read("/etc/passwd") {
-            Ok(_) => Err(ProcessorError::Internal("sandbox leak: read /etc/passwd".into())),
+            Ok(_) => Err(ProcessorError::Internal(
+                "sandbox leak: read /etc/passwd".into(),
+            )),
             Err(e) => Err(ProcessorError::InvalidInput(format!("no file access: {e}"))),
         },
         _ => Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12))),
@@ -43,7 +45,12 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
 
 fn tensor(shape: Vec<u32>, data: Vec<u8>) -> Preprocessed {
     Preprocessed {
-        tensors: vec![Tensor { name: String::new(), shape, dtype: Dtype::F32, data }],
+        tensors: vec![Tensor {
+            name: String::new(),
+            shape,
+            dtype: Dtype::F32,
+            data,
+        }],
         meta: InputMeta::None,
     }
 }
@@ -52,7 +59,11 @@ struct Hostile;
 
 impl Guest for Hostile {
     fn configure(config: Config) -> Result<(), ProcessorError> {
-        if let Some(mode) = config.params.strip_prefix("{\"configure\": \"").and_then(|s| s.strip_suffix("\"}")) {
+        if let Some(mode) = config
+            .params
+            .strip_prefix("{\"configure\": \"")
+            .and_then(|s| s.strip_suffix("\"}"))
+        {
             misbehave(mode.as_bytes())?;
         }
         Ok(())

