@@ -1,0 +1,81 @@
+//! Helpers shared by the end-to-end tests. The assets come from
+//! `scripts/setup.sh`; a missing asset fails the test with that hint.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use lpdnn_app::{Runtime, RuntimeConfig};
+use lpdnn_runtime::Limits;
+use serde_json::Value;
+
+/// The repository root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
+}
+
+/// A file under `assets/`, which must exist.
+pub fn asset(rel: &str) -> PathBuf {
+    let p = root().join("assets").join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh first",
+        p.display()
+    );
+    p
+}
+
+/// An example app file.
+pub fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name).join("app.json")
+}
+
+/// A runtime with its own empty component cache.
+pub fn runtime(cache: &Path) -> Runtime {
+    runtime_with(cache, Limits::default())
+}
+
+/// A runtime with its own component cache and the given limits.
+pub fn runtime_with(cache: &Path, limits: Limits) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        cache_dir: Some(cache.to_owned()),
+        limits,
+    })
+    .unwrap()
+}
+
+/// Writes a copy of an example app into `dir`, with every path made
+/// absolute and `edit` applied to its JSON; returns the new file.
+pub fn edited_app(example_name: &str, dir: &Path, edit: impl FnOnce(&mut Value)) -> PathBuf {
+    let src = example(example_name);
+    let base = src.parent().unwrap();
+    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(&src).unwrap()).unwrap();
+    let abs = |v: &mut Value| {
+        if let Some(s) = v.as_str() {
+            *v = Value::String(base.join(s).display().to_string());
+        }
+    };
+    abs(&mut v["preprocessor"]["component"]);
+    abs(&mut v["postprocessor"]["component"]);
+    abs(&mut v["labels"]);
+    for f in ["onnx", "tflite"] {
+        abs(&mut v["model"][f]);
+    }
+    if let Some(m) = v["model"].as_object_mut() {
+        m.retain(|_, v| !v.is_null());
+    }
+    edit(&mut v);
+    let out = dir.join("app.json");
+    std::fs::write(&out, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    out
+}
+
+/// Intersection over union of two `[x0, y0, x1, y1]` boxes.
+pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let iw = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let ih = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = iw * ih;
+    inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+}
