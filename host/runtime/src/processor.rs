@@ -309,7 +309,7 @@ impl Postprocessor {
         let outputs: Vec<bindings::Tensor> = outputs.iter().map(convert::to_wit).collect();
         let out = self.0.call(|w, store| {
             w.lpdnn_processing_postprocess()
-                .call_process(store, &outputs, meta.as_wit().clone())
+                .call_process(store, &outputs, meta.as_wit())
         })?;
         Ok(convert::prediction(out))
     }
