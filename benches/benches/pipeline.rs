@@ -1,1 +1,107 @@
-fn main() {}
+//! Benchmarks of the host's own costs:
+//! - the image pre-processor in wasm vs the same Rust code compiled natively
+//!   (goal: wasm ≤ 1.15× native), on a PPM input (decode ≈ a copy, so the
+//!   resize/normalize kernel dominates) and on a PNG input (decode dominates);
+//! - one timing anchor (goal ≤ 100 ns);
+//! - a warm component call with a tiny payload.
+//!
+//! Needs `scripts/setup.sh` (components and images under `assets/`).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use lpdnn_anchors::{Anchors, Mark};
+use lpdnn_runtime::{Runtime, RuntimeConfig};
+
+fn asset(rel: &str) -> PathBuf {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../assets")
+        .join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        p.display()
+    );
+    p
+}
+
+/// chelsea.png (451x300) re-encoded as binary PPM.
+fn chelsea_ppm() -> Vec<u8> {
+    let img = image::open(asset("images/chelsea.png"))
+        .unwrap()
+        .into_rgb8();
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Pnm).unwrap();
+    out.into_inner()
+}
+
+const PARAMS: &str =
+    r#"{"width": 224, "height": 224, "mean": [127.5, 127.5, 127.5], "std": [128, 128, 128]}"#;
+
+fn runtime() -> Runtime {
+    Runtime::new(RuntimeConfig {
+        cache_dir: RuntimeConfig::default_cache_dir(),
+        ..Default::default()
+    })
+    .unwrap()
+}
+
+fn preprocess(c: &mut Criterion) {
+    let rt = runtime();
+    let mut wasm = rt
+        .image_preprocessor(&asset("components/image_preprocess.wasm"), PARAMS, &[])
+        .unwrap();
+    let params = imageproc_core::Params::from_json(PARAMS).unwrap();
+    let inputs = [
+        ("chelsea.ppm", chelsea_ppm()),
+        (
+            "chelsea.png",
+            std::fs::read(asset("images/chelsea.png")).unwrap(),
+        ),
+    ];
+    let mut g = c.benchmark_group("preprocess_224");
+    for (name, bytes) in &inputs {
+        g.bench_with_input(BenchmarkId::new("native", name), bytes, |b, bytes| {
+            b.iter(|| {
+                let img = imageproc_core::decode(bytes, params.max_pixels).unwrap();
+                imageproc_core::preprocess(&img, &params).unwrap()
+            })
+        });
+        g.bench_with_input(BenchmarkId::new("wasm", name), bytes, |b, bytes| {
+            b.iter(|| wasm.process(bytes).unwrap())
+        });
+    }
+    g.finish();
+}
+
+fn anchor(c: &mut Criterion) {
+    let mut anchors = Anchors::default();
+    c.bench_function("anchor/mark+elapsed+record", |b| {
+        b.iter(|| {
+            let m = Mark::now();
+            anchors.record("inference", m.elapsed());
+        })
+    });
+    c.bench_function("anchor/thread_cpu_time", |b| {
+        b.iter(lpdnn_anchors::thread_cpu_time)
+    });
+    c.bench_function("anchor/instant_now", |b| b.iter(std::time::Instant::now));
+}
+
+fn component_call(c: &mut Criterion) {
+    let rt = runtime();
+    let mut hostile = rt
+        .image_preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
+        .unwrap();
+    c.bench_function("component/warm_call_tiny", |b| {
+        b.iter(|| hostile.process(b"ok").unwrap())
+    });
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
+    targets = preprocess, anchor, component_call
+}
+criterion_main!(benches);

@@ -201,7 +201,10 @@ fn images_that_are_not_images_corrupt_or_truncated() {
     let cache = tempfile::tempdir().unwrap();
     let mut p = face_pipeline(cache.path());
     let err = p.run(b"this is a text file").unwrap_err();
-    assert!(invalid_input(&err).contains("not a PNG or JPEG"), "{err}");
+    assert!(
+        invalid_input(&err).contains("not a PNG, JPEG or PNM"),
+        "{err}"
+    );
 
     let png = std::fs::read(asset("images/astronaut.png")).unwrap();
     let err = p.run(&png[..png.len() / 3]).unwrap_err();

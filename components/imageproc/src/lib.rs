@@ -1,4 +1,4 @@
-//! Image pre-processing for model inputs: decode (PNG, JPEG) under a pixel
+//! Image pre-processing for model inputs: decode (PNG, JPEG, PNM) under a pixel
 //! budget, crop, resize (bilinear; stretch or letterbox keeping aspect),
 //! RGB/BGR, mean/std normalization, NCHW/NHWC, f32 or u8 output.
 //!
@@ -179,16 +179,19 @@ pub struct Rgb8 {
     pub pixels: Vec<u8>,
 }
 
-/// Decodes PNG or JPEG bytes, refusing images over `max_pixels` before any
+/// Decodes PNG, JPEG or PNM (netpbm) bytes, refusing images over `max_pixels` before any
 /// pixel buffer is allocated (decompression bombs).
 pub fn decode(bytes: &[u8], max_pixels: u64) -> Result<Rgb8, Error> {
     use image::{ImageFormat, ImageReader};
     use std::io::Cursor;
-    let format =
-        image::guess_format(bytes).map_err(|_| Error::Input("not a PNG or JPEG image".into()))?;
-    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg) {
+    let format = image::guess_format(bytes)
+        .map_err(|_| Error::Input("not a PNG, JPEG or PNM image".into()))?;
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Pnm
+    ) {
         return Err(Error::Input(format!(
-            "unsupported image format {format:?} (PNG and JPEG are)"
+            "unsupported image format {format:?} (PNG, JPEG and PNM are)"
         )));
     }
     let reader = |bytes| ImageReader::with_format(Cursor::new(bytes), format);
@@ -576,7 +579,7 @@ mod tests {
     #[test]
     fn decode_refuses_garbage_and_checks_the_pixel_budget_first() {
         assert!(
-            matches!(decode(b"hello", 100), Err(Error::Input(m)) if m.contains("not a PNG or JPEG"))
+            matches!(decode(b"hello", 100), Err(Error::Input(m)) if m.contains("not a PNG, JPEG or PNM"))
         );
         let mut png = Vec::new();
         image::ImageEncoder::write_image(

@@ -28,7 +28,7 @@ enum Command {
     Run {
         /// The app file (app.json).
         app: PathBuf,
-        /// An input file, or a folder whose PNG/JPEG files are all run. Repeatable.
+        /// An input file, or a folder whose image files (PNG, JPEG, PNM) are all run. Repeatable.
         #[arg(long = "input", short, required = true)]
         inputs: Vec<PathBuf>,
         /// Also write predictions and anchors as JSON to this file.
@@ -173,12 +173,18 @@ fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 .filter(|p| {
                     p.is_file()
                         && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                            matches!(e.to_ascii_lowercase().as_str(), "png" | "jpg" | "jpeg")
+                            matches!(
+                                e.to_ascii_lowercase().as_str(),
+                                "png" | "jpg" | "jpeg" | "ppm" | "pgm" | "pnm"
+                            )
                         })
                 })
                 .collect();
             if found.is_empty() {
-                bail!("input folder {} holds no PNG or JPEG file", input.display());
+                bail!(
+                    "input folder {} holds no image file (PNG, JPEG, PNM)",
+                    input.display()
+                );
             }
             found.sort();
             files.extend(found);
