@@ -2,6 +2,8 @@
 //! budget, crop, resize (bilinear; stretch or letterbox keeping aspect),
 //! RGB/BGR, mean/std normalization, NCHW/NHWC, f32 or u8 output.
 //!
+//! Assumes a little-endian target (x86, Arm, WebAssembly).
+//!
 //! Pure Rust with no WebAssembly types: the image pre-processor component
 //! wraps it, and native benchmarks run the very same code.
 
@@ -256,25 +258,37 @@ pub struct Output {
 
 /// Precomputed bilinear taps along one axis (half-pixel centres, edges clamped).
 struct Taps {
+    /// First source sample of each output sample.
     index: Vec<u32>,
+    /// Second source sample (`index + 1`, clamped to the source).
+    next: Vec<u32>,
+    /// Weight of the second sample.
     weight: Vec<f32>,
 }
 
 impl Taps {
     /// Taps for `out` samples covering source `[start, start + len)`, scaled by `scale`.
     fn new(out: u32, start: u32, len: u32, scale: f32) -> Self {
-        let (mut index, mut weight) = (
-            Vec::with_capacity(out as usize),
-            Vec::with_capacity(out as usize),
+        let n = out as usize;
+        let (mut index, mut next, mut weight) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
         );
-        let last = (start + len - 1) as f32;
+        let last = start + len - 1;
         for i in 0..out {
-            let src = ((i as f32 + 0.5) / scale - 0.5 + start as f32).clamp(start as f32, last);
+            let src =
+                ((i as f32 + 0.5) / scale - 0.5 + start as f32).clamp(start as f32, last as f32);
             let i0 = src.floor();
             index.push(i0 as u32);
+            next.push((i0 as u32 + 1).min(last));
             weight.push(src - i0);
         }
-        Taps { index, weight }
+        Taps {
+            index,
+            next,
+            weight,
+        }
     }
 }
 
@@ -349,78 +363,89 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
     let pad: [f32; 3] = std::array::from_fn(|c| p.pad[channel_of(c)] * a[c] + b[c]);
 
     let plane = (tw * th) as usize;
-    let mut out = vec![0f32; plane * 3];
-    // Pad everything first; the image area is overwritten below.
-    if p.resize == Resize::Letterbox {
-        fill_pad(&mut out, p.layout, plane, pad);
-    }
-
+    let n = nw as usize;
     let stride = img.width as usize * 3;
-    let row_len = nw as usize * 3;
-    let mut row0 = vec![0f32; row_len];
-    let mut row1 = vec![0f32; row_len];
-    let mut cached = [u32::MAX, u32::MAX];
-    let mut mixed = vec![0f32; row_len];
-    for oy in 0..nh as usize {
-        let y0 = yt.index[oy];
-        let y1 = (y0 + 1).min(crop.y + crop.height - 1);
-        // Horizontal pass, reusing rows from the previous output row.
-        if cached[0] != y0 {
-            if cached[1] == y0 {
-                std::mem::swap(&mut row0, &mut row1);
-                cached[0] = y0;
-            } else {
-                hpass(
-                    &img.pixels[y0 as usize * stride..][..stride],
-                    &xt,
-                    crop,
-                    &mut row0,
-                );
+    let src_row = |y: u32| &img.pixels[y as usize * stride..][..stride];
+    // The resampling kernel, writing normalized f32 into `out`.
+    let kernel = |out: &mut [f32]| {
+        // Pad everything first; the image area is overwritten below.
+        if p.resize == Resize::Letterbox {
+            fill_pad(out, p.layout, plane, pad);
+        }
+        // Two horizontally resampled source rows, planar (R.., G.., B..), so
+        // the vertical pass and the output writes are contiguous and vectorize.
+        let (mut row0, mut row1) = (vec![0f32; 3 * n], vec![0f32; 3 * n]);
+        let mut cached = [u32::MAX, u32::MAX];
+        let mut mixed = vec![0f32; 3 * n];
+        for oy in 0..nh as usize {
+            let (y0, y1) = (yt.index[oy], yt.next[oy]);
+            if cached[0] != y0 {
+                if cached[1] == y0 {
+                    std::mem::swap(&mut row0, &mut row1);
+                } else {
+                    hpass(src_row(y0), &xt, &mut row0);
+                }
                 cached[0] = y0;
             }
-        }
-        if cached[1] != y1 {
-            hpass(
-                &img.pixels[y1 as usize * stride..][..stride],
-                &xt,
-                crop,
-                &mut row1,
-            );
-            cached[1] = y1;
-        }
-        // Vertical pass: contiguous, vectorizes.
-        let wy = yt.weight[oy];
-        for ((m, &r0), &r1) in mixed.iter_mut().zip(&row0).zip(&row1) {
-            *m = r0 + (r1 - r0) * wy;
-        }
-        let ty = oy + py as usize;
-        match p.layout {
-            Layout::Nhwc => {
-                let dst = &mut out[(ty * tw as usize + px as usize) * 3..][..row_len];
-                for (d, px3) in dst.chunks_exact_mut(3).zip(mixed.chunks_exact(3)) {
+            if cached[1] != y1 {
+                hpass(src_row(y1), &xt, &mut row1);
+                cached[1] = y1;
+            }
+            let wy = yt.weight[oy];
+            let ty = oy + py as usize;
+            match p.layout {
+                Layout::Nchw => {
                     for c in 0..3 {
-                        d[c] = px3[channel_of(c)] * a[c] + b[c];
+                        let s = channel_of(c) * n;
+                        let (r0, r1) = (&row0[s..s + n], &row1[s..s + n]);
+                        let dst = &mut out[c * plane + ty * tw as usize + px as usize..][..n];
+                        let (ac, bc) = (a[c], b[c]);
+                        for ((d, &v0), &v1) in dst.iter_mut().zip(r0).zip(r1) {
+                            *d = (v0 + (v1 - v0) * wy) * ac + bc;
+                        }
                     }
                 }
-            }
-            Layout::Nchw => {
-                for c in 0..3 {
-                    let src_c = channel_of(c);
-                    let dst = &mut out[c * plane + ty * tw as usize + px as usize..][..nw as usize];
-                    for (d, px3) in dst.iter_mut().zip(mixed.chunks_exact(3)) {
-                        *d = px3[src_c] * a[c] + b[c];
+                Layout::Nhwc => {
+                    for c in 0..3 {
+                        let s = channel_of(c) * n;
+                        let (r0, r1) = (&row0[s..s + n], &row1[s..s + n]);
+                        let (ac, bc) = (a[c], b[c]);
+                        for ((m, &v0), &v1) in mixed[c * n..][..n].iter_mut().zip(r0).zip(r1) {
+                            *m = (v0 + (v1 - v0) * wy) * ac + bc;
+                        }
+                    }
+                    let dst = &mut out[(ty * tw as usize + px as usize) * 3..][..3 * n];
+                    for (x, d) in dst.chunks_exact_mut(3).enumerate() {
+                        d.copy_from_slice(&[mixed[x], mixed[n + x], mixed[2 * n + x]]);
                     }
                 }
             }
         }
-    }
+    };
 
+    let len = plane * 3;
     let data = match p.dtype {
-        OutType::F32 => out.iter().flat_map(|v| v.to_le_bytes()).collect(),
-        OutType::U8 => out
-            .iter()
-            .map(|v| v.round().clamp(0.0, 255.0) as u8)
-            .collect(),
+        OutType::F32 => {
+            // Write the floats straight into the output bytes when the buffer
+            // is 4-byte aligned (it is with every allocator we know); copy otherwise.
+            let mut data = vec![0u8; len * 4];
+            match bytemuck::try_cast_slice_mut::<u8, f32>(&mut data) {
+                Ok(out) => kernel(out),
+                Err(_) => {
+                    let mut tmp = vec![0f32; len];
+                    kernel(&mut tmp);
+                    data.copy_from_slice(bytemuck::cast_slice(&tmp));
+                }
+            }
+            data
+        }
+        OutType::U8 => {
+            let mut tmp = vec![0f32; len];
+            kernel(&mut tmp);
+            tmp.iter()
+                .map(|v| v.round().clamp(0.0, 255.0) as u8)
+                .collect()
+        }
     };
     let shape = match p.layout {
         Layout::Nchw => [1, 3, th, tw],
@@ -443,16 +468,22 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
     })
 }
 
-/// Horizontal bilinear pass of one source row into `dst` (RGB f32).
-fn hpass(src: &[u8], xt: &Taps, crop: Rect, dst: &mut [f32]) {
-    let last = crop.x + crop.width - 1;
-    for ((d, &x0), &wx) in dst.chunks_exact_mut(3).zip(&xt.index).zip(&xt.weight) {
-        let x1 = (x0 + 1).min(last) as usize * 3;
-        let x0 = x0 as usize * 3;
-        for c in 0..3 {
-            let (v0, v1) = (src[x0 + c] as f32, src[x1 + c] as f32);
-            d[c] = v0 + (v1 - v0) * wx;
-        }
+/// Horizontal bilinear pass of one RGB source row into planar `dst`
+/// (`[R.., G.., B..]`, `n` samples each).
+fn hpass(src: &[u8], xt: &Taps, dst: &mut [f32]) {
+    let n = xt.index.len();
+    let (r, gb) = dst.split_at_mut(n);
+    let (g, b) = gb.split_at_mut(n);
+    for (x, ((&i0, &i1), &w)) in xt.index.iter().zip(&xt.next).zip(&xt.weight).enumerate() {
+        let p0 = &src[i0 as usize * 3..][..3];
+        let p1 = &src[i1 as usize * 3..][..3];
+        let lerp = |c: usize| {
+            let v0 = f32::from(p0[c]);
+            v0 + (f32::from(p1[c]) - v0) * w
+        };
+        r[x] = lerp(0);
+        g[x] = lerp(1);
+        b[x] = lerp(2);
     }
 }
 
@@ -604,3 +635,6 @@ mod tests {
         );
     }
 }
+
+#[cfg(not(target_endian = "little"))]
+compile_error!("imageproc-core writes tensors in native byte order, which must be little-endian");
