@@ -4,6 +4,8 @@
 //! Parameters: `{"softmax": true, "top_k": 5, "output": ""}` — `output`
 //! names the model output to read (default: the first).
 
+#![warn(missing_docs)]
+
 use serde::Deserialize;
 
 /// Parameters, as written in app.json.

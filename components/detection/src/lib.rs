@@ -6,6 +6,8 @@
 //! `TensorsToDetectionsCalculator` for SSD-style models, and the RetinaFace
 //! reference (`PriorBox` + `decode`/`decode_landm`) for priors.
 
+#![warn(missing_docs)]
+
 use serde::Deserialize;
 
 /// How anchors are generated, in tensor-normalized coordinates.

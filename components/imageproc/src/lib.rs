@@ -7,6 +7,8 @@
 //! Pure Rust with no WebAssembly types: the image pre-processor component
 //! wraps it, and native benchmarks run the very same code.
 
+#![warn(missing_docs)]
+
 use serde::Deserialize;
 
 /// Errors, split as the WIT contract splits them.

@@ -4,6 +4,8 @@
 //! and hands out [`Model`]s. Nothing here knows about WebAssembly: the host's
 //! processor runtime converts its own tensors into [`Tensor`] at the boundary.
 
+#![warn(missing_docs)]
+
 mod format;
 mod tensor;
 

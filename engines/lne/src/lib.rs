@@ -4,6 +4,8 @@
 //! reusable execution state. Threads are a per-model rayon pool handed to
 //! tract's matrix kernels.
 
+#![warn(missing_docs)]
+
 use std::path::{Path, PathBuf};
 
 use lpdnn_engine_api::{

@@ -9,6 +9,8 @@
 //! assert_eq!(anchors.summary()[0].calls, 1);
 //! ```
 
+#![warn(missing_docs)]
+
 use std::time::{Duration, Instant};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};

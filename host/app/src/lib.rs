@@ -2,6 +2,8 @@
 //! `input → [wasm] pre-processor → engine → [wasm] post-processor → prediction`
 //! with a timing anchor around every stage.
 
+#![warn(missing_docs)]
+
 mod config;
 mod pipeline;
 

@@ -8,6 +8,8 @@
 //! replaced by a fresh one from the same pre-instantiated component, so the
 //! host keeps serving.
 
+#![warn(missing_docs)]
+
 mod bindings;
 mod cache;
 mod convert;

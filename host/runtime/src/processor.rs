@@ -79,43 +79,45 @@ pub(crate) trait World: Sized + Send + 'static {
     ) -> wasmtime::Result<Result<(), bindings::ProcessorError>>;
 }
 
-impl World for bindings::ImagePreprocessor {
-    const NAME: &'static str = "image-preprocessor";
-    type Pre = bindings::ImagePreprocessorPre<HostState>;
-    fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
-    }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
-        &self,
-        store: &mut Store<HostState>,
-        config: &bindings::Config,
-    ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
-        self.lpdnn_processing_image_preprocess()
-            .call_configure(store, config)
-    }
+/// Implements [`World`] for a generated world: its name, its `*Pre` type
+/// and the accessor of its exported interface.
+macro_rules! world {
+    ($world:ty, $name:literal, $pre:ty, $export:ident) => {
+        impl World for $world {
+            const NAME: &'static str = $name;
+            type Pre = $pre;
+            fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
+                <$pre>::new(instance_pre)
+            }
+            fn instantiate(
+                pre: &Self::Pre,
+                store: &mut Store<HostState>,
+            ) -> wasmtime::Result<Self> {
+                pre.instantiate(store)
+            }
+            fn configure(
+                &self,
+                store: &mut Store<HostState>,
+                config: &bindings::Config,
+            ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
+                self.$export().call_configure(store, config)
+            }
+        }
+    };
 }
 
-impl World for post::Postprocessor {
-    const NAME: &'static str = "postprocessor";
-    type Pre = post::PostprocessorPre<HostState>;
-    fn pre(instance_pre: InstancePre<HostState>) -> wasmtime::Result<Self::Pre> {
-        Self::Pre::new(instance_pre)
-    }
-    fn instantiate(pre: &Self::Pre, store: &mut Store<HostState>) -> wasmtime::Result<Self> {
-        pre.instantiate(store)
-    }
-    fn configure(
-        &self,
-        store: &mut Store<HostState>,
-        config: &bindings::Config,
-    ) -> wasmtime::Result<Result<(), bindings::ProcessorError>> {
-        self.lpdnn_processing_postprocess()
-            .call_configure(store, config)
-    }
-}
+world!(
+    bindings::ImagePreprocessor,
+    "image-preprocessor",
+    bindings::ImagePreprocessorPre<HostState>,
+    lpdnn_processing_image_preprocess
+);
+world!(
+    post::Postprocessor,
+    "postprocessor",
+    post::PostprocessorPre<HostState>,
+    lpdnn_processing_postprocess
+);
 
 /// A component loaded as world `W`, with a warm instance that is replaced
 /// after any trap.
