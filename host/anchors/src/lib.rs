@@ -215,8 +215,7 @@ impl Summary {
         let rule = "-".repeat(width + 11 * header.len() + 8);
         let _ = writeln!(out, "{rule}");
         for s in &self.0 {
-            let _ = writeln!(
-                out,
+            let line = format!(
                 "{:width$} {:>10} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>10.3}  {}",
                 s.name,
                 s.calls,
@@ -229,6 +228,7 @@ impl Summary {
                 plugin(&s.name),
                 width = width
             );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         let _ = write!(out, "{rule}");
         out

@@ -133,7 +133,7 @@ impl App {
         app.file = path.to_owned();
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |field: &str, p: &mut PathBuf| -> Result<(), AppError> {
-            *p = base.join(&*p);
+            *p = normalize(&base.join(&*p));
             if p.is_file() {
                 Ok(())
             } else {
@@ -182,5 +182,45 @@ impl App {
             source,
         })?;
         Ok(text.lines().map(|l| l.trim().to_owned()).collect())
+    }
+}
+
+/// Removes `.` and resolvable `..` components without touching the disk, so
+/// messages show `assets/x.onnx` rather than `examples/app/../../assets/x.onnx`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir
+                if matches!(out.components().next_back(), Some(Component::Normal(_))) =>
+            {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push(".");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+    use std::path::Path;
+
+    #[test]
+    fn normalize_drops_dot_and_resolvable_dot_dot() {
+        assert_eq!(
+            normalize(Path::new("examples/app/../../assets/m.onnx")),
+            Path::new("assets/m.onnx")
+        );
+        assert_eq!(normalize(Path::new("./a/./b")), Path::new("a/b"));
+        assert_eq!(normalize(Path::new("../x/../y")), Path::new("../y"));
+        assert_eq!(normalize(Path::new("/a/../b")), Path::new("/b"));
+        assert_eq!(normalize(Path::new("a/..")), Path::new("."));
     }
 }

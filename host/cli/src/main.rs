@@ -1,11 +1,13 @@
 //! `lpdnn-host`: run and benchmark AI apps across inference engines.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use lpdnn_app::{App, Pipeline, Prediction, RunOptions, Runtime, RuntimeConfig};
+use lpdnn_platforms::Host;
 use serde::Serialize;
 
 #[derive(Parser)]
@@ -50,6 +52,13 @@ fn main() -> ExitCode {
         .init();
     match run(Cli::parse()) {
         Ok(code) => code,
+        // The reader went away (`lpdnn-host run ... | head`): stop quietly.
+        Err(e)
+            if e.downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
@@ -109,6 +118,7 @@ struct RunReport<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     errors: Vec<InputError>,
     anchors: lpdnn_anchors::Summary,
+    platform: Host,
 }
 
 fn run_app(
@@ -121,12 +131,25 @@ fn run_app(
     let files = expand_inputs(inputs)?;
     let app = App::load(app_path)?;
     let mut pipeline = Pipeline::load(&app, runtime, &options)?;
+    let platform = Host::detect();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "app {} | engine {} | model {} | {} {}, {}, {} core(s)",
+        app.name,
+        pipeline.engine(),
+        pipeline.model_path().display(),
+        platform.arch,
+        platform.os,
+        platform.cpu_model.as_deref().unwrap_or("unknown CPU"),
+        platform.cores
+    )?;
     let (mut predictions, mut errors) = (Vec::new(), Vec::new());
     for file in &files {
         let input = file.display().to_string();
         match pipeline.run_file(file) {
             Ok(prediction) => {
-                print_prediction(&input, &prediction);
+                print_prediction(&mut out, &input, &prediction)?;
                 predictions.push(InputResult { input, prediction });
             }
             Err(e) => {
@@ -139,8 +162,9 @@ fn run_app(
         }
     }
     let summary = pipeline.anchors().summary();
-    println!();
-    println!("{}", summary.table(|stage| pipeline.plugin(stage)));
+    writeln!(out)?;
+    writeln!(out, "{}", summary.table(|stage| pipeline.plugin(stage)))?;
+    out.flush()?;
     if let Some(path) = json {
         let report = RunReport {
             app: &app.name,
@@ -149,6 +173,7 @@ fn run_app(
             predictions,
             errors,
             anchors: summary,
+            platform,
         };
         write_atomically(path, &serde_json::to_vec_pretty(&report)?)?;
         if !report.errors.is_empty() {
@@ -195,32 +220,39 @@ fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-fn print_prediction(input: &str, prediction: &Prediction) {
+fn print_prediction(
+    out: &mut impl Write,
+    input: &str,
+    prediction: &Prediction,
+) -> std::io::Result<()> {
     match prediction {
         Prediction::Classes(classes) => {
-            println!("{input}:");
+            writeln!(out, "{input}:")?;
             for c in classes {
-                println!(
+                writeln!(
+                    out,
                     "  {:>5}  {:<30} {:.4}",
                     c.id,
                     c.label.as_deref().unwrap_or("-"),
                     c.score
-                );
+                )?;
             }
         }
         Prediction::Detections(found) => {
-            println!("{input}: {} object(s)", found.len());
+            writeln!(out, "{input}: {} object(s)", found.len())?;
             for d in found {
                 let [x0, y0, x1, y1] = d.bounds;
-                println!(
+                writeln!(
+                    out,
                     "  {} {:.4}  box ({x0:.1}, {y0:.1})-({x1:.1}, {y1:.1})  {} keypoint(s)",
                     d.label.as_deref().unwrap_or("class"),
                     d.score,
                     d.keypoints.len()
-                );
+                )?;
             }
         }
     }
+    Ok(())
 }
 
 /// Writes through a temporary file in the same folder, then renames, so a
