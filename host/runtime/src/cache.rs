@@ -1,8 +1,9 @@
 //! On-disk cache of compiled components.
 //!
 //! A component is compiled once and stored as `<key>.cwasm`, where the key is
-//! the SHA-256 of the component's bytes, the wasmtime version and the
-//! engine's compatibility hash (target, tunables, features). Only files this
+//! the SHA-256 of the component's bytes and the engine's compatibility hash
+//! (target, tunables, features). wasmtime also checks its own version when
+//! deserialising; an entry it refuses is recompiled and replaced. Only files this
 //! host compiled are ever deserialised: the key is derived from the source
 //! bytes, so a user cannot hand the host a precompiled artifact.
 
@@ -31,7 +32,6 @@ impl Hasher for ShaHasher {
 pub(crate) fn key(engine: &Engine, bytes: &[u8]) -> String {
     let mut h = ShaHasher(Sha256::new());
     h.0.update(Sha256::digest(bytes));
-    h.0.update(b"wasmtime-48.0.8");
     engine.precompile_compatibility_hash().hash(&mut h);
     hex::encode(h.0.finalize())
 }
