@@ -97,6 +97,16 @@ fn a_wrong_shaped_tensor_is_refused() {
 }
 
 #[test]
+fn a_chatty_component_keeps_working_past_its_stderr_capacity() {
+    // 20 calls x 10 KiB of stderr against a 64 KiB capture.
+    let cache = tempfile::tempdir().unwrap();
+    let mut p = hostile(cache.path());
+    for i in 0..20 {
+        assert!(p.process(b"chatty").is_ok(), "call {i}");
+    }
+}
+
+#[test]
 fn no_file_is_reachable_from_the_sandbox() {
     let cache = tempfile::tempdir().unwrap();
     let mut p = hostile(cache.path());

@@ -219,9 +219,16 @@ impl<W: World> Instance<W> {
         store.set_epoch_deadline(deadline);
         let result = f(world, store);
         self.peak_memory = self.peak_memory.max(store.data().limiter.peak_memory);
+        // The captured stderr only grows: recycle a chatty instance before
+        // its writes start failing (a fresh one is cheap).
+        let chatty = store.data().stderr.contents().len() > self.shared.limits.stderr_bytes / 2;
         match result {
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => Err(convert::processor_error(&self.path, e)),
+            Ok(r) => {
+                if chatty {
+                    self.live = None;
+                }
+                r.map_err(|e| convert::processor_error(&self.path, e))
+            }
             Err(e) => {
                 let (store, _) = self.live.take().expect("instance is live");
                 Err(self.trap_error(&store, e))

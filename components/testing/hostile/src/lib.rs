@@ -8,6 +8,7 @@
 //! - `wrong-shape`: returns a tensor whose data does not match its shape;
 //! - `huge`: returns a 96 MiB tensor;
 //! - `files`: tries to read `/etc/passwd` (no folder is granted);
+//! - `chatty`: writes 10 KiB to stderr, then succeeds;
 //! - anything else: a valid `[1, 3, 2, 2]` f32 tensor of ones.
 
 wit_bindgen::generate!({ path: "../../../wit", world: "image-preprocessor" });
@@ -33,6 +34,10 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
         b"trap" => panic!("hostile component: deliberate panic"),
         b"wrong-shape" => Ok(tensor(vec![1, 3, 224, 224], vec![0; 12])),
         b"huge" => Ok(tensor(vec![1, 3, 4096, 2048], vec![0; 3 * 4096 * 2048 * 4])),
+        b"chatty" => {
+            eprintln!("{}", "chatter ".repeat(1280));
+            Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12)))
+        }
         b"files" => match std::fs::read("/etc/passwd") {
             Ok(_) => Err(ProcessorError::Internal(
                 "sandbox leak: read /etc/passwd".into(),
