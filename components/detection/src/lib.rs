@@ -435,32 +435,23 @@ pub fn detect(
         } else {
             (r[0], r[1], r[2], r[3])
         };
-        let (cx, cy, w, h) = match p.variance {
-            Some([vc, vs]) => (
-                a.x + rx * vc * a.w,
-                a.y + ry * vc * a.h,
-                a.w * (rw * vs).exp(),
-                a.h * (rh * vs).exp(),
-            ),
-            None => (
-                a.x + rx / sx * a.w,
-                a.y + ry / sy * a.h,
-                rw / sw * a.w,
-                rh / sh * a.h,
-            ),
+        // A point relative to its anchor: the box centre and every keypoint.
+        let point = |x: f32, y: f32| match p.variance {
+            Some([vc, _]) => [a.x + x * vc * a.w, a.y + y * vc * a.h],
+            None => [a.x + x / sx * a.w, a.y + y / sy * a.h],
         };
-        let vc = p.variance.map_or(1.0, |v| v[0]);
+        let [cx, cy] = point(rx, ry);
+        let (w, h) = match p.variance {
+            Some([_, vs]) => (a.w * (rw * vs).exp(), a.h * (rh * vs).exp()),
+            None => (rw / sw * a.w, rh / sh * a.h),
+        };
         let k = &kp_values[i * kp_row + kp_offset..];
         let keypoints = (0..p.num_keypoints)
             .map(|j| {
-                let (kx, ky) = if yx && kp.is_none() {
-                    (k[2 * j + 1], k[2 * j])
+                if yx && kp.is_none() {
+                    point(k[2 * j + 1], k[2 * j])
                 } else {
-                    (k[2 * j], k[2 * j + 1])
-                };
-                match p.variance {
-                    Some(_) => [a.x + kx * vc * a.w, a.y + ky * vc * a.h],
-                    None => [a.x + kx / sx * a.w, a.y + ky / sy * a.h],
+                    point(k[2 * j], k[2 * j + 1])
                 }
             })
             .collect();

@@ -17,14 +17,6 @@ impl InputMeta {
     pub(crate) fn as_wit(&self) -> bindings::InputMeta {
         self.0
     }
-
-    /// Original image size, when the input was an image.
-    pub fn image_size(&self) -> Option<(u32, u32)> {
-        match &self.0 {
-            bindings::InputMeta::Image(g) => Some((g.width, g.height)),
-            _ => None,
-        }
-    }
 }
 
 /// The output of a pre-processor for one input.
