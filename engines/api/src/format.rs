@@ -11,8 +11,12 @@ pub enum ModelFormat {
     Onnx,
     /// TensorFlow Lite flatbuffer (identifier `TFL3`).
     TfLite,
-    /// NCNN text param file (magic `7767517`).
+    /// NCNN text param file (magic `7767517`); weights in a `.bin` beside it.
     NcnnParam,
+    /// Serialized TensorRT engine ("plan", magic `ftrt`, older `ptrt`).
+    TensorRtPlan,
+    /// Huawei Ascend offline model (`.om`, header magic `IMOD`, 0x444F4D49 LE).
+    AscendOm,
     /// Nothing this host recognises, or a damaged file.
     Unknown,
 }
@@ -23,8 +27,16 @@ impl fmt::Display for ModelFormat {
             ModelFormat::Onnx => "ONNX",
             ModelFormat::TfLite => "TFLite",
             ModelFormat::NcnnParam => "NCNN",
+            ModelFormat::TensorRtPlan => "TensorRT plan",
+            ModelFormat::AscendOm => "Ascend OM",
             ModelFormat::Unknown => "not a recognised model (unknown or damaged)",
         })
+    }
+}
+
+impl serde::Serialize for ModelFormat {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
     }
 }
 
@@ -41,6 +53,10 @@ pub fn sniff(bytes: &[u8]) -> ModelFormat {
         ModelFormat::TfLite
     } else if bytes.starts_with(b"7767517") {
         ModelFormat::NcnnParam
+    } else if bytes.starts_with(b"ftrt") || bytes.starts_with(b"ptrt") {
+        ModelFormat::TensorRtPlan
+    } else if bytes.starts_with(b"IMOD") {
+        ModelFormat::AscendOm
     } else if is_onnx(bytes) {
         ModelFormat::Onnx
     } else {
@@ -110,6 +126,8 @@ mod tests {
         assert_eq!(sniff(TINY_ONNX), ModelFormat::Onnx);
         assert_eq!(sniff(b"\x1c\0\0\0TFL3\0\0\0\0"), ModelFormat::TfLite);
         assert_eq!(sniff(b"7767517\n3 3\n"), ModelFormat::NcnnParam);
+        assert_eq!(sniff(b"ftrt\x00\x00\x00\x00"), ModelFormat::TensorRtPlan);
+        assert_eq!(sniff(b"IMOD\x00\x00\x00\x10"), ModelFormat::AscendOm);
         assert_eq!(sniff(b"\x89PNG\r\n\x1a\n"), ModelFormat::Unknown);
         assert_eq!(sniff(b""), ModelFormat::Unknown);
     }

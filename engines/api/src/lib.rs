@@ -7,11 +7,16 @@
 #![warn(missing_docs)]
 
 mod format;
+mod native;
 mod tensor;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
-pub use format::{sniff_file, ModelFormat};
+use serde::{Deserialize, Serialize};
+
+pub use format::{sniff, sniff_file, ModelFormat};
+pub use native::{cache_dir, locate_library, NativeLibrary};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.
@@ -58,6 +63,16 @@ pub enum EngineError {
         /// The engine's own explanation.
         message: String,
     },
+    /// An engine option in app.json or on the command line is wrong.
+    #[error("engine {engine}: option `{option}`: {message}")]
+    Option {
+        /// The engine's name.
+        engine: String,
+        /// The option's name.
+        option: String,
+        /// Why it is refused.
+        message: String,
+    },
     /// The engine (or a device it needs) is not available on this platform.
     #[error("engine {engine} is not available on this platform: {reason}")]
     Unavailable {
@@ -68,11 +83,134 @@ pub enum EngineError {
     },
 }
 
+/// Where a model runs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The host CPU.
+    #[default]
+    Cpu,
+    /// A GPU (CUDA, Vulkan, ...).
+    Gpu,
+    /// A neural processing unit (Ascend, ...).
+    Npu,
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+            Device::Npu => "npu",
+        })
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "gpu" => Ok(Device::Gpu),
+            "npu" => Ok(Device::Npu),
+            _ => Err(format!("unknown device '{s}' (cpu, gpu or npu)")),
+        }
+    }
+}
+
+/// Engine-specific options (`engine.options` in app.json), by name.
+pub type EngineOptions = serde_json::Map<String, serde_json::Value>;
+
 /// How to load a model.
 #[derive(Debug, Clone, Default)]
 pub struct LoadOptions {
     /// Worker threads for the engine; `None` lets the engine decide.
     pub threads: Option<usize>,
+    /// The device to run on.
+    pub device: Device,
+    /// Engine-specific options; each engine refuses names it does not know.
+    pub options: EngineOptions,
+}
+
+impl LoadOptions {
+    /// Refuses any option not in `known`, naming the engine and the option.
+    pub fn check_known(&self, engine: &str, known: &[&str]) -> Result<(), EngineError> {
+        match self.options.keys().find(|k| !known.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(k) => Err(EngineError::Option {
+                engine: engine.to_owned(),
+                option: k.clone(),
+                message: if known.is_empty() {
+                    "this engine takes no options".to_owned()
+                } else {
+                    format!("unknown; this engine takes: {}", known.join(", "))
+                },
+            }),
+        }
+    }
+
+    /// A boolean option, `default` when absent.
+    pub fn flag(&self, engine: &str, name: &str, default: bool) -> Result<bool, EngineError> {
+        match self.options.get(name) {
+            None => Ok(default),
+            Some(serde_json::Value::Bool(b)) => Ok(*b),
+            Some(v) => Err(EngineError::Option {
+                engine: engine.to_owned(),
+                option: name.to_owned(),
+                message: format!("expected true or false, got {v}"),
+            }),
+        }
+    }
+
+    /// A string option, `None` when absent.
+    pub fn string(&self, engine: &str, name: &str) -> Result<Option<&str>, EngineError> {
+        match self.options.get(name) {
+            None => Ok(None),
+            Some(serde_json::Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(EngineError::Option {
+                engine: engine.to_owned(),
+                option: name.to_owned(),
+                message: format!("expected a string, got {v}"),
+            }),
+        }
+    }
+
+    /// A non-negative integer option, `None` when absent.
+    pub fn uint(&self, engine: &str, name: &str) -> Result<Option<usize>, EngineError> {
+        match self.options.get(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_u64()
+                .and_then(|n| usize::try_from(n).ok())
+                .map(Some)
+                .ok_or_else(|| EngineError::Option {
+                    engine: engine.to_owned(),
+                    option: name.to_owned(),
+                    message: format!("expected a non-negative integer, got {v}"),
+                }),
+        }
+    }
+}
+
+/// What an engine can do on this machine, for `lpdnn-host engines`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EngineInfo {
+    /// The engine's name.
+    pub name: String,
+    /// Whether models can be loaded here.
+    pub available: bool,
+    /// Version of the engine's library, when it could be read.
+    pub version: Option<String>,
+    /// The native library in use, when there is one.
+    pub library: Option<PathBuf>,
+    /// Devices usable here.
+    pub devices: Vec<Device>,
+    /// Model formats accepted.
+    pub formats: Vec<ModelFormat>,
+    /// Engine-specific options it takes.
+    pub options: Vec<&'static str>,
+    /// Why it is unavailable, or which devices are not, and how to fix it.
+    pub reason: Option<String>,
 }
 
 /// An inference engine: a factory of loaded models.
@@ -81,6 +219,8 @@ pub trait Engine: Send + Sync {
     fn name(&self) -> &'static str;
     /// Model formats this engine loads.
     fn formats(&self) -> &'static [ModelFormat];
+    /// Probes the engine's library and devices on this machine.
+    fn info(&self) -> EngineInfo;
     /// Loads and prepares a model for inference.
     fn load(&self, model: &Path, options: &LoadOptions) -> Result<Box<dyn Model>, EngineError>;
 }

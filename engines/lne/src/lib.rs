@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use lpdnn_engine_api::{
-    check_format, DType, Engine, EngineError, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    check_format, DType, Device, Engine, EngineError, EngineInfo, LoadOptions, Model, ModelFormat,
+    Tensor, TensorInfo,
 };
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
@@ -31,7 +32,28 @@ impl Engine for Lne {
         &[ModelFormat::Onnx]
     }
 
+    fn info(&self) -> EngineInfo {
+        EngineInfo {
+            name: NAME.into(),
+            available: true,
+            // The workspace pins tract-onnx with `=`; keep this in step.
+            version: Some("tract-onnx 0.23.9".into()),
+            library: None,
+            devices: vec![Device::Cpu],
+            formats: self.formats().to_vec(),
+            options: Vec::new(),
+            reason: None,
+        }
+    }
+
     fn load(&self, path: &Path, options: &LoadOptions) -> Result<Box<dyn Model>, EngineError> {
+        options.check_known(NAME, &[])?;
+        if options.device != Device::Cpu {
+            return Err(EngineError::Unavailable {
+                engine: NAME.into(),
+                reason: format!("LNE runs on the CPU only, not on {}", options.device),
+            });
+        }
         check_format(self, path)?;
         let load_err = |e: TractError| EngineError::Load {
             engine: NAME.into(),

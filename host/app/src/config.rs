@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use lpdnn_engine_api::{Device, ModelFormat};
 use serde::Deserialize;
 
 use crate::AppError;
@@ -45,36 +46,106 @@ fn empty_object() -> serde_json::Map<String, serde_json::Value> {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EngineSpec {
-    /// Engine name (`lne`, ...).
+    /// Engine name (`lne`, `onnxruntime`, `ncnn`, `litert`, `tensorrt`, `acl`).
     pub name: String,
     /// Worker threads; absent lets the engine decide.
     #[serde(default)]
     pub threads: Option<usize>,
+    /// Device (`cpu`, `gpu`, `npu`); absent means the engine's default.
+    #[serde(default)]
+    pub device: Option<Device>,
+    /// Engine-specific options; each engine refuses names it does not know.
+    #[serde(default = "empty_object")]
+    pub options: serde_json::Map<String, serde_json::Value>,
+}
+
+/// One model file, with the pre-processor parameters this format needs on
+/// top of the app's (e.g. `{"layout": "nhwc"}` for a TFLite model whose
+/// input is NHWC where the ONNX one is NCHW). In app.json either a path or
+/// `{"file": PATH, "preprocessor": {...}}`.
+#[derive(Debug, Clone)]
+pub struct ModelFile {
+    /// The file (for NCNN the `.param`; the `.bin` sits beside it).
+    pub file: PathBuf,
+    /// Pre-processor parameters that override the app's for this format.
+    pub preprocessor: serde_json::Map<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for ModelFile {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Full {
+            file: PathBuf,
+            #[serde(default = "empty_object")]
+            preprocessor: serde_json::Map<String, serde_json::Value>,
+        }
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Either {
+            Path(PathBuf),
+            Full(Full),
+        }
+        let value = serde_json::Value::deserialize(d)?;
+        let is_object = value.is_object();
+        match serde_json::from_value::<Either>(value) {
+            Ok(Either::Path(file)) => Ok(ModelFile {
+                file,
+                preprocessor: empty_object(),
+            }),
+            Ok(Either::Full(f)) => Ok(ModelFile {
+                file: f.file,
+                preprocessor: f.preprocessor,
+            }),
+            Err(_) if is_object => Err(serde::de::Error::custom(
+                "expected {\"file\": PATH, \"preprocessor\": {...}} (no other keys)",
+            )),
+            Err(_) => Err(serde::de::Error::custom(
+                "expected a path or {\"file\": PATH, \"preprocessor\": {...}}",
+            )),
+        }
+    }
 }
 
 /// The model, in one or more formats; each engine picks the one it loads.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
-    /// ONNX file.
+    /// ONNX file (lne, onnxruntime, tensorrt, acl).
     #[serde(default)]
-    pub onnx: Option<PathBuf>,
-    /// TFLite file.
+    pub onnx: Option<ModelFile>,
+    /// TFLite file (litert).
     #[serde(default)]
-    pub tflite: Option<PathBuf>,
+    pub tflite: Option<ModelFile>,
+    /// NCNN `.param`, with its `.bin` beside it (ncnn).
+    #[serde(default)]
+    pub ncnn: Option<ModelFile>,
 }
 
 impl ModelSpec {
-    /// The formats present, with their paths.
-    pub fn available(&self) -> BTreeMap<&'static str, &Path> {
+    /// The formats present, by app.json key.
+    pub fn available(&self) -> BTreeMap<&'static str, &ModelFile> {
         let mut m = BTreeMap::new();
-        if let Some(p) = &self.onnx {
-            m.insert("onnx", p.as_path());
-        }
-        if let Some(p) = &self.tflite {
-            m.insert("tflite", p.as_path());
+        for (key, f) in [
+            ("onnx", &self.onnx),
+            ("tflite", &self.tflite),
+            ("ncnn", &self.ncnn),
+        ] {
+            if let Some(f) = f {
+                m.insert(key, f);
+            }
         }
         m
+    }
+
+    /// The app.json key of a model format, if apps can name it.
+    pub fn key(format: ModelFormat) -> Option<&'static str> {
+        match format {
+            ModelFormat::Onnx => Some("onnx"),
+            ModelFormat::TfLite => Some("tflite"),
+            ModelFormat::NcnnParam => Some("ncnn"),
+            _ => None,
+        }
     }
 }
 
@@ -146,17 +217,34 @@ impl App {
         };
         resolve("preprocessor.component", &mut app.preprocessor.component)?;
         resolve("postprocessor.component", &mut app.postprocessor.component)?;
-        if let Some(p) = &mut app.model.onnx {
-            resolve("model.onnx", p)?;
+        for (key, f) in [
+            ("onnx", &mut app.model.onnx),
+            ("tflite", &mut app.model.tflite),
+            ("ncnn", &mut app.model.ncnn),
+        ] {
+            if let Some(f) = f {
+                resolve(&format!("model.{key}"), &mut f.file)?;
+            }
         }
-        if let Some(p) = &mut app.model.tflite {
-            resolve("model.tflite", p)?;
+        if let Some(f) = &app.model.ncnn {
+            let bin = f.file.with_extension("bin");
+            if !bin.is_file() {
+                return Err(AppError::Field {
+                    path: path.to_owned(),
+                    field: "model.ncnn".into(),
+                    message: format!(
+                        "NCNN param {} has no weights beside it ({} does not exist)",
+                        f.file.display(),
+                        bin.display()
+                    ),
+                });
+            }
         }
         if app.model.available().is_empty() {
             return Err(AppError::Field {
                 path: path.to_owned(),
                 field: "model".into(),
-                message: "names no model file (give onnx and/or tflite)".into(),
+                message: "names no model file (give onnx, tflite and/or ncnn)".into(),
             });
         }
         if let Some(p) = &mut app.labels {

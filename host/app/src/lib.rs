@@ -9,7 +9,7 @@ mod pipeline;
 
 use std::path::PathBuf;
 
-pub use config::{App, AppClass, EngineSpec, ModelSpec, ProcessorSpec};
+pub use config::{App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec};
 pub use lpdnn_runtime::{ClassScore, Detection, Prediction, Runtime, RuntimeConfig};
 pub use pipeline::{Pipeline, RunOptions};
 
@@ -74,14 +74,29 @@ pub enum AppError {
     Runtime(#[from] RuntimeError),
 }
 
-/// Engines this build knows, by app-file name.
-pub const ENGINES: &[&str] = &["lne"];
+/// Engines this build knows, by app-file name. Engines with native
+/// libraries load them at run time, so all are always built; `engines`
+/// tells which can run here.
+pub const ENGINES: &[&str] = &[
+    #[cfg(feature = "lne")]
+    "lne",
+    "onnxruntime",
+    "ncnn",
+    "litert",
+    "tensorrt",
+    "acl",
+];
 
-/// Looks up an engine by name. `field` names where the name came from.
+/// Looks up an engine by name.
 pub fn engine(name: &str) -> Result<Box<dyn Engine>, String> {
     match name {
         #[cfg(feature = "lne")]
         "lne" => Ok(Box::new(lpdnn_lne::Lne)),
+        "onnxruntime" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::cpu_or_cuda())),
+        "tensorrt" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::tensorrt())),
+        "acl" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::acl())),
+        "ncnn" => Ok(Box::new(lpdnn_ncnn::Ncnn)),
+        "litert" => Ok(Box::new(lpdnn_litert::LiteRt)),
         _ => Err(format!(
             "unknown engine '{name}'; this build has: {}",
             ENGINES.join(", ")

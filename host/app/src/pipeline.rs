@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
-use lpdnn_engine_api::{LoadOptions, Model, ModelFormat, Tensor};
+use lpdnn_engine_api::{Device, LoadOptions, Model, Tensor};
 use lpdnn_runtime::{ImagePreprocessor, Postprocessor, Prediction, Runtime};
 
-use crate::{App, AppError};
+use crate::{App, AppError, ModelSpec};
 
 /// Overrides of the app file for one run.
 #[derive(Debug, Clone, Default)]
@@ -15,6 +15,8 @@ pub struct RunOptions {
     pub engine: Option<String>,
     /// Threads instead of the app's.
     pub threads: Option<usize>,
+    /// Device instead of the app's.
+    pub device: Option<Device>,
 }
 
 /// A loaded app, ready to run inputs.
@@ -25,14 +27,6 @@ pub struct Pipeline {
     model: Box<dyn Model>,
     post: Postprocessor,
     anchors: Anchors,
-}
-
-fn format_key(f: ModelFormat) -> Option<&'static str> {
-    match f {
-        ModelFormat::Onnx => Some("onnx"),
-        ModelFormat::TfLite => Some("tflite"),
-        _ => None,
-    }
 }
 
 impl Pipeline {
@@ -49,10 +43,10 @@ impl Pipeline {
             message,
         })?;
         let available = app.model.available();
-        let model_path = engine
+        let model_file = engine
             .formats()
             .iter()
-            .find_map(|f| format_key(*f).and_then(|k| available.get(k)))
+            .find_map(|f| ModelSpec::key(*f).and_then(|k| available.get(k)))
             .ok_or_else(|| AppError::Field {
                 path: app.file.clone(),
                 field: "model".into(),
@@ -65,10 +59,21 @@ impl Pipeline {
                         .map(ToString::to_string)
                         .collect::<Vec<_>>()
                         .join(", "),
-                    available.keys().copied().collect::<Vec<_>>().join(", ")
+                    available
+                        .keys()
+                        .map(|k| match *k {
+                            "onnx" => "ONNX",
+                            "tflite" => "TFLite",
+                            "ncnn" => "NCNN",
+                            other => other,
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
-            })?
-            .to_path_buf();
+            })?;
+        let model_path = model_file.file.clone();
+        let mut pre_params = app.preprocessor.params.clone();
+        pre_params.extend(model_file.preprocessor.clone());
 
         let labels = app.read_labels()?;
         let params = |p: &serde_json::Map<String, serde_json::Value>| {
@@ -76,7 +81,7 @@ impl Pipeline {
         };
         let pre = runtime.image_preprocessor(
             &app.preprocessor.component,
-            &params(&app.preprocessor.params),
+            &params(&pre_params),
             &labels,
         )?;
         let post = runtime.postprocessor(
@@ -88,6 +93,8 @@ impl Pipeline {
             &model_path,
             &LoadOptions {
                 threads: options.threads.or(app.engine.threads),
+                device: options.device.or(app.engine.device).unwrap_or_default(),
+                options: app.engine.options.clone(),
             },
         )?;
         Ok(Pipeline {

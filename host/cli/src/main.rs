@@ -1,5 +1,7 @@
 //! `lpdnn-host`: run and benchmark AI apps across inference engines.
 
+mod convert;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,6 +9,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 use lpdnn_app::{App, Pipeline, Prediction, RunOptions, Runtime, RuntimeConfig};
+use lpdnn_engine_api::{Device, EngineInfo};
 use lpdnn_platforms::Host;
 use serde::Serialize;
 
@@ -42,6 +45,29 @@ enum Command {
         /// Engine threads instead of the app's.
         #[arg(long)]
         threads: Option<usize>,
+        /// Device instead of the app's: cpu, gpu or npu.
+        #[arg(long)]
+        device: Option<Device>,
+    },
+    /// List the inference engines: availability, library version, devices, formats.
+    Engines {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Convert a model to another engine's format.
+    Convert {
+        /// Target format (ncnn).
+        #[arg(long, value_parser = ["ncnn"])]
+        to: String,
+        /// The source model (ONNX).
+        model: PathBuf,
+        /// Input shape, e.g. 1,3,224,224; once per model input, in order.
+        #[arg(long = "input-shape", required = true, value_parser = convert::parse_shape)]
+        input_shapes: Vec<Vec<usize>>,
+        /// Output folder (default: beside the model).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
 }
 
@@ -55,7 +81,10 @@ fn main() -> ExitCode {
         // The reader went away (`lpdnn-host run ... | head`): stop quietly.
         Err(e)
             if e.downcast_ref::<std::io::Error>()
-                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+                || e.downcast_ref::<serde_json::Error>()
+                    .and_then(|e| e.io_error_kind())
+                    .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe) =>
         {
             ExitCode::SUCCESS
         }
@@ -75,6 +104,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             engine,
             threads,
+            device,
         } => {
             if threads == Some(0) {
                 bail!("--threads must be at least 1");
@@ -88,10 +118,78 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &app,
                 &inputs,
                 json.as_deref(),
-                RunOptions { engine, threads },
+                RunOptions {
+                    engine,
+                    threads,
+                    device,
+                },
             )
         }
+        Command::Engines { json } => {
+            let infos: Vec<EngineInfo> = lpdnn_app::ENGINES
+                .iter()
+                .filter_map(|name| lpdnn_app::engine(name).ok())
+                .map(|e| e.info())
+                .collect();
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &infos)?;
+                writeln!(out)?;
+            } else {
+                print_engines(&mut out, &infos)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Convert {
+            to: _,
+            model,
+            input_shapes,
+            output,
+        } => {
+            let param = convert::to_ncnn(&model, &input_shapes, output.as_deref())?;
+            println!(
+                "wrote {} (+ .bin, + .json naming its blobs); use it in app.json as \"model\": {{\"ncnn\": \"{}\"}}",
+                param.display(),
+                param.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
     }
+}
+
+fn print_engines(out: &mut impl Write, infos: &[EngineInfo]) -> std::io::Result<()> {
+    let list = |v: Vec<String>| {
+        if v.is_empty() {
+            "-".to_owned()
+        } else {
+            v.join(",")
+        }
+    };
+    writeln!(
+        out,
+        "{:<12} {:<10} {:<22} {:<9} {:<8}",
+        "engine", "available", "version", "devices", "formats"
+    )?;
+    for i in infos {
+        writeln!(
+            out,
+            "{:<12} {:<10} {:<22} {:<9} {:<8}",
+            i.name,
+            if i.available { "yes" } else { "no" },
+            i.version.as_deref().unwrap_or("-"),
+            list(i.devices.iter().map(ToString::to_string).collect()),
+            list(i.formats.iter().map(ToString::to_string).collect()),
+        )?;
+    }
+    for i in infos {
+        if let Some(lib) = &i.library {
+            writeln!(out, "  {}: library {}", i.name, lib.display())?;
+        }
+        if let Some(reason) = &i.reason {
+            writeln!(out, "  {}: {reason}", i.name)?;
+        }
+    }
+    Ok(())
 }
 
 /// One input's prediction, as written to JSON.

@@ -1,0 +1,200 @@
+//! `lpdnn-host convert --to ncnn`: ONNX → NCNN through the `pnnx` binary of
+//! the `pnnx` wheel, plus the side file that maps NCNN's blob names back to
+//! the ONNX tensor names, so the converted model drops into an app.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use lpdnn_engine_api::{cache_dir, sniff_file, LoadOptions, ModelFormat, TensorInfo};
+use lpdnn_ncnn::{BlobMeta, Meta};
+
+/// Where the pnnx binary is: `$LPDNN_PNNX`, else the set-up's copy.
+fn pnnx() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("LPDNN_PNNX") {
+        let p = PathBuf::from(p);
+        if p.is_file() {
+            return Ok(p);
+        }
+        bail!("$LPDNN_PNNX names {}, which does not exist", p.display());
+    }
+    let p = cache_dir().join("pnnx/pnnx");
+    if p.is_file() {
+        Ok(p)
+    } else {
+        bail!(
+            "pnnx not found at {} (set LPDNN_PNNX); run scripts/setup.sh, which takes it from \
+             the pnnx wheel on PyPI",
+            p.display()
+        )
+    }
+}
+
+/// Reads the ONNX model's input and output names and shapes with an engine
+/// that is always there (LNE), else ONNX Runtime.
+fn onnx_io(model: &Path) -> Result<(Vec<TensorInfo>, Vec<TensorInfo>)> {
+    let mut last = None;
+    for name in ["lne", "onnxruntime"] {
+        let Ok(engine) = lpdnn_app::engine(name) else {
+            continue;
+        };
+        match engine.load(model, &LoadOptions::default()) {
+            Ok(m) => return Ok((m.inputs().to_vec(), m.outputs().to_vec())),
+            Err(e) => last = Some(e),
+        }
+    }
+    match last {
+        Some(e) => Err(e).context("cannot read the model's inputs and outputs"),
+        None => bail!("no engine can read the model's inputs and outputs"),
+    }
+}
+
+/// Converts `model` (ONNX) to NCNN in `out_dir`; returns the `.param` path.
+pub fn to_ncnn(
+    model: &Path,
+    input_shapes: &[Vec<usize>],
+    out_dir: Option<&Path>,
+) -> Result<PathBuf> {
+    let format = sniff_file(model).with_context(|| format!("cannot read {}", model.display()))?;
+    if format != ModelFormat::Onnx {
+        bail!(
+            "{} is {format}; convert --to ncnn takes an ONNX model",
+            model.display()
+        );
+    }
+    let (inputs, outputs) = onnx_io(model)?;
+    if input_shapes.len() != inputs.len() {
+        bail!(
+            "--input-shape: the model has {} input(s) ({}), {} shape(s) given",
+            inputs.len(),
+            inputs
+                .iter()
+                .map(|i| i.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            input_shapes.len()
+        );
+    }
+    for (shape, info) in input_shapes.iter().zip(&inputs) {
+        let fits = info.shape.len() == shape.len()
+            && info
+                .shape
+                .iter()
+                .zip(shape)
+                .all(|(w, g)| w.is_none_or(|w| w == *g));
+        if !fits {
+            bail!(
+                "--input-shape {shape:?} does not fit input '{}' {}",
+                info.name,
+                info.shape_string()
+            );
+        }
+    }
+    let stem = model
+        .file_stem()
+        .context("the model path has no file name")?
+        .to_string_lossy()
+        .into_owned();
+    let out_dir = match out_dir {
+        Some(d) => d.to_owned(),
+        None => model.parent().unwrap_or(Path::new(".")).to_owned(),
+    };
+    std::fs::create_dir_all(&out_dir)
+        .with_context(|| format!("cannot create {}", out_dir.display()))?;
+    // pnnx writes its files beside its input: work in a private folder and
+    // move only the results, so nothing half-written is left on failure.
+    let work = tempfile::Builder::new()
+        .prefix(".pnnx-")
+        .tempdir_in(&out_dir)
+        .with_context(|| format!("cannot create a work folder in {}", out_dir.display()))?;
+    let input = work.path().join(format!("{stem}.onnx"));
+    std::fs::copy(model, &input).with_context(|| format!("cannot copy {}", model.display()))?;
+    let shapes = input_shapes
+        .iter()
+        .map(|s| {
+            format!(
+                "[{}]",
+                s.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    let pnnx = pnnx()?;
+    // fp16=0 keeps the weights in f32: the runtime fp16 switches are the
+    // user's choice (engine.options), not baked into the file.
+    let output = Command::new(&pnnx)
+        .arg(&input)
+        .arg(format!("inputshape={shapes}"))
+        .arg("fp16=0")
+        .current_dir(work.path())
+        .output()
+        .with_context(|| format!("cannot run {}", pnnx.display()))?;
+    let param = work.path().join(format!("{stem}.ncnn.param"));
+    let bin = work.path().join(format!("{stem}.ncnn.bin"));
+    if !output.status.success() || !param.is_file() || !bin.is_file() {
+        let log = String::from_utf8_lossy(&output.stderr);
+        let tail: Vec<&str> = log.lines().rev().take(15).collect();
+        bail!(
+            "pnnx failed on {} ({}):\n{}",
+            model.display(),
+            output.status,
+            tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+        );
+    }
+    // The set-up writes the wheel's version beside the binary.
+    let version = std::fs::read_to_string(pnnx.with_file_name("version.txt"))
+        .map_or_else(|_| "pnnx".to_owned(), |v| format!("pnnx {}", v.trim()));
+    // pnnx numbers blobs in the model's input and output order.
+    let meta = Meta {
+        source: model
+            .file_name()
+            .map_or_else(String::new, |f| f.to_string_lossy().into_owned()),
+        converter: version,
+        inputs: inputs
+            .iter()
+            .zip(input_shapes)
+            .enumerate()
+            .map(|(i, (info, shape))| BlobMeta {
+                blob: format!("in{i}"),
+                name: info.name.clone(),
+                shape: Some(shape.clone()),
+            })
+            .collect(),
+        outputs: outputs
+            .iter()
+            .enumerate()
+            .map(|(i, info)| BlobMeta {
+                blob: format!("out{i}"),
+                name: info.name.clone(),
+                shape: info.shape.iter().copied().collect::<Option<Vec<usize>>>(),
+            })
+            .collect(),
+    };
+    let meta_tmp = work.path().join(format!("{stem}.ncnn.json"));
+    std::fs::write(&meta_tmp, serde_json::to_vec_pretty(&meta)?)?;
+    let dest = |f: &str| out_dir.join(f);
+    let final_param = dest(&format!("{stem}.ncnn.param"));
+    // The param goes last: a reader that sees it sees the bin and json too.
+    for (from, to) in [
+        (bin, dest(&format!("{stem}.ncnn.bin"))),
+        (meta_tmp, dest(&format!("{stem}.ncnn.json"))),
+        (param, final_param.clone()),
+    ] {
+        std::fs::rename(&from, &to).with_context(|| format!("cannot write {}", to.display()))?;
+    }
+    Ok(final_param)
+}
+
+/// Parses `1,3,128,128` into a shape.
+pub fn parse_shape(s: &str) -> Result<Vec<usize>, String> {
+    let dims: Result<Vec<usize>, _> = s.split(',').map(|d| d.trim().parse::<usize>()).collect();
+    match dims {
+        Ok(d) if !d.is_empty() && d.iter().all(|&x| x > 0) => Ok(d),
+        _ => Err(format!(
+            "'{s}' is not a shape: give positive integers separated by commas, e.g. 1,3,224,224"
+        )),
+    }
+}
