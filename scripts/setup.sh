@@ -28,7 +28,7 @@ check_sha() { # FILE SHA256
 # --- Python tools for model conversion (venv in the cache) -------------------
 venv=$cache/venv
 py=$venv/bin/python
-pinned="numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0 flatbuffers==25.12.19 tflite==2.18.0 tflite2onnx==0.4.1 protobuf==7.36.2"
+pinned="numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0 ncnn==1.0.20261020 flatbuffers==25.12.19 tflite==2.18.0 tflite2onnx==0.4.1 protobuf==7.36.2 cmake==4.4.4 ninja==1.13.2"
 if [ ! -f "$venv/.pinned" ] || [ "$(cat "$venv/.pinned")" != "$pinned" ]; then
   say "creating the Python venv for model conversion"
   python3 -m venv "$venv"
@@ -103,6 +103,31 @@ import os; os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 ' "$cache/imagenet1k_label_to_names.json" "$assets/labels/imagenet.txt"
 [ -f "$assets/labels/face.txt" ] || echo face >"$assets/labels/face.txt"
 
+# --- Native engine libraries (loaded at run time by lpdnn-host) -------------------
+# ONNX Runtime and LiteRT come from their wheels in the venv; libncnn is built
+# once from the PyPI source archive. Each is copied into $cache/lib, where the
+# engines look for it (override: LPDNN_ORT_LIB, LPDNN_LITERT_LIB, LPDNN_NCNN_LIB).
+site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+install_lib() { # SOURCE DEST
+  if [ ! -f "$2" ] || ! cmp -s "$1" "$2"; then
+    mkdir -p "$(dirname "$2")"
+    cp "$1" "$2.tmp" && mv "$2.tmp" "$2"
+  fi
+}
+install_lib "$(ls "$site"/onnxruntime/capi/libonnxruntime.so.1.* | head -1)" "$cache/lib/onnxruntime/libonnxruntime.so"
+install_lib "$site/onnxruntime/capi/libonnxruntime_providers_shared.so" "$cache/lib/onnxruntime/libonnxruntime_providers_shared.so"
+install_lib "$site/ai_edge_litert/libLiteRt.so" "$cache/lib/litert/libLiteRt.so"
+"$py" -c 'import importlib.metadata as m; print(m.version("ai-edge-litert"))' >"$cache/lib/litert/version.txt"
+VENV_BIN=$venv/bin LPDNN_CACHE=$cache "$root/scripts/build-ncnn.sh"
+
+# pnnx (ONNX → NCNN converter): the self-contained binary inside its wheel.
+fetch_wheel pnnx==20261020 pnnx-20261020-py3-none-manylinux2014_x86_64.manylinux_2_17_x86_64.whl \
+  d50d921e5897293d616444191c1a2dc5366423c81bdb4bd22a985fe8071cf17c "${linux311[@]}"
+mkdir -p "$cache/pnnx"
+extract pnnx-20261020-*.whl pnnx/pnnx "$cache/pnnx/pnnx" 4db234cb90a27dc15e04e0d0edf5706c7a488ab8e6235cf8c146c6ec80fd9355
+chmod +x "$cache/pnnx/pnnx"
+echo 20261020 >"$cache/pnnx/version.txt"
+
 # --- Processor components (wasm32-wasip2) --------------------------------------
 say "building the processor components"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
@@ -112,4 +137,25 @@ for c in image_preprocess classification detection; do
   cp "$out/$c.wasm" "$assets/components/$c.wasm"
 done
 cp "$out/hostile.wasm" "$assets/components/testing/hostile.wasm"
+
+# --- NCNN forms of the models, with lpdnn-host's own converter -----------------
+to_ncnn() { # MODEL SHAPE
+  local param=${1%.onnx}.ncnn.param
+  if [ ! -f "$param" ] || [ ! -f "${param%.param}.json" ]; then
+    say "converting $(basename "$1") to NCNN"
+    (cd "$root" && cargo run --release --quiet -p lpdnn-cli -- convert --to ncnn "$1" --input-shape "$2" >/dev/null)
+  fi
+}
+to_ncnn "$assets/models/face_detection_short_range.onnx" 1,3,128,128
+to_ncnn "$assets/models/efficientnet_lite0.onnx" 1,3,224,224
+
+# --- Reference outputs of each engine's own Python package (for the tests) ----
+if [ ! -f "$assets/reference/manifest.json" ] ||
+  [ "$root/scripts/models/reference_outputs.py" -nt "$assets/reference/manifest.json" ]; then
+  say "computing reference outputs with onnxruntime, ai_edge_litert and ncnn (Python)"
+  "$py" "$root/scripts/models/reference_outputs.py" "$assets/models" "$assets/reference" 2>"$cache/reference.log" || {
+    cat "$cache/reference.log" >&2
+    exit 1
+  }
+fi
 say "assets ready in $assets"

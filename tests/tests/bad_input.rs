@@ -147,7 +147,7 @@ fn a_model_with_only_a_format_the_engine_cannot_load() {
         .unwrap();
     assert!(
         err.to_string()
-            .contains("engine lne accepts {ONNX}; this app has {tflite}"),
+            .contains("engine lne accepts {ONNX}; this app has {TFLite}"),
         "{err}"
     );
 }

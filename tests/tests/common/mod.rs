@@ -60,8 +60,13 @@ pub fn edited_app(example_name: &str, dir: &Path, edit: impl FnOnce(&mut Value))
     abs(&mut v["preprocessor"]["component"]);
     abs(&mut v["postprocessor"]["component"]);
     abs(&mut v["labels"]);
-    for f in ["onnx", "tflite"] {
-        abs(&mut v["model"][f]);
+    for f in ["onnx", "tflite", "ncnn"] {
+        let entry = &mut v["model"][f];
+        if entry.is_object() {
+            abs(&mut entry["file"]);
+        } else {
+            abs(entry);
+        }
     }
     if let Some(m) = v["model"].as_object_mut() {
         m.retain(|_, v| !v.is_null());
