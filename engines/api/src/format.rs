@@ -50,7 +50,12 @@ pub fn sniff_file(path: &Path) -> std::io::Result<ModelFormat> {
 /// Tells which model format `bytes` are.
 pub fn sniff(bytes: &[u8]) -> ModelFormat {
     if bytes.len() >= 8 && &bytes[4..8] == b"TFL3" {
-        ModelFormat::TfLite
+        // A damaged flatbuffer would crash LiteRT: it is not a model.
+        if crate::tflite::check(bytes).is_ok() {
+            ModelFormat::TfLite
+        } else {
+            ModelFormat::Unknown
+        }
     } else if bytes.starts_with(b"7767517") {
         ModelFormat::NcnnParam
     } else if bytes.starts_with(b"ftrt") || bytes.starts_with(b"ptrt") {
@@ -124,7 +129,7 @@ mod tests {
     #[test]
     fn recognises_formats_by_content() {
         assert_eq!(sniff(TINY_ONNX), ModelFormat::Onnx);
-        assert_eq!(sniff(b"\x1c\0\0\0TFL3\0\0\0\0"), ModelFormat::TfLite);
+        assert_eq!(sniff(b"\x1c\0\0\0TFL3\0\0\0\0"), ModelFormat::Unknown);
         assert_eq!(sniff(b"7767517\n3 3\n"), ModelFormat::NcnnParam);
         assert_eq!(sniff(b"ftrt\x00\x00\x00\x00"), ModelFormat::TensorRtPlan);
         assert_eq!(sniff(b"IMOD\x00\x00\x00\x10"), ModelFormat::AscendOm);

@@ -9,6 +9,7 @@
 mod format;
 mod native;
 mod tensor;
+mod tflite;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

@@ -167,8 +167,8 @@ fn device_problem(flavor: Flavor, device: Device, rt: &Runtime) -> Option<String
         (Flavor::TensorRt, Device::Gpu) => {
             if !compiled(ep::TensorRT::is_available()) {
                 Some(format!(
-                    "{lib} has no TensorRT execution provider; install onnxruntime-gpu \
-                     (which has it), TensorRT 10 (libnvinfer.so.10) and CUDA, and set \
+                    "{lib} has no TensorRT execution provider; install the GPU build \
+                     (pip install onnxruntime-gpu, which has it), TensorRT 10 (libnvinfer.so.10) and CUDA, and set \
                      LPDNN_ORT_LIB to the GPU build's libonnxruntime.so.*"
                 ))
             } else if !loadable("libnvinfer.so.10") {

@@ -1,4 +1,5 @@
-//! The `lpdnn-host` binary as a user runs it: output, exit codes, JSON.
+//! The `lpdnn-host` binary as a user runs it: `engines`, `convert`, and the
+//! behaviour when a native engine library is missing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,163 +11,254 @@ fn root() -> PathBuf {
         .unwrap()
 }
 
-fn lpdnn_host(args: &[&str], cache: &Path) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args(args)
-        .current_dir(root())
-        .env("LPDNN_CACHE_DIR", cache)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!stderr.contains("panicked"), "no panic: {stderr}");
-    out
+fn asset(rel: &str) -> PathBuf {
+    let p = root().join("assets").join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        p.display()
+    );
+    p
 }
 
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
+fn host(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
+    cmd.args(args).current_dir(root());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 #[test]
-fn run_prints_the_face_and_the_stage_table() {
-    let cache = tempfile::tempdir().unwrap();
-    let out = lpdnn_host(
-        &[
-            "run",
-            "examples/face-detection/app.json",
-            "--input",
-            "assets/images/astronaut.png",
-        ],
-        cache.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
-    assert!(stdout.contains("astronaut.png: 1 object(s)"), "{stdout}");
-    assert!(stdout.contains("face 0.92"), "{stdout}");
-    for col in [
-        "Calls", "Real", "CPU", "Real STD", "CPU STD", "Real VAR", "CPU VAR", "Plugin",
+fn engines_lists_every_engine_with_what_it_can_do_here() {
+    let out = host(&["engines", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |n: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == n)
+            .unwrap_or_else(|| panic!("{n} missing"))
+            .clone()
+    };
+    for (name, format) in [
+        ("lne", "ONNX"),
+        ("onnxruntime", "ONNX"),
+        ("ncnn", "NCNN"),
+        ("litert", "TFLite"),
     ] {
-        assert!(stdout.contains(col), "column {col}: {stdout}");
+        let e = by_name(name);
+        assert_eq!(e["available"], true, "{e}");
+        assert_eq!(e["formats"][0], format, "{e}");
+        assert!(
+            e["devices"].as_array().unwrap().contains(&"cpu".into()),
+            "{e}"
+        );
+        assert!(e["version"].as_str().is_some_and(|v| !v.is_empty()), "{e}");
     }
-    for row in [
-        "preprocess",
-        "inference",
-        "postprocess",
-        "total",
-        "engines/lne",
-        "detection.wasm",
-    ] {
-        assert!(stdout.contains(row), "row {row}: {stdout}");
+    assert!(by_name("onnxruntime")["version"]
+        .as_str()
+        .unwrap()
+        .contains("1.32.0"));
+    // No GPU or NPU build of ONNX Runtime here: tensorrt and acl say what
+    // is missing and how to get it, and claim no device.
+    for (name, needs) in [("tensorrt", "TensorRT"), ("acl", "CANN")] {
+        let e = by_name(name);
+        assert_eq!(e["available"], false, "{e}");
+        assert!(e["devices"].as_array().unwrap().is_empty(), "{e}");
+        let reason = e["reason"].as_str().unwrap();
+        assert!(
+            reason.contains(needs) && reason.contains("pip install"),
+            "{reason}"
+        );
     }
+    let table = host(&["engines"], &[]);
+    assert!(text(&table).contains("litert") && text(&table).contains("LiteRT 2.3.0"));
 }
 
 #[test]
-fn run_writes_the_json_report() {
+fn without_native_libraries_lne_still_runs_and_the_others_say_why() {
     let cache = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("out.json");
-    let out = lpdnn_host(
-        &[
-            "run",
-            "examples/image-classification/app.json",
-            "--input",
-            "assets/images",
-            "--json",
-            json.to_str().unwrap(),
-        ],
-        cache.path(),
-    );
-    assert!(out.status.success(), "{}", text(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(v["app"], "image-classification-efficientnet-lite0");
-    assert_eq!(v["engine"], "lne");
-    // The folder holds astronaut.png and chelsea.png, run in name order.
-    let preds = v["predictions"].as_array().unwrap();
-    assert_eq!(preds.len(), 2);
-    assert!(preds[1]["input"].as_str().unwrap().ends_with("chelsea.png"));
-    assert_eq!(preds[1]["classes"][0]["id"], 285);
-    assert_eq!(preds[1]["classes"][0]["label"], "Egyptian cat");
-    for stage in ["preprocess", "inference", "postprocess", "total"] {
-        let a = &v["anchors"][stage];
-        assert_eq!(a["calls"], 2, "{stage}");
-        for clock in ["real_ms", "cpu_ms"] {
-            for stat in ["mean", "std", "var"] {
-                assert!(a[clock][stat].is_f64(), "{stage}.{clock}.{stat}");
-            }
+    let missing = cache.path().join("nowhere.so");
+    let env = [
+        ("LPDNN_ORT_LIB", missing.to_str().unwrap()),
+        ("LPDNN_NCNN_LIB", missing.to_str().unwrap()),
+        ("LPDNN_LITERT_LIB", missing.to_str().unwrap()),
+    ];
+    let out = host(&["engines", "--json"], &env);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for e in list.as_array().unwrap() {
+        if e["name"] == "lne" {
+            assert_eq!(e["available"], true);
+        } else {
+            assert_eq!(e["available"], false, "{e}");
+            assert!(e["reason"].as_str().unwrap().contains("nowhere.so"), "{e}");
         }
-        assert!(a["real_ms"]["mean"].as_f64().unwrap() > 0.0);
     }
-    // Nothing but the report is left in the folder (no temporary file).
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-}
-
-#[test]
-fn bad_app_exits_non_zero_naming_file_and_field() {
-    let cache = tempfile::tempdir().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let app = dir.path().join("app.json");
-    std::fs::write(&app, r#"{"name": "x", "class": "image_classification"}"#).unwrap();
-    let out = lpdnn_host(
+    let app = root().join("examples/face-detection/app.json");
+    let img = asset("images/astronaut.png");
+    let ok = host(
         &[
             "run",
             app.to_str().unwrap(),
             "--input",
-            "assets/images/chelsea.png",
+            img.to_str().unwrap(),
         ],
-        cache.path(),
+        &env,
     );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(ok.status.success(), "{}", text(&ok));
+    assert!(text(&ok).contains("1 object(s)"), "{}", text(&ok));
+    let refused = host(
+        &[
+            "run",
+            app.to_str().unwrap(),
+            "--input",
+            img.to_str().unwrap(),
+            "--engine",
+            "onnxruntime",
+        ],
+        &env,
+    );
+    assert!(!refused.status.success());
+    let msg = text(&refused);
     assert!(
-        stderr.contains("app.json") && stderr.contains("missing field `preprocessor`"),
-        "{stderr}"
+        msg.contains("engine onnxruntime is not available on this platform")
+            && msg.contains("nowhere.so"),
+        "{msg}"
     );
 }
 
 #[test]
-fn a_bad_input_fails_the_run_but_the_others_are_reported() {
-    let cache = tempfile::tempdir().unwrap();
+fn onnxruntime_on_a_gpu_that_this_build_cannot_use_is_refused_not_faked() {
+    let app = root().join("examples/image-classification/app.json");
+    let img = asset("images/chelsea.png");
+    let out = host(
+        &[
+            "run",
+            app.to_str().unwrap(),
+            "--input",
+            img.to_str().unwrap(),
+            "--engine",
+            "onnxruntime",
+            "--device",
+            "gpu",
+        ],
+        &[],
+    );
+    assert!(!out.status.success());
+    let msg = text(&out);
+    assert!(
+        msg.contains("not available on this platform") && msg.contains("CUDA"),
+        "{msg}"
+    );
+    for engine in ["tensorrt", "acl"] {
+        let out = host(
+            &[
+                "run",
+                app.to_str().unwrap(),
+                "--input",
+                img.to_str().unwrap(),
+                "--engine",
+                engine,
+            ],
+            &[],
+        );
+        assert!(!out.status.success());
+        assert!(
+            text(&out).contains(&format!(
+                "engine {engine} is not available on this platform"
+            )),
+            "{}",
+            text(&out)
+        );
+    }
+}
+
+#[test]
+fn convert_to_ncnn_writes_a_model_an_app_can_use() {
     let dir = tempfile::tempdir().unwrap();
-    let bad = dir.path().join("broken.png");
-    std::fs::write(&bad, b"\x89PNG\r\n\x1a\nnot really").unwrap();
-    let json = dir.path().join("out.json");
-    let out = lpdnn_host(
+    let model = asset("models/face_detection_short_range.onnx");
+    let out = host(
         &[
-            "run",
-            "examples/face-detection/app.json",
-            "--input",
-            bad.to_str().unwrap(),
-            "--input",
-            "assets/images/astronaut.png",
-            "--json",
-            json.to_str().unwrap(),
+            "convert",
+            "--to",
+            "ncnn",
+            model.to_str().unwrap(),
+            "--input-shape",
+            "1,3,128,128",
+            "--output",
+            dir.path().to_str().unwrap(),
         ],
-        cache.path(),
+        &[],
     );
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(
-        stderr.contains("broken.png") && stderr.contains("invalid input"),
-        "{stderr}"
-    );
-    assert!(text(&out.stdout).contains("astronaut.png: 1 object(s)"));
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-    assert_eq!(v["predictions"].as_array().unwrap().len(), 1);
-    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    assert!(out.status.success(), "{}", text(&out));
+    let param = dir.path().join("face_detection_short_range.ncnn.param");
+    assert!(param.is_file() && param.with_extension("bin").is_file());
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(param.with_extension("json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["inputs"][0]["blob"], "in0");
+    assert_eq!(meta["inputs"][0]["name"], "input");
+    assert_eq!(meta["outputs"][0]["name"], "regressors");
+    assert_eq!(meta["outputs"][1]["name"], "classificators");
+    assert_eq!(meta["outputs"][1]["shape"], serde_json::json!([1, 896, 1]));
+    // Nothing but the three files is left behind.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
 }
 
 #[test]
-fn a_missing_input_exits_non_zero() {
-    let cache = tempfile::tempdir().unwrap();
-    let out = lpdnn_host(
-        &[
-            "run",
-            "examples/face-detection/app.json",
-            "--input",
-            "no/such.png",
-        ],
-        cache.path(),
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no/such.png"));
+fn convert_refuses_bad_input_clearly() {
+    let tflite = asset("models/face_detection_short_range.tflite");
+    let onnx = asset("models/face_detection_short_range.onnx");
+    let cases: [(&[&str], &str); 3] = [
+        (
+            &[
+                "convert",
+                "--to",
+                "ncnn",
+                tflite.to_str().unwrap(),
+                "--input-shape",
+                "1,3,128,128",
+            ],
+            "is TFLite; convert --to ncnn takes an ONNX model",
+        ),
+        (
+            &[
+                "convert",
+                "--to",
+                "ncnn",
+                onnx.to_str().unwrap(),
+                "--input-shape",
+                "1,3,96,96",
+            ],
+            "does not fit input 'input' [1,3,128,128]",
+        ),
+        (
+            &[
+                "convert",
+                "--to",
+                "ncnn",
+                onnx.to_str().unwrap(),
+                "--input-shape",
+                "1,x,3",
+            ],
+            "is not a shape",
+        ),
+    ];
+    for (args, want) in cases {
+        let out = host(args, &[]);
+        assert!(!out.status.success());
+        assert!(text(&out).contains(want), "{args:?}: {}", text(&out));
+    }
 }
