@@ -50,6 +50,7 @@ fn lne_gives_the_same_logits_on_one_and_two_threads() {
                 &asset("models/efficientnet_lite0.onnx"),
                 &LoadOptions {
                     threads: Some(threads),
+                    ..Default::default()
                 },
             )
             .unwrap();

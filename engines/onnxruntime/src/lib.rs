@@ -123,6 +123,13 @@ fn runtime() -> Result<&'static Runtime, String> {
         .map_err(Clone::clone)
 }
 
+/// The process-wide ONNX Runtime environment this engine created (ONNX
+/// Runtime allows one per process), for code that drives sessions directly,
+/// such as the overhead benchmark.
+pub fn environment() -> Result<&'static Environment, String> {
+    runtime().map(|rt| &rt.env)
+}
+
 /// Reads the version through `OrtGetApiBase()->GetVersionString()`.
 fn library_version(path: &Path) -> Result<String, String> {
     let lib = NativeLibrary::open(path)?;
@@ -335,7 +342,8 @@ impl Engine for OnnxRuntime {
         if let Some(n) = options.uint(name, "inter_threads")? {
             builder = builder
                 .with_parallel_execution(n > 1)
-                .and_then(|b| b.with_inter_threads(n))
+                .map_err(|e| load_err(e.into()))?
+                .with_inter_threads(n)
                 .map_err(|e| load_err(e.into()))?;
         }
         let providers = match (self.flavor, device) {

@@ -115,10 +115,7 @@ impl Pipeline {
         let pre = self.pre.process(input)?;
         self.anchors.record("preprocess", start.elapsed());
 
-        let inputs = self.bind(pre.tensors)?;
-        let start = Mark::now();
-        let outputs = self.model.run(inputs)?;
-        self.anchors.record("inference", start.elapsed());
+        let outputs = self.infer(pre.tensors)?;
 
         let start = Mark::now();
         let prediction = self.post.process(&outputs, &pre.meta)?;
@@ -126,6 +123,22 @@ impl Pipeline {
 
         self.anchors.record("total", total.elapsed());
         Ok(prediction)
+    }
+
+    /// The inference stage alone: binds the pre-processor's tensors to the
+    /// model's inputs, runs the engine, and records the `inference` anchor
+    /// (around the engine call only; binding is checked before it).
+    pub fn infer(&mut self, tensors: Vec<Tensor>) -> Result<Vec<Tensor>, AppError> {
+        let inputs = self.bind(tensors)?;
+        let start = Mark::now();
+        let outputs = self.model.run(inputs)?;
+        self.anchors.record("inference", start.elapsed());
+        Ok(outputs)
+    }
+
+    /// Runs the pre-processor alone (no anchor), e.g. to feed [`Pipeline::infer`].
+    pub fn preprocess(&mut self, input: &[u8]) -> Result<Vec<Tensor>, AppError> {
+        Ok(self.pre.process(input)?.tensors)
     }
 
     /// Reads a file and runs it.
