@@ -214,6 +214,48 @@ pub struct EngineInfo {
     pub reason: Option<String>,
 }
 
+impl EngineInfo {
+    /// An engine that is not (yet) known to run here: no version, library
+    /// or device. `info()` fills in what its probe finds.
+    pub fn new(name: &str, formats: &[ModelFormat], options: &[&'static str]) -> Self {
+        EngineInfo {
+            name: name.to_owned(),
+            available: false,
+            version: None,
+            library: None,
+            devices: Vec::new(),
+            formats: formats.to_vec(),
+            options: options.to_vec(),
+            reason: None,
+        }
+    }
+}
+
+/// Checks tensors against a model's inputs before an engine runs them:
+/// the count, then each tensor's type and shape, in order.
+pub fn check_inputs(expected: &[TensorInfo], inputs: &[Tensor]) -> Result<(), EngineError> {
+    if inputs.len() != expected.len() {
+        return Err(EngineError::InputMismatch(format!(
+            "the model takes {} input(s), got {}",
+            expected.len(),
+            inputs.len()
+        )));
+    }
+    for (t, want) in inputs.iter().zip(expected) {
+        if !want.accepts(t.dtype, &t.shape) {
+            return Err(EngineError::InputMismatch(format!(
+                "model input '{}' expects {} {}, got {} {:?}",
+                want.name,
+                want.dtype,
+                want.shape_string(),
+                t.dtype,
+                t.shape
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// An inference engine: a factory of loaded models.
 pub trait Engine: Send + Sync {
     /// Short name, as written in app.json (`"lne"`, `"onnxruntime"`, ...).

@@ -13,13 +13,13 @@
 mod ffi;
 
 use std::ffi::{c_void, CStr, CString};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::ptr;
 use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
-    check_format, locate_library, DType, Device, Engine, EngineError, EngineInfo, LoadOptions,
-    Model, ModelFormat, Tensor, TensorInfo,
+    check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
+    LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
 };
 
 use ffi::{Api, RankedTensorType, Status};
@@ -61,16 +61,7 @@ impl Engine for LiteRt {
     }
 
     fn info(&self) -> EngineInfo {
-        let mut info = EngineInfo {
-            name: NAME.into(),
-            available: false,
-            version: None,
-            library: None,
-            devices: Vec::new(),
-            formats: self.formats().to_vec(),
-            options: Vec::new(),
-            reason: None,
-        };
+        let mut info = EngineInfo::new(NAME, self.formats(), &[]);
         match api() {
             Ok(api) => {
                 info.available = true;
@@ -120,7 +111,6 @@ struct Slot {
 
 struct LiteRtModel {
     api: &'static Api,
-    path: PathBuf,
     env: ffi::Environment,
     model: ffi::Model,
     compiled: ffi::CompiledModel,
@@ -144,7 +134,6 @@ impl LiteRtModel {
             .map_err(|_| "the path contains a NUL byte".to_owned())?;
         let mut this = LiteRtModel {
             api,
-            path: path.to_owned(),
             env: ptr::null_mut(),
             model: ptr::null_mut(),
             compiled: ptr::null_mut(),
@@ -352,24 +341,15 @@ impl Model for LiteRtModel {
             engine: NAME.into(),
             message,
         };
-        if inputs.len() != self.inputs.len() {
-            return Err(EngineError::InputMismatch(format!(
-                "model {} takes {} input(s), got {}",
-                self.path.display(),
-                self.inputs.len(),
-                inputs.len()
-            )));
-        }
+        check_inputs(&self.infos_in, &inputs)?;
         let api = self.api;
         for (t, slot) in inputs.iter().zip(&self.inputs) {
-            if !slot.info.accepts(t.dtype, &t.shape) || t.data.len() != slot.bytes {
+            // Open dimensions pass the check above; the compiled buffer's
+            // size is fixed.
+            if t.data.len() != slot.bytes {
                 return Err(EngineError::InputMismatch(format!(
-                    "model input '{}' expects {} {}, got {} {:?}",
-                    slot.info.name,
-                    slot.info.dtype,
-                    slot.info.shape_string(),
-                    t.dtype,
-                    t.shape
+                    "model input '{}' holds {} bytes, got {} {:?}",
+                    slot.info.name, slot.bytes, t.dtype, t.shape
                 )));
             }
             // SAFETY: the buffer is a host buffer of `slot.bytes` bytes,

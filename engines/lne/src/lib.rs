@@ -9,8 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use lpdnn_engine_api::{
-    check_format, DType, Device, Engine, EngineError, EngineInfo, LoadOptions, Model, ModelFormat,
-    Tensor, TensorInfo,
+    check_format, check_inputs, DType, Device, Engine, EngineError, EngineInfo, LoadOptions, Model,
+    ModelFormat, Tensor, TensorInfo,
 };
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
@@ -34,15 +34,11 @@ impl Engine for Lne {
 
     fn info(&self) -> EngineInfo {
         EngineInfo {
-            name: NAME.into(),
             available: true,
             // The workspace pins tract-onnx with `=`; keep this in step.
             version: Some("tract-onnx 0.23.9".into()),
-            library: None,
             devices: vec![Device::Cpu],
-            formats: self.formats().to_vec(),
-            options: Vec::new(),
-            reason: None,
+            ..EngineInfo::new(NAME, self.formats(), &[])
         }
     }
 
@@ -150,26 +146,9 @@ impl Model for LneModel {
     }
 
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(EngineError::InputMismatch(format!(
-                "model {} takes {} input(s), got {}",
-                self.path.display(),
-                self.inputs.len(),
-                inputs.len()
-            )));
-        }
+        check_inputs(&self.inputs, &inputs)?;
         let mut values = TVec::with_capacity(inputs.len());
-        for (t, want) in inputs.iter().zip(&self.inputs) {
-            if !want.accepts(t.dtype, &t.shape) {
-                return Err(EngineError::InputMismatch(format!(
-                    "model input '{}' expects {} {}, got {} {:?}",
-                    want.name,
-                    want.dtype,
-                    want.shape_string(),
-                    t.dtype,
-                    t.shape
-                )));
-            }
+        for t in &inputs {
             // SAFETY: `Tensor::new` guarantees `data` holds exactly
             // `shape.product() * dtype.size()` bytes of plain numbers.
             let tensor = unsafe {

@@ -108,16 +108,7 @@ impl Engine for Ncnn {
     }
 
     fn info(&self) -> EngineInfo {
-        let mut info = EngineInfo {
-            name: NAME.into(),
-            available: false,
-            version: None,
-            library: None,
-            devices: Vec::new(),
-            formats: self.formats().to_vec(),
-            options: OPTIONS.to_vec(),
-            reason: None,
-        };
+        let mut info = EngineInfo::new(NAME, self.formats(), OPTIONS);
         match api() {
             Ok(api) => {
                 // SAFETY: ncnn_version returns a static C string.
@@ -209,6 +200,10 @@ struct NcnnModel {
     outputs: Vec<Blob>,
     infos_in: Vec<TensorInfo>,
     infos_out: Vec<TensorInfo>,
+    /// Input mats kept between calls and refilled, with the shape each was
+    /// made for. NCNN clones a shared blob before working on it in place
+    /// (net.cpp: `support_inplace && refcount != 1`), so reuse is safe.
+    mats: Vec<Option<(Vec<usize>, MatGuard)>>,
 }
 
 // SAFETY: the net is owned by this value alone; ncnn nets may be used from
@@ -267,6 +262,7 @@ impl NcnnModel {
             outputs: Vec::new(),
             infos_in: Vec::new(),
             infos_out: Vec::new(),
+            mats: Vec::new(),
         };
         // SAFETY: the net is live; paths are NUL-terminated.
         unsafe {
@@ -300,6 +296,7 @@ impl NcnnModel {
         model.outputs = blobs(&out_names, meta.as_ref().map(|m| &m.outputs), "output")?;
         model.infos_in = model.inputs.iter().map(|b| b.info.clone()).collect();
         model.infos_out = model.outputs.iter().map(|b| b.info.clone()).collect();
+        model.mats = model.inputs.iter().map(|_| None).collect();
         Ok(Box::new(model))
     }
 }
@@ -369,7 +366,7 @@ impl Model for NcnnModel {
         // An extractor per call, as NCNN intends; it owns the blobs.
         // SAFETY: the net is live; the extractor is destroyed below.
         let ex = Extractor(api, unsafe { (api.extractor_create)(self.net) });
-        for (t, b) in inputs.iter().zip(&self.inputs) {
+        for ((t, b), slot) in inputs.iter().zip(&self.inputs).zip(&mut self.mats) {
             let shape_ok = b.info.shape.is_empty() || b.info.accepts(t.dtype, &t.shape);
             if t.dtype != DType::F32 || !shape_ok {
                 return Err(EngineError::InputMismatch(format!(
@@ -380,7 +377,11 @@ impl Model for NcnnModel {
                     t.shape
                 )));
             }
-            let mat = new_mat(api, ncnn_dims(&t.shape)).map_err(EngineError::InputMismatch)?;
+            if slot.as_ref().is_none_or(|(shape, _)| *shape != t.shape) {
+                let mat = new_mat(api, ncnn_dims(&t.shape)).map_err(EngineError::InputMismatch)?;
+                *slot = Some((t.shape.clone(), mat));
+            }
+            let mat = &slot.as_ref().expect("made above").1;
             // SAFETY: `mat` has the tensor's element count, f32, elempack 1;
             // each channel holds `per` floats at its (aligned) start.
             unsafe {

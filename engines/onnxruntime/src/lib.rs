@@ -19,8 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
-    check_format, locate_library, DType, Device, Engine, EngineError, EngineInfo, LoadOptions,
-    Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
+    check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
+    LoadOptions, Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
 };
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
@@ -247,16 +247,7 @@ impl Engine for OnnxRuntime {
     }
 
     fn info(&self) -> EngineInfo {
-        let mut info = EngineInfo {
-            name: self.name().into(),
-            available: false,
-            version: None,
-            library: None,
-            devices: Vec::new(),
-            formats: self.formats().to_vec(),
-            options: self.options().to_vec(),
-            reason: None,
-        };
+        let mut info = EngineInfo::new(self.name(), self.formats(), self.options());
         let rt = match runtime() {
             Ok(rt) => rt,
             Err(reason) => {
@@ -391,26 +382,19 @@ impl Engine for OnnxRuntime {
         }
         let session = builder.commit_from_file(path).map_err(load_err)?;
 
-        let inputs = session
-            .inputs()
-            .iter()
-            .map(|o| info(o.name(), o.dtype()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| EngineError::Load {
-                engine: name.into(),
-                path: path.to_owned(),
-                message: m,
-            })?;
-        let outputs = session
-            .outputs()
-            .iter()
-            .map(|o| info(o.name(), o.dtype()))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| EngineError::Load {
-                engine: name.into(),
-                path: path.to_owned(),
-                message: m,
-            })?;
+        let infos = |outlets: &[ort::value::Outlet]| {
+            outlets
+                .iter()
+                .map(|o| info(o.name(), o.dtype()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|message| EngineError::Load {
+                    engine: name.into(),
+                    path: path.to_owned(),
+                    message,
+                })
+        };
+        let inputs = infos(session.inputs())?;
+        let outputs = infos(session.outputs())?;
         Ok(Box::new(OrtModel {
             engine: name,
             session,
@@ -513,25 +497,8 @@ impl Model for OrtModel {
     }
 
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
-        if inputs.len() != self.inputs.len() {
-            return Err(EngineError::InputMismatch(format!(
-                "the model takes {} input(s), got {}",
-                self.inputs.len(),
-                inputs.len()
-            )));
-        }
+        check_inputs(&self.inputs, &inputs)?;
         for (i, t) in inputs.iter().enumerate() {
-            let want = &self.inputs[i];
-            if !want.accepts(t.dtype, &t.shape) {
-                return Err(EngineError::InputMismatch(format!(
-                    "model input '{}' expects {} {}, got {} {:?}",
-                    want.name,
-                    want.dtype,
-                    want.shape_string(),
-                    t.dtype,
-                    t.shape
-                )));
-            }
             self.fill(i, t)?;
         }
         let values: Vec<SessionInputValue<'_>> =

@@ -1,7 +1,6 @@
 //! The AI app file (`app.json`): what to run and with which parameters.
 //! Paths inside it are relative to the file itself.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lpdnn_engine_api::{Device, ModelFormat};
@@ -123,29 +122,16 @@ pub struct ModelSpec {
 }
 
 impl ModelSpec {
-    /// The formats present, by app.json key.
-    pub fn available(&self) -> BTreeMap<&'static str, &ModelFile> {
-        let mut m = BTreeMap::new();
-        for (key, f) in [
-            ("onnx", &self.onnx),
-            ("tflite", &self.tflite),
-            ("ncnn", &self.ncnn),
-        ] {
-            if let Some(f) = f {
-                m.insert(key, f);
-            }
-        }
-        m
-    }
-
-    /// The app.json key of a model format, if apps can name it.
-    pub fn key(format: ModelFormat) -> Option<&'static str> {
-        match format {
-            ModelFormat::Onnx => Some("onnx"),
-            ModelFormat::TfLite => Some("tflite"),
-            ModelFormat::NcnnParam => Some("ncnn"),
-            _ => None,
-        }
+    /// The formats present, with their files, in app.json order.
+    pub fn available(&self) -> Vec<(ModelFormat, &ModelFile)> {
+        [
+            (ModelFormat::Onnx, &self.onnx),
+            (ModelFormat::TfLite, &self.tflite),
+            (ModelFormat::NcnnParam, &self.ncnn),
+        ]
+        .into_iter()
+        .filter_map(|(format, f)| f.as_ref().map(|f| (format, f)))
+        .collect()
     }
 }
 
@@ -227,7 +213,7 @@ impl App {
             }
         }
         if let Some(f) = &app.model.ncnn {
-            let bin = f.file.with_extension("bin");
+            let bin = lpdnn_ncnn::bin_path(&f.file);
             if !bin.is_file() {
                 return Err(AppError::Field {
                     path: path.to_owned(),

@@ -3,10 +3,10 @@
 use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
-use lpdnn_engine_api::{Device, LoadOptions, Model, Tensor};
+use lpdnn_engine_api::{Device, LoadOptions, Model, ModelFormat, Tensor};
 use lpdnn_runtime::{ImagePreprocessor, Postprocessor, Prediction, Runtime};
 
-use crate::{App, AppError, ModelSpec};
+use crate::{App, AppError};
 
 /// Overrides of the app file for one run.
 #[derive(Debug, Clone, Default)]
@@ -43,32 +43,24 @@ impl Pipeline {
             message,
         })?;
         let available = app.model.available();
-        let model_file = engine
-            .formats()
+        let join = |formats: &mut dyn Iterator<Item = &ModelFormat>| {
+            formats
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let model_file = available
             .iter()
-            .find_map(|f| ModelSpec::key(*f).and_then(|k| available.get(k)))
+            .find(|(f, _)| engine.formats().contains(f))
+            .map(|(_, file)| *file)
             .ok_or_else(|| AppError::Field {
                 path: app.file.clone(),
                 field: "model".into(),
                 message: format!(
                     "engine {} accepts {{{}}}; this app has {{{}}}",
                     engine.name(),
-                    engine
-                        .formats()
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    available
-                        .keys()
-                        .map(|k| match *k {
-                            "onnx" => "ONNX",
-                            "tflite" => "TFLite",
-                            "ncnn" => "NCNN",
-                            other => other,
-                        })
-                        .collect::<Vec<_>>()
-                        .join(", ")
+                    join(&mut engine.formats().iter()),
+                    join(&mut available.iter().map(|(f, _)| f)),
                 ),
             })?;
         let model_path = model_file.file.clone();
