@@ -109,6 +109,13 @@ fn anchors_count_every_stage_of_every_input() {
     let app = App::load(&example("face-detection")).unwrap();
     let mut pipeline =
         Pipeline::load(&app, &runtime(cache.path()), &RunOptions::default()).unwrap();
+    let load = pipeline.take_anchors().summary();
+    let names: Vec<&str> = load.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["load.preprocessor", "load.postprocessor", "load.model"]
+    );
+    assert!(load[2].real_ms.mean > 0.0);
     for _ in 0..3 {
         pipeline.run_file(&asset("images/astronaut.png")).unwrap();
     }

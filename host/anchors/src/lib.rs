@@ -11,9 +11,13 @@
 
 #![warn(missing_docs)]
 
+mod alloc;
+
 use std::time::{Duration, Instant};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
+
+pub use alloc::{allocated_bytes, exclude_this_thread, is_counting, CountingAllocator};
 
 /// CPU time consumed so far by the calling thread.
 ///
@@ -38,6 +42,7 @@ pub fn thread_cpu_time() -> Duration {
 pub struct Mark {
     real: Instant,
     cpu: Duration,
+    allocated: u64,
 }
 
 impl Mark {
@@ -47,7 +52,13 @@ impl Mark {
         Mark {
             real: Instant::now(),
             cpu: thread_cpu_time(),
+            allocated: allocated_bytes(),
         }
+    }
+
+    /// The real-time instant of this mark.
+    pub fn instant(&self) -> Instant {
+        self.real
     }
 
     /// Real and CPU time since this mark.
@@ -57,6 +68,7 @@ impl Mark {
         Sample {
             real: self.real.elapsed(),
             cpu: cpu.saturating_sub(self.cpu),
+            allocated: allocated_bytes().saturating_sub(self.allocated),
         }
     }
 }
@@ -68,6 +80,10 @@ pub struct Sample {
     pub real: Duration,
     /// CPU time of the measuring thread.
     pub cpu: Duration,
+    /// Heap bytes allocated meanwhile, by every thread but those excluded
+    /// ([`exclude_this_thread`]); 0 unless the binary installs
+    /// [`CountingAllocator`] (see [`is_counting`]).
+    pub allocated: u64,
 }
 
 /// The samples of one named stage.
@@ -100,6 +116,16 @@ impl Anchors {
     /// The raw anchors.
     pub fn anchors(&self) -> &[Anchor] {
         &self.anchors
+    }
+
+    /// The anchor named `name`, if recorded.
+    pub fn get(&self, name: &str) -> Option<&Anchor> {
+        self.anchors.iter().find(|a| a.name == name)
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.anchors.is_empty()
     }
 
     /// Statistics of every stage.
@@ -273,6 +299,7 @@ mod tests {
         let s = |ms: u64| Sample {
             real: Duration::from_millis(ms),
             cpu: Duration::from_millis(ms / 2),
+            allocated: 0,
         };
         a.record("preprocess", s(2));
         a.record("inference", s(10));

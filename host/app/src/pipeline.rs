@@ -67,20 +67,26 @@ impl Pipeline {
         let mut pre_params = app.preprocessor.params.clone();
         pre_params.extend(model_file.preprocessor.clone());
 
+        let mut anchors = Anchors::default();
         let labels = app.read_labels()?;
         let params = |p: &serde_json::Map<String, serde_json::Value>| {
             serde_json::Value::Object(p.clone()).to_string()
         };
+        let start = Mark::now();
         let pre = runtime.image_preprocessor(
             &app.preprocessor.component,
             &params(&pre_params),
             &labels,
         )?;
+        anchors.record("load.preprocessor", start.elapsed());
+        let start = Mark::now();
         let post = runtime.postprocessor(
             &app.postprocessor.component,
             &params(&app.postprocessor.params),
             &labels,
         )?;
+        anchors.record("load.postprocessor", start.elapsed());
+        let start = Mark::now();
         let model = engine.load(
             &model_path,
             &LoadOptions {
@@ -89,13 +95,14 @@ impl Pipeline {
                 options: app.engine.options.clone(),
             },
         )?;
+        anchors.record("load.model", start.elapsed());
         Ok(Pipeline {
             engine: engine.name().to_owned(),
             model_path,
             pre,
             model,
             post,
-            anchors: Anchors::default(),
+            anchors,
         })
     }
 
@@ -189,9 +196,25 @@ impl Pipeline {
         Ok(tensors)
     }
 
-    /// The anchors recorded so far.
+    /// The anchors recorded so far: `load.preprocessor`,
+    /// `load.postprocessor` and `load.model` from [`Pipeline::load`], then
+    /// `preprocess`, `inference`, `postprocess` and `total` per input.
     pub fn anchors(&self) -> &Anchors {
         &self.anchors
+    }
+
+    /// Takes the anchors recorded so far and starts afresh, e.g. between
+    /// the phases of a benchmark.
+    pub fn take_anchors(&mut self) -> Anchors {
+        std::mem::take(&mut self.anchors)
+    }
+
+    /// Peak linear memory of each processor component so far, in bytes.
+    pub fn component_memory(&self) -> Vec<(PathBuf, usize)> {
+        vec![
+            (self.pre.path().to_owned(), self.pre.peak_memory()),
+            (self.post.path().to_owned(), self.post.peak_memory()),
+        ]
     }
 
     /// The engine's name.

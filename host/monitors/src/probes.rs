@@ -1,0 +1,559 @@
+//! The probes: what can be read on this machine, and from where.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::Instant;
+
+use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
+
+use crate::{Metric, MonitorConfig, Point};
+
+/// A readable channel; `read` returns `None` when it has no value this time.
+pub(crate) struct Channel {
+    pub name: String,
+    pub unit: &'static str,
+    pub source: String,
+    pub read: Box<dyn FnMut() -> Option<f64>>,
+}
+
+type Finish = Box<dyn FnOnce(&[Point]) -> Vec<(String, Metric)>>;
+
+pub(crate) struct Probes {
+    pub channels: Vec<Channel>,
+    pub unsupported: BTreeMap<String, Metric>,
+    /// Metrics derived at the end (peak RSS, energy).
+    pub finish: Finish,
+}
+
+pub(crate) fn read_f64(path: &Path) -> Option<f64> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with(prefix))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    found.sort();
+    found
+}
+
+fn name_of(dir: &Path, file: &str) -> String {
+    std::fs::read_to_string(dir.join(file))
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| dir.file_name().unwrap_or_default().to_string_lossy().into())
+}
+
+pub(crate) fn discover(config: &MonitorConfig) -> Probes {
+    let mut channels = Vec::new();
+    let mut unsupported = BTreeMap::new();
+    cpu_and_memory(&mut channels, &mut unsupported);
+    temperature(config, &mut channels, &mut unsupported);
+    let has_power = power(config, &mut channels, &mut unsupported);
+    gpu(&mut channels, &mut unsupported);
+    npu(&mut channels, &mut unsupported);
+    match crate::perf::memory_bandwidth() {
+        Ok(channel) => channels.push(channel),
+        Err(reason) => {
+            unsupported.insert("memory_bandwidth".into(), Metric::unsupported(reason));
+        }
+    }
+    frequency(&mut channels, &mut unsupported);
+    let finish: Finish = Box::new(move |timeline| {
+        let mut out = vec![("memory_rss_peak".to_owned(), rss_peak())];
+        if has_power {
+            out.push(("energy".to_owned(), energy(timeline)));
+        }
+        out
+    });
+    Probes {
+        channels,
+        unsupported,
+        finish,
+    }
+}
+
+fn cpu_and_memory(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+    let Ok(pid) = sysinfo::get_current_pid() else {
+        for name in ["cpu_load_process", "memory_rss"] {
+            unsupported.insert(
+                name.into(),
+                Metric::unsupported("sysinfo cannot tell this process's id"),
+            );
+        }
+        return;
+    };
+    let sys = Rc::new(RefCell::new(System::new()));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let refresh = move |sys: &mut System| {
+        sys.refresh_processes_specifics(
+            ProcessesToUpdate::Some(&[pid]),
+            false,
+            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+        );
+    };
+    refresh(&mut sys.borrow_mut());
+    sys.borrow_mut().refresh_cpu_usage();
+    let mut last = (Instant::now(), process_cpu_seconds());
+    channels.push(Channel {
+        name: "cpu_load_process".into(),
+        unit: "%",
+        source: format!(
+            "getrusage(RUSAGE_SELF) user + system time (100 % = all {cores} logical CPUs busy)"
+        ),
+        read: Box::new(move || {
+            let now = (Instant::now(), process_cpu_seconds());
+            let dt = now.0.duration_since(last.0).as_secs_f64();
+            if dt < 1e-3 {
+                return None; // too short an interval to mean anything
+            }
+            let load = (now.1 - last.1) / dt.max(1e-6) / cores as f64 * 100.0;
+            last = now;
+            Some(load)
+        }),
+    });
+    {
+        let sys = sys.clone();
+        channels.push(Channel {
+            name: "cpu_load_system".into(),
+            unit: "%",
+            source: "sysinfo, /proc/stat (all logical CPUs)".into(),
+            read: Box::new(move || {
+                let mut sys = sys.borrow_mut();
+                sys.refresh_cpu_usage();
+                Some(f64::from(sys.global_cpu_usage()))
+            }),
+        });
+    }
+    channels.push(Channel {
+        name: "memory_rss".into(),
+        unit: "MiB",
+        source: "sysinfo, /proc/self/statm (resident set)".into(),
+        read: Box::new(move || {
+            refresh(&mut sys.borrow_mut());
+            sys.borrow()
+                .process(pid)
+                .map(|p| p.memory() as f64 / (1024.0 * 1024.0))
+        }),
+    });
+}
+
+/// User + system CPU time of the whole process (every thread), seconds.
+fn process_cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the zeroed struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// Peak resident set of the process's life (VmHWM).
+fn rss_peak() -> Metric {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kib = status.lines().find_map(|l| {
+        l.strip_prefix("VmHWM:")?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<f64>()
+            .ok()
+    });
+    match kib {
+        Some(kib) => Metric::Measured {
+            mean: kib / 1024.0,
+            peak: kib / 1024.0,
+            unit: "MiB".into(),
+            source: "/proc/self/status VmHWM (peak of the process's life, load included)".into(),
+            samples: 1,
+        },
+        None => Metric::unsupported("/proc/self/status has no VmHWM line (not Linux?)"),
+    }
+}
+
+fn temperature(
+    config: &MonitorConfig,
+    channels: &mut Vec<Channel>,
+    unsupported: &mut BTreeMap<String, Metric>,
+) {
+    let sensors = crate::thermal::temperature_sensors(&config.thermal_files);
+    if sensors.is_empty() {
+        unsupported.insert(
+            "temperature".into(),
+            Metric::unsupported(
+                "no readable temperature sensor: /sys/class/thermal has no thermal_zone*, /sys/class/hwmon no temp*_input (virtual machine?)",
+            ),
+        );
+        return;
+    }
+    let files: Vec<PathBuf> = sensors.iter().map(|(_, p)| p.clone()).collect();
+    channels.push(Channel {
+        name: "temperature".into(),
+        unit: "°C",
+        source: format!("hottest of {} sensor(s): {}", files.len(), list(&files)),
+        read: Box::new(move || {
+            files
+                .iter()
+                .filter_map(|f| read_f64(f))
+                .map(|m| m / 1000.0)
+                .reduce(f64::max)
+        }),
+    });
+    for (name, file) in sensors {
+        channels.push(Channel {
+            name: format!("temperature.{name}"),
+            unit: "°C",
+            source: file.display().to_string(),
+            read: Box::new(move || read_f64(&file).map(|m| m / 1000.0)),
+        });
+    }
+}
+
+fn list(files: &[PathBuf]) -> String {
+    let shown: Vec<String> = files
+        .iter()
+        .take(4)
+        .map(|f| f.display().to_string())
+        .collect();
+    if files.len() > 4 {
+        format!("{}, ...", shown.join(", "))
+    } else {
+        shown.join(", ")
+    }
+}
+
+/// A power rail: an energy counter (µJ, RAPL) or a power reading.
+enum Rail {
+    Energy {
+        file: PathBuf,
+        range: f64,
+        last: Option<(Instant, f64)>,
+    },
+    /// Power file and the factor to watts.
+    Power { file: PathBuf, to_watts: f64 },
+}
+
+impl Rail {
+    fn watts(&mut self) -> Option<f64> {
+        match self {
+            Rail::Energy { file, range, last } => {
+                let uj = read_f64(file)?;
+                let now = Instant::now();
+                let w = last.map(|(t, prev)| {
+                    let mut d = uj - prev;
+                    if d < 0.0 {
+                        d += *range; // the counter wrapped
+                    }
+                    d / 1e6 / now.duration_since(t).as_secs_f64().max(1e-6)
+                });
+                *last = Some((now, uj));
+                w
+            }
+            Rail::Power { file, to_watts } => read_f64(file).map(|v| v * *to_watts),
+        }
+    }
+}
+
+fn power(
+    config: &MonitorConfig,
+    channels: &mut Vec<Channel>,
+    unsupported: &mut BTreeMap<String, Metric>,
+) -> bool {
+    let mut rails: Vec<(String, Rail)> = Vec::new();
+    let mut refused = Vec::new();
+    // RAPL packages (intel-rapl:N, not their sub-zones, which they contain).
+    for zone in glob("/sys/class/powercap", "intel-rapl:")
+        .into_iter()
+        .chain(glob("/sys/class/powercap", "amd-rapl:"))
+        .filter(|z| {
+            z.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .matches(':')
+                .count()
+                == 1
+        })
+    {
+        let file = zone.join("energy_uj");
+        if read_f64(&file).is_none() {
+            refused.push(file);
+            continue;
+        }
+        let range = read_f64(&zone.join("max_energy_range_uj")).unwrap_or(f64::MAX);
+        rails.push((
+            format!("rapl.{}", name_of(&zone, "name")),
+            Rail::Energy {
+                file,
+                range,
+                last: None,
+            },
+        ));
+    }
+    for hwmon in glob("/sys/class/hwmon", "hwmon") {
+        for file in glob(&hwmon.to_string_lossy(), "power") {
+            if file.to_string_lossy().ends_with("_input") && read_f64(&file).is_some() {
+                rails.push((
+                    format!(
+                        "{}.{}",
+                        name_of(&hwmon, "name"),
+                        file.file_name().unwrap_or_default().to_string_lossy()
+                    ),
+                    Rail::Power {
+                        file,
+                        to_watts: 1e-6,
+                    },
+                ));
+            }
+        }
+    }
+    // Jetson INA3221 through IIO: in_power*_input in mW.
+    for dev in glob("/sys/bus/i2c/drivers/ina3221x", "") {
+        for iio in glob(&dev.to_string_lossy(), "iio:device") {
+            for file in glob(&iio.to_string_lossy(), "in_power") {
+                if file.to_string_lossy().ends_with("_input") && read_f64(&file).is_some() {
+                    let rail = file
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .into_owned();
+                    rails.push((
+                        format!("ina3221.{rail}"),
+                        Rail::Power {
+                            file,
+                            to_watts: 1e-3,
+                        },
+                    ));
+                }
+            }
+        }
+    }
+    for extra in &config.power_files {
+        let file = PathBuf::from(extra);
+        let to_watts = if extra.contains("in_power") {
+            1e-3
+        } else {
+            1e-6
+        };
+        if read_f64(&file).is_some() {
+            rails.push((format!("rail.{extra}"), Rail::Power { file, to_watts }));
+        } else {
+            refused.push(file);
+        }
+    }
+    if rails.is_empty() {
+        let reason = if refused.is_empty() {
+            "no power sensor: no RAPL powercap zone, hwmon power*_input or INA3221 rail (virtual machine?)".to_owned()
+        } else {
+            format!(
+                "power sensors present but not readable by this user: {} (RAPL energy_uj is root-only since Linux 5.10)",
+                list(&refused)
+            )
+        };
+        unsupported.insert("power".into(), Metric::unsupported(reason.clone()));
+        unsupported.insert("energy".into(), Metric::unsupported(reason));
+        return false;
+    }
+    let names: Vec<String> = rails.iter().map(|(n, _)| n.clone()).collect();
+    let rails = Rc::new(RefCell::new(rails));
+    channels.push(Channel {
+        name: "power".into(),
+        unit: "W",
+        source: format!("sum of {}", names.join(", ")),
+        read: Box::new(move || {
+            let mut total = None;
+            for (_, rail) in rails.borrow_mut().iter_mut() {
+                if let Some(w) = rail.watts() {
+                    *total.get_or_insert(0.0) += w;
+                }
+            }
+            total
+        }),
+    });
+    true
+}
+
+/// Energy over the run: the power samples integrated (trapezoids).
+fn energy(timeline: &[Point]) -> Metric {
+    let pts: Vec<(f64, f64)> = timeline
+        .iter()
+        .filter_map(|p| p.values.get("power").map(|w| (p.t, *w)))
+        .collect();
+    if pts.len() < 2 {
+        return Metric::unsupported(
+            "fewer than two power samples: the run was shorter than two monitor intervals",
+        );
+    }
+    let joules: f64 = pts
+        .windows(2)
+        .map(|w| (w[1].0 - w[0].0) * (w[0].1 + w[1].1) / 2.0)
+        .sum();
+    Metric::Measured {
+        mean: joules,
+        peak: joules,
+        unit: "J".into(),
+        source: "power samples integrated over the run".into(),
+        samples: pts.len(),
+    }
+}
+
+fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+    let nvml = nvml_wrapper::Nvml::builder()
+        .lib_path(std::ffi::OsStr::new("libnvidia-ml.so.1"))
+        .init();
+    let nvml = match nvml {
+        Ok(n) => Rc::new(n),
+        Err(e) => {
+            let reason =
+                format!("NVML unavailable (libnvidia-ml.so.1: {e}); no NVIDIA GPU or driver here");
+            for name in ["gpu_load", "gpu_memory"] {
+                unsupported.insert(name.into(), Metric::unsupported(reason.clone()));
+            }
+            return;
+        }
+    };
+    let name = nvml
+        .device_by_index(0)
+        .and_then(|d| d.name())
+        .unwrap_or_else(|_| "GPU 0".into());
+    let source = |what: &str| format!("NVML {what}, device 0 ({name})");
+    let n = nvml.clone();
+    channels.push(Channel {
+        name: "gpu_load".into(),
+        unit: "%",
+        source: source("utilization.gpu"),
+        read: Box::new(move || {
+            n.device_by_index(0)
+                .and_then(|d| d.utilization_rates())
+                .ok()
+                .map(|u| f64::from(u.gpu))
+        }),
+    });
+    let n = nvml.clone();
+    channels.push(Channel {
+        name: "gpu_memory".into(),
+        unit: "MiB",
+        source: source("memory used"),
+        read: Box::new(move || {
+            n.device_by_index(0)
+                .and_then(|d| d.memory_info())
+                .ok()
+                .map(|m| m.used as f64 / (1024.0 * 1024.0))
+        }),
+    });
+    let n = nvml.clone();
+    channels.push(Channel {
+        name: "gpu_temperature".into(),
+        unit: "°C",
+        source: source("temperature"),
+        read: Box::new(move || {
+            n.device_by_index(0)
+                .and_then(|d| {
+                    d.temperature(nvml_wrapper::enum_wrappers::device::TemperatureSensor::Gpu)
+                })
+                .ok()
+                .map(f64::from)
+        }),
+    });
+    channels.push(Channel {
+        name: "gpu_power".into(),
+        unit: "W",
+        source: source("power usage"),
+        read: Box::new(move || {
+            nvml.device_by_index(0)
+                .and_then(|d| d.power_usage())
+                .ok()
+                .map(|mw| f64::from(mw) / 1e3)
+        }),
+    });
+}
+
+/// NPU load where the platform exposes one (Rockchip RKNPU's debugfs file).
+fn npu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+    let file = PathBuf::from("/sys/kernel/debug/rknpu/load");
+    if parse_rknpu(&std::fs::read_to_string(&file).unwrap_or_default()).is_none() {
+        unsupported.insert(
+            "npu_load".into(),
+            Metric::unsupported(
+                "no NPU load interface on this platform (looked for /sys/kernel/debug/rknpu/load; Ascend and Hailo expose none without their SDK tools)",
+            ),
+        );
+        return;
+    }
+    channels.push(Channel {
+        name: "npu_load".into(),
+        unit: "%",
+        source: file.display().to_string(),
+        read: Box::new(move || parse_rknpu(&std::fs::read_to_string(&file).ok()?)),
+    });
+}
+
+/// `NPU load:  Core0: 12%, Core1:  0%,` → the mean over cores.
+fn parse_rknpu(text: &str) -> Option<f64> {
+    let loads: Vec<f64> = text
+        .split('%')
+        .filter_map(|part| part.rsplit([' ', ':']).next()?.trim().parse().ok())
+        .collect();
+    (!loads.is_empty()).then(|| loads.iter().sum::<f64>() / loads.len() as f64)
+}
+
+fn frequency(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+    let files: Vec<PathBuf> = crate::thermal::cpufreq_dirs()
+        .into_iter()
+        .map(|d| d.join("scaling_cur_freq"))
+        .filter(|f| read_f64(f).is_some())
+        .collect();
+    if files.is_empty() {
+        unsupported.insert(
+            "cpu_frequency".into(),
+            Metric::unsupported(
+                "no cpufreq: /sys/devices/system/cpu/cpu*/cpufreq/scaling_cur_freq absent (virtual machine?)",
+            ),
+        );
+        return;
+    }
+    channels.push(Channel {
+        name: "cpu_frequency".into(),
+        unit: "MHz",
+        source: format!("mean of {} × cpufreq/scaling_cur_freq", files.len()),
+        read: Box::new(move || {
+            let khz: Vec<f64> = files.iter().filter_map(|f| read_f64(f)).collect();
+            (!khz.is_empty()).then(|| khz.iter().sum::<f64>() / khz.len() as f64 / 1e3)
+        }),
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rknpu_load_is_the_mean_over_cores() {
+        assert_eq!(
+            parse_rknpu("NPU load:  Core0: 12%, Core1:  4%, Core2:  2%,\n"),
+            Some(6.0)
+        );
+        assert_eq!(parse_rknpu("NPU load:  30%\n"), Some(30.0));
+        assert_eq!(parse_rknpu(""), None);
+    }
+
+    #[test]
+    fn energy_integrates_power() {
+        let p = |t: f64, w: f64| Point {
+            t,
+            values: [("power".to_owned(), w)].into(),
+        };
+        let e = energy(&[p(0.0, 10.0), p(1.0, 10.0), p(2.0, 20.0)]);
+        assert_eq!(e.mean(), Some(25.0));
+    }
+}
