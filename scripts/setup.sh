@@ -158,4 +158,9 @@ if [ ! -f "$assets/reference/manifest.json" ] ||
     exit 1
   }
 fi
+static_ref=$assets/reference/static.json
+if [ ! -f "$static_ref" ] || [ "$root/scripts/models/static_reference.py" -nt "$static_ref" ]; then
+  say "counting model parameters with the onnx Python package"
+  "$py" "$root/scripts/models/static_reference.py" "$assets/models" "$static_ref"
+fi
 say "assets ready in $assets"
