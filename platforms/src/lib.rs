@@ -87,7 +87,7 @@ impl Descriptor {
 }
 
 /// The machine the host runs on, as read from the OS.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
     /// CPU architecture of this build.
     pub arch: String,

@@ -1,0 +1,321 @@
+//! The result of a benchmark, as written to JSON
+//! (`schemas/benchmark.schema.json`).
+
+use std::collections::BTreeMap;
+
+use lpdnn_anchors::Anchors;
+use lpdnn_inspect::StaticMetrics;
+use lpdnn_monitors::{CoolDown, Metric, Point, Throttle};
+use serde::{Deserialize, Serialize};
+
+use crate::stats::Stats;
+use crate::Provenance;
+
+/// The JSON schema identifier written in every result.
+pub const SCHEMA: &str = "lpdnn-benchmark/1";
+
+/// A whole benchmark: one run per engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Report {
+    /// [`SCHEMA`].
+    pub schema: String,
+    /// `true` when interrupted: the results cover what ran.
+    pub partial: bool,
+    /// Where, with what, when.
+    pub provenance: Provenance,
+    /// The settings of the run.
+    pub config: BenchConfigRecord,
+    /// One run per engine, in the order asked.
+    pub runs: Vec<EngineRun>,
+}
+
+/// The benchmark's settings, as recorded.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BenchConfigRecord {
+    /// The app file.
+    pub app: String,
+    /// The app's name.
+    pub app_name: String,
+    /// The dataset folder.
+    pub dataset: String,
+    /// Its inputs, in run order.
+    pub inputs: Vec<String>,
+    /// Passes over the dataset asked for.
+    pub number: Option<u64>,
+    /// Steady-state duration asked for, seconds.
+    pub duration_s: Option<f64>,
+    /// Warm-up rule, in words.
+    pub warmup: String,
+    /// Engine threads asked for (`null`: the app's or the engine's default).
+    pub threads: Option<usize>,
+    /// Monitor sampling interval, ms (`null`: monitors off).
+    pub monitor_interval_ms: Option<f64>,
+    /// Cool-down target before each run, °C.
+    pub cooldown_c: Option<f64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    /// Completed, not throttled (or throttling could not be watched).
+    Ok,
+    /// Completed, but the CPU was throttled during the run.
+    Throttled,
+    /// Interrupted.
+    Partial,
+}
+
+impl RunState {
+    /// The seed's `BENCHMARK_STATE` word.
+    pub fn word(self) -> &'static str {
+        match self {
+            RunState::Ok => "OK",
+            RunState::Throttled => "THROTTLED",
+            RunState::Partial => "PARTIAL",
+        }
+    }
+}
+
+/// Statistics of one anchor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AnchorStats {
+    /// Real (monotonic) time, ms.
+    pub real_ms: Stats,
+    /// CPU time of the calling thread, ms.
+    pub cpu_ms: Stats,
+    /// Heap bytes allocated per call (all counted threads); absent when the
+    /// binary does not count allocations.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub alloc_bytes: Option<Stats>,
+    /// 1000 / mean real ms: calls per second this stage alone allows.
+    pub throughput_per_s: f64,
+}
+
+impl AnchorStats {
+    /// Statistics of every anchor, in recording order.
+    pub fn of(anchors: &Anchors) -> AnchorTable {
+        let counting = lpdnn_anchors::is_counting();
+        AnchorTable(
+            anchors
+                .anchors()
+                .iter()
+                .filter_map(|a| {
+                    let ms = |f: &dyn Fn(&lpdnn_anchors::Sample) -> std::time::Duration| {
+                        a.samples
+                            .iter()
+                            .map(|s| f(s).as_secs_f64() * 1e3)
+                            .collect::<Vec<_>>()
+                    };
+                    let real_ms = Stats::of(&ms(&|s| s.real))?;
+                    let cpu_ms = Stats::of(&ms(&|s| s.cpu))?;
+                    let alloc_bytes = counting
+                        .then(|| {
+                            Stats::of(
+                                &a.samples
+                                    .iter()
+                                    .map(|s| s.allocated as f64)
+                                    .collect::<Vec<_>>(),
+                            )
+                        })
+                        .flatten();
+                    Some((
+                        a.name.clone(),
+                        AnchorStats {
+                            throughput_per_s: if real_ms.mean > 0.0 {
+                                1e3 / real_ms.mean
+                            } else {
+                                0.0
+                            },
+                            real_ms,
+                            cpu_ms,
+                            alloc_bytes,
+                        },
+                    ))
+                })
+                .collect(),
+        )
+    }
+}
+
+/// Anchor name → statistics, kept in recording order (serialised as a JSON
+/// object in that order).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnchorTable(pub Vec<(String, AnchorStats)>);
+
+impl AnchorTable {
+    /// The statistics of `name`.
+    pub fn get(&self, name: &str) -> Option<&AnchorStats> {
+        self.0.iter().find(|(n, _)| n == name).map(|(_, s)| s)
+    }
+}
+
+impl Serialize for AnchorTable {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for AnchorTable {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // serde_json keeps object order with `preserve_order`; without it a
+        // read-back result is in name order, which only affects display.
+        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
+        map.into_iter()
+            .map(|(k, v)| {
+                serde_json::from_value(v)
+                    .map(|s| (k, s))
+                    .map_err(serde::de::Error::custom)
+            })
+            .collect::<Result<_, _>>()
+            .map(AnchorTable)
+    }
+}
+
+/// Warm-up phase.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Warmup {
+    /// Iterations run.
+    pub iterations: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// `iterations`, `time`, `converged`, `not_converged` or `interrupted`.
+    pub ended_by: String,
+    /// Anchor statistics of the warm-up iterations.
+    pub anchors: AnchorTable,
+}
+
+/// Steady-state phase: the numbers that matter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Steady {
+    /// Iterations (inputs run).
+    pub iterations: u64,
+    /// Complete passes over the dataset.
+    pub passes: u64,
+    /// Seconds spent.
+    pub seconds: f64,
+    /// `number`, `duration` or `interrupted`.
+    pub ended_by: String,
+    /// Iterations per second over the phase.
+    pub throughput_per_s: f64,
+    /// Anchor statistics.
+    pub anchors: AnchorTable,
+}
+
+/// The phases of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Phases {
+    /// Model and component load times (`load.model`, `load.preprocessor`,
+    /// `load.postprocessor`), ms.
+    pub load_ms: BTreeMap<String, f64>,
+    /// The first input's anchors (cold caches, lazy initialisation), ms.
+    pub first_inference_ms: BTreeMap<String, f64>,
+    /// Warm-up.
+    pub warmup: Warmup,
+    /// Steady state; absent if interrupted before it began.
+    pub steady: Option<Steady>,
+}
+
+/// The run of one engine.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineRun {
+    /// Engine name.
+    pub engine: String,
+    /// Engine library version.
+    pub engine_version: Option<String>,
+    /// Engine library file.
+    pub engine_library: Option<String>,
+    /// Device asked for.
+    pub device: String,
+    /// The model file this engine ran.
+    pub model: String,
+    /// Its format.
+    pub model_format: String,
+    /// SHA-256 of the model file.
+    pub model_sha256: String,
+    /// How the run ended.
+    pub state: RunState,
+    /// Static metrics of the app's ONNX model (the graph every engine's
+    /// form is converted from), totals only; `null` without an ONNX form.
+    pub static_metrics: Option<StaticTotals>,
+    /// Phases.
+    pub phases: Phases,
+    /// Every resource metric, measured (value + source) or unsupported
+    /// (reason); empty when monitors were off.
+    pub resources: BTreeMap<String, Metric>,
+    /// Throttling seen during the run.
+    pub throttle: Option<Throttle>,
+    /// Cool-down before the run.
+    pub cooldown: Option<CoolDown>,
+    /// Monitor samples and the start of every steady-state iteration, on
+    /// one clock (seconds from the run's start).
+    pub timeline: Timeline,
+    /// Predictions of the first pass over the dataset.
+    pub predictions: Vec<InputPrediction>,
+    /// What the reader should know (too few samples for a percentile, ...).
+    pub warnings: Vec<String>,
+}
+
+/// Static metrics, totals only (`lpdnn-host inspect` gives the layers).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StaticTotals {
+    /// The ONNX file measured.
+    pub model: String,
+    /// Initializer elements.
+    pub parameters: u64,
+    /// Initializer bytes.
+    pub parameter_bytes: u64,
+    /// Model file bytes.
+    pub storage_bytes: u64,
+    /// Multiply-accumulates.
+    pub macs: u64,
+    /// 2 × MACs.
+    pub flops: u64,
+    /// Other arithmetic.
+    pub other_ops: u64,
+    /// The counting conventions.
+    pub convention: String,
+}
+
+impl From<StaticMetrics> for StaticTotals {
+    fn from(m: StaticMetrics) -> Self {
+        StaticTotals {
+            model: m.model,
+            parameters: m.parameters,
+            parameter_bytes: m.parameter_bytes,
+            storage_bytes: m.storage_bytes,
+            macs: m.macs,
+            flops: m.flops,
+            other_ops: m.other_ops,
+            convention: m.convention,
+        }
+    }
+}
+
+/// Monitor samples and iteration starts on one clock.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Timeline {
+    /// Monitor sampling interval, ms.
+    pub interval_ms: Option<f64>,
+    /// Monitor samples.
+    pub samples: Vec<Point>,
+    /// Start of each steady-state iteration, seconds; the i-th sample of
+    /// every steady-state anchor belongs to the i-th iteration.
+    pub iterations_t: Vec<f64>,
+    /// Real time of each steady-state iteration (`total`), ms.
+    pub iterations_ms: Vec<f64>,
+}
+
+/// One input's prediction.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InputPrediction {
+    /// The input's name in the dataset.
+    pub input: String,
+    /// What the post-processor returned.
+    pub prediction: serde_json::Value,
+}
