@@ -16,10 +16,21 @@ fn parameters_and_storage_equal_the_onnx_package_counts() {
         let m = lpdnn_inspect::inspect(&asset(&format!("models/{model}"))).unwrap();
         let r = &reference[model];
         assert_eq!(m.parameters, r["parameters"].as_u64().unwrap(), "{model}");
-        assert_eq!(m.storage_bytes, r["storage_bytes"].as_u64().unwrap(), "{model}");
-        assert_eq!(m.layers.len() as u64, r["nodes"].as_u64().unwrap(), "{model}");
+        assert_eq!(
+            m.storage_bytes,
+            r["storage_bytes"].as_u64().unwrap(),
+            "{model}"
+        );
+        assert_eq!(
+            m.layers.len() as u64,
+            r["nodes"].as_u64().unwrap(),
+            "{model}"
+        );
         let per_layer: u64 = m.layers.iter().map(|l| l.parameters).sum();
-        assert_eq!(per_layer, m.parameters, "{model}: every initializer has a layer");
+        assert_eq!(
+            per_layer, m.parameters,
+            "{model}: every initializer has a layer"
+        );
         let per_layer: u64 = m.layers.iter().map(|l| l.macs).sum();
         assert_eq!(per_layer, m.macs, "{model}");
         assert_eq!(m.flops, 2 * m.macs);
@@ -36,6 +47,10 @@ fn macs_of_the_classifier_match_its_published_size() {
         m.macs
     );
     let convs = m.layers.iter().filter(|l| l.op_type == "Conv").count();
-    assert!(m.layers.iter().filter(|l| l.op_type == "Conv").all(|l| l.macs > 0));
+    assert!(m
+        .layers
+        .iter()
+        .filter(|l| l.op_type == "Conv")
+        .all(|l| l.macs > 0));
     assert!(convs > 40, "{convs}");
 }

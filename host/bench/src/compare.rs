@@ -53,7 +53,10 @@ pub fn compare_reports(a: &Path, b: &Path) -> Result<Comparison, BenchError> {
             continue;
         };
         let (Some(sa), Some(sb)) = (&run_a.phases.steady, &run_b.phases.steady) else {
-            unmatched.push(format!("engine {}: no steady state on one side", run_a.engine));
+            unmatched.push(format!(
+                "engine {}: no steady state on one side",
+                run_a.engine
+            ));
             continue;
         };
         for (name, stats_a) in &sa.anchors.0 {

@@ -21,7 +21,8 @@ pub use dataset::{load_dataset, Input};
 pub use html::html_report;
 pub use provenance::{Build, Provenance};
 pub use report::{
-    AnchorStats, BenchConfigRecord, EngineRun, Phases, Report, RunState, Steady, Warmup, SCHEMA,
+    AnchorStats, BenchConfigRecord, EngineFailure, EngineRun, Phases, Report, RunState,
+    StaticTotals, Steady, Timeline, Warmup, SCHEMA,
 };
 pub use runner::{run_engine, BenchConfig, Event, Stop, WarmupPlan};
 pub use text::{anchor_csv, cross_engine_table, text_report};

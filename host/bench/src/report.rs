@@ -27,6 +27,18 @@ pub struct Report {
     pub config: BenchConfigRecord,
     /// One run per engine, in the order asked.
     pub runs: Vec<EngineRun>,
+    /// Engines that failed, with why.
+    #[serde(default)]
+    pub errors: Vec<EngineFailure>,
+}
+
+/// An engine whose run failed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EngineFailure {
+    /// Engine name.
+    pub engine: String,
+    /// The error.
+    pub error: String,
 }
 
 /// The benchmark's settings, as recorded.

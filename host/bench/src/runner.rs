@@ -13,10 +13,9 @@ use lpdnn_monitors::{Metric, Monitor, MonitorConfig};
 use sha2::Digest;
 
 use crate::report::{
-    AnchorStats, EngineRun, InputPrediction, Phases, RunState, Steady, Timeline,
-    Warmup,
+    AnchorStats, EngineRun, InputPrediction, Phases, RunState, Steady, Timeline, Warmup,
 };
-use crate::stats::percentile_warnings;
+use crate::stats::percentile_warning;
 use crate::{BenchError, Input};
 
 /// When warm-up ends.
@@ -117,10 +116,7 @@ fn load_ms(anchors: &Anchors) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn run_one(
-    pipeline: &mut Pipeline,
-    input: &Input,
-) -> Result<lpdnn_app::Prediction, BenchError> {
+fn run_one(pipeline: &mut Pipeline, input: &Input) -> Result<lpdnn_app::Prediction, BenchError> {
     pipeline
         .run(&input.bytes)
         .map_err(|source| BenchError::Input {
@@ -148,10 +144,7 @@ pub fn run_engine(
         .map(|(target, timeout)| lpdnn_monitors::cool_down(target, timeout))
         .transpose()?;
     let epoch = Instant::now();
-    let monitor = config
-        .monitors
-        .clone()
-        .map(|m| Monitor::start(m, epoch));
+    let monitor = config.monitors.clone().map(|m| Monitor::start(m, epoch));
 
     progress(Event::Phase("load"));
     let options = RunOptions {
@@ -168,161 +161,168 @@ pub fn run_engine(
             return Err(e.into());
         }
     };
-    let info = lpdnn_app::engine(engine)
-        .map(|e| e.info())
-        .ok();
+    let info = lpdnn_app::engine(engine).map(|e| e.info()).ok();
     let model_bytes = std::fs::read(pipeline.model_path()).unwrap_or_default();
     let load = load_ms(&pipeline.take_anchors());
 
     let mut warnings = Vec::new();
     let mut predictions = Vec::new();
     let interrupted = || interrupt.load(Ordering::Relaxed);
-    let outcome = (|| -> Result<(BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline), BenchError> {
-        // First inference: cold caches, lazy initialisation.
-        let first = &inputs[0];
-        let prediction = run_one(&mut pipeline, first)?;
-        predictions.push(InputPrediction {
-            input: first.name.clone(),
-            prediction: serde_json::to_value(&prediction).unwrap_or_default(),
-        });
-        let first_ms = load_ms(&pipeline.take_anchors());
+    let outcome =
+        (|| -> Result<(BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline), BenchError> {
+            // First inference: cold caches, lazy initialisation.
+            let first = &inputs[0];
+            let prediction = run_one(&mut pipeline, first)?;
+            predictions.push(InputPrediction {
+                input: first.name.clone(),
+                prediction: serde_json::to_value(&prediction).unwrap_or_default(),
+            });
+            let first_ms = load_ms(&pipeline.take_anchors());
 
-        // Warm-up.
-        progress(Event::Phase("warm-up"));
-        let start = Instant::now();
-        let mut n = 0u64;
-        let mut windows: Vec<f64> = Vec::new();
-        let mut window_sum = 0.0;
-        let ended_by = loop {
-            if interrupted() {
-                break "interrupted";
-            }
-            match &config.warmup {
-                WarmupPlan::Iterations(k) if n >= *k => break "iterations",
-                WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break "time",
-                WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
-                    break "not_converged"
+            // Warm-up.
+            progress(Event::Phase("warm-up"));
+            let start = Instant::now();
+            let mut n = 0u64;
+            let mut windows: Vec<f64> = Vec::new();
+            let mut window_sum = 0.0;
+            let ended_by = loop {
+                if interrupted() {
+                    break "interrupted";
                 }
-                _ => {}
-            }
-            let input = &inputs[(n as usize + 1) % inputs.len()];
-            let mark = Instant::now();
-            run_one(&mut pipeline, input)?;
-            n += 1;
-            if let WarmupPlan::Converge {
-                tolerance, window, ..
-            } = &config.warmup
-            {
-                window_sum += mark.elapsed().as_secs_f64();
-                if n % window == 0 {
-                    windows.push(window_sum / *window as f64);
-                    window_sum = 0.0;
-                    if let [.., a, b] = windows[..] {
-                        if (b - a).abs() <= tolerance * a {
-                            break "converged";
+                match &config.warmup {
+                    WarmupPlan::Iterations(k) if n >= *k => break "iterations",
+                    WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break "time",
+                    WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
+                        break "not_converged"
+                    }
+                    _ => {}
+                }
+                let input = &inputs[(n as usize + 1) % inputs.len()];
+                let mark = Instant::now();
+                run_one(&mut pipeline, input)?;
+                n += 1;
+                if let WarmupPlan::Converge {
+                    tolerance, window, ..
+                } = &config.warmup
+                {
+                    window_sum += mark.elapsed().as_secs_f64();
+                    if n % window == 0 {
+                        windows.push(window_sum / *window as f64);
+                        window_sum = 0.0;
+                        if let [.., a, b] = windows[..] {
+                            if (b - a).abs() <= tolerance * a {
+                                break "converged";
+                            }
                         }
                     }
                 }
+            };
+            if ended_by == "not_converged" {
+                warnings.push(format!("warm-up did not converge: {}", config.warmup));
             }
-        };
-        if ended_by == "not_converged" {
-            warnings.push(format!(
-                "warm-up did not converge: {}",
-                config.warmup
-            ));
-        }
-        let warmup = Warmup {
-            iterations: n,
-            seconds: start.elapsed().as_secs_f64(),
-            ended_by: ended_by.into(),
-            anchors: AnchorStats::of(&pipeline.take_anchors()),
-        };
-        if interrupted() {
-            return Ok((first_ms, warmup, None, Timeline::default()));
-        }
-
-        // Steady state.
-        progress(Event::Phase("steady"));
-        let stop = &config.stop;
-        let duration = match (stop.number, stop.duration) {
-            (None, None) => Some(BenchConfig::DEFAULT_DURATION),
-            (_, d) => d,
-        };
-        let total = stop.number.map(|p| p * inputs.len() as u64);
-        let mut timeline = Timeline::default();
-        let start = Instant::now();
-        let mut i = 0u64;
-        let ended_by = loop {
+            let warmup = Warmup {
+                iterations: n,
+                seconds: start.elapsed().as_secs_f64(),
+                ended_by: ended_by.into(),
+                anchors: AnchorStats::of(&pipeline.take_anchors()),
+            };
             if interrupted() {
-                break "interrupted";
+                return Ok((first_ms, warmup, None, Timeline::default()));
             }
-            if total.is_some_and(|t| i >= t) {
-                break "number";
-            }
-            if duration.is_some_and(|d| start.elapsed() >= d) {
-                break "duration";
-            }
-            let input = &inputs[i as usize % inputs.len()];
-            let t = epoch.elapsed().as_secs_f64();
-            let prediction = run_one(&mut pipeline, input)?;
-            timeline.iterations_t.push(t);
-            if (i as usize) < inputs.len() {
-                let value = serde_json::to_value(&prediction).unwrap_or_default();
-                if i == 0 {
-                    predictions.clear();
+
+            // Steady state.
+            progress(Event::Phase("steady"));
+            let stop = &config.stop;
+            let duration = match (stop.number, stop.duration) {
+                (None, None) => Some(BenchConfig::DEFAULT_DURATION),
+                (_, d) => d,
+            };
+            let total = stop.number.map(|p| p * inputs.len() as u64);
+            let mut timeline = Timeline::default();
+            let start = Instant::now();
+            let mut i = 0u64;
+            let ended_by = loop {
+                if interrupted() {
+                    break "interrupted";
                 }
-                predictions.push(InputPrediction {
-                    input: input.name.clone(),
-                    prediction: value,
-                });
-            }
-            if let Some(out) = samples.as_deref_mut() {
-                for a in pipeline.anchors().anchors() {
-                    if let Some(s) = a.samples.last() {
-                        writeln!(
-                            out,
-                            "{engine},{i},{},{},{t:.6},{:.6},{:.6},{}",
-                            input.name.replace(',', ";"),
-                            a.name,
-                            s.real.as_secs_f64() * 1e3,
-                            s.cpu.as_secs_f64() * 1e3,
-                            s.allocated
-                        )
-                        .map_err(BenchError::Samples)?;
+                if total.is_some_and(|t| i >= t) {
+                    break "number";
+                }
+                if duration.is_some_and(|d| start.elapsed() >= d) {
+                    break "duration";
+                }
+                let input = &inputs[i as usize % inputs.len()];
+                let t = epoch.elapsed().as_secs_f64();
+                let prediction = run_one(&mut pipeline, input)?;
+                timeline.iterations_t.push(t);
+                if (i as usize) < inputs.len() {
+                    let value = serde_json::to_value(&prediction).unwrap_or_default();
+                    if i == 0 {
+                        predictions.clear();
+                    }
+                    predictions.push(InputPrediction {
+                        input: input.name.clone(),
+                        prediction: value,
+                    });
+                }
+                if let Some(out) = samples.as_deref_mut() {
+                    for a in pipeline.anchors().anchors() {
+                        if let Some(s) = a.samples.last() {
+                            writeln!(
+                                out,
+                                "{engine},{i},{},{},{t:.6},{:.6},{:.6},{}",
+                                input.name.replace(',', ";"),
+                                a.name,
+                                s.real.as_secs_f64() * 1e3,
+                                s.cpu.as_secs_f64() * 1e3,
+                                s.allocated
+                            )
+                            .map_err(BenchError::Samples)?;
+                        }
                     }
                 }
-            }
-            i += 1;
-            progress(Event::Steady {
-                done: i,
-                total,
-                duration,
-                elapsed: start.elapsed(),
-            });
-        };
-        let seconds = start.elapsed().as_secs_f64();
-        let anchors = pipeline.take_anchors();
-        timeline.iterations_ms = anchors
-            .get("total")
-            .map(|a| a.samples.iter().map(|s| s.real.as_secs_f64() * 1e3).collect())
-            .unwrap_or_default();
-        let steady = Steady {
-            iterations: i,
-            passes: i / inputs.len() as u64,
-            seconds,
-            ended_by: ended_by.into(),
-            throughput_per_s: if seconds > 0.0 { i as f64 / seconds } else { 0.0 },
-            anchors: AnchorStats::of(&anchors),
-        };
-        Ok((first_ms, warmup, Some(steady), timeline))
-    })();
+                i += 1;
+                progress(Event::Steady {
+                    done: i,
+                    total,
+                    duration,
+                    elapsed: start.elapsed(),
+                });
+            };
+            let seconds = start.elapsed().as_secs_f64();
+            let anchors = pipeline.take_anchors();
+            timeline.iterations_ms = anchors
+                .get("total")
+                .map(|a| {
+                    a.samples
+                        .iter()
+                        .map(|s| s.real.as_secs_f64() * 1e3)
+                        .collect()
+                })
+                .unwrap_or_default();
+            let steady = Steady {
+                iterations: i,
+                passes: i / inputs.len() as u64,
+                seconds,
+                ended_by: ended_by.into(),
+                throughput_per_s: if seconds > 0.0 {
+                    i as f64 / seconds
+                } else {
+                    0.0
+                },
+                anchors: AnchorStats::of(&anchors),
+            };
+            Ok((first_ms, warmup, Some(steady), timeline))
+        })();
     let recording = monitor.map(Monitor::stop);
     let (first_ms, warmup, steady, mut timeline) = outcome?;
 
     if let Some(steady) = &steady {
-        for (name, s) in &steady.anchors.0 {
-            warnings.extend(percentile_warnings(name, s.real_ms.n));
-        }
+        // Every anchor has one sample per iteration.
+        warnings.extend(percentile_warning(
+            "steady state",
+            steady.iterations as usize,
+        ));
     }
     let mut resources = BTreeMap::new();
     let mut throttle = None;
@@ -343,7 +343,9 @@ pub fn run_engine(
                         mean: s.mean / 1024.0,
                         peak: s.max / 1024.0,
                         unit: "KiB per iteration".into(),
-                        source: "counting global allocator (per stage in each anchor's alloc_bytes)".into(),
+                        source:
+                            "counting global allocator (per stage in each anchor's alloc_bytes)"
+                                .into(),
                         samples: s.n,
                     },
                     None => Metric::unsupported("no steady-state iteration ran"),
@@ -353,16 +355,20 @@ pub fn run_engine(
             },
         );
         for (path, bytes) in pipeline.component_memory() {
-            let name = path
-                .file_name()
-                .map_or_else(|| path.display().to_string(), |f| f.to_string_lossy().into());
+            let name = path.file_name().map_or_else(
+                || path.display().to_string(),
+                |f| f.to_string_lossy().into(),
+            );
             resources.insert(
                 format!("wasm_memory_peak.{name}"),
                 Metric::Measured {
                     mean: bytes as f64 / 1048576.0,
                     peak: bytes as f64 / 1048576.0,
                     unit: "MiB".into(),
-                    source: format!("wasmtime ResourceLimiter, peak linear memory of {}", path.display()),
+                    source: format!(
+                        "wasmtime ResourceLimiter, peak linear memory of {}",
+                        path.display()
+                    ),
                     samples: 1,
                 },
             );
@@ -378,17 +384,17 @@ pub fn run_engine(
     if let Some(t) = throttle.as_ref().filter(|t| t.detected == Some(true)) {
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
-    let static_metrics = app
-        .model
-        .onnx
-        .as_ref()
-        .and_then(|m| match lpdnn_inspect::inspect(&m.file) {
-            Ok(s) => Some(s.into()),
-            Err(e) => {
-                warnings.push(format!("no static metrics: {e}"));
-                None
-            }
-        });
+    let static_metrics =
+        app.model
+            .onnx
+            .as_ref()
+            .and_then(|m| match lpdnn_inspect::inspect(&m.file) {
+                Ok(s) => Some(s.into()),
+                Err(e) => {
+                    warnings.push(format!("no static metrics: {e}"));
+                    None
+                }
+            });
     Ok(EngineRun {
         engine: pipeline.engine().to_owned(),
         engine_version: info.as_ref().and_then(|i| i.version.clone()),

@@ -107,19 +107,20 @@ pub fn samples_needed(p: f64) -> usize {
     ((0.0013f64).ln() / (p / 100.0).ln()).ceil() as usize
 }
 
-/// Warnings for the percentiles that `n` samples cannot support.
-pub fn percentile_warnings(anchor: &str, n: usize) -> Vec<String> {
-    PERCENTILES
+/// A warning for the percentiles that `n` samples of `what` cannot
+/// support, or `None` when all can be trusted.
+pub fn percentile_warning(what: &str, n: usize) -> Option<String> {
+    let short: Vec<String> = PERCENTILES
         .iter()
         .filter(|&&p| n < samples_needed(p))
-        .map(|&p| {
-            format!(
-                "{anchor}: {n} sample(s) are too few for p{} (needs {}); it is reported but is close to the maximum",
-                fmt_p(p),
-                samples_needed(p)
-            )
-        })
-        .collect()
+        .map(|&p| format!("p{} (needs {})", fmt_p(p), samples_needed(p)))
+        .collect();
+    (!short.is_empty()).then(|| {
+        format!(
+            "{what}: {n} sample(s) are too few for {}; reported, but close to the maximum",
+            short.join(", ")
+        )
+    })
 }
 
 /// `99.9` → `"99.9"`, `50` → `"50"`.
@@ -183,8 +184,8 @@ pub fn compare(a: &Stats, b: &Stats) -> Difference {
     let se = (va + vb).sqrt();
     let half = if a.n > 1 && b.n > 1 && se > 0.0 {
         // Welch–Satterthwaite degrees of freedom.
-        let dof = (va + vb).powi(2)
-            / (va.powi(2) / (a.n - 1) as f64 + vb.powi(2) / (b.n - 1) as f64);
+        let dof =
+            (va + vb).powi(2) / (va.powi(2) / (a.n - 1) as f64 + vb.powi(2) / (b.n - 1) as f64);
         t_quantile(0.975, dof) * se
     } else if se == 0.0 && a.n > 1 && b.n > 1 {
         0.0
@@ -250,8 +251,13 @@ mod tests {
     fn sample_counts_follow_mlperf() {
         assert_eq!(samples_needed(90.0), 64);
         assert_eq!(samples_needed(99.0), 662);
-        assert_eq!(percentile_warnings("x", 64).len(), 3);
-        assert_eq!(percentile_warnings("x", 10_000).len(), 0);
+        let w = percentile_warning("total", 64).unwrap();
+        assert!(
+            w.contains("p95 (needs 130), p99 (needs 662), p99.9 (needs 6643)"),
+            "{w}"
+        );
+        assert!(!w.contains("p90"), "{w}");
+        assert_eq!(percentile_warning("total", 10_000), None);
     }
 
     #[test]

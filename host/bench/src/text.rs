@@ -53,8 +53,14 @@ pub fn text_report(report: &Report) -> String {
     if report.runs.len() > 1 {
         let _ = writeln!(out, "{}", cross_engine_table(&report.runs));
     }
+    for f in &report.errors {
+        let _ = writeln!(out, "error: engine {}: {}", f.engine, f.error);
+    }
     if report.partial {
-        let _ = writeln!(out, "interrupted: the results above cover what ran (partial)");
+        let _ = writeln!(
+            out,
+            "interrupted: the results above cover what ran (partial)"
+        );
     }
     out
 }
@@ -69,7 +75,10 @@ fn engine_text(out: &mut String, run: &EngineRun) {
         run.model,
         run.model_format
     );
-    let names: Vec<String> = SEED_RESOURCES.iter().map(|(n, ..)| format!("'{n}'")).collect();
+    let names: Vec<String> = SEED_RESOURCES
+        .iter()
+        .map(|(n, ..)| format!("'{n}'"))
+        .collect();
     let values: Vec<String> = SEED_RESOURCES
         .iter()
         .map(|(_, m, s)| format!("'{}'", seed_value(run, m, *s)))
@@ -89,7 +98,10 @@ fn engine_text(out: &mut String, run: &EngineRun) {
         let _ = writeln!(
             out,
             "first inference: total {total:.3} ms, inference {:.3} ms",
-            p.first_inference_ms.get("inference").copied().unwrap_or(f64::NAN)
+            p.first_inference_ms
+                .get("inference")
+                .copied()
+                .unwrap_or(f64::NAN)
         );
     }
     let _ = writeln!(
@@ -165,7 +177,12 @@ pub fn anchor_table(run: &EngineRun) -> String {
         "Min".into(),
     ];
     header.extend(PERCENTILES.iter().map(|p| format!("p{}", fmt_p(*p))));
-    header.extend(["Max".into(), "CI95 low".into(), "CI95 high".into(), "Alloc KiB".into()]);
+    header.extend([
+        "Max".into(),
+        "CI95 low".into(),
+        "CI95 high".into(),
+        "Alloc KiB".into(),
+    ]);
     let rule = "-".repeat(width + 11 * header.len() + 2);
     let _ = writeln!(out, "{rule}");
     let _ = write!(out, "{:width$}", "(ms)");
@@ -218,8 +235,11 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
             }
         }
     }
-    let col = 26;
-    let _ = writeln!(out, "Cross-engine (steady state, real time ms: mean ± 95 % CI | p50 | p99)");
+    let col = 32;
+    let _ = writeln!(
+        out,
+        "Cross-engine (steady state, real time ms: mean ± 95 % CI | p50 | p99)"
+    );
     let _ = write!(out, "{:14}", "anchor");
     for run in runs {
         let _ = write!(out, " {:>col$}", run.engine);
@@ -298,7 +318,9 @@ pub fn anchor_csv(report: &Report) -> String {
                     r.ci95[1],
                     a.cpu_ms.mean,
                     a.cpu_ms.std,
-                    a.alloc_bytes.as_ref().map_or(String::new(), |s| s.mean.to_string()),
+                    a.alloc_bytes
+                        .as_ref()
+                        .map_or(String::new(), |s| s.mean.to_string()),
                     a.throughput_per_s
                 );
             }

@@ -1,6 +1,11 @@
 //! `lpdnn-host`: run and benchmark AI apps across inference engines.
 
+mod bench;
 mod convert;
+
+// Heap bytes allocated per stage, for the benchmark's anchors.
+#[global_allocator]
+static ALLOCATOR: lpdnn_anchors::CountingAllocator = lpdnn_anchors::CountingAllocator;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -48,6 +53,27 @@ enum Command {
         /// Device instead of the app's: cpu, gpu or npu.
         #[arg(long)]
         device: Option<Device>,
+    },
+    /// Benchmark an app over a dataset: phases, statistics per stage,
+    /// resources with their sources, static metrics and provenance.
+    Benchmark(bench::BenchmarkArgs),
+    /// Static metrics of an ONNX model: parameters, MACs, FLOPs, storage, per layer.
+    Inspect {
+        /// The ONNX model.
+        model: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Compare two benchmark results (B against A) per engine and stage.
+    Compare {
+        /// The baseline result (JSON from `benchmark --filename`).
+        a: PathBuf,
+        /// The result compared with it.
+        b: PathBuf,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
     },
     /// List the inference engines: availability, library version, devices, formats.
     Engines {
@@ -125,6 +151,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
         }
+        Command::Benchmark(args) => {
+            let runtime = Runtime::new(RuntimeConfig {
+                cache_dir,
+                ..Default::default()
+            })?;
+            bench::benchmark(&runtime, args)
+        }
+        Command::Inspect { model, json } => bench::inspect(&model, json),
+        Command::Compare { a, b, json } => bench::compare(&a, &b, json),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_app::ENGINES
                 .iter()
@@ -357,7 +392,7 @@ fn print_prediction(
 
 /// Writes through a temporary file in the same folder, then renames, so a
 /// reader never sees a half-written file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())

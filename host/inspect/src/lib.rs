@@ -242,15 +242,46 @@ impl StaticMetrics {
         let mut out = String::new();
         let _ = writeln!(out, "model       {}", self.model);
         let _ = writeln!(out, "sha256      {}", self.sha256);
-        let _ = writeln!(out, "storage     {} bytes ({:.2} MiB)", self.storage_bytes, self.storage_bytes as f64 / 1048576.0);
-        let _ = writeln!(out, "parameters  {} ({:.3} M, {} bytes)", self.parameters, self.parameters as f64 / 1e6, self.parameter_bytes);
-        let _ = writeln!(out, "MACs        {} ({:.3} G)", self.macs, self.macs as f64 / 1e9);
-        let _ = writeln!(out, "FLOPs       {} ({:.3} G) = 2 x MACs", self.flops, self.flops as f64 / 1e9);
+        let _ = writeln!(
+            out,
+            "storage     {} bytes ({:.2} MiB)",
+            self.storage_bytes,
+            self.storage_bytes as f64 / 1048576.0
+        );
+        let _ = writeln!(
+            out,
+            "parameters  {} ({:.3} M, {} bytes)",
+            self.parameters,
+            self.parameters as f64 / 1e6,
+            self.parameter_bytes
+        );
+        let _ = writeln!(
+            out,
+            "MACs        {} ({:.3} G)",
+            self.macs,
+            self.macs as f64 / 1e9
+        );
+        let _ = writeln!(
+            out,
+            "FLOPs       {} ({:.3} G) = 2 x MACs",
+            self.flops,
+            self.flops as f64 / 1e9
+        );
         let _ = writeln!(out, "other ops   {}", self.other_ops);
         let _ = writeln!(out, "convention  {}", self.convention);
-        let width = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(4).clamp(4, 48);
+        let width = self
+            .layers
+            .iter()
+            .map(|l| l.name.len())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 48);
         let _ = writeln!(out);
-        let _ = writeln!(out, "{:width$} {:<18} {:>12} {:>14} {:>12}  output", "layer", "op", "params", "MACs", "other ops");
+        let _ = writeln!(
+            out,
+            "{:width$} {:<18} {:>12} {:>14} {:>12}  output",
+            "layer", "op", "params", "MACs", "other ops"
+        );
         for l in &self.layers {
             let _ = writeln!(
                 out,

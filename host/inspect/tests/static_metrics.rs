@@ -5,8 +5,8 @@ use lpdnn_inspect::inspect;
 use prost::Message;
 use tract_onnx::pb::{
     attribute_proto::AttributeType, tensor_shape_proto::dimension, tensor_shape_proto::Dimension,
-    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto,
-    TensorProto, TensorShapeProto, TypeProto, ValueInfoProto,
+    type_proto, AttributeProto, GraphProto, ModelProto, NodeProto, OperatorSetIdProto, TensorProto,
+    TensorShapeProto, TypeProto, ValueInfoProto,
 };
 
 fn ints(name: &str, v: &[i64]) -> AttributeProto {
@@ -141,7 +141,13 @@ fn macs_flops_and_parameters_match_a_hand_count() {
     let per_layer: Vec<(&str, u64)> = m.layers.iter().map(|l| (l.name.as_str(), l.macs)).collect();
     assert_eq!(
         per_layer,
-        [("conv", 2304), ("relu", 0), ("dw", 576), ("flat", 0), ("fc", 640)]
+        [
+            ("conv", 2304),
+            ("relu", 0),
+            ("dw", 576),
+            ("flat", 0),
+            ("fc", 640)
+        ]
     );
     assert_eq!(m.macs, 3520);
     assert_eq!(m.flops, 7040);
@@ -162,6 +168,8 @@ fn a_file_that_is_not_onnx_is_refused_with_its_name() {
     std::fs::write(&path, b"\x08\x07 not a model").unwrap();
     let err = inspect(&path).unwrap_err().to_string();
     assert!(err.contains("junk.onnx"), "{err}");
-    let err = inspect(&dir.path().join("missing.onnx")).unwrap_err().to_string();
+    let err = inspect(&dir.path().join("missing.onnx"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("missing.onnx"), "{err}");
 }

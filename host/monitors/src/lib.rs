@@ -269,6 +269,8 @@ mod tests {
             "energy",
             "gpu_load",
             "gpu_memory",
+            "gpu_temperature",
+            "gpu_power",
             "npu_load",
             "memory_bandwidth",
             "cpu_frequency",

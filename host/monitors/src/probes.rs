@@ -416,7 +416,7 @@ fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) 
         Err(e) => {
             let reason =
                 format!("NVML unavailable (libnvidia-ml.so.1: {e}); no NVIDIA GPU or driver here");
-            for name in ["gpu_load", "gpu_memory"] {
+            for name in ["gpu_load", "gpu_memory", "gpu_temperature", "gpu_power"] {
                 unsupported.insert(name.into(), Metric::unsupported(reason.clone()));
             }
             return;

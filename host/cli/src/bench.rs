@@ -1,0 +1,334 @@
+//! `benchmark`, `inspect` and `compare`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use lpdnn_app::{App, Runtime};
+use lpdnn_bench::{
+    BenchConfig, BenchConfigRecord, Build, EngineFailure, Event, Provenance, Report, Stop,
+    WarmupPlan,
+};
+use lpdnn_engine_api::Device;
+use lpdnn_monitors::MonitorConfig;
+
+use crate::write_atomically;
+
+/// `lpdnn-host benchmark` arguments (the seed's flags kept: --dataset,
+/// --number, --filename).
+#[derive(Args)]
+pub struct BenchmarkArgs {
+    /// The app file (app.json).
+    pub app: PathBuf,
+    /// Folder of inputs (PNG, JPEG, PNM), or one input file.
+    #[arg(long)]
+    pub dataset: PathBuf,
+    /// Passes over the dataset in the steady state.
+    #[arg(long)]
+    pub number: Option<u64>,
+    /// Steady-state duration, seconds. With --number, whichever ends first;
+    /// with neither, 5 s.
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Warm-up iterations.
+    #[arg(long, group = "warm")]
+    pub warmup: Option<u64>,
+    /// Warm-up time, seconds (default 0.5 s, at least one iteration).
+    #[arg(long, group = "warm")]
+    pub warmup_time: Option<f64>,
+    /// Warm up until two successive 10-iteration windows agree within this
+    /// relative tolerance (e.g. 0.02), at most 30 s.
+    #[arg(long, group = "warm")]
+    pub warmup_converge: Option<f64>,
+    /// Engines to run, comma-separated (default: the app's). Several give a
+    /// side-by-side table.
+    #[arg(long, value_delimiter = ',')]
+    pub engine: Vec<String>,
+    /// Engine threads instead of the app's.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Device instead of the app's: cpu, gpu or npu.
+    #[arg(long)]
+    pub device: Option<Device>,
+    /// Write the results as JSON to FILE, the predictions to results.txt
+    /// beside it, and an HTML report to FILE with .html.
+    #[arg(long)]
+    pub filename: Option<PathBuf>,
+    /// Also write per-anchor statistics as CSV.
+    #[arg(long)]
+    pub csv: Option<PathBuf>,
+    /// Stream every steady-state sample (engine, iteration, input, anchor,
+    /// t, real ms, CPU ms, bytes allocated) as CSV to this file.
+    #[arg(long)]
+    pub samples: Option<PathBuf>,
+    /// Monitor sampling interval, ms.
+    #[arg(long, default_value_t = 100)]
+    pub monitor_interval: u64,
+    /// Run without the resource monitors.
+    #[arg(long)]
+    pub no_monitors: bool,
+    /// Before each engine's run, wait until the hottest temperature sensor
+    /// is at or below this (°C).
+    #[arg(long)]
+    pub cooldown: Option<f64>,
+    /// Give up cooling down after this many seconds.
+    #[arg(long, default_value_t = 300.0)]
+    pub cooldown_timeout: f64,
+}
+
+fn secs(name: &str, v: f64) -> Result<Duration> {
+    if !(v.is_finite() && v > 0.0) {
+        bail!("--{name} must be a positive number of seconds, not {v}");
+    }
+    Ok(Duration::from_secs_f64(v))
+}
+
+/// Runs `benchmark`.
+pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
+    if args.threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    if args.number == Some(0) {
+        bail!("--number must be at least 1");
+    }
+    if args.monitor_interval == 0 {
+        bail!("--monitor-interval must be at least 1 ms");
+    }
+    let warmup = match (args.warmup, args.warmup_time, args.warmup_converge) {
+        (Some(n), _, _) => WarmupPlan::Iterations(n),
+        (_, Some(t), _) => WarmupPlan::Time(secs("warmup-time", t)?),
+        (_, _, Some(tol)) => {
+            if !(tol > 0.0 && tol < 1.0) {
+                bail!("--warmup-converge must be a relative tolerance between 0 and 1, e.g. 0.02");
+            }
+            WarmupPlan::Converge {
+                tolerance: tol,
+                window: 10,
+                max_time: Duration::from_secs(30),
+            }
+        }
+        _ => WarmupPlan::Time(Duration::from_millis(500)),
+    };
+    let duration = args.duration.map(|d| secs("duration", d)).transpose()?;
+    let app = App::load(&args.app)?;
+    let inputs = lpdnn_bench::load_dataset(&args.dataset)?;
+    let engines = if args.engine.is_empty() {
+        vec![app.engine.name.clone()]
+    } else {
+        args.engine.clone()
+    };
+    for e in &engines {
+        lpdnn_app::engine(e).map_err(|m| anyhow::anyhow!("--engine: {m}"))?;
+    }
+    let config = BenchConfig {
+        threads: args.threads,
+        device: args.device,
+        warmup: warmup.clone(),
+        stop: Stop {
+            number: args.number,
+            duration,
+        },
+        monitors: (!args.no_monitors).then(|| MonitorConfig {
+            interval: Duration::from_millis(args.monitor_interval),
+            ..Default::default()
+        }),
+        cooldown: args
+            .cooldown
+            .map(|c| Ok::<_, anyhow::Error>((c, secs("cooldown-timeout", args.cooldown_timeout)?)))
+            .transpose()?,
+    };
+
+    // Ctrl-C: stop after the current input and write what was measured;
+    // a second Ctrl-C quits at once.
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = interrupt.clone();
+        ctrlc::set_handler(move || {
+            if flag.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        })
+        .context("installing the Ctrl-C handler")?;
+    }
+
+    let mut samples = match &args.samples {
+        Some(path) => {
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(path)
+                    .with_context(|| format!("cannot write --samples {}", path.display()))?,
+            );
+            writeln!(
+                f,
+                "engine,iteration,input,anchor,t_s,real_ms,cpu_ms,alloc_bytes"
+            )?;
+            Some(f)
+        }
+        None => None,
+    };
+
+    let provenance = Provenance::collect(Build {
+        version: env!("CARGO_PKG_VERSION").into(),
+        commit: env!("LPDNN_GIT_COMMIT").into(),
+        target: env!("LPDNN_TARGET").into(),
+        profile: env!("LPDNN_PROFILE").into(),
+    });
+    let mut report = Report {
+        schema: lpdnn_bench::SCHEMA.into(),
+        partial: false,
+        provenance,
+        config: BenchConfigRecord {
+            app: args.app.display().to_string(),
+            app_name: app.name.clone(),
+            dataset: args.dataset.display().to_string(),
+            inputs: inputs.iter().map(|i| i.name.clone()).collect(),
+            number: args.number,
+            duration_s: duration.map(|d| d.as_secs_f64()),
+            warmup: warmup.to_string(),
+            threads: args.threads,
+            monitor_interval_ms: config
+                .monitors
+                .as_ref()
+                .map(|m| m.interval.as_secs_f64() * 1e3),
+            cooldown_c: args.cooldown,
+        },
+        runs: Vec::new(),
+        errors: Vec::new(),
+    };
+
+    for engine in &engines {
+        if interrupt.load(Ordering::SeqCst) {
+            break;
+        }
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:>12} {msg:<8} [{bar:30}] {pos}/{len} {elapsed}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(engine.clone());
+        let mut progress = |event: Event| match event {
+            Event::Phase(p) => bar.set_message(p.to_owned()),
+            Event::Steady {
+                done,
+                total,
+                duration,
+                elapsed,
+            } => match (total, duration) {
+                (Some(t), _) => {
+                    bar.set_length(t);
+                    bar.set_position(done);
+                }
+                (None, Some(d)) => {
+                    bar.set_length(d.as_millis() as u64);
+                    bar.set_position(elapsed.as_millis() as u64);
+                }
+                _ => {}
+            },
+        };
+        let result = lpdnn_bench::run_engine(
+            &app,
+            runtime,
+            engine,
+            &inputs,
+            &config,
+            &interrupt,
+            &mut progress,
+            samples.as_mut().map(|s| s as &mut dyn Write),
+        );
+        bar.finish_and_clear();
+        match result {
+            Ok(run) => report.runs.push(run),
+            Err(e) => {
+                eprintln!("error: engine {engine}: {e:#}");
+                report.errors.push(EngineFailure {
+                    engine: engine.clone(),
+                    error: format!("{e:#}"),
+                });
+            }
+        }
+    }
+    if let Some(mut s) = samples {
+        s.flush().context("writing --samples")?;
+    }
+    report.partial = interrupt.load(Ordering::SeqCst);
+
+    let mut out = std::io::stdout().lock();
+    out.write_all(lpdnn_bench::text_report(&report).as_bytes())?;
+    out.flush()?;
+    write_outputs(&report, &args)?;
+
+    Ok(if report.partial {
+        ExitCode::from(130)
+    } else if !report.errors.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn write_outputs(report: &Report, args: &BenchmarkArgs) -> Result<()> {
+    if let Some(path) = &args.filename {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("--filename: cannot create {}", dir.display()))?;
+        }
+        write_atomically(path, &serde_json::to_vec_pretty(report)?)?;
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        write_atomically(&dir.join("results.txt"), results_txt(report).as_bytes())?;
+        write_atomically(
+            &path.with_extension("html"),
+            lpdnn_bench::html_report(report).as_bytes(),
+        )?;
+    }
+    if let Some(path) = &args.csv {
+        write_atomically(path, lpdnn_bench::anchor_csv(report).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// The seed's `results.txt`: every input's prediction, per engine.
+fn results_txt(report: &Report) -> String {
+    let mut out = String::new();
+    for run in &report.runs {
+        for p in &run.predictions {
+            out.push_str(&format!("{}\t{}\t{}\n", run.engine, p.input, p.prediction));
+        }
+    }
+    out
+}
+
+/// Runs `inspect`.
+pub fn inspect(model: &Path, json: bool) -> Result<ExitCode> {
+    let m = lpdnn_inspect::inspect(model)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &m)?;
+        writeln!(out)?;
+    } else {
+        out.write_all(m.table().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `compare`.
+pub fn compare(a: &Path, b: &Path, json: bool) -> Result<ExitCode> {
+    let c = lpdnn_bench::compare_reports(a, b)?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        serde_json::to_writer_pretty(&mut out, &c)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out, "A = {}\nB = {}", a.display(), b.display())?;
+        out.write_all(c.table().as_bytes())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
