@@ -168,152 +168,152 @@ pub fn run_engine(
     let mut warnings = Vec::new();
     let mut predictions = Vec::new();
     let interrupted = || interrupt.load(Ordering::Relaxed);
-    let outcome =
-        (|| -> Result<(BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline), BenchError> {
-            // First inference: cold caches, lazy initialisation.
-            let first = &inputs[0];
-            let prediction = run_one(&mut pipeline, first)?;
-            predictions.push(InputPrediction {
-                input: first.name.clone(),
-                prediction: serde_json::to_value(&prediction).unwrap_or_default(),
-            });
-            let first_ms = load_ms(&pipeline.take_anchors());
+    type Measured = (BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline);
+    let outcome = (|| -> Result<Measured, BenchError> {
+        // First inference: cold caches, lazy initialisation.
+        let first = &inputs[0];
+        let prediction = run_one(&mut pipeline, first)?;
+        predictions.push(InputPrediction {
+            input: first.name.clone(),
+            prediction: serde_json::to_value(&prediction).unwrap_or_default(),
+        });
+        let first_ms = load_ms(&pipeline.take_anchors());
 
-            // Warm-up.
-            progress(Event::Phase("warm-up"));
-            let start = Instant::now();
-            let mut n = 0u64;
-            let mut windows: Vec<f64> = Vec::new();
-            let mut window_sum = 0.0;
-            let ended_by = loop {
-                if interrupted() {
-                    break "interrupted";
-                }
-                match &config.warmup {
-                    WarmupPlan::Iterations(k) if n >= *k => break "iterations",
-                    WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break "time",
-                    WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
-                        break "not_converged"
-                    }
-                    _ => {}
-                }
-                let input = &inputs[(n as usize + 1) % inputs.len()];
-                let mark = Instant::now();
-                run_one(&mut pipeline, input)?;
-                n += 1;
-                if let WarmupPlan::Converge {
-                    tolerance, window, ..
-                } = &config.warmup
-                {
-                    window_sum += mark.elapsed().as_secs_f64();
-                    if n % window == 0 {
-                        windows.push(window_sum / *window as f64);
-                        window_sum = 0.0;
-                        if let [.., a, b] = windows[..] {
-                            if (b - a).abs() <= tolerance * a {
-                                break "converged";
-                            }
-                        }
-                    }
-                }
-            };
-            if ended_by == "not_converged" {
-                warnings.push(format!("warm-up did not converge: {}", config.warmup));
-            }
-            let warmup = Warmup {
-                iterations: n,
-                seconds: start.elapsed().as_secs_f64(),
-                ended_by: ended_by.into(),
-                anchors: AnchorStats::of(&pipeline.take_anchors()),
-            };
+        // Warm-up.
+        progress(Event::Phase("warm-up"));
+        let start = Instant::now();
+        let mut n = 0u64;
+        let mut windows: Vec<f64> = Vec::new();
+        let mut window_sum = 0.0;
+        let ended_by = loop {
             if interrupted() {
-                return Ok((first_ms, warmup, None, Timeline::default()));
+                break "interrupted";
             }
-
-            // Steady state.
-            progress(Event::Phase("steady"));
-            let stop = &config.stop;
-            let duration = match (stop.number, stop.duration) {
-                (None, None) => Some(BenchConfig::DEFAULT_DURATION),
-                (_, d) => d,
-            };
-            let total = stop.number.map(|p| p * inputs.len() as u64);
-            let mut timeline = Timeline::default();
-            let start = Instant::now();
-            let mut i = 0u64;
-            let ended_by = loop {
-                if interrupted() {
-                    break "interrupted";
+            match &config.warmup {
+                WarmupPlan::Iterations(k) if n >= *k => break "iterations",
+                WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break "time",
+                WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
+                    break "not_converged"
                 }
-                if total.is_some_and(|t| i >= t) {
-                    break "number";
-                }
-                if duration.is_some_and(|d| start.elapsed() >= d) {
-                    break "duration";
-                }
-                let input = &inputs[i as usize % inputs.len()];
-                let t = epoch.elapsed().as_secs_f64();
-                let prediction = run_one(&mut pipeline, input)?;
-                timeline.iterations_t.push(t);
-                if (i as usize) < inputs.len() {
-                    let value = serde_json::to_value(&prediction).unwrap_or_default();
-                    if i == 0 {
-                        predictions.clear();
-                    }
-                    predictions.push(InputPrediction {
-                        input: input.name.clone(),
-                        prediction: value,
-                    });
-                }
-                if let Some(out) = samples.as_deref_mut() {
-                    for a in pipeline.anchors().anchors() {
-                        if let Some(s) = a.samples.last() {
-                            writeln!(
-                                out,
-                                "{engine},{i},{},{},{t:.6},{:.6},{:.6},{}",
-                                input.name.replace(',', ";"),
-                                a.name,
-                                s.real.as_secs_f64() * 1e3,
-                                s.cpu.as_secs_f64() * 1e3,
-                                s.allocated
-                            )
-                            .map_err(BenchError::Samples)?;
+                _ => {}
+            }
+            let input = &inputs[(n as usize + 1) % inputs.len()];
+            let mark = Instant::now();
+            run_one(&mut pipeline, input)?;
+            n += 1;
+            if let WarmupPlan::Converge {
+                tolerance, window, ..
+            } = &config.warmup
+            {
+                window_sum += mark.elapsed().as_secs_f64();
+                if n.is_multiple_of(*window) {
+                    windows.push(window_sum / *window as f64);
+                    window_sum = 0.0;
+                    if let [.., a, b] = windows[..] {
+                        if (b - a).abs() <= tolerance * a {
+                            break "converged";
                         }
                     }
                 }
-                i += 1;
-                progress(Event::Steady {
-                    done: i,
-                    total,
-                    duration,
-                    elapsed: start.elapsed(),
+            }
+        };
+        if ended_by == "not_converged" {
+            warnings.push(format!("warm-up did not converge: {}", config.warmup));
+        }
+        let warmup = Warmup {
+            iterations: n,
+            seconds: start.elapsed().as_secs_f64(),
+            ended_by: ended_by.into(),
+            anchors: AnchorStats::of(&pipeline.take_anchors()),
+        };
+        if interrupted() {
+            return Ok((first_ms, warmup, None, Timeline::default()));
+        }
+
+        // Steady state.
+        progress(Event::Phase("steady"));
+        let stop = &config.stop;
+        let duration = match (stop.number, stop.duration) {
+            (None, None) => Some(BenchConfig::DEFAULT_DURATION),
+            (_, d) => d,
+        };
+        let total = stop.number.map(|p| p * inputs.len() as u64);
+        let mut timeline = Timeline::default();
+        let start = Instant::now();
+        let mut i = 0u64;
+        let ended_by = loop {
+            if interrupted() {
+                break "interrupted";
+            }
+            if total.is_some_and(|t| i >= t) {
+                break "number";
+            }
+            if duration.is_some_and(|d| start.elapsed() >= d) {
+                break "duration";
+            }
+            let input = &inputs[i as usize % inputs.len()];
+            let t = epoch.elapsed().as_secs_f64();
+            let prediction = run_one(&mut pipeline, input)?;
+            timeline.iterations_t.push(t);
+            if (i as usize) < inputs.len() {
+                let value = serde_json::to_value(&prediction).unwrap_or_default();
+                if i == 0 {
+                    predictions.clear();
+                }
+                predictions.push(InputPrediction {
+                    input: input.name.clone(),
+                    prediction: value,
                 });
-            };
-            let seconds = start.elapsed().as_secs_f64();
-            let anchors = pipeline.take_anchors();
-            timeline.iterations_ms = anchors
-                .get("total")
-                .map(|a| {
-                    a.samples
-                        .iter()
-                        .map(|s| s.real.as_secs_f64() * 1e3)
-                        .collect()
-                })
-                .unwrap_or_default();
-            let steady = Steady {
-                iterations: i,
-                passes: i / inputs.len() as u64,
-                seconds,
-                ended_by: ended_by.into(),
-                throughput_per_s: if seconds > 0.0 {
-                    i as f64 / seconds
-                } else {
-                    0.0
-                },
-                anchors: AnchorStats::of(&anchors),
-            };
-            Ok((first_ms, warmup, Some(steady), timeline))
-        })();
+            }
+            if let Some(out) = samples.as_deref_mut() {
+                for a in pipeline.anchors().anchors() {
+                    if let Some(s) = a.samples.last() {
+                        writeln!(
+                            out,
+                            "{engine},{i},{},{},{t:.6},{:.6},{:.6},{}",
+                            input.name.replace(',', ";"),
+                            a.name,
+                            s.real.as_secs_f64() * 1e3,
+                            s.cpu.as_secs_f64() * 1e3,
+                            s.allocated
+                        )
+                        .map_err(BenchError::Samples)?;
+                    }
+                }
+            }
+            i += 1;
+            progress(Event::Steady {
+                done: i,
+                total,
+                duration,
+                elapsed: start.elapsed(),
+            });
+        };
+        let seconds = start.elapsed().as_secs_f64();
+        let anchors = pipeline.take_anchors();
+        timeline.iterations_ms = anchors
+            .get("total")
+            .map(|a| {
+                a.samples
+                    .iter()
+                    .map(|s| s.real.as_secs_f64() * 1e3)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let steady = Steady {
+            iterations: i,
+            passes: i / inputs.len() as u64,
+            seconds,
+            ended_by: ended_by.into(),
+            throughput_per_s: if seconds > 0.0 {
+                i as f64 / seconds
+            } else {
+                0.0
+            },
+            anchors: AnchorStats::of(&anchors),
+        };
+        Ok((first_ms, warmup, Some(steady), timeline))
+    })();
     let recording = monitor.map(Monitor::stop);
     let (first_ms, warmup, steady, mut timeline) = outcome?;
 

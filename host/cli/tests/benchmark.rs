@@ -1,0 +1,368 @@
+//! `lpdnn-host benchmark`, `inspect` and `compare` as a user runs them, on
+//! the real face app, models and images.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use sha2::Digest;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// A dataset folder with both real images.
+fn dataset() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for img in ["astronaut.png", "chelsea.png"] {
+        std::fs::copy(root().join("assets/images").join(img), dir.path().join(img)).unwrap();
+    }
+    dir
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+fn validate(result: &Value) {
+    let schema = read_json(&root().join("schemas/benchmark.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(result)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
+    let data = dataset();
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("bench/face.json");
+    let csv = out.path().join("face.csv");
+    let samples = out.path().join("samples.csv");
+    let o = host(&[
+        "benchmark",
+        "examples/face-detection/app.json",
+        "--dataset",
+        data.path().to_str().unwrap(),
+        "--number",
+        "3",
+        "--warmup",
+        "2",
+        "--engine",
+        "lne,onnxruntime",
+        "--threads",
+        "1",
+        "--monitor-interval",
+        "20",
+        "--filename",
+        json.to_str().unwrap(),
+        "--csv",
+        csv.to_str().unwrap(),
+        "--samples",
+        samples.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // Seed-style text: resource list, state, anchor table, side-by-side table.
+    assert!(t.contains("[ 'BENCHMARK_STATE', 'OK' ]"), "{t}");
+    assert!(
+        t.contains("'CPU_LOAD'") && t.contains("Cross-engine"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("'0.0'"),
+        "an unmeasured metric printed as 0: {t}"
+    );
+
+    let r = read_json(&json);
+    validate(&r);
+    assert_eq!(r["partial"], false);
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    let model = root().join("assets/models/face_detection_short_range.onnx");
+    let sha = hex::encode(sha2::Sha256::digest(std::fs::read(&model).unwrap()));
+    let reference = read_json(&root().join("assets/reference/static.json"));
+    for (run, engine) in runs.iter().zip(["lne", "onnxruntime"]) {
+        assert_eq!(run["engine"], engine);
+        assert_eq!(run["model_sha256"], sha.as_str());
+        assert_eq!(run["state"], "ok");
+        let phases = &run["phases"];
+        assert!(phases["load_ms"]["load.model"].as_f64().unwrap() > 0.0);
+        assert!(phases["first_inference_ms"]["inference"].as_f64().unwrap() > 0.0);
+        assert_eq!(phases["warmup"]["iterations"], 2);
+        assert_eq!(phases["warmup"]["ended_by"], "iterations");
+        let steady = &phases["steady"];
+        // 3 passes over 2 inputs.
+        assert_eq!(steady["iterations"], 6, "{steady}");
+        assert_eq!(steady["ended_by"], "number");
+        for anchor in ["preprocess", "inference", "postprocess", "total"] {
+            let a = &steady["anchors"][anchor];
+            assert_eq!(a["real_ms"]["n"], 6, "{anchor}");
+            let s = &a["real_ms"];
+            let (min, p50, max) = (
+                s["min"].as_f64().unwrap(),
+                s["p50"].as_f64().unwrap(),
+                s["max"].as_f64().unwrap(),
+            );
+            assert!(min <= p50 && p50 <= max, "{anchor}: {s}");
+            assert!(a["alloc_bytes"]["mean"].as_f64().unwrap() > 0.0, "{anchor}");
+        }
+        assert_eq!(
+            run["static_metrics"]["parameters"],
+            reference["face_detection_short_range.onnx"]["parameters"]
+        );
+        // Every metric: a value with its source, or unsupported with a reason.
+        let resources = run["resources"].as_object().unwrap();
+        for key in [
+            "cpu_load_process",
+            "memory_rss",
+            "memory_rss_peak",
+            "temperature",
+            "power",
+            "gpu_load",
+            "npu_load",
+            "memory_bandwidth",
+            "heap_allocated",
+        ] {
+            let m = &resources[key];
+            let ok = m["source"].as_str().is_some_and(|s| !s.is_empty())
+                || m["unsupported"].as_str().is_some_and(|s| !s.is_empty());
+            assert!(ok, "{key}: {m}");
+        }
+        assert!(resources["cpu_load_process"]["mean"].as_f64().unwrap() > 0.0);
+        assert!(resources.keys().any(|k| k.starts_with("wasm_memory_peak.")));
+        assert_eq!(run["timeline"]["iterations_t"].as_array().unwrap().len(), 6);
+        assert!(!run["timeline"]["samples"].as_array().unwrap().is_empty());
+        assert!(run["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("too few for p50"));
+    }
+    // results.txt: the seed's predictions file, beside the JSON.
+    let results = std::fs::read_to_string(json.parent().unwrap().join("results.txt")).unwrap();
+    let face_lines: Vec<&str> = results
+        .lines()
+        .filter(|l| l.contains("astronaut.png"))
+        .collect();
+    assert_eq!(face_lines.len(), 2, "{results}");
+    assert!(
+        face_lines.iter().all(|l| l.contains("\"label\":\"face\"")),
+        "{results}"
+    );
+    let html = std::fs::read_to_string(json.with_extension("html")).unwrap();
+    assert!(
+        html.contains("<svg") && html.contains("onnxruntime"),
+        "html report"
+    );
+    let csv = std::fs::read_to_string(&csv).unwrap();
+    assert!(
+        csv.lines()
+            .any(|l| l.starts_with("onnxruntime,steady,inference,6,")),
+        "{csv}"
+    );
+    // Raw samples: 2 engines × 6 iterations × 4 anchors, plus the header.
+    let samples = std::fs::read_to_string(&samples).unwrap();
+    assert_eq!(samples.lines().count(), 1 + 2 * 6 * 4, "{samples}");
+
+    // compare: a result against itself has no significant difference; a
+    // copy with inference twice as fast is faster.
+    let o = host(&["compare", json.to_str().unwrap(), json.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    assert!(
+        t.contains("no significant difference") && !t.contains("faster"),
+        "{t}"
+    );
+    let mut faster = r.clone();
+    for run in faster["runs"].as_array_mut().unwrap() {
+        let s = &mut run["phases"]["steady"]["anchors"]["inference"]["real_ms"];
+        for k in ["mean", "min", "max", "p50", "p90", "p95", "p99", "p99_9"] {
+            s[k] = (s[k].as_f64().unwrap() * 0.5).into();
+        }
+        s["var"] = (s["var"].as_f64().unwrap() * 0.25).into();
+        s["std"] = (s["std"].as_f64().unwrap() * 0.5).into();
+    }
+    let b = out.path().join("b.json");
+    std::fs::write(&b, serde_json::to_vec(&faster).unwrap()).unwrap();
+    let o = host(&["compare", json.to_str().unwrap(), b.to_str().unwrap()]);
+    let t = text(&o);
+    let inference: Vec<&str> = t.lines().filter(|l| l.contains(" inference ")).collect();
+    assert_eq!(inference.len(), 2, "{t}");
+    assert!(
+        inference
+            .iter()
+            .all(|l| l.ends_with("faster") && l.contains("-50.00")),
+        "{t}"
+    );
+}
+
+#[test]
+fn ctrl_c_writes_the_results_so_far_marked_partial() {
+    let data = dataset();
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("partial.json");
+    let samples = out.path().join("samples.csv");
+    let child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args([
+            "benchmark",
+            "examples/face-detection/app.json",
+            "--dataset",
+            data.path().to_str().unwrap(),
+            "--duration",
+            "120",
+            "--warmup",
+            "1",
+            "--filename",
+            json.to_str().unwrap(),
+            "--samples",
+            samples.to_str().unwrap(),
+        ])
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the steady state has started (samples reach the file in
+    // 8 KiB blocks), then interrupt.
+    let start = Instant::now();
+    while std::fs::metadata(&samples).map_or(0, |m| m.len()) < 8192 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no steady state");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SAFETY: sends SIGINT to the child we spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(130), "{t}");
+    assert!(t.contains("PARTIAL") && t.contains("interrupted"), "{t}");
+    let r = read_json(&json);
+    validate(&r);
+    assert_eq!(r["partial"], true);
+    let run = &r["runs"][0];
+    assert_eq!(run["state"], "partial");
+    let steady = &run["phases"]["steady"];
+    assert_eq!(steady["ended_by"], "interrupted");
+    assert!(steady["iterations"].as_u64().unwrap() > 10, "{steady}");
+    assert!(steady["seconds"].as_f64().unwrap() < 100.0);
+}
+
+#[test]
+fn bad_datasets_are_refused_with_the_file_named_and_nothing_written() {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("r.json");
+    let run = |dataset: &Path| {
+        host(&[
+            "benchmark",
+            "examples/face-detection/app.json",
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--number",
+            "1",
+            "--filename",
+            json.to_str().unwrap(),
+        ])
+    };
+    let empty = tempfile::tempdir().unwrap();
+    let o = run(empty.path());
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        t.contains("the folder is empty") && t.contains(&empty.path().display().to_string()),
+        "{t}"
+    );
+
+    let texts = tempfile::tempdir().unwrap();
+    std::fs::write(texts.path().join("notes.txt"), "hello").unwrap();
+    let t = text(&run(texts.path()));
+    assert!(
+        t.contains("no image file") && t.contains("1 file(s)"),
+        "{t}"
+    );
+
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::write(fake.path().join("cat.png"), "not really a png").unwrap();
+    let t = text(&run(fake.path()));
+    assert!(t.contains("cat.png") && t.contains("not an image"), "{t}");
+
+    let t = text(&run(&out.path().join("missing")));
+    assert!(t.contains("missing"), "{t}");
+    assert!(!json.exists(), "no result for a refused run");
+
+    let data = dataset();
+    let o = host(&[
+        "benchmark",
+        "examples/face-detection/app.json",
+        "--dataset",
+        data.path().to_str().unwrap(),
+        "--engine",
+        "lne,warp9",
+    ]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("unknown engine 'warp9'"),
+        "{t}"
+    );
+}
+
+#[test]
+fn inspect_prints_totals_and_layers() {
+    let o = host(&[
+        "inspect",
+        "assets/models/face_detection_short_range.onnx",
+        "--json",
+    ]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    let m: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(m["parameters"], 101484);
+    assert_eq!(
+        m["flops"].as_u64().unwrap(),
+        2 * m["macs"].as_u64().unwrap()
+    );
+    assert!(m["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l["op_type"] == "Conv" && l["macs"].as_u64().unwrap() > 0));
+
+    let o = host(&["inspect", "assets/models/face_detection_short_range.tflite"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("face_detection_short_range.tflite"),
+        "{t}"
+    );
+}
+
+#[test]
+fn compare_refuses_a_file_that_is_not_a_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.json");
+    std::fs::write(&a, r#"{"name": "not a benchmark"}"#).unwrap();
+    let o = host(&["compare", a.to_str().unwrap(), a.to_str().unwrap()]);
+    let t = text(&o);
+    assert!(!o.status.success());
+    assert!(t.contains("a.json") && t.contains("`schema`"), "{t}");
+}
