@@ -64,6 +64,8 @@ pub struct BenchConfigRecord {
     pub monitor_interval_ms: Option<f64>,
     /// Cool-down target before each run, °C.
     pub cooldown_c: Option<f64>,
+    /// Only the inference stage was timed (inputs pre-processed once).
+    pub inference_only: bool,
 }
 
 /// How a run ended.

@@ -82,6 +82,10 @@ pub struct BenchConfig {
     pub monitors: Option<MonitorConfig>,
     /// Wait until the hottest sensor is at or below this (°C), at most this long.
     pub cooldown: Option<(f64, Duration)>,
+    /// Time the engine alone, as the engines' own tools do: every input is
+    /// pre-processed once before warm-up, and warm-up and steady state run
+    /// only the `inference` stage on those tensors.
+    pub inference_only: bool,
 }
 
 impl BenchConfig {
@@ -179,6 +183,43 @@ pub fn run_engine(
         });
         let first_ms = load_ms(&pipeline.take_anchors());
 
+        // Engine-only mode: the other inputs' predictions once, then their
+        // tensors, all outside the timed phases.
+        let mut tensors = Vec::new();
+        if config.inference_only {
+            for input in &inputs[1..] {
+                let prediction = run_one(&mut pipeline, input)?;
+                predictions.push(InputPrediction {
+                    input: input.name.clone(),
+                    prediction: serde_json::to_value(&prediction).unwrap_or_default(),
+                });
+            }
+            for input in inputs {
+                tensors.push(pipeline.preprocess(&input.bytes).map_err(|source| {
+                    BenchError::Input {
+                        input: input.name.clone(),
+                        source,
+                    }
+                })?);
+            }
+            pipeline.take_anchors();
+        }
+        let step = |pipeline: &mut Pipeline,
+                        ix: usize|
+         -> Result<Option<lpdnn_app::Prediction>, BenchError> {
+            if config.inference_only {
+                pipeline
+                    .infer(tensors[ix].clone())
+                    .map_err(|source| BenchError::Input {
+                        input: inputs[ix].name.clone(),
+                        source,
+                    })?;
+                Ok(None)
+            } else {
+                run_one(pipeline, &inputs[ix]).map(Some)
+            }
+        };
+
         // Warm-up.
         progress(Event::Phase("warm-up"));
         let start = Instant::now();
@@ -197,9 +238,8 @@ pub fn run_engine(
                 }
                 _ => {}
             }
-            let input = &inputs[(n as usize + 1) % inputs.len()];
             let mark = Instant::now();
-            run_one(&mut pipeline, input)?;
+            step(&mut pipeline, (n as usize + 1) % inputs.len())?;
             n += 1;
             if let WarmupPlan::Converge {
                 tolerance, window, ..
@@ -253,9 +293,9 @@ pub fn run_engine(
             }
             let input = &inputs[i as usize % inputs.len()];
             let t = epoch.elapsed().as_secs_f64();
-            let prediction = run_one(&mut pipeline, input)?;
+            let prediction = step(&mut pipeline, i as usize % inputs.len())?;
             timeline.iterations_t.push(t);
-            if (i as usize) < inputs.len() {
+            if let Some(prediction) = prediction.filter(|_| (i as usize) < inputs.len()) {
                 let value = serde_json::to_value(&prediction).unwrap_or_default();
                 if i == 0 {
                     predictions.clear();
@@ -292,7 +332,11 @@ pub fn run_engine(
         let seconds = start.elapsed().as_secs_f64();
         let anchors = pipeline.take_anchors();
         timeline.iterations_ms = anchors
-            .get("total")
+            .get(if config.inference_only {
+                "inference"
+            } else {
+                "total"
+            })
             .map(|a| {
                 a.samples
                     .iter()
@@ -336,7 +380,7 @@ pub fn run_engine(
             if lpdnn_anchors::is_counting() {
                 let per_call = steady
                     .as_ref()
-                    .and_then(|s| s.anchors.get("total"))
+                    .and_then(|s| s.anchors.get("total").or(s.anchors.get("inference")))
                     .and_then(|a| a.alloc_bytes.as_ref());
                 match per_call {
                     Some(s) => Metric::Measured {

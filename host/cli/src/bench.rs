@@ -67,6 +67,11 @@ pub struct BenchmarkArgs {
     /// t, real ms, CPU ms, bytes allocated) as CSV to this file.
     #[arg(long)]
     pub samples: Option<PathBuf>,
+    /// Time the engine alone (as onnxruntime_perf_test, benchmark_model and
+    /// benchncnn do): inputs are pre-processed once, outside the timings, and
+    /// only the inference stage is run and reported.
+    #[arg(long)]
+    pub inference_only: bool,
     /// Monitor sampling interval, ms.
     #[arg(long, default_value_t = 100)]
     pub monitor_interval: u64,
@@ -142,6 +147,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
             .cooldown
             .map(|c| Ok::<_, anyhow::Error>((c, secs("cooldown-timeout", args.cooldown_timeout)?)))
             .transpose()?,
+        inference_only: args.inference_only,
     };
 
     // Ctrl-C: stop after the current input and write what was measured;
@@ -196,6 +202,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
                 .as_ref()
                 .map(|m| m.interval.as_secs_f64() * 1e3),
             cooldown_c: args.cooldown,
+            inference_only: args.inference_only,
         },
         runs: Vec::new(),
         errors: Vec::new(),
