@@ -205,7 +205,7 @@ pub fn run_engine(
             pipeline.take_anchors();
         }
         let step = |pipeline: &mut Pipeline,
-                        ix: usize|
+                    ix: usize|
          -> Result<Option<lpdnn_app::Prediction>, BenchError> {
             if config.inference_only {
                 pipeline

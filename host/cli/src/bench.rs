@@ -121,6 +121,9 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         _ => WarmupPlan::Time(Duration::from_millis(500)),
     };
     let duration = args.duration.map(|d| secs("duration", d)).transpose()?;
+    if args.cooldown.is_some() && lpdnn_monitors::max_temperature().is_none() {
+        bail!("--cooldown: {}", lpdnn_monitors::CoolDownError::NoSensor);
+    }
     let app = App::load(&args.app)?;
     let inputs = lpdnn_bench::load_dataset(&args.dataset)?;
     let engines = if args.engine.is_empty() {

@@ -366,3 +366,55 @@ fn compare_refuses_a_file_that_is_not_a_result() {
     assert!(!o.status.success());
     assert!(t.contains("a.json") && t.contains("`schema`"), "{t}");
 }
+
+#[test]
+fn cooldown_waits_for_a_sensor_or_says_there_is_none() {
+    let data = dataset();
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("r.json");
+    let o = host(&[
+        "benchmark",
+        "examples/face-detection/app.json",
+        "--dataset",
+        data.path().to_str().unwrap(),
+        "--number",
+        "1",
+        "--warmup",
+        "1",
+        "--cooldown",
+        "150",
+        "--filename",
+        json.to_str().unwrap(),
+    ]);
+    let t = text(&o);
+    let has_sensor = std::fs::read_dir("/sys/class/thermal").is_ok_and(|d| {
+        d.flatten().any(|e| {
+            e.file_name().to_string_lossy().starts_with("thermal_zone")
+                && std::fs::read_to_string(e.path().join("temp")).is_ok()
+        })
+    }) || std::fs::read_dir("/sys/class/hwmon").is_ok_and(|d| {
+        d.flatten().any(|e| {
+            std::fs::read_dir(e.path()).is_ok_and(|f| {
+                f.flatten().any(|f| {
+                    let n = f.file_name().to_string_lossy().into_owned();
+                    n.starts_with("temp") && n.ends_with("_input")
+                })
+            })
+        })
+    });
+    if has_sensor {
+        // Below 150 °C already: no wait, and the reading is recorded.
+        assert!(o.status.success(), "{t}");
+        let r = read_json(&json);
+        let c = &r["runs"][0]["cooldown"];
+        assert_eq!(c["target_c"], 150.0);
+        assert!(c["end_c"].as_f64().unwrap() <= 150.0, "{c}");
+    } else {
+        assert!(!o.status.success(), "{t}");
+        assert!(
+            t.contains("cannot cool down: no readable temperature sensor"),
+            "{t}"
+        );
+        assert!(!json.exists(), "nothing written for a refused run");
+    }
+}

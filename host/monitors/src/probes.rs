@@ -31,7 +31,8 @@ pub(crate) fn read_f64(path: &Path) -> Option<f64> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
-fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
+/// The entries of `dir` whose names start with `prefix`, sorted.
+pub(crate) fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
     let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|d| {
             d.filter_map(|e| e.ok())
@@ -48,7 +49,8 @@ fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
     found
 }
 
-fn name_of(dir: &Path, file: &str) -> String {
+/// The trimmed content of `dir/file`, or the folder's name.
+pub(crate) fn name_of(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file))
         .map(|s| s.trim().to_owned())
         .unwrap_or_else(|_| dir.file_name().unwrap_or_default().to_string_lossy().into())

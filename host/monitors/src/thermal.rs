@@ -5,33 +5,13 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::probes::read_f64;
+use crate::probes::{glob, name_of, read_f64};
 
 /// Every readable temperature file (millidegrees Celsius) with a name:
 /// thermal zones by `type`, hwmon inputs by chip name, and `extra` files.
 pub(crate) fn temperature_sensors(extra: &[String]) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
-    let dir_entries = |dir: &str, prefix: &str| -> Vec<PathBuf> {
-        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter_map(|e| e.ok().map(|e| e.path()))
-                    .filter(|p| {
-                        p.file_name()
-                            .and_then(|n| n.to_str())
-                            .is_some_and(|n| n.starts_with(prefix))
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        v.sort();
-        v
-    };
-    let name = |p: &std::path::Path, file: &str| {
-        std::fs::read_to_string(p.join(file))
-            .map(|s| s.trim().to_owned())
-            .unwrap_or_default()
-    };
-    for zone in dir_entries("/sys/class/thermal", "thermal_zone") {
+    for zone in glob("/sys/class/thermal", "thermal_zone") {
         let file = zone.join("temp");
         if read_f64(&file).is_some() {
             let zone_name = zone
@@ -39,11 +19,11 @@ pub(crate) fn temperature_sensors(extra: &[String]) -> Vec<(String, PathBuf)> {
                 .unwrap_or_default()
                 .to_string_lossy()
                 .into_owned();
-            out.push((format!("{}.{zone_name}", name(&zone, "type")), file));
+            out.push((format!("{}.{zone_name}", name_of(&zone, "type")), file));
         }
     }
-    for hwmon in dir_entries("/sys/class/hwmon", "hwmon") {
-        for file in dir_entries(&hwmon.to_string_lossy(), "temp") {
+    for hwmon in glob("/sys/class/hwmon", "hwmon") {
+        for file in glob(&hwmon.to_string_lossy(), "temp") {
             let f = file
                 .file_name()
                 .unwrap_or_default()
@@ -51,7 +31,11 @@ pub(crate) fn temperature_sensors(extra: &[String]) -> Vec<(String, PathBuf)> {
                 .into_owned();
             if f.ends_with("_input") && read_f64(&file).is_some() {
                 out.push((
-                    format!("{}.{}", name(&hwmon, "name"), f.trim_end_matches("_input")),
+                    format!(
+                        "{}.{}",
+                        name_of(&hwmon, "name"),
+                        f.trim_end_matches("_input")
+                    ),
                     file,
                 ));
             }
