@@ -134,6 +134,18 @@ pub struct LoadOptions {
 }
 
 impl LoadOptions {
+    /// Refuses any device but the CPU for an engine that has no other;
+    /// `what` names the build, e.g. `"this libncnn (NCNN_VULKAN=OFF)"`.
+    pub fn cpu_only(&self, engine: &str, what: &str) -> Result<(), EngineError> {
+        if self.device == Device::Cpu {
+            return Ok(());
+        }
+        Err(EngineError::Unavailable {
+            engine: engine.into(),
+            reason: format!("{what} runs on the CPU only, not on {}", self.device),
+        })
+    }
+
     /// Refuses any option not in `known`, naming the engine and the option.
     pub fn check_known(&self, engine: &str, known: &[&str]) -> Result<(), EngineError> {
         match self.options.keys().find(|k| !known.contains(&k.as_str())) {

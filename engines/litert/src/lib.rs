@@ -84,15 +84,7 @@ impl Engine for LiteRt {
             engine: NAME.into(),
             reason,
         })?;
-        if options.device != Device::Cpu {
-            return Err(EngineError::Unavailable {
-                engine: NAME.into(),
-                reason: format!(
-                    "this LiteRT runs on the CPU (XNNPACK) only, not on {}",
-                    options.device
-                ),
-            });
-        }
+        options.cpu_only(NAME, "this LiteRT (XNNPACK)")?;
         check_format(self, path)?;
         LiteRtModel::load(api, path, options.threads).map_err(|message| EngineError::Load {
             engine: NAME.into(),

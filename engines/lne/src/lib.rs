@@ -44,12 +44,7 @@ impl Engine for Lne {
 
     fn load(&self, path: &Path, options: &LoadOptions) -> Result<Box<dyn Model>, EngineError> {
         options.check_known(NAME, &[])?;
-        if options.device != Device::Cpu {
-            return Err(EngineError::Unavailable {
-                engine: NAME.into(),
-                reason: format!("LNE runs on the CPU only, not on {}", options.device),
-            });
-        }
+        options.cpu_only(NAME, "LNE")?;
         check_format(self, path)?;
         let load_err = |e: TractError| EngineError::Load {
             engine: NAME.into(),

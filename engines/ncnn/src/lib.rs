@@ -131,15 +131,7 @@ impl Engine for Ncnn {
             engine: NAME.into(),
             reason,
         })?;
-        if options.device != Device::Cpu {
-            return Err(EngineError::Unavailable {
-                engine: NAME.into(),
-                reason: format!(
-                    "this libncnn runs on the CPU only (built with NCNN_VULKAN=OFF), not on {}",
-                    options.device
-                ),
-            });
-        }
+        options.cpu_only(NAME, "this libncnn (built with NCNN_VULKAN=OFF)")?;
         check_format(self, path)?;
         let load_err = |message: String| EngineError::Load {
             engine: NAME.into(),

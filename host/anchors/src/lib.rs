@@ -56,11 +56,6 @@ impl Mark {
         }
     }
 
-    /// The real-time instant of this mark.
-    pub fn instant(&self) -> Instant {
-        self.real
-    }
-
     /// Real and CPU time since this mark.
     #[inline]
     pub fn elapsed(&self) -> Sample {
@@ -121,11 +116,6 @@ impl Anchors {
     /// The anchor named `name`, if recorded.
     pub fn get(&self, name: &str) -> Option<&Anchor> {
         self.anchors.iter().find(|a| a.name == name)
-    }
-
-    /// Whether nothing was recorded.
-    pub fn is_empty(&self) -> bool {
-        self.anchors.is_empty()
     }
 
     /// Statistics of every stage.

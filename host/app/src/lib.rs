@@ -7,7 +7,7 @@
 mod config;
 mod pipeline;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use config::{App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec};
 pub use lpdnn_runtime::{ClassScore, Detection, Prediction, Runtime, RuntimeConfig};
@@ -72,6 +72,32 @@ pub enum AppError {
     /// A processor component error.
     #[error(transparent)]
     Runtime(#[from] RuntimeError),
+}
+
+/// Extensions of the image files an app takes as inputs (any case).
+pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "ppm", "pgm", "pnm"];
+
+/// The image files directly in `dir` (by extension, in name order), and
+/// how many other files it holds.
+pub fn image_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, usize)> {
+    let (mut images, mut others) = (Vec::new(), 0);
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if !path.is_file() {
+            continue;
+        }
+        let is_image = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
+        if is_image {
+            images.push(path);
+        } else {
+            others += 1;
+        }
+    }
+    images.sort();
+    Ok((images, others))
 }
 
 /// Engines this build knows, by app-file name. Engines with native

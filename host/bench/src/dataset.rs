@@ -14,8 +14,6 @@ pub struct Input {
     pub bytes: Vec<u8>,
 }
 
-const IMAGE: &[&str] = &["png", "jpg", "jpeg", "ppm", "pgm", "pnm"];
-
 /// Reads every image of `dir` (or the single file `dir`) in name order.
 ///
 /// An empty folder, a folder with no image, an unreadable file, or a file
@@ -26,42 +24,25 @@ pub fn load_dataset(dir: &Path) -> Result<Vec<Input>, BenchError> {
         message,
     };
     let meta = std::fs::metadata(dir).map_err(|e| err(dir, e.to_string()))?;
-    let mut files = Vec::new();
-    if meta.is_dir() {
-        let entries = std::fs::read_dir(dir).map_err(|e| err(dir, e.to_string()))?;
-        let mut skipped = 0;
-        for entry in entries {
-            let path = entry.map_err(|e| err(dir, e.to_string()))?.path();
-            if !path.is_file() {
-                continue;
-            }
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
-            if ext.as_deref().is_some_and(|e| IMAGE.contains(&e)) {
-                files.push(path);
-            } else {
-                skipped += 1;
-            }
-        }
-        if files.is_empty() {
+    let files = if meta.is_dir() {
+        let (images, others) = lpdnn_app::image_files(dir).map_err(|e| err(dir, e.to_string()))?;
+        if images.is_empty() {
             return Err(err(
                 dir,
-                if skipped == 0 {
+                if others == 0 {
                     "the folder is empty".into()
                 } else {
                     format!(
-                        "no image file (.{}) among its {skipped} file(s)",
-                        IMAGE.join(", .")
+                        "no image file (.{}) among its {others} file(s)",
+                        lpdnn_app::IMAGE_EXTENSIONS.join(", .")
                     )
                 },
             ));
         }
-        files.sort();
+        images
     } else {
-        files.push(dir.to_owned());
-    }
+        vec![dir.to_owned()]
+    };
     files
         .into_iter()
         .map(|path| {

@@ -59,9 +59,8 @@ fn engine_section(html: &mut String, run: &EngineRun) {
         run.state.word(),
         escape(&anchor_table(run))
     ));
-    let latencies: Vec<f64> = run.timeline.iterations_ms.clone();
-    if latencies.len() > 1 {
-        html.push_str(&histogram(&latencies).unwrap_or_default());
+    if run.timeline.iterations_ms.len() > 1 {
+        html.push_str(&histogram(&run.timeline.iterations_ms).unwrap_or_default());
         html.push_str(&timeline(run).unwrap_or_default());
     }
     html.push_str("<table><tr><th>resource</th><th>value</th></tr>\n");

@@ -112,7 +112,9 @@ pub enum Event<'a> {
     },
 }
 
-fn load_ms(anchors: &Anchors) -> BTreeMap<String, f64> {
+/// Each anchor's first sample, in ms (load and first-inference phases
+/// have one sample per anchor).
+fn first_sample_ms(anchors: &Anchors) -> BTreeMap<String, f64> {
     anchors
         .anchors()
         .iter()
@@ -167,7 +169,7 @@ pub fn run_engine(
     };
     let info = lpdnn_app::engine(engine).map(|e| e.info()).ok();
     let model_bytes = std::fs::read(pipeline.model_path()).unwrap_or_default();
-    let load = load_ms(&pipeline.take_anchors());
+    let load = first_sample_ms(&pipeline.take_anchors());
 
     let mut warnings = Vec::new();
     let mut predictions = Vec::new();
@@ -181,7 +183,7 @@ pub fn run_engine(
             input: first.name.clone(),
             prediction: serde_json::to_value(&prediction).unwrap_or_default(),
         });
-        let first_ms = load_ms(&pipeline.take_anchors());
+        let first_ms = first_sample_ms(&pipeline.take_anchors());
 
         // Engine-only mode: the other inputs' predictions once, then their
         // tensors, all outside the timed phases.

@@ -50,14 +50,14 @@ impl Stats {
         }
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        // Welford: stable for long runs.
-        let (mut mean, mut m2) = (0.0f64, 0.0f64);
-        for (i, x) in values.iter().enumerate() {
-            let delta = x - mean;
-            mean += delta / (i + 1) as f64;
-            m2 += delta * (x - mean);
-        }
-        let var = if n > 1 { m2 / (n - 1) as f64 } else { 0.0 };
+        // Welford's moments (population), rescaled to the sample variance.
+        let m = lpdnn_anchors::Moments::of(values.iter().copied());
+        let mean = m.mean;
+        let var = if n > 1 {
+            m.var * n as f64 / (n - 1) as f64
+        } else {
+            0.0
+        };
         let std = var.sqrt();
         let half = if n > 1 {
             t_quantile(0.975, (n - 1) as f64) * std / (n as f64).sqrt()

@@ -327,26 +327,14 @@ fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
         let meta =
             std::fs::metadata(input).with_context(|| format!("input {}", input.display()))?;
         if meta.is_dir() {
-            let mut found: Vec<PathBuf> = std::fs::read_dir(input)
-                .with_context(|| format!("input folder {}", input.display()))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| {
-                    p.is_file()
-                        && p.extension().and_then(|e| e.to_str()).is_some_and(|e| {
-                            matches!(
-                                e.to_ascii_lowercase().as_str(),
-                                "png" | "jpg" | "jpeg" | "ppm" | "pgm" | "pnm"
-                            )
-                        })
-                })
-                .collect();
+            let (found, _) = lpdnn_app::image_files(input)
+                .with_context(|| format!("input folder {}", input.display()))?;
             if found.is_empty() {
                 bail!(
                     "input folder {} holds no image file (PNG, JPEG, PNM)",
                     input.display()
                 );
             }
-            found.sort();
             files.extend(found);
         } else {
             files.push(input.clone());

@@ -161,6 +161,38 @@ fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
             .unwrap()
             .contains("too few for p50"));
     }
+    // The seed-style resource list of the first engine: an unmeasured metric
+    // reads 'unsupported' there, never a number.
+    let cells = |line: &str| -> Vec<String> {
+        line.trim_matches(|c| c == '[' || c == ']' || c == ' ')
+            .split(", ")
+            .map(|v| v.trim_matches('\'').to_owned())
+            .collect()
+    };
+    let mut lines = t.lines().skip_while(|l| !l.starts_with("[ 'CPU_LOAD'"));
+    let names = cells(lines.next().unwrap());
+    let values = cells(lines.next().unwrap());
+    let resources = &runs[0]["resources"];
+    for (seed, key) in [
+        ("CPU_LOAD", "cpu_load_process"),
+        ("CPU_TEMPERATURE", "temperature"),
+        ("GPU_LOAD", "gpu_load"),
+        ("NPU_LOAD", "npu_load"),
+        ("MEMORY_BW", "memory_bandwidth"),
+        ("POWER", "power"),
+    ] {
+        let v = &values[names.iter().position(|n| n == seed).unwrap()];
+        if resources[key]["unsupported"].is_string() {
+            assert_eq!(v, "unsupported", "{seed}: {t}");
+        } else {
+            let x: f64 = v.parse().unwrap();
+            assert!(
+                (x - resources[key]["mean"].as_f64().unwrap()).abs() < 0.06,
+                "{seed}"
+            );
+        }
+    }
+
     // results.txt: the seed's predictions file, beside the JSON.
     let results = std::fs::read_to_string(json.parent().unwrap().join("results.txt")).unwrap();
     let face_lines: Vec<&str> = results

@@ -409,6 +409,26 @@ fn energy(timeline: &[Point]) -> Metric {
     }
 }
 
+/// Reads one NVML value of a device.
+type NvmlRead = fn(&nvml_wrapper::Device) -> Result<f64, nvml_wrapper::error::NvmlError>;
+
+/// The GPU channels: (metric, unit, what NVML reports, how to read it).
+const GPU_CHANNELS: [(&str, &str, &str, NvmlRead); 4] = [
+    ("gpu_load", "%", "utilization.gpu", |d| {
+        d.utilization_rates().map(|u| f64::from(u.gpu))
+    }),
+    ("gpu_memory", "MiB", "memory used", |d| {
+        d.memory_info().map(|m| m.used as f64 / (1024.0 * 1024.0))
+    }),
+    ("gpu_temperature", "°C", "temperature", |d| {
+        d.temperature(nvml_wrapper::enum_wrappers::device::TemperatureSensor::Gpu)
+            .map(f64::from)
+    }),
+    ("gpu_power", "W", "power usage", |d| {
+        d.power_usage().map(|mw| f64::from(mw) / 1e3)
+    }),
+];
+
 fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
     let nvml = nvml_wrapper::Nvml::builder()
         .lib_path(std::ffi::OsStr::new("libnvidia-ml.so.1"))
@@ -418,66 +438,25 @@ fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) 
         Err(e) => {
             let reason =
                 format!("NVML unavailable (libnvidia-ml.so.1: {e}); no NVIDIA GPU or driver here");
-            for name in ["gpu_load", "gpu_memory", "gpu_temperature", "gpu_power"] {
+            for (name, ..) in GPU_CHANNELS {
                 unsupported.insert(name.into(), Metric::unsupported(reason.clone()));
             }
             return;
         }
     };
-    let name = nvml
+    let device = nvml
         .device_by_index(0)
         .and_then(|d| d.name())
         .unwrap_or_else(|_| "GPU 0".into());
-    let source = |what: &str| format!("NVML {what}, device 0 ({name})");
-    let n = nvml.clone();
-    channels.push(Channel {
-        name: "gpu_load".into(),
-        unit: "%",
-        source: source("utilization.gpu"),
-        read: Box::new(move || {
-            n.device_by_index(0)
-                .and_then(|d| d.utilization_rates())
-                .ok()
-                .map(|u| f64::from(u.gpu))
-        }),
-    });
-    let n = nvml.clone();
-    channels.push(Channel {
-        name: "gpu_memory".into(),
-        unit: "MiB",
-        source: source("memory used"),
-        read: Box::new(move || {
-            n.device_by_index(0)
-                .and_then(|d| d.memory_info())
-                .ok()
-                .map(|m| m.used as f64 / (1024.0 * 1024.0))
-        }),
-    });
-    let n = nvml.clone();
-    channels.push(Channel {
-        name: "gpu_temperature".into(),
-        unit: "°C",
-        source: source("temperature"),
-        read: Box::new(move || {
-            n.device_by_index(0)
-                .and_then(|d| {
-                    d.temperature(nvml_wrapper::enum_wrappers::device::TemperatureSensor::Gpu)
-                })
-                .ok()
-                .map(f64::from)
-        }),
-    });
-    channels.push(Channel {
-        name: "gpu_power".into(),
-        unit: "W",
-        source: source("power usage"),
-        read: Box::new(move || {
-            nvml.device_by_index(0)
-                .and_then(|d| d.power_usage())
-                .ok()
-                .map(|mw| f64::from(mw) / 1e3)
-        }),
-    });
+    for (name, unit, what, read) in GPU_CHANNELS {
+        let nvml = nvml.clone();
+        channels.push(Channel {
+            name: name.into(),
+            unit,
+            source: format!("NVML {what}, device 0 ({device})"),
+            read: Box::new(move || nvml.device_by_index(0).and_then(|d| read(&d)).ok()),
+        });
+    }
 }
 
 /// NPU load where the platform exposes one (Rockchip RKNPU's debugfs file).
