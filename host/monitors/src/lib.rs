@@ -149,18 +149,23 @@ pub struct Monitor {
 
 impl Monitor {
     /// Starts sampling in a background thread; `epoch` is time 0 of the
-    /// timeline (the run's start, shared with the stage samples).
+    /// timeline (the run's start, shared with the stage samples). Returns
+    /// once the probes are found and primed, so that even a run shorter
+    /// than one interval has a baseline to measure rates from.
     pub fn start(config: MonitorConfig, epoch: Instant) -> Monitor {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let (ready, primed) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("lpdnn-monitor".into())
             .spawn(move || {
                 // The monitor's own allocations are not the stages'.
                 lpdnn_anchors::exclude_this_thread();
-                sample_until(&config, epoch, &flag)
+                sample_until(&config, epoch, &flag, ready)
             })
             .expect("spawning the monitor thread");
+        // An error means the thread is gone; `stop` will report it.
+        let _ = primed.recv();
         Monitor { stop, thread }
     }
 
@@ -174,8 +179,14 @@ impl Monitor {
     }
 }
 
-fn sample_until(config: &MonitorConfig, epoch: Instant, stop: &AtomicBool) -> Recording {
+fn sample_until(
+    config: &MonitorConfig,
+    epoch: Instant,
+    stop: &AtomicBool,
+    ready: std::sync::mpsc::SyncSender<()>,
+) -> Recording {
     let mut probes = probes::discover(config);
+    let _ = ready.send(());
     let mut throttle = thermal::ThrottleWatch::start();
     let mut timeline = Vec::new();
     let mut next = Instant::now();
