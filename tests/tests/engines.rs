@@ -13,10 +13,10 @@ fn chelsea_tensor() -> Tensor {
     let app = App::load(&example("image-classification")).unwrap();
     let params = serde_json::Value::Object(app.preprocessor.params.clone()).to_string();
     let mut pre = runtime(cache.path())
-        .image_preprocessor(&app.preprocessor.component, &params, &[])
+        .preprocessor(&app.preprocessor.component, &params, &[])
         .unwrap();
     let bytes = std::fs::read(asset("images/chelsea.png")).unwrap();
-    pre.process(&bytes).unwrap().tensors.remove(0)
+    pre.process(&bytes).unwrap().chunks.remove(0).remove(0)
 }
 
 #[test]

@@ -16,16 +16,16 @@ fn limits() -> Limits {
     }
 }
 
-fn hostile(cache: &std::path::Path) -> lpdnn_runtime::ImagePreprocessor {
+fn hostile(cache: &std::path::Path) -> lpdnn_runtime::Preprocessor {
     runtime_with(cache, limits())
-        .image_preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
+        .preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
         .unwrap()
 }
 
 /// After any failure, the same processor serves a valid call again.
-fn serves_again(p: &mut lpdnn_runtime::ImagePreprocessor) {
+fn serves_again(p: &mut lpdnn_runtime::Preprocessor) {
     let ok = p.process(b"ok").unwrap();
-    assert_eq!(ok.tensors[0].shape, vec![1, 3, 2, 2]);
+    assert_eq!(ok.chunks[0][0].shape, vec![1, 3, 2, 2]);
 }
 
 #[test]
@@ -121,7 +121,7 @@ fn no_file_is_reachable_from_the_sandbox() {
 fn a_configure_that_never_returns_fails_the_load() {
     let cache = tempfile::tempdir().unwrap();
     let err = runtime_with(cache.path(), limits())
-        .image_preprocessor(
+        .preprocessor(
             &asset("components/testing/hostile.wasm"),
             r#"{"configure": "loop"}"#,
             &[],
@@ -135,16 +135,14 @@ fn a_configure_that_never_returns_fails_the_load() {
 fn a_component_of_the_wrong_world_is_refused() {
     let cache = tempfile::tempdir().unwrap();
     let err = runtime(cache.path())
-        .image_preprocessor(&asset("components/classification.wasm"), "{}", &[])
+        .preprocessor(&asset("components/classification.wasm"), "{}", &[])
         .err()
         .unwrap();
     assert!(
         matches!(
             &err,
-            RuntimeError::WrongWorld {
-                world: "image-preprocessor",
-                ..
-            }
+            RuntimeError::WrongWorld { world, message, .. }
+                if world.starts_with("pre-processor") && message.contains("it is a postprocessor")
         ),
         "{err}"
     );
@@ -152,10 +150,31 @@ fn a_component_of_the_wrong_world_is_refused() {
 }
 
 #[test]
+fn a_component_built_against_another_wit_version_is_refused_naming_both() {
+    let cache = tempfile::tempdir().unwrap();
+    let err = runtime(cache.path())
+        .preprocessor(&asset("components/testing/old_version.wasm"), "{}", &[])
+        .err()
+        .unwrap();
+    assert!(
+        matches!(&err, RuntimeError::Version { component, host, .. } if component == "0.1.0" && *host == "0.2.0"),
+        "{err}"
+    );
+    let text = err.to_string();
+    for needle in [
+        "old_version.wasm",
+        "lpdnn:processing@0.1.0",
+        "lpdnn:processing@0.2.0",
+    ] {
+        assert!(text.contains(needle), "{needle} not in: {text}");
+    }
+}
+
+#[test]
 fn a_file_that_is_not_a_component_is_refused() {
     let cache = tempfile::tempdir().unwrap();
     let err = runtime(cache.path())
-        .image_preprocessor(&asset("images/chelsea.png"), "{}", &[])
+        .preprocessor(&asset("images/chelsea.png"), "{}", &[])
         .err()
         .unwrap();
     assert!(matches!(&err, RuntimeError::Compile { .. }), "{err}");
@@ -166,7 +185,7 @@ fn a_file_that_is_not_a_component_is_refused() {
 fn bad_params_are_reported_by_the_component() {
     let cache = tempfile::tempdir().unwrap();
     let err = runtime(cache.path())
-        .image_preprocessor(
+        .preprocessor(
             &asset("components/image_preprocess.wasm"),
             r#"{"width": 0, "height": 8}"#,
             &[],
@@ -196,11 +215,11 @@ fn compiled_components_are_cached_by_content() {
     };
     let rt = runtime(cache.path());
     let wasm = asset("components/image_preprocess.wasm");
-    rt.image_preprocessor(&wasm, r#"{"width": 8, "height": 8}"#, &[])
+    rt.preprocessor(&wasm, r#"{"width": 8, "height": 8}"#, &[])
         .unwrap();
     assert_eq!(count(), 1);
     // A second load (another instance, other params) reuses the entry.
-    rt.image_preprocessor(&wasm, r#"{"width": 4, "height": 4}"#, &[])
+    rt.preprocessor(&wasm, r#"{"width": 4, "height": 4}"#, &[])
         .unwrap();
     assert_eq!(count(), 1);
     rt.postprocessor(&asset("components/classification.wasm"), "{}", &[])

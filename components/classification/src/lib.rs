@@ -75,12 +75,10 @@ pub fn softmax(x: &[f32]) -> Vec<f32> {
 mod component {
     use std::sync::Mutex;
 
-    use super::{top_k, Params};
+    use super::{softmax, top_k, Params};
 
-    wit_bindgen::generate!({ path: "../../wit", world: "postprocessor" });
-
-    use exports::lpdnn::processing::postprocess::{ClassScore, Guest, Prediction};
-    use lpdnn::processing::types::{Config, Dtype, InputMeta, ProcessorError, Tensor};
+    use lpdnn_sdk::post::{ClassScore, Guest, Prediction};
+    use lpdnn_sdk::{find, Config, InputMeta, ProcessorError, Tensor};
 
     static STATE: Mutex<Option<(Params, Vec<String>)>> = Mutex::new(None);
 
@@ -93,40 +91,54 @@ mod component {
             Ok(())
         }
 
-        fn process(outputs: Vec<Tensor>, _meta: InputMeta) -> Result<Prediction, ProcessorError> {
+        /// One chunk: the top classes of its scores. Several chunks (a
+        /// stream): the top classes of the mean of their per-chunk scores
+        /// (after softmax, when enabled).
+        fn process(
+            outputs: Vec<Vec<Tensor>>,
+            _meta: InputMeta,
+        ) -> Result<Prediction, ProcessorError> {
             let guard = STATE.lock().unwrap();
             let (p, labels) = guard.as_ref().ok_or_else(|| {
                 ProcessorError::Internal("process called before configure".into())
             })?;
-            let t = if p.output.is_empty() {
-                outputs.first()
-            } else {
-                outputs.iter().find(|t| t.name == p.output)
-            }
-            .ok_or_else(|| {
-                ProcessorError::InvalidTensor(format!("model has no output '{}'", p.output))
-            })?;
-            if t.dtype != Dtype::F32 {
-                return Err(ProcessorError::InvalidTensor(format!(
-                    "output '{}' must be f32",
-                    t.name
-                )));
-            }
-            let scores: Vec<f32> = t
-                .data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect();
+            let mut per_chunk = outputs
+                .iter()
+                .map(|chunk| find(chunk, &p.output)?.to_f32())
+                .collect::<Result<Vec<_>, _>>()?;
+            let (mut scores, p) = match per_chunk.len() {
+                0 => return Err(ProcessorError::InvalidTensor("no outputs".into())),
+                1 => (per_chunk.remove(0), p.clone()),
+                n => {
+                    let mut mean = vec![0.0f32; per_chunk[0].len()];
+                    for s in &per_chunk {
+                        let s = if p.softmax { softmax(s) } else { s.clone() };
+                        if s.len() != mean.len() {
+                            return Err(ProcessorError::InvalidTensor(
+                                "chunks gave scores of different lengths".into(),
+                            ));
+                        }
+                        mean.iter_mut().zip(s).for_each(|(m, v)| *m += v / n as f32);
+                    }
+                    (
+                        mean,
+                        Params {
+                            softmax: false,
+                            ..p.clone()
+                        },
+                    )
+                }
+            };
             if !labels.is_empty() && labels.len() != scores.len() {
                 return Err(ProcessorError::InvalidTensor(format!(
-                    "output '{}' has {} scores but the app has {} labels",
-                    t.name,
+                    "the model gives {} scores but the app has {} labels",
                     scores.len(),
                     labels.len()
                 )));
             }
+            scores.shrink_to_fit();
             Ok(Prediction::Classes(
-                top_k(&scores, p)
+                top_k(&scores, &p)
                     .into_iter()
                     .map(|(id, score)| ClassScore {
                         id,
@@ -138,7 +150,7 @@ mod component {
         }
     }
 
-    export!(Classification);
+    lpdnn_sdk::export_postprocessor!(Classification);
 }
 
 #[cfg(test)]

@@ -523,10 +523,8 @@ mod component {
 
     use super::{detect, Anchor, Output, Params};
 
-    wit_bindgen::generate!({ path: "../../wit", world: "postprocessor" });
-
-    use exports::lpdnn::processing::postprocess::{Bbox, Detection, Guest, Point, Prediction};
-    use lpdnn::processing::types::{Config, Dtype, InputMeta, ProcessorError, Tensor};
+    use lpdnn_sdk::post::{Bbox, Detection, Guest, Point, Prediction};
+    use lpdnn_sdk::{Config, Dtype, InputMeta, ProcessorError, Tensor};
 
     /// Parameters, generated anchors and labels, set by `configure`.
     struct State {
@@ -554,7 +552,16 @@ mod component {
             Ok(())
         }
 
-        fn process(outputs: Vec<Tensor>, meta: InputMeta) -> Result<Prediction, ProcessorError> {
+        fn process(
+            outputs: Vec<Vec<Tensor>>,
+            meta: InputMeta,
+        ) -> Result<Prediction, ProcessorError> {
+            let [outputs] = <[Vec<Tensor>; 1]>::try_from(outputs).map_err(|o| {
+                ProcessorError::InvalidTensor(format!(
+                    "detection takes one image (one chunk), got {} chunks",
+                    o.len()
+                ))
+            })?;
             let guard = STATE.lock().unwrap();
             let State {
                 params: p,
@@ -620,7 +627,7 @@ mod component {
         }
     }
 
-    export!(Detector);
+    lpdnn_sdk::export_postprocessor!(Detector);
 }
 
 #[cfg(test)]

@@ -8,11 +8,9 @@ mod component {
 
     use imageproc_core::{decode, preprocess, Error, OutType, Params};
 
-    wit_bindgen::generate!({ path: "../../wit", world: "image-preprocessor" });
-
-    use exports::lpdnn::processing::image_preprocess::{Guest, Preprocessed};
-    use lpdnn::processing::types::{
-        Config, Dtype, ImageGeometry, InputMeta, ProcessorError, Tensor,
+    use lpdnn_sdk::image::Guest;
+    use lpdnn_sdk::{
+        Config, Dtype, ImageGeometry, InputMeta, Preprocessed, ProcessorError, Tensor,
     };
 
     static PARAMS: Mutex<Option<Params>> = Mutex::new(None);
@@ -43,7 +41,7 @@ mod component {
             let out = preprocess(&img, p).map_err(wit_error)?;
             let g = out.geometry;
             Ok(Preprocessed {
-                tensors: vec![Tensor {
+                chunks: vec![vec![Tensor {
                     name: p.input.clone(),
                     shape: out.shape.to_vec(),
                     dtype: match p.dtype {
@@ -51,7 +49,7 @@ mod component {
                         OutType::U8 => Dtype::U8,
                     },
                     data: out.data,
-                }],
+                }]],
                 meta: InputMeta::Image(ImageGeometry {
                     width: g.width,
                     height: g.height,
@@ -66,5 +64,5 @@ mod component {
         }
     }
 
-    export!(ImagePreprocessor);
+    lpdnn_sdk::export_image_preprocessor!(ImagePreprocessor);
 }

@@ -22,8 +22,44 @@ pub enum AppClass {
     FaceRecognition,
     /// Audio in, classes out.
     AudioClassification,
+    /// Audio in, speech segments out.
+    VoiceActivityDetection,
     /// Sensor signal in, anything out.
     SignalProcessing,
+}
+
+impl AppClass {
+    /// Extensions (lower case) of the input files an app of this class takes.
+    pub fn input_extensions(self) -> &'static [&'static str] {
+        match self {
+            AppClass::AudioClassification | AppClass::VoiceActivityDetection => {
+                crate::AUDIO_EXTENSIONS
+            }
+            AppClass::SignalProcessing => crate::SIGNAL_EXTENSIONS,
+            _ => crate::IMAGE_EXTENSIONS,
+        }
+    }
+}
+
+/// A model input fed, from the second chunk of a stream on, by a model
+/// output of the previous chunk (e.g. a recurrent model's hidden state).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StateSpec {
+    /// The model input.
+    pub input: String,
+    /// The model output that feeds it on the next chunk.
+    pub output: String,
+}
+
+/// How the model runs over the chunks of one input.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StreamSpec {
+    /// State carried from chunk to chunk; zeros before the first chunk of
+    /// every input.
+    #[serde(default)]
+    pub state: Vec<StateSpec>,
 }
 
 /// A processor component and its parameters.
@@ -157,6 +193,9 @@ pub struct App {
     /// Label file: one label per line, in class-id order.
     #[serde(default)]
     pub labels: Option<PathBuf>,
+    /// Streaming: state carried between the chunks of one input.
+    #[serde(default)]
+    pub stream: StreamSpec,
     /// The app file itself (set on load).
     #[serde(skip)]
     pub file: PathBuf,

@@ -9,8 +9,12 @@ mod pipeline;
 
 use std::path::{Path, PathBuf};
 
-pub use config::{App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec};
-pub use lpdnn_runtime::{ClassScore, Detection, Prediction, Runtime, RuntimeConfig};
+pub use config::{
+    App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec, StateSpec, StreamSpec,
+};
+pub use lpdnn_runtime::{
+    ClassScore, Detection, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,
+};
 pub use pipeline::{Pipeline, RunOptions};
 
 use lpdnn_engine_api::{Engine, EngineError};
@@ -74,30 +78,34 @@ pub enum AppError {
     Runtime(#[from] RuntimeError),
 }
 
-/// Extensions of the image files an app takes as inputs (any case).
+/// Extensions of the image files an image app takes as inputs (any case).
 pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "ppm", "pgm", "pnm"];
+/// Extensions of the audio files an audio app takes.
+pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave"];
+/// Extensions of the recordings a signal app takes (CSV or raw f32).
+pub const SIGNAL_EXTENSIONS: &[&str] = &["csv", "txt", "f32", "bin", "raw"];
 
-/// The image files directly in `dir` (by extension, in name order), and
-/// how many other files it holds.
-pub fn image_files(dir: &Path) -> std::io::Result<(Vec<PathBuf>, usize)> {
-    let (mut images, mut others) = (Vec::new(), 0);
+/// The files directly in `dir` with one of `extensions` (any case, in name
+/// order), and how many other files it holds.
+pub fn input_files(dir: &Path, extensions: &[&str]) -> std::io::Result<(Vec<PathBuf>, usize)> {
+    let (mut found, mut others) = (Vec::new(), 0);
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if !path.is_file() {
             continue;
         }
-        let is_image = path
+        let wanted = path
             .extension()
             .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()));
-        if is_image {
-            images.push(path);
+            .is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()));
+        if wanted {
+            found.push(path);
         } else {
             others += 1;
         }
     }
-    images.sort();
-    Ok((images, others))
+    found.sort();
+    Ok((found, others))
 }
 
 /// Engines this build knows, by app-file name. Engines with native

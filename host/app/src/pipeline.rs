@@ -4,9 +4,9 @@ use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
 use lpdnn_engine_api::{Device, LoadOptions, Model, ModelFormat, Tensor};
-use lpdnn_runtime::{ImagePreprocessor, Postprocessor, Prediction, Runtime};
+use lpdnn_runtime::{Kind, Postprocessor, Prediction, Preprocessed, Preprocessor, Runtime};
 
-use crate::{App, AppError};
+use crate::{App, AppError, StateSpec};
 
 /// Overrides of the app file for one run.
 #[derive(Debug, Clone, Default)]
@@ -19,14 +19,84 @@ pub struct RunOptions {
     pub device: Option<Device>,
 }
 
+/// Checks the app's `stream.state` against the model and makes each state
+/// input's initial zeros.
+fn stream_state(
+    app: &App,
+    model: &dyn Model,
+    model_path: &Path,
+) -> Result<Vec<(StateSpec, Tensor)>, AppError> {
+    let field = |i: usize, message: String| AppError::Field {
+        path: app.file.clone(),
+        field: format!("stream.state[{i}]"),
+        message: format!("{message} (model {})", model_path.display()),
+    };
+    app.stream
+        .state
+        .iter()
+        .enumerate()
+        .map(|(i, spec)| {
+            let names = |infos: &[lpdnn_engine_api::TensorInfo]| {
+                infos.iter().map(|t| t.name.clone()).collect::<Vec<_>>()
+            };
+            let input = model
+                .inputs()
+                .iter()
+                .find(|t| t.name == spec.input)
+                .ok_or_else(|| {
+                    field(
+                        i,
+                        format!(
+                            "input '{}' is not a model input {:?}",
+                            spec.input,
+                            names(model.inputs())
+                        ),
+                    )
+                })?;
+            if !model.outputs().iter().any(|t| t.name == spec.output) {
+                return Err(field(
+                    i,
+                    format!(
+                        "output '{}' is not a model output {:?}",
+                        spec.output,
+                        names(model.outputs())
+                    ),
+                ));
+            }
+            let shape: Vec<usize> = input
+                .shape
+                .iter()
+                .map(|d| {
+                    d.ok_or_else(|| {
+                        field(
+                            i,
+                            format!(
+                                "input '{}' has an open dimension ({}); state needs a fixed shape",
+                                spec.input,
+                                input.shape_string()
+                            ),
+                        )
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+            let bytes = shape.iter().product::<usize>() * input.dtype.size();
+            let zeros = Tensor::new(spec.input.clone(), input.dtype, shape, vec![0; bytes])
+                .map_err(|e| field(i, e.to_string()))?;
+            Ok((spec.clone(), zeros))
+        })
+        .collect()
+}
+
 /// A loaded app, ready to run inputs.
 pub struct Pipeline {
     engine: String,
     model_path: PathBuf,
-    pre: ImagePreprocessor,
+    pre: Preprocessor,
     model: Box<dyn Model>,
     post: Postprocessor,
     anchors: Anchors,
+    /// State inputs carried from chunk to chunk, with their initial zeros.
+    state: Vec<(StateSpec, Tensor)>,
 }
 
 impl Pipeline {
@@ -73,11 +143,8 @@ impl Pipeline {
             serde_json::Value::Object(p.clone()).to_string()
         };
         let start = Mark::now();
-        let pre = runtime.image_preprocessor(
-            &app.preprocessor.component,
-            &params(&pre_params),
-            &labels,
-        )?;
+        let pre =
+            runtime.preprocessor(&app.preprocessor.component, &params(&pre_params), &labels)?;
         anchors.record("load.preprocessor", start.elapsed());
         let start = Mark::now();
         let post = runtime.postprocessor(
@@ -96,6 +163,7 @@ impl Pipeline {
             },
         )?;
         anchors.record("load.model", start.elapsed());
+        let state = stream_state(app, model.as_ref(), &model_path)?;
         Ok(Pipeline {
             engine: engine.name().to_owned(),
             model_path,
@@ -103,10 +171,12 @@ impl Pipeline {
             model,
             post,
             anchors,
+            state,
         })
     }
 
-    /// Runs one encoded input (e.g. PNG bytes) through every stage.
+    /// Runs one encoded input (an image, a WAV file, a sensor recording)
+    /// through every stage.
     pub fn run(&mut self, input: &[u8]) -> Result<Prediction, AppError> {
         let total = Mark::now();
 
@@ -114,7 +184,7 @@ impl Pipeline {
         let pre = self.pre.process(input)?;
         self.anchors.record("preprocess", start.elapsed());
 
-        let outputs = self.infer(pre.tensors)?;
+        let outputs = self.infer_stream(pre.chunks)?;
 
         let start = Mark::now();
         let prediction = self.post.process(&outputs, &pre.meta)?;
@@ -124,9 +194,40 @@ impl Pipeline {
         Ok(prediction)
     }
 
-    /// The inference stage alone: binds the pre-processor's tensors to the
-    /// model's inputs, runs the engine, and records the `inference` anchor
-    /// (around the engine call only; binding is checked before it).
+    /// The inference stage of one input: runs the model once per chunk,
+    /// feeding the app's state inputs with zeros on the first chunk and with
+    /// the previous chunk's outputs after. Records one `inference` anchor
+    /// per engine call.
+    pub fn infer_stream(&mut self, chunks: Vec<Vec<Tensor>>) -> Result<Vec<Vec<Tensor>>, AppError> {
+        let mut state: Vec<Tensor> = self.state.iter().map(|(_, zeros)| zeros.clone()).collect();
+        let mut all = Vec::with_capacity(chunks.len());
+        for mut tensors in chunks {
+            tensors.append(&mut state);
+            let outputs = self.infer(tensors)?;
+            for (spec, _) in &self.state {
+                let out = outputs
+                    .iter()
+                    .find(|t| t.name == spec.output)
+                    .ok_or_else(|| AppError::Mismatch {
+                        component: self.pre.path().to_owned(),
+                        model: self.model_path.clone(),
+                        message: format!(
+                            "the model gave no output '{}' (stream.state)",
+                            spec.output
+                        ),
+                    })?;
+                let mut next = out.clone();
+                next.name = spec.input.clone();
+                state.push(next);
+            }
+            all.push(outputs);
+        }
+        Ok(all)
+    }
+
+    /// One engine call: binds the tensors to the model's inputs, runs the
+    /// engine, and records the `inference` anchor (around the engine call
+    /// only; binding is checked before it).
     pub fn infer(&mut self, tensors: Vec<Tensor>) -> Result<Vec<Tensor>, AppError> {
         let inputs = self.bind(tensors)?;
         let start = Mark::now();
@@ -135,9 +236,15 @@ impl Pipeline {
         Ok(outputs)
     }
 
-    /// Runs the pre-processor alone (no anchor), e.g. to feed [`Pipeline::infer`].
-    pub fn preprocess(&mut self, input: &[u8]) -> Result<Vec<Tensor>, AppError> {
-        Ok(self.pre.process(input)?.tensors)
+    /// Runs the pre-processor alone (no anchor), e.g. to feed
+    /// [`Pipeline::infer_stream`].
+    pub fn preprocess(&mut self, input: &[u8]) -> Result<Preprocessed, AppError> {
+        Ok(self.pre.process(input)?)
+    }
+
+    /// Which kind of pre-processor the app uses.
+    pub fn preprocessor_kind(&self) -> Kind {
+        self.pre.kind()
     }
 
     /// Reads a file and runs it.
@@ -149,9 +256,10 @@ impl Pipeline {
         self.run(&bytes)
     }
 
-    /// Orders the pre-processor's tensors as the model's inputs (by name
-    /// where named, else by position) and checks type and shape.
-    fn bind(&self, mut tensors: Vec<Tensor>) -> Result<Vec<Tensor>, AppError> {
+    /// Orders the tensors (the pre-processor's and the carried state) as
+    /// the model's inputs and checks type and shape. A named tensor binds to
+    /// the input of its name; unnamed ones fill the remaining inputs in order.
+    fn bind(&self, tensors: Vec<Tensor>) -> Result<Vec<Tensor>, AppError> {
         let inputs = self.model.inputs();
         let mismatch = |message: String| AppError::Mismatch {
             component: self.pre.path().to_owned(),
@@ -160,27 +268,44 @@ impl Pipeline {
         };
         if tensors.len() != inputs.len() {
             return Err(mismatch(format!(
-                "it produced {} tensor(s), the model takes {} input(s)",
+                "it produced {} tensor(s){}, the model takes {} input(s)",
                 tensors.len(),
+                if self.state.is_empty() {
+                    ""
+                } else {
+                    " with the stream state"
+                },
                 inputs.len()
             )));
         }
-        if tensors.iter().all(|t| !t.name.is_empty()) {
-            let mut ordered = Vec::with_capacity(inputs.len());
-            for info in inputs {
-                let i = tensors
-                    .iter()
-                    .position(|t| t.name == info.name)
-                    .ok_or_else(|| {
-                        mismatch(format!(
-                            "no tensor is named '{}' (the model's input)",
-                            info.name
-                        ))
-                    })?;
-                ordered.push(tensors.swap_remove(i));
+        let mut slots: Vec<Option<Tensor>> = vec![None; inputs.len()];
+        let mut unnamed = Vec::new();
+        for t in tensors {
+            if t.name.is_empty() {
+                unnamed.push(t);
+                continue;
             }
-            tensors = ordered;
+            let i = inputs
+                .iter()
+                .position(|info| info.name == t.name)
+                .ok_or_else(|| {
+                    let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
+                    mismatch(format!(
+                        "tensor '{}' names no model input (the model takes {names:?})",
+                        t.name
+                    ))
+                })?;
+            if slots[i].is_some() {
+                return Err(mismatch(format!("two tensors are named '{}'", t.name)));
+            }
+            slots[i] = Some(t);
         }
+        let mut unnamed = unnamed.into_iter();
+        let tensors: Vec<Tensor> = slots
+            .into_iter()
+            .map(|s| s.or_else(|| unnamed.next()))
+            .collect::<Option<_>>()
+            .expect("as many tensors as inputs");
         for (t, info) in tensors.iter().zip(inputs) {
             if !info.accepts(t.dtype, &t.shape) {
                 return Err(mismatch(format!(

@@ -14,18 +14,21 @@ pub struct Input {
     pub bytes: Vec<u8>,
 }
 
-/// Reads every image of `dir` (or the single file `dir`) in name order.
+/// Reads every input file of `dir` (or the single file `dir`) in name
+/// order: images, WAV files or sensor recordings, as the app's class takes.
 ///
-/// An empty folder, a folder with no image, an unreadable file, or a file
-/// that is not an image (by its first bytes) is an error naming it.
-pub fn load_dataset(dir: &Path) -> Result<Vec<Input>, BenchError> {
+/// An empty folder, a folder with no input file, an unreadable file, or a
+/// file that is not what it claims (by its first bytes) is an error naming it.
+pub fn load_dataset(dir: &Path, class: lpdnn_app::AppClass) -> Result<Vec<Input>, BenchError> {
+    let extensions = class.input_extensions();
     let err = |path: &Path, message: String| BenchError::Dataset {
         path: path.to_owned(),
         message,
     };
     let meta = std::fs::metadata(dir).map_err(|e| err(dir, e.to_string()))?;
     let files = if meta.is_dir() {
-        let (images, others) = lpdnn_app::image_files(dir).map_err(|e| err(dir, e.to_string()))?;
+        let (images, others) =
+            lpdnn_app::input_files(dir, extensions).map_err(|e| err(dir, e.to_string()))?;
         if images.is_empty() {
             return Err(err(
                 dir,
@@ -33,8 +36,8 @@ pub fn load_dataset(dir: &Path) -> Result<Vec<Input>, BenchError> {
                     "the folder is empty".into()
                 } else {
                     format!(
-                        "no image file (.{}) among its {others} file(s)",
-                        lpdnn_app::IMAGE_EXTENSIONS.join(", .")
+                        "no input file (.{}) among its {others} file(s)",
+                        extensions.join(", .")
                     )
                 },
             ));
@@ -47,11 +50,8 @@ pub fn load_dataset(dir: &Path) -> Result<Vec<Input>, BenchError> {
         .into_iter()
         .map(|path| {
             let bytes = std::fs::read(&path).map_err(|e| err(&path, e.to_string()))?;
-            if !looks_like_image(&bytes) {
-                return Err(err(
-                    &path,
-                    "not an image: expected PNG, JPEG or PNM content".into(),
-                ));
+            if let Some(expected) = content_mismatch(class, &bytes) {
+                return Err(err(&path, format!("not {expected}")));
             }
             Ok(Input {
                 name: path
@@ -65,6 +65,20 @@ pub fn load_dataset(dir: &Path) -> Result<Vec<Input>, BenchError> {
             })
         })
         .collect()
+}
+
+/// What the file should have been, when its first bytes say otherwise.
+fn content_mismatch(class: lpdnn_app::AppClass, b: &[u8]) -> Option<&'static str> {
+    let extensions = class.input_extensions();
+    if extensions == lpdnn_app::IMAGE_EXTENSIONS && !looks_like_image(b) {
+        Some("an image: expected PNG, JPEG or PNM content")
+    } else if extensions == lpdnn_app::AUDIO_EXTENSIONS
+        && !(b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WAVE")
+    {
+        Some("a WAV file: expected RIFF/WAVE content")
+    } else {
+        None
+    }
 }
 
 fn looks_like_image(b: &[u8]) -> bool {

@@ -197,12 +197,15 @@ pub fn run_engine(
                 });
             }
             for input in inputs {
-                tensors.push(pipeline.preprocess(&input.bytes).map_err(|source| {
-                    BenchError::Input {
-                        input: input.name.clone(),
-                        source,
-                    }
-                })?);
+                tensors.push(
+                    pipeline
+                        .preprocess(&input.bytes)
+                        .map(|p| p.chunks)
+                        .map_err(|source| BenchError::Input {
+                            input: input.name.clone(),
+                            source,
+                        })?,
+                );
             }
             pipeline.take_anchors();
         }
@@ -211,7 +214,7 @@ pub fn run_engine(
          -> Result<Option<lpdnn_app::Prediction>, BenchError> {
             if config.inference_only {
                 pipeline
-                    .infer(tensors[ix].clone())
+                    .infer_stream(tensors[ix].clone())
                     .map_err(|source| BenchError::Input {
                         input: inputs[ix].name.clone(),
                         source,

@@ -125,7 +125,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         bail!("--cooldown: {}", lpdnn_monitors::CoolDownError::NoSensor);
     }
     let app = App::load(&args.app)?;
-    let inputs = lpdnn_bench::load_dataset(&args.dataset)?;
+    let inputs = lpdnn_bench::load_dataset(&args.dataset, app.class)?;
     let engines = if args.engine.is_empty() {
         vec![app.engine.name.clone()]
     } else {

@@ -261,8 +261,8 @@ fn run_app(
     json: Option<&Path>,
     options: RunOptions,
 ) -> Result<ExitCode> {
-    let files = expand_inputs(inputs)?;
     let app = App::load(app_path)?;
+    let files = expand_inputs(inputs, app.class.input_extensions())?;
     let mut pipeline = Pipeline::load(&app, runtime, &options)?;
     // Load times are the benchmark's business; `run` reports the stages.
     pipeline.take_anchors();
@@ -320,19 +320,21 @@ fn run_app(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Files as given, folders expanded to their PNG/JPEG files in name order.
-fn expand_inputs(inputs: &[PathBuf]) -> Result<Vec<PathBuf>> {
+/// Files as given, folders expanded to their input files (by the app's
+/// extensions) in name order.
+fn expand_inputs(inputs: &[PathBuf], extensions: &[&str]) -> Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for input in inputs {
         let meta =
             std::fs::metadata(input).with_context(|| format!("input {}", input.display()))?;
         if meta.is_dir() {
-            let (found, _) = lpdnn_app::image_files(input)
+            let (found, _) = lpdnn_app::input_files(input, extensions)
                 .with_context(|| format!("input folder {}", input.display()))?;
             if found.is_empty() {
                 bail!(
-                    "input folder {} holds no image file (PNG, JPEG, PNM)",
-                    input.display()
+                    "input folder {} holds no input file (.{})",
+                    input.display(),
+                    extensions.join(", .")
                 );
             }
             files.extend(found);
@@ -371,6 +373,33 @@ fn print_prediction(
                     d.label.as_deref().unwrap_or("class"),
                     d.score,
                     d.keypoints.len()
+                )?;
+            }
+        }
+        Prediction::Segments(segments) => {
+            writeln!(out, "{input}: {} segment(s)", segments.len())?;
+            for s in segments {
+                writeln!(
+                    out,
+                    "  {:>8.3} s - {:>8.3} s  {} {:.4}",
+                    s.start_s,
+                    s.end_s,
+                    s.label.as_deref().unwrap_or("segment"),
+                    s.score
+                )?;
+            }
+        }
+        Prediction::Tensors(tensors) => {
+            writeln!(out, "{input}:")?;
+            for t in tensors {
+                let head: Vec<String> = t.data.iter().take(8).map(|v| format!("{v:.4}")).collect();
+                let more = if t.data.len() > 8 { ", ..." } else { "" };
+                writeln!(
+                    out,
+                    "  {} {:?}  [{}{more}]",
+                    t.name,
+                    t.shape,
+                    head.join(", ")
                 )?;
             }
         }

@@ -330,7 +330,7 @@ fn bad_datasets_are_refused_with_the_file_named_and_nothing_written() {
     std::fs::write(texts.path().join("notes.txt"), "hello").unwrap();
     let t = text(&run(texts.path()));
     assert!(
-        t.contains("no image file") && t.contains("1 file(s)"),
+        t.contains("no input file (.png") && t.contains("1 file(s)"),
         "{t}"
     );
 

@@ -22,10 +22,35 @@ impl InputMeta {
 /// The output of a pre-processor for one input.
 #[derive(Debug, Clone)]
 pub struct Preprocessed {
-    /// Model input tensors.
-    pub tensors: Vec<Tensor>,
+    /// Model input tensors of each chunk, in order (one chunk for an image).
+    pub chunks: Vec<Vec<Tensor>>,
     /// Facts for the post-processor.
     pub meta: InputMeta,
+}
+
+/// A stretch of a stream where something was found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    /// Start, seconds.
+    pub start_s: f32,
+    /// End, seconds.
+    pub end_s: f32,
+    /// Confidence.
+    pub score: f32,
+    /// Label, when the app has labels.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+}
+
+/// A named output tensor of a prediction, as numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Values {
+    /// Name.
+    pub name: String,
+    /// Shape.
+    pub shape: Vec<usize>,
+    /// Elements (f32 tensors only; others are refused by the host).
+    pub data: Vec<f32>,
 }
 
 /// One class of a classification.
@@ -65,6 +90,10 @@ pub enum Prediction {
     Classes(Vec<ClassScore>),
     /// Detections, best first.
     Detections(Vec<Detection>),
+    /// Segments of a stream, in time order.
+    Segments(Vec<Segment>),
+    /// Numbers.
+    Tensors(Vec<Values>),
 }
 
 pub(crate) fn processor_error(path: &Path, e: bindings::ProcessorError) -> RuntimeError {
@@ -126,33 +155,41 @@ pub(crate) fn preprocessed(
     path: &Path,
     p: bindings::Preprocessed,
 ) -> Result<Preprocessed, RuntimeError> {
-    if p.tensors.is_empty() {
-        return Err(RuntimeError::InvalidOutput {
-            path: path.to_owned(),
-            message: "no tensors".into(),
-        });
+    let invalid = |message: String| RuntimeError::InvalidOutput {
+        path: path.to_owned(),
+        message,
+    };
+    if p.chunks.is_empty() {
+        return Err(invalid("no chunks".into()));
     }
-    let tensors = p
-        .tensors
+    let chunks = p
+        .chunks
         .into_iter()
-        .map(|t| {
-            let shape = t.shape.iter().map(|&d| d as usize).collect();
-            Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| {
-                RuntimeError::InvalidOutput {
-                    path: path.to_owned(),
-                    message: e.to_string(),
-                }
-            })
+        .enumerate()
+        .map(|(i, chunk)| {
+            if chunk.is_empty() {
+                return Err(invalid(format!("chunk {i} holds no tensor")));
+            }
+            chunk
+                .into_iter()
+                .map(|t| from_wit(t).map_err(|m| invalid(format!("chunk {i}: {m}"))))
+                .collect::<Result<Vec<_>, _>>()
         })
         .collect::<Result<_, _>>()?;
     Ok(Preprocessed {
-        tensors,
+        chunks,
         meta: InputMeta(p.meta),
     })
 }
 
-pub(crate) fn prediction(p: bindings::Prediction) -> Prediction {
-    match p {
+/// Converts a guest tensor, checking its data against its shape.
+fn from_wit(t: bindings::Tensor) -> Result<Tensor, String> {
+    let shape = t.shape.iter().map(|&d| d as usize).collect();
+    Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| e.to_string())
+}
+
+pub(crate) fn prediction(path: &Path, p: bindings::Prediction) -> Result<Prediction, RuntimeError> {
+    Ok(match p {
         wit_post::Prediction::Classes(c) => Prediction::Classes(
             c.into_iter()
                 .map(|c| ClassScore {
@@ -173,5 +210,35 @@ pub(crate) fn prediction(p: bindings::Prediction) -> Prediction {
                 })
                 .collect(),
         ),
-    }
+        wit_post::Prediction::Segments(s) => Prediction::Segments(
+            s.into_iter()
+                .map(|s| Segment {
+                    start_s: s.start_s,
+                    end_s: s.end_s,
+                    score: s.score,
+                    label: s.label,
+                })
+                .collect(),
+        ),
+        wit_post::Prediction::Tensors(t) => Prediction::Tensors(
+            t.into_iter()
+                .map(|t| {
+                    let t = from_wit(t).and_then(|t| {
+                        let data = t.to_f32().ok_or_else(|| {
+                            format!("tensor '{}' is {}, not f32", t.name, t.dtype)
+                        })?;
+                        Ok(Values {
+                            name: t.name,
+                            shape: t.shape,
+                            data,
+                        })
+                    });
+                    t.map_err(|message| RuntimeError::InvalidOutput {
+                        path: path.to_owned(),
+                        message,
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        ),
+    })
 }

@@ -49,14 +49,28 @@ pub enum RuntimeError {
     },
     /// The component does not implement the world the app needs it for, or
     /// imports something the sandbox does not grant.
-    #[error("component {path} is not a {world} (lpdnn:processing@0.1.0): {message}")]
+    #[error(
+        "component {path} is not a {world} (lpdnn:processing@{}): {message}",
+        crate::WIT_VERSION
+    )]
     WrongWorld {
         /// The component file.
         path: PathBuf,
         /// The world it was loaded as.
-        world: &'static str,
+        world: String,
         /// Why it does not fit.
         message: String,
+    },
+    /// The component was built against a version of the WIT package this
+    /// host does not speak.
+    #[error("component {path} was built against lpdnn:processing@{component}, this host speaks lpdnn:processing@{host}; rebuild it against {host} (compatible: same major version, or same minor for 0.x)")]
+    Version {
+        /// The component file.
+        path: PathBuf,
+        /// The version it was built against.
+        component: String,
+        /// The version the host speaks.
+        host: &'static str,
     },
     /// The processor reported an error about its parameters or input.
     #[error("component {path}: {kind}: {message}")]

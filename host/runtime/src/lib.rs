@@ -15,6 +15,7 @@ mod cache;
 mod convert;
 mod error;
 mod processor;
+mod version;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -24,9 +25,10 @@ use std::time::Duration;
 use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, OptLevel};
 
-pub use convert::{ClassScore, Detection, InputMeta, Prediction, Preprocessed};
+pub use convert::{ClassScore, Detection, InputMeta, Prediction, Preprocessed, Segment, Values};
 pub use error::{ProcessorErrorKind, RuntimeError};
-pub use processor::{ImagePreprocessor, Postprocessor};
+pub use processor::{Postprocessor, Preprocessor};
+pub use version::{compatible, Kind, Surface, WIT_VERSION};
 
 use processor::HostState;
 
@@ -144,15 +146,16 @@ impl Runtime {
         self.shared.limits
     }
 
-    /// Loads an image pre-processor and configures it with `params` (JSON
-    /// object text) and `labels`.
-    pub fn image_preprocessor(
+    /// Loads a pre-processor (image, audio or signal: whichever world the
+    /// component exports) and configures it with `params` (JSON object
+    /// text) and `labels`.
+    pub fn preprocessor(
         &self,
         path: &Path,
         params: &str,
         labels: &[String],
-    ) -> Result<ImagePreprocessor, RuntimeError> {
-        ImagePreprocessor::load(self.shared.clone(), path, params, labels)
+    ) -> Result<Preprocessor, RuntimeError> {
+        Preprocessor::load(self.shared.clone(), path, params, labels)
     }
 
     /// Loads a post-processor and configures it with `params` (JSON object

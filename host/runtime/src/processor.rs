@@ -8,8 +8,9 @@ use wasmtime::{ResourceLimiter, Store, Trap};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use crate::bindings::{self, post};
+use crate::bindings::{self, audio, post, signal};
 use crate::convert::{self, InputMeta, Prediction, Preprocessed};
+use crate::version::{self, Kind, Surface};
 use crate::{RuntimeError, Shared};
 
 /// Per-store state: a WASI context that grants nothing, the memory limiter
@@ -113,6 +114,18 @@ world!(
     lpdnn_processing_image_preprocess
 );
 world!(
+    audio::AudioPreprocessor,
+    "audio-preprocessor",
+    audio::AudioPreprocessorPre<HostState>,
+    lpdnn_processing_audio_preprocess
+);
+world!(
+    signal::SignalPreprocessor,
+    "signal-preprocessor",
+    signal::SignalPreprocessorPre<HostState>,
+    lpdnn_processing_signal_preprocess
+);
+world!(
     post::Postprocessor,
     "postprocessor",
     post::PostprocessorPre<HostState>,
@@ -130,17 +143,43 @@ struct Instance<W: World> {
     peak_memory: usize,
 }
 
+/// Compiles a component and checks what it is before anything runs: the
+/// WIT version it was built against, and which processor kinds it exports.
+pub(crate) fn open(
+    shared: &Shared,
+    path: &Path,
+) -> Result<(wasmtime::component::Component, Vec<Kind>), RuntimeError> {
+    let component = shared.component(path)?;
+    let surface = Surface::of(&shared.engine, &component);
+    if let Some(v) = surface
+        .versions()
+        .into_iter()
+        .find(|v| !version::compatible(v))
+    {
+        return Err(RuntimeError::Version {
+            path: path.to_owned(),
+            component: if v.is_empty() {
+                "(unversioned)".into()
+            } else {
+                v
+            },
+            host: version::WIT_VERSION,
+        });
+    }
+    Ok((component, surface.kinds()))
+}
+
 impl<W: World> Instance<W> {
     fn load(
         shared: Arc<Shared>,
+        component: wasmtime::component::Component,
         path: &Path,
         params: &str,
         labels: &[String],
     ) -> Result<Self, RuntimeError> {
-        let component = shared.component(path)?;
         let wrong_world = |e: wasmtime::Error| RuntimeError::WrongWorld {
             path: path.to_owned(),
-            world: W::NAME,
+            world: W::NAME.into(),
             message: format!("{e:#}"),
         };
         let instance_pre = shared
@@ -261,37 +300,104 @@ impl<W: World> Instance<W> {
     }
 }
 
-/// An image pre-processor component: encoded image bytes in, model tensors out.
-pub struct ImagePreprocessor(Instance<bindings::ImagePreprocessor>);
+/// A pre-processor component of any kind (image, audio or signal): the
+/// encoded input's bytes in, model tensors chunk by chunk out.
+pub struct Preprocessor {
+    kind: Kind,
+    inner: Pre,
+}
 
-impl ImagePreprocessor {
+enum Pre {
+    Image(Instance<bindings::ImagePreprocessor>),
+    Audio(Instance<audio::AudioPreprocessor>),
+    Signal(Instance<signal::SignalPreprocessor>),
+}
+
+impl Preprocessor {
     pub(crate) fn load(
         shared: Arc<Shared>,
         path: &Path,
         params: &str,
         labels: &[String],
     ) -> Result<Self, RuntimeError> {
-        Instance::load(shared, path, params, labels).map(ImagePreprocessor)
+        let (component, kinds) = open(&shared, path)?;
+        let kind = kinds
+            .iter()
+            .copied()
+            .find(|k| k.is_preprocessor())
+            .ok_or_else(|| RuntimeError::WrongWorld {
+                path: path.to_owned(),
+                world: "pre-processor (image-, audio- or signal-preprocessor)".into(),
+                message: describe_kinds(&kinds),
+            })?;
+        let inner = match kind {
+            Kind::ImagePreprocessor => {
+                Pre::Image(Instance::load(shared, component, path, params, labels)?)
+            }
+            Kind::AudioPreprocessor => {
+                Pre::Audio(Instance::load(shared, component, path, params, labels)?)
+            }
+            Kind::SignalPreprocessor => {
+                Pre::Signal(Instance::load(shared, component, path, params, labels)?)
+            }
+            Kind::Postprocessor => unreachable!("filtered above"),
+        };
+        Ok(Preprocessor { kind, inner })
     }
 
-    /// Decodes and pre-processes one encoded image (PNG/JPEG bytes) inside
-    /// the sandbox.
-    pub fn process(&mut self, image: &[u8]) -> Result<Preprocessed, RuntimeError> {
-        let out = self.0.call(|w, store| {
-            w.lpdnn_processing_image_preprocess()
-                .call_process(store, image)
-        })?;
-        convert::preprocessed(&self.0.path, out)
+    /// Which kind of pre-processor it is.
+    pub fn kind(&self) -> Kind {
+        self.kind
+    }
+
+    /// Pre-processes one encoded input (an image, a WAV file, a sensor
+    /// recording) inside the sandbox.
+    pub fn process(&mut self, input: &[u8]) -> Result<Preprocessed, RuntimeError> {
+        let out = match &mut self.inner {
+            Pre::Image(i) => i.call(|w, store| {
+                w.lpdnn_processing_image_preprocess()
+                    .call_process(store, input)
+            }),
+            Pre::Audio(i) => i.call(|w, store| {
+                w.lpdnn_processing_audio_preprocess()
+                    .call_process(store, input)
+            }),
+            Pre::Signal(i) => i.call(|w, store| {
+                w.lpdnn_processing_signal_preprocess()
+                    .call_process(store, input)
+            }),
+        }?;
+        convert::preprocessed(self.path(), out)
     }
 
     /// The component file.
     pub fn path(&self) -> &Path {
-        &self.0.path
+        match &self.inner {
+            Pre::Image(i) => &i.path,
+            Pre::Audio(i) => &i.path,
+            Pre::Signal(i) => &i.path,
+        }
     }
 
     /// Largest linear memory any instance of this processor reached, in bytes.
     pub fn peak_memory(&self) -> usize {
-        self.0.peak_memory
+        match &self.inner {
+            Pre::Image(i) => i.peak_memory,
+            Pre::Audio(i) => i.peak_memory,
+            Pre::Signal(i) => i.peak_memory,
+        }
+    }
+}
+
+fn describe_kinds(kinds: &[Kind]) -> String {
+    if kinds.is_empty() {
+        format!(
+            "it exports no lpdnn:processing@{} processor interface",
+            version::WIT_VERSION
+        )
+    } else {
+        let names: Vec<&str> = kinds.iter().map(|k| k.world()).collect();
+        format!("it is a {}", names.join(" and "))
     }
 }
 
@@ -305,22 +411,34 @@ impl Postprocessor {
         params: &str,
         labels: &[String],
     ) -> Result<Self, RuntimeError> {
-        Instance::load(shared, path, params, labels).map(Postprocessor)
+        let (component, kinds) = open(&shared, path)?;
+        if !kinds.contains(&Kind::Postprocessor) {
+            return Err(RuntimeError::WrongWorld {
+                path: path.to_owned(),
+                world: Kind::Postprocessor.world().into(),
+                message: describe_kinds(&kinds),
+            });
+        }
+        Instance::load(shared, component, path, params, labels).map(Postprocessor)
     }
 
-    /// Turns the model's outputs into a prediction. `meta` is what the
-    /// pre-processor returned for the same input.
+    /// Turns the model's outputs, one entry per chunk (one for an image),
+    /// into a prediction. `meta` is what the pre-processor returned for the
+    /// same input.
     pub fn process(
         &mut self,
-        outputs: &[lpdnn_engine_api::Tensor],
+        outputs: &[Vec<lpdnn_engine_api::Tensor>],
         meta: &InputMeta,
     ) -> Result<Prediction, RuntimeError> {
-        let outputs: Vec<bindings::Tensor> = outputs.iter().map(convert::to_wit).collect();
+        let outputs: Vec<Vec<bindings::Tensor>> = outputs
+            .iter()
+            .map(|chunk| chunk.iter().map(convert::to_wit).collect())
+            .collect();
         let out = self.0.call(|w, store| {
             w.lpdnn_processing_postprocess()
                 .call_process(store, &outputs, meta.as_wit())
         })?;
-        Ok(convert::prediction(out))
+        convert::prediction(&self.0.path, out)
     }
 
     /// The component file.

@@ -11,10 +11,8 @@
 //! - `chatty`: writes 10 KiB to stderr, then succeeds;
 //! - anything else: a valid `[1, 3, 2, 2]` f32 tensor of ones.
 
-wit_bindgen::generate!({ path: "../../../wit", world: "image-preprocessor" });
-
-use exports::lpdnn::processing::image_preprocess::{Guest, Preprocessed};
-use lpdnn::processing::types::{Config, Dtype, InputMeta, ProcessorError, Tensor};
+use lpdnn_sdk::image::Guest;
+use lpdnn_sdk::{Config, Dtype, InputMeta, Preprocessed, ProcessorError, Tensor};
 
 fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
     match mode {
@@ -50,12 +48,12 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
 
 fn tensor(shape: Vec<u32>, data: Vec<u8>) -> Preprocessed {
     Preprocessed {
-        tensors: vec![Tensor {
+        chunks: vec![vec![Tensor {
             name: String::new(),
             shape,
             dtype: Dtype::F32,
             data,
-        }],
+        }]],
         meta: InputMeta::None,
     }
 }
@@ -79,4 +77,4 @@ impl Guest for Hostile {
     }
 }
 
-export!(Hostile);
+lpdnn_sdk::export_image_preprocessor!(Hostile);

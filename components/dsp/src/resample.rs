@@ -1,0 +1,197 @@
+//! FIR design and polyphase resampling, as `scipy.signal.firwin` and
+//! `scipy.signal.resample_poly` (which `librosa.resample` calls for
+//! `res_type="polyphase"`).
+
+use crate::{window, Error};
+
+/// `scipy.signal.firwin(numtaps, cutoff, window=..., pass_zero=...,
+/// scale=True)`: a linear-phase FIR filter by the window method. `cutoff`
+/// holds band edges as fractions of Nyquist (0 < f < 1, increasing);
+/// `pass_zero` makes the first band a pass band.
+pub fn firwin(
+    numtaps: usize,
+    cutoff: &[f64],
+    window_name: &str,
+    beta: f64,
+    pass_zero: bool,
+) -> Result<Vec<f64>, Error> {
+    if numtaps == 0 {
+        return crate::params("numtaps must be at least 1");
+    }
+    if cutoff.is_empty()
+        || cutoff.iter().any(|&f| !(f > 0.0 && f < 1.0))
+        || cutoff.windows(2).any(|w| w[0] >= w[1])
+    {
+        return crate::params(format!(
+            "cutoff {cutoff:?}: each edge must lie strictly between 0 and Nyquist, increasing"
+        ));
+    }
+    let pass_nyquist = (cutoff.len() % 2 == 1) != pass_zero;
+    if pass_nyquist && numtaps % 2 == 0 {
+        return crate::params(format!(
+            "a filter that passes Nyquist needs an odd numtaps, not {numtaps}"
+        ));
+    }
+    let mut edges = Vec::with_capacity(cutoff.len() + 2);
+    if pass_zero {
+        edges.push(0.0);
+    }
+    edges.extend_from_slice(cutoff);
+    if pass_nyquist {
+        edges.push(1.0);
+    }
+    let alpha = 0.5 * (numtaps - 1) as f64;
+    let m: Vec<f64> = (0..numtaps).map(|i| i as f64 - alpha).collect();
+    let mut h = vec![0.0; numtaps];
+    for band in edges.chunks_exact(2) {
+        let (left, right) = (band[0], band[1]);
+        for (hi, &mi) in h.iter_mut().zip(&m) {
+            *hi += right * sinc(right * mi) - left * sinc(left * mi);
+        }
+    }
+    let win = window::get(window_name, numtaps, false, beta)?;
+    for (hi, w) in h.iter_mut().zip(win) {
+        *hi *= w;
+    }
+    // Unity gain at the centre of the first pass band.
+    let (left, right) = (edges[0], edges[1]);
+    let f = if left == 0.0 {
+        0.0
+    } else if right == 1.0 {
+        1.0
+    } else {
+        0.5 * (left + right)
+    };
+    let s: f64 = h
+        .iter()
+        .zip(&m)
+        .map(|(hi, mi)| hi * (std::f64::consts::PI * mi * f).cos())
+        .sum();
+    for hi in &mut h {
+        *hi /= s;
+    }
+    Ok(h)
+}
+
+fn sinc(x: f64) -> f64 {
+    if x == 0.0 {
+        1.0
+    } else {
+        let px = std::f64::consts::PI * x;
+        px.sin() / px
+    }
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
+}
+
+/// A polyphase resampler by `up / down`, with scipy's default filter
+/// (`firwin(2 * 10 * max(up, down) + 1, 1 / max(up, down),
+/// window=("kaiser", 5.0))`).
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    up: usize,
+    down: usize,
+    h: Vec<f64>,
+    pre_remove: usize,
+}
+
+impl Resampler {
+    /// From one sample rate to another (reduced by their gcd). Ratios whose
+    /// reduced terms exceed 10 000 are refused (the filter would be huge).
+    pub fn new(from: u64, to: u64) -> Result<Self, Error> {
+        if from == 0 || to == 0 {
+            return crate::params("sample rates must be positive");
+        }
+        let g = gcd(from, to);
+        let (up, down) = ((to / g) as usize, (from / g) as usize);
+        if up.max(down) > 10_000 {
+            return crate::params(format!(
+                "resampling {from} Hz to {to} Hz needs a {up}/{down} polyphase filter; pick rates with a larger common divisor"
+            ));
+        }
+        if up == 1 && down == 1 {
+            return Ok(Resampler {
+                up,
+                down,
+                h: vec![1.0],
+                pre_remove: 0,
+            });
+        }
+        let max_rate = up.max(down);
+        let half_len = 10 * max_rate;
+        let mut h = firwin(
+            2 * half_len + 1,
+            &[1.0 / max_rate as f64],
+            "kaiser",
+            5.0,
+            true,
+        )?;
+        for v in &mut h {
+            *v *= up as f64;
+        }
+        let pre_pad = down - half_len % down;
+        let mut padded = vec![0.0; pre_pad];
+        padded.append(&mut h);
+        let pre_remove = (half_len + pre_pad) / down;
+        Ok(Resampler {
+            up,
+            down,
+            h: padded,
+            pre_remove,
+        })
+    }
+
+    /// Output length for `n` input samples: `ceil(n * up / down)`.
+    pub fn output_len(&self, n: usize) -> usize {
+        (n * self.up).div_ceil(self.down)
+    }
+
+    /// `scipy.signal.resample_poly(x, up, down)`.
+    pub fn process(&self, x: &[f64]) -> Vec<f64> {
+        if self.up == 1 && self.down == 1 {
+            return x.to_vec();
+        }
+        let (up, down, h) = (self.up, self.down, &self.h);
+        (0..self.output_len(x.len()))
+            .map(|i| {
+                // Output i of upfirdn: sum over x[j] * h[m - j * up], m = (i + pre_remove) * down.
+                let m = (i + self.pre_remove) * down;
+                let j_hi = (m / up).min(x.len().saturating_sub(1));
+                let j_lo = (m + 1).saturating_sub(h.len()).div_ceil(up);
+                (j_lo..=j_hi)
+                    .filter(|&j| j < x.len())
+                    .map(|j| x[j] * h[m - j * up])
+                    .sum()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identity_and_lengths() {
+        let r = Resampler::new(16000, 16000).unwrap();
+        assert_eq!(r.process(&[1.0, 2.0]), vec![1.0, 2.0]);
+        let r = Resampler::new(22050, 16000).unwrap();
+        assert_eq!(r.output_len(22050), 16000);
+        // A constant stays (about) constant away from the edges.
+        let y = r.process(&vec![1.0; 4410]);
+        assert!((y[1600] - 1.0).abs() < 1e-3, "{}", y[1600]);
+    }
+
+    #[test]
+    fn firwin_lowpass_has_unity_dc_gain() {
+        let h = firwin(31, &[0.25], "hamming", 0.0, true).unwrap();
+        assert!((h.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!(firwin(30, &[0.25], "hamming", 0.0, false).is_err());
+    }
+}
