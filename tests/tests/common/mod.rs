@@ -84,3 +84,45 @@ pub fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
     let inter = iw * ih;
     inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
 }
+
+/// Reads a `.npy` reference array (any float type) as f64, with its shape.
+pub fn npy(path: &Path) -> (Vec<usize>, Vec<f64>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = f.shape().iter().map(|&d| d as usize).collect();
+    let data = match f.dtype() {
+        npyz::DType::Plain(t) if t.size_field() == 4 => f
+            .into_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect(),
+        _ => f.into_vec::<f64>().unwrap(),
+    };
+    (shape, data)
+}
+
+/// Asserts `|got - want| <= atol + rtol * |want|` everywhere; the message
+/// names the worst element.
+pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, want {}",
+        got.len(),
+        want.len()
+    );
+    let (mut worst, mut at) = (0.0f64, 0);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let excess = (f64::from(*g) - w).abs() - (atol + rtol * w.abs());
+        if excess > worst {
+            (worst, at) = (excess, i);
+        }
+    }
+    assert!(
+        worst <= 0.0,
+        "{what}: element {at} is {} where the reference has {} (beyond atol {atol} + rtol {rtol})",
+        got[at],
+        want[at]
+    );
+}
