@@ -33,7 +33,7 @@ fn pipeline(engine: &str, runtime: &Runtime) -> (Pipeline, Vec<Tensor>) {
     )
     .expect("pipeline");
     let image = std::fs::read(root().join("assets/images/astronaut.png")).expect("run setup");
-    let tensors = p.preprocess(&image).expect("preprocess");
+    let tensors = p.preprocess(&image).expect("preprocess").chunks.remove(0);
     (p, tensors)
 }
 

@@ -50,7 +50,7 @@ fn runtime() -> Runtime {
 fn preprocess(c: &mut Criterion) {
     let rt = runtime();
     let mut wasm = rt
-        .image_preprocessor(&asset("components/image_preprocess.wasm"), PARAMS, &[])
+        .preprocessor(&asset("components/image_preprocess.wasm"), PARAMS, &[])
         .unwrap();
     let params = imageproc_core::Params::from_json(PARAMS).unwrap();
     let inputs = [
@@ -92,16 +92,44 @@ fn anchor(c: &mut Criterion) {
 fn component_call(c: &mut Criterion) {
     let rt = runtime();
     let mut hostile = rt
-        .image_preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
+        .preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
         .unwrap();
     c.bench_function("component/warm_call_tiny", |b| {
         b.iter(|| hostile.process(b"ok").unwrap())
     });
 }
 
+/// MFCC of 9 s of speech: the audio component in wasm against the same
+/// Rust code (`audio_preprocess::Pipeline`) compiled natively. With and
+/// without resampling 22050 -> 16000 Hz (polyphase) in front.
+fn mfcc(c: &mut Criterion) {
+    let rt = runtime();
+    let wav = std::fs::read(asset("audio/speech.wav")).unwrap();
+    let mut g = c.benchmark_group("mfcc_speech_9s");
+    for (name, params) in [
+        ("22050", r#"{"sr": 22050, "n_mfcc": 20}"#),
+        (
+            "16000_resampled",
+            r#"{"sr": 16000, "n_mfcc": 13, "n_fft": 400, "hop_length": 160, "n_mels": 40}"#,
+        ),
+    ] {
+        let native = audio_preprocess::Pipeline::from_json(params).unwrap();
+        let mut wasm = rt
+            .preprocessor(&asset("components/audio_preprocess.wasm"), params, &[])
+            .unwrap();
+        g.bench_with_input(BenchmarkId::new("native", name), &wav, |b, wav| {
+            b.iter(|| native.process(wav).unwrap())
+        });
+        g.bench_with_input(BenchmarkId::new("wasm", name), &wav, |b, wav| {
+            b.iter(|| wasm.process(wav).unwrap())
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default().measurement_time(Duration::from_secs(4)).warm_up_time(Duration::from_secs(1));
-    targets = preprocess, anchor, component_call
+    targets = preprocess, anchor, component_call, mfcc
 }
 criterion_main!(benches);

@@ -234,7 +234,7 @@ impl Pipeline {
         if p.sr == 0 {
             return bad("sr must be positive".into());
         }
-        if !(p.max_seconds > 0.0) {
+        if p.max_seconds.is_nan() || p.max_seconds <= 0.0 {
             return bad("max_seconds must be positive".into());
         }
         if p.dct_type != 2 {

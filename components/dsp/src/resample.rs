@@ -27,7 +27,7 @@ pub fn firwin(
         ));
     }
     let pass_nyquist = (cutoff.len() % 2 == 1) != pass_zero;
-    if pass_nyquist && numtaps % 2 == 0 {
+    if pass_nyquist && numtaps.is_multiple_of(2) {
         return crate::params(format!(
             "a filter that passes Nyquist needs an odd numtaps, not {numtaps}"
         ));

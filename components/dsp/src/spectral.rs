@@ -296,7 +296,7 @@ pub fn mfcc_from_log_mel(s: &Matrix, n_mfcc: usize, lifter: f64) -> Result<Matri
 /// Savitzky-Golay derivative along frames.
 pub fn delta(s: &Matrix, width: usize, order: usize) -> Result<Matrix, Error> {
     let frames = s.first().map_or(0, Vec::len);
-    if width < 3 || width % 2 == 0 {
+    if width < 3 || width.is_multiple_of(2) {
         return crate::params(format!(
             "delta width must be an odd integer >= 3, not {width}"
         ));
@@ -347,8 +347,8 @@ fn savgol_row(width: usize, polyorder: usize, deriv: usize, x0: f64) -> Vec<f64>
     // Normal equations (A^T A) c = g, A[i][j] = x_i^j; weights = A c.
     let mut ata = vec![vec![0.0; d + 1]; d];
     for (r, row) in ata.iter_mut().enumerate() {
-        for c in 0..d {
-            row[c] = xs.iter().map(|x| x.powi((r + c) as i32)).sum();
+        for (c, cell) in row.iter_mut().take(d).enumerate() {
+            *cell = xs.iter().map(|x| x.powi((r + c) as i32)).sum();
         }
         // g: the deriv-th derivative of x^r at x0.
         row[d] = if r < deriv {
@@ -367,8 +367,9 @@ fn savgol_row(width: usize, polyorder: usize, deriv: usize, x0: f64) -> Vec<f64>
         for r in 0..d {
             if r != col {
                 let f = ata[r][col] / ata[col][col];
-                for c in col..=d {
-                    ata[r][c] -= f * ata[col][c];
+                let pivot = ata[col].clone();
+                for (cell, p) in ata[r].iter_mut().zip(&pivot).skip(col) {
+                    *cell -= f * p;
                 }
             }
         }

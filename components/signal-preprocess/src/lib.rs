@@ -156,7 +156,7 @@ impl Pipeline {
     /// Checks the parameters and designs the filters.
     pub fn new(p: Params) -> Result<Self, Error> {
         let bad = |m: String| Err(Error::Params(m));
-        if !(p.sample_rate > 0.0) {
+        if p.sample_rate.is_nan() || p.sample_rate <= 0.0 {
             return bad("sample_rate must be positive".into());
         }
         match p.format.as_str() {
@@ -242,7 +242,7 @@ impl Pipeline {
         let p = &self.p;
         let channels = if p.format == "f32" {
             let c = p.channels.unwrap_or(1);
-            if bytes.len() % (4 * c) != 0 {
+            if !bytes.len().is_multiple_of(4 * c) {
                 return Err(Error::Input(format!(
                     "raw f32 input of {} bytes is not a whole number of {c}-channel frames ({} bytes each)",
                     bytes.len(),

@@ -1,6 +1,7 @@
 //! `lpdnn-host`: run and benchmark AI apps across inference engines.
 
 mod bench;
+mod component;
 mod convert;
 
 // Heap bytes allocated per stage, for the benchmark's anchors.
@@ -81,6 +82,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Work with processor components: inspect, check, compile, run alone.
+    #[command(subcommand)]
+    Component(component::ComponentCommand),
     /// Convert a model to another engine's format.
     Convert {
         /// Target format (ncnn).
@@ -159,6 +163,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bench::benchmark(&runtime, args)
         }
         Command::Inspect { model, json } => bench::inspect(&model, json),
+        Command::Component(c) => component::run(c, cache_dir),
         Command::Compare { a, b, json } => bench::compare(&a, &b, json),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_app::ENGINES

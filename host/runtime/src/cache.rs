@@ -36,6 +36,11 @@ pub(crate) fn key(engine: &Engine, bytes: &[u8]) -> String {
     hex::encode(h.0.finalize())
 }
 
+/// The cache file `bytes` compile to under `engine` in `dir`.
+pub(crate) fn file(engine: &Engine, dir: &Path, bytes: &[u8]) -> std::path::PathBuf {
+    dir.join(format!("{}.cwasm", key(engine, bytes)))
+}
+
 /// Compiles `bytes` (read from `path`), going through `dir` when given.
 pub(crate) fn load(
     engine: &Engine,
@@ -50,7 +55,7 @@ pub(crate) fn load(
     let Some(dir) = dir else {
         return Component::new(engine, bytes).map_err(compile_err);
     };
-    let file = dir.join(format!("{}.cwasm", key(engine, bytes)));
+    let file = file(engine, dir, bytes);
     if file.is_file() {
         // SAFETY: `file` is named by the hash of the source bytes and only
         // ever written by `store` below from wasmtime's own compiler output.

@@ -14,6 +14,11 @@ use crate::{ProcessorErrorKind, RuntimeError};
 pub struct InputMeta(bindings::InputMeta);
 
 impl InputMeta {
+    /// No facts (e.g. for running a post-processor alone).
+    pub fn none() -> Self {
+        InputMeta(bindings::InputMeta::None)
+    }
+
     pub(crate) fn as_wit(&self) -> bindings::InputMeta {
         self.0
     }

@@ -170,6 +170,86 @@ impl Runtime {
     }
 }
 
+/// What a component file is, as `lpdnn-host component inspect` and
+/// `check` report it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ComponentReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+    /// Processor worlds it implements (by the interfaces it exports).
+    pub worlds: Vec<Kind>,
+    /// `lpdnn:processing` versions it names.
+    pub wit_versions: Vec<String>,
+    /// The version this host speaks.
+    pub host_wit_version: &'static str,
+    /// Imports and exports.
+    #[serde(flatten)]
+    pub surface: Surface,
+    /// The compiled form in the cache, when there is a cache.
+    pub cache_file: Option<PathBuf>,
+    /// Why this host would refuse it; empty when it would run it.
+    pub problems: Vec<String>,
+}
+
+impl Runtime {
+    /// Compiles a component (through the cache) and reports what it is and
+    /// anything that would keep it from running here: no processor world
+    /// (or several), a WIT version this host does not speak, imports the
+    /// sandbox does not grant, or a failed link.
+    pub fn inspect_component(&self, path: &Path) -> Result<ComponentReport, RuntimeError> {
+        let shared = &self.shared;
+        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        let component = cache::load(&shared.engine, shared.cache_dir.as_deref(), path, &bytes)?;
+        let surface = Surface::of(&shared.engine, &component);
+        let worlds = surface.kinds();
+        let wit_versions = surface.versions();
+        let mut problems = Vec::new();
+        match worlds.len() {
+            0 => problems.push(format!(
+                "it exports no lpdnn:processing@{WIT_VERSION} interface (image-preprocess, audio-preprocess, signal-preprocess or postprocess)"
+            )),
+            1 => {}
+            _ => problems.push("it exports more than one processor interface; a component implements one world".into()),
+        }
+        for v in wit_versions.iter().filter(|v| !compatible(v)) {
+            problems.push(format!(
+                "built against lpdnn:processing@{v}; this host speaks lpdnn:processing@{WIT_VERSION}"
+            ));
+        }
+        for i in surface.foreign_imports() {
+            problems.push(format!("imports {i}, which the sandbox does not grant (only WASI 0.2 is linked, with nothing granted)"));
+        }
+        if problems.is_empty() {
+            if let Err(e) = shared.linker.instantiate_pre(&component) {
+                problems.push(format!("does not link against the sandbox: {e:#}"));
+            }
+        }
+        use sha2::Digest;
+        Ok(ComponentReport {
+            path: path.to_owned(),
+            size_bytes: bytes.len() as u64,
+            sha256: hex::encode(sha2::Sha256::digest(&bytes)),
+            worlds,
+            wit_versions,
+            host_wit_version: WIT_VERSION,
+            surface,
+            cache_file: shared
+                .cache_dir
+                .as_deref()
+                .map(|d| cache::file(&shared.engine, d, &bytes))
+                .filter(|f| f.is_file()),
+            problems,
+        })
+    }
+}
+
 impl Shared {
     /// Reads and compiles a component (through the cache).
     pub(crate) fn component(

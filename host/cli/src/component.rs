@@ -1,0 +1,297 @@
+//! `lpdnn-host component`: what a component author needs to test a
+//! processor in isolation: inspect it, check it against our WIT and the
+//! sandbox, precompile it, run it alone and keep its tensors as `.npy`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+use lpdnn_app::{Runtime, RuntimeConfig};
+use lpdnn_engine_api::{DType, Tensor};
+use lpdnn_runtime::{ComponentReport, Kind};
+use npyz::WriterBuilder;
+
+/// The `component` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ComponentCommand {
+    /// Which world a component implements, its WIT version, imports, exports and size.
+    Inspect {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate a component against our WIT and the sandbox's rules (exit 1 on any problem).
+    Check {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+    /// Precompile a component into the cache, so its first load is fast.
+    Compile {
+        /// The component (.wasm).
+        file: PathBuf,
+    },
+    /// Run one processor alone on one input and write what it returns.
+    Run {
+        /// The component (.wasm).
+        file: PathBuf,
+        /// Pre-processor: the input file (image, WAV, CSV...). Post-processor:
+        /// the model outputs as .npy files, one per output (repeat the flag),
+        /// named by their file stems.
+        #[arg(long = "input", short, required = true)]
+        inputs: Vec<PathBuf>,
+        /// Parameters as JSON text, or @FILE to read them from a file.
+        #[arg(long, default_value = "{}")]
+        params: String,
+        /// Label file (one label per line) handed to configure.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// Pre-processor: the tensor to write, when a chunk holds several (default: the first).
+        #[arg(long)]
+        tensor: Option<String>,
+        /// Pre-processor: the .npy file to write (chunks stacked on a new first axis when
+        /// there are several). Post-processor: the prediction as JSON.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+/// Runs a `component` subcommand.
+pub fn run(command: ComponentCommand, cache_dir: Option<PathBuf>) -> Result<ExitCode> {
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir,
+        ..Default::default()
+    })?;
+    match command {
+        ComponentCommand::Inspect { file, json } => {
+            let report = runtime.inspect_component(&file)?;
+            let mut out = std::io::stdout().lock();
+            if json {
+                serde_json::to_writer_pretty(&mut out, &report)?;
+                writeln!(out)?;
+            } else {
+                print_report(&mut out, &report)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ComponentCommand::Check { file } => {
+            let report = runtime.inspect_component(&file)?;
+            let mut out = std::io::stdout().lock();
+            if report.problems.is_empty() {
+                writeln!(
+                    out,
+                    "{}: ok: implements world {} of lpdnn:processing@{}, imports only WASI 0.2",
+                    file.display(),
+                    report.worlds[0],
+                    report.host_wit_version
+                )?;
+                Ok(ExitCode::SUCCESS)
+            } else {
+                for p in &report.problems {
+                    writeln!(out, "{}: {p}", file.display())?;
+                }
+                Ok(ExitCode::FAILURE)
+            }
+        }
+        ComponentCommand::Compile { file } => {
+            let report = runtime.inspect_component(&file)?;
+            match report.cache_file {
+                Some(c) => println!("{} -> {}", file.display(), c.display()),
+                None => bail!("no component cache folder (set LPDNN_CACHE_DIR or --cache-dir)"),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        ComponentCommand::Run {
+            file,
+            inputs,
+            params,
+            labels,
+            tensor,
+            output,
+        } => run_one(
+            &runtime,
+            &file,
+            &inputs,
+            &params,
+            labels.as_deref(),
+            tensor.as_deref(),
+            &output,
+        ),
+    }
+}
+
+fn print_report(out: &mut impl Write, r: &ComponentReport) -> std::io::Result<()> {
+    writeln!(out, "component  {}", r.path.display())?;
+    writeln!(out, "size       {} bytes", r.size_bytes)?;
+    writeln!(out, "sha256     {}", r.sha256)?;
+    let worlds: Vec<String> = r.worlds.iter().map(ToString::to_string).collect();
+    writeln!(
+        out,
+        "world      {}",
+        if worlds.is_empty() {
+            "(none of ours)".into()
+        } else {
+            worlds.join(", ")
+        }
+    )?;
+    writeln!(
+        out,
+        "wit        lpdnn:processing@{} (host speaks {})",
+        r.wit_versions.join(", "),
+        r.host_wit_version
+    )?;
+    writeln!(out, "exports")?;
+    for e in &r.surface.exports {
+        writeln!(out, "  {e}")?;
+    }
+    writeln!(out, "imports")?;
+    for i in &r.surface.imports {
+        writeln!(out, "  {i}")?;
+    }
+    if let Some(c) = &r.cache_file {
+        writeln!(out, "compiled   {}", c.display())?;
+    }
+    for p in &r.problems {
+        writeln!(out, "problem    {p}")?;
+    }
+    Ok(())
+}
+
+fn run_one(
+    runtime: &Runtime,
+    file: &Path,
+    inputs: &[PathBuf],
+    params: &str,
+    labels: Option<&Path>,
+    tensor: Option<&str>,
+    output: &Path,
+) -> Result<ExitCode> {
+    let params = match params.strip_prefix('@') {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("--params {p}"))?,
+        None => params.to_owned(),
+    };
+    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&params)
+        .context("--params must be a JSON object")?;
+    let labels: Vec<String> = match labels {
+        Some(p) => std::fs::read_to_string(p)
+            .with_context(|| format!("--labels {}", p.display()))?
+            .lines()
+            .map(|l| l.trim().to_owned())
+            .collect(),
+        None => Vec::new(),
+    };
+    let report = runtime.inspect_component(file)?;
+    let kind = report.worlds.first().copied();
+    if kind == Some(Kind::Postprocessor) {
+        let outputs = inputs
+            .iter()
+            .map(|p| read_npy(p))
+            .collect::<Result<Vec<_>>>()?;
+        let mut post = runtime.postprocessor(file, &params, &labels)?;
+        let meta = lpdnn_runtime::InputMeta::none();
+        let prediction = post.process(&[outputs], &meta)?;
+        let text = serde_json::to_string_pretty(&prediction)? + "\n";
+        crate::write_atomically(output, text.as_bytes())?;
+        print!("{text}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let [input] = inputs else {
+        bail!("a pre-processor takes one --input file");
+    };
+    let bytes = std::fs::read(input).with_context(|| format!("--input {}", input.display()))?;
+    let mut pre = runtime.preprocessor(file, &params, &labels)?;
+    let out = pre.process(&bytes)?;
+    let picked = out
+        .chunks
+        .iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let t = match tensor {
+                Some(name) => chunk.iter().find(|t| t.name == name),
+                None => chunk.first(),
+            };
+            t.with_context(|| {
+                let names: Vec<&str> = chunk.iter().map(|t| t.name.as_str()).collect();
+                format!("chunk {i} has no tensor {tensor:?} (it has {names:?})")
+            })
+        })
+        .collect::<Result<Vec<&Tensor>>>()?;
+    let first = picked[0];
+    if picked
+        .iter()
+        .any(|t| t.shape != first.shape || t.dtype != first.dtype)
+    {
+        bail!("the chunks' tensors differ in shape or type; pick one with --tensor");
+    }
+    let mut shape = first.shape.clone();
+    if picked.len() > 1 {
+        shape.insert(0, picked.len());
+    }
+    let data: Vec<u8> = picked.iter().flat_map(|t| t.data.iter().copied()).collect();
+    crate::write_atomically(output, &npy_bytes(first.dtype, &shape, &data)?)?;
+    println!(
+        "{}: {} chunk(s), tensor '{}' {} {:?} -> {}",
+        input.display(),
+        picked.len(),
+        first.name,
+        first.dtype,
+        shape,
+        output.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `.npy` file of `data` (packed little-endian elements of `dtype`).
+fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Result<Vec<u8>> {
+    fn write<T: npyz::Serialize + npyz::AutoSerialize>(
+        shape: &[usize],
+        values: impl Iterator<Item = T>,
+    ) -> Result<Vec<u8>> {
+        let mut buf = std::io::Cursor::new(Vec::new());
+        let shape: Vec<u64> = shape.iter().map(|&d| d as u64).collect();
+        let mut w = npyz::WriteOptions::<T>::new()
+            .default_dtype()
+            .shape(&shape)
+            .writer(&mut buf)
+            .begin_nd()?;
+        w.extend(values)?;
+        w.finish()?;
+        Ok(buf.into_inner())
+    }
+    macro_rules! le {
+        ($t:ty, $n:literal) => {
+            write::<$t>(
+                shape,
+                data.chunks_exact($n)
+                    .map(|b| <$t>::from_le_bytes(b.try_into().expect("chunk size"))),
+            )
+        };
+    }
+    match dtype {
+        DType::F32 => le!(f32, 4),
+        DType::I32 => le!(i32, 4),
+        DType::I64 => le!(i64, 8),
+        DType::U8 => write::<u8>(shape, data.iter().copied()),
+        DType::I8 => write::<i8>(shape, data.iter().map(|&b| b as i8)),
+        DType::F16 => bail!("f16 tensors cannot be written as .npy here"),
+    }
+}
+
+/// Reads a `.npy` file as a model-output tensor named by the file stem.
+fn read_npy(path: &Path) -> Result<Tensor> {
+    let bytes = std::fs::read(path).with_context(|| format!("--input {}", path.display()))?;
+    let f = npyz::NpyFile::new(&bytes[..])
+        .with_context(|| format!("{} is not a .npy file", path.display()))?;
+    let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();
+    let values: Vec<f32> = f
+        .into_vec::<f32>()
+        .with_context(|| format!("{}: only float32 .npy arrays are accepted", path.display()))?;
+    let name = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Ok(Tensor::from_f32(&name, shape, &values)?)
+}

@@ -1,0 +1,314 @@
+//! `lpdnn-host component` as a component author uses it: inspect, check,
+//! compile, run alone; and a third-party component built outside our
+//! workspace with the SDK, as a user would build it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn asset(rel: &str) -> String {
+    let p = root().join("assets").join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        p.display()
+    );
+    p.display().to_string()
+}
+
+fn host(args: &[&str], cache: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(args)
+        .env("LPDNN_CACHE_DIR", cache)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+    let bytes = std::fs::read(path).unwrap();
+    let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+    let shape = f.shape().to_vec();
+    (shape, f.into_vec::<f32>().unwrap())
+}
+
+#[test]
+fn inspect_names_the_world_version_and_imports() {
+    let cache = tempfile::tempdir().unwrap();
+    let o = host(
+        &[
+            "component",
+            "inspect",
+            "--json",
+            &asset("components/audio_preprocess.wasm"),
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["worlds"], serde_json::json!(["audio-preprocessor"]));
+    assert_eq!(v["wit_versions"], serde_json::json!(["0.2.0"]));
+    assert!(v["exports"]
+        .as_array()
+        .unwrap()
+        .contains(&"lpdnn:processing/audio-preprocess@0.2.0".into()));
+    assert!(v["imports"].as_array().unwrap().iter().all(|i| {
+        let i = i.as_str().unwrap();
+        i.starts_with("wasi:") || i.starts_with("lpdnn:processing/types@")
+    }));
+    assert!(v["problems"].as_array().unwrap().is_empty());
+    assert!(v["size_bytes"].as_u64().unwrap() > 10_000);
+}
+
+#[test]
+fn check_refuses_an_old_wit_version_and_an_import_we_do_not_grant() {
+    let cache = tempfile::tempdir().unwrap();
+    let ok = host(
+        &["component", "check", &asset("components/segments.wasm")],
+        cache.path(),
+    );
+    assert!(
+        ok.status.success() && text(&ok).contains("postprocessor"),
+        "{}",
+        text(&ok)
+    );
+
+    let old = host(
+        &[
+            "component",
+            "check",
+            &asset("components/testing/old_version.wasm"),
+        ],
+        cache.path(),
+    );
+    let t = text(&old);
+    assert_eq!(old.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("lpdnn:processing@0.1.0") && t.contains("lpdnn:processing@0.2.0"),
+        "{t}"
+    );
+
+    // A component that asks for a network interface of its own.
+    let evil = wat::parse_str(
+        r#"(component
+             (import "evil:net/send" (instance (export "send" (func (param "data" string)))))
+           )"#,
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("evil.wasm");
+    std::fs::write(&file, evil).unwrap();
+    let o = host(
+        &["component", "check", file.to_str().unwrap()],
+        cache.path(),
+    );
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("imports evil:net/send, which the sandbox does not grant"),
+        "{t}"
+    );
+    assert!(
+        t.contains("exports no lpdnn:processing@0.2.0 interface"),
+        "{t}"
+    );
+
+    let png = host(
+        &["component", "check", &asset("images/chelsea.png")],
+        cache.path(),
+    );
+    assert!(!png.status.success() && text(&png).contains("not a valid WebAssembly component"));
+}
+
+#[test]
+fn compile_fills_the_cache_and_run_writes_the_tensor_as_npy() {
+    let cache = tempfile::tempdir().unwrap();
+    let wasm = asset("components/audio_preprocess.wasm");
+    let o = host(&["component", "compile", &wasm], cache.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let cwasm: Vec<_> = std::fs::read_dir(cache.path()).unwrap().collect();
+    assert_eq!(cwasm.len(), 1, "{}", text(&o));
+
+    let out = tempfile::tempdir().unwrap();
+    let npy = out.path().join("mfcc.npy");
+    let o = host(
+        &[
+            "component",
+            "run",
+            &wasm,
+            "--input",
+            &asset("audio/speech.wav"),
+            "--params",
+            r#"{"sr": 16000, "n_mfcc": 13, "n_fft": 400, "hop_length": 160, "n_mels": 40, "fmin": 20, "fmax": 7600}"#,
+            "--output",
+            npy.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (shape, got) = read_npy(&npy);
+    let (want_shape, want) = {
+        let bytes = std::fs::read(asset("reference/audio/mfcc_16000.npy")).unwrap();
+        let f = npyz::NpyFile::new(&bytes[..]).unwrap();
+        (f.shape().to_vec(), f.into_vec::<f64>().unwrap())
+    };
+    assert_eq!(shape[1..], want_shape[..]);
+    let worst = got
+        .iter()
+        .zip(&want)
+        .map(|(g, w)| (f64::from(*g) - w).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-3, "{worst}");
+
+    // A streaming pre-processor: its chunks stacked on a new first axis.
+    let o = host(
+        &[
+            "component",
+            "run",
+            &wasm,
+            "--input",
+            &asset("audio/speech.wav"),
+            "--params",
+            r#"{"sr": 16000, "features": "waveform", "chunk_length": 576, "chunk_hop": 512, "pad_start": 64}"#,
+            "--output",
+            npy.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(read_npy(&npy).0, vec![284, 1, 576]);
+
+    // Bad input: a clear error, and the earlier output left whole.
+    let o = host(
+        &[
+            "component",
+            "run",
+            &wasm,
+            "--input",
+            &asset("images/chelsea.png"),
+            "--output",
+            npy.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("not a valid WAV"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(read_npy(&npy).0, vec![284, 1, 576]);
+}
+
+#[test]
+fn run_a_post_processor_alone_on_npy_outputs() {
+    let cache = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let logits = dir.path().join("logits.npy");
+    let mut values = vec![0.0f32; 1000];
+    values[285] = 9.0;
+    values[281] = 4.0;
+    let mut buf = std::io::Cursor::new(Vec::new());
+    {
+        use npyz::WriterBuilder;
+        let mut w = npyz::WriteOptions::<f32>::new()
+            .default_dtype()
+            .shape(&[1, 1000])
+            .writer(&mut buf)
+            .begin_nd()
+            .unwrap();
+        w.extend(values).unwrap();
+        w.finish().unwrap();
+    }
+    std::fs::write(&logits, buf.into_inner()).unwrap();
+    let json = dir.path().join("prediction.json");
+    let o = host(
+        &[
+            "component",
+            "run",
+            &asset("components/classification.wasm"),
+            "--input",
+            logits.to_str().unwrap(),
+            "--params",
+            r#"{"top_k": 2}"#,
+            "--labels",
+            &asset("labels/imagenet.txt"),
+            "--output",
+            json.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(v["classes"][0]["label"], "Egyptian cat");
+    assert_eq!(v["classes"][1]["id"], 281);
+}
+
+#[test]
+fn a_third_party_component_built_with_the_sdk_checks_and_runs() {
+    // Built as its author would: cargo, the wasm32-wasip2 target, its own workspace.
+    let crate_dir = root().join("examples/third-party-component");
+    let target = std::env::var_os("LPDNN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lpdnn"))
+        .join("third-party-target");
+    let build = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--target", "wasm32-wasip2", "--quiet"])
+        .current_dir(&crate_dir)
+        .env("CARGO_TARGET_DIR", &target)
+        .env_remove("RUSTFLAGS")
+        .output()
+        .unwrap();
+    assert!(build.status.success(), "{}", text(&build));
+    let wasm = target.join("wasm32-wasip2/release/rms_energy.wasm");
+    let wasm = wasm.to_str().unwrap();
+
+    let cache = tempfile::tempdir().unwrap();
+    let o = host(&["component", "check", wasm], cache.path());
+    assert!(
+        o.status.success() && text(&o).contains("audio-preprocessor"),
+        "{}",
+        text(&o)
+    );
+
+    let out = tempfile::tempdir().unwrap();
+    let npy = out.path().join("rms.npy");
+    let o = host(
+        &[
+            "component",
+            "run",
+            wasm,
+            "--input",
+            &asset("audio/speech.wav"),
+            "--params",
+            r#"{"frame_length": 2205, "hop_length": 2205}"#,
+            "--output",
+            npy.to_str().unwrap(),
+        ],
+        cache.path(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let (shape, rms) = read_npy(&npy);
+    assert_eq!(shape, vec![1, rms.len() as u64]);
+    // 0.1 s frames: silent before 1.0 s, loud in the first sentence.
+    let silence = rms[..9].iter().copied().fold(0.0, f32::max);
+    let speech = rms[12..38].iter().sum::<f32>() / 26.0;
+    assert!(
+        silence < 1e-3 && speech > 0.02,
+        "silence {silence}, speech {speech}"
+    );
+}
