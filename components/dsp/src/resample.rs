@@ -97,8 +97,10 @@ fn gcd(a: u64, b: u64) -> u64 {
 pub struct Resampler {
     up: usize,
     down: usize,
-    h: Vec<f64>,
     pre_remove: usize,
+    /// The filter split into its `up` phases, each reversed, so every
+    /// output sample is one contiguous dot product with the input.
+    phases: Vec<Vec<f64>>,
 }
 
 impl Resampler {
@@ -119,8 +121,8 @@ impl Resampler {
             return Ok(Resampler {
                 up,
                 down,
-                h: vec![1.0],
                 pre_remove: 0,
+                phases: Vec::new(),
             });
         }
         let max_rate = up.max(down);
@@ -139,11 +141,18 @@ impl Resampler {
         let mut padded = vec![0.0; pre_pad];
         padded.append(&mut h);
         let pre_remove = (half_len + pre_pad) / down;
+        let phases = (0..up)
+            .map(|p| {
+                let mut taps: Vec<f64> = padded.iter().skip(p).step_by(up).copied().collect();
+                taps.reverse();
+                taps
+            })
+            .collect();
         Ok(Resampler {
             up,
             down,
-            h: padded,
             pre_remove,
+            phases,
         })
     }
 
@@ -157,16 +166,26 @@ impl Resampler {
         if self.up == 1 && self.down == 1 {
             return x.to_vec();
         }
-        let (up, down, h) = (self.up, self.down, &self.h);
+        let (up, down) = (self.up, self.down);
         (0..self.output_len(x.len()))
             .map(|i| {
-                // Output i of upfirdn: sum over x[j] * h[m - j * up], m = (i + pre_remove) * down.
+                // Output i of upfirdn is the sum over j of x[j] * h[m - j * up],
+                // m = (i + pre_remove) * down: the taps of phase m % up
+                // against x[.. m / up], newest sample last.
                 let m = (i + self.pre_remove) * down;
-                let j_hi = (m / up).min(x.len().saturating_sub(1));
-                let j_lo = (m + 1).saturating_sub(h.len()).div_ceil(up);
-                (j_lo..=j_hi)
-                    .filter(|&j| j < x.len())
-                    .map(|j| x[j] * h[m - j * up])
+                let taps = &self.phases[m % up];
+                let newest = m / up; // x index that meets the phase's first tap
+                let oldest = (newest + 1).saturating_sub(taps.len());
+                let end = (newest + 1).min(x.len());
+                if oldest >= end {
+                    return 0.0;
+                }
+                // taps is reversed: taps[k] meets x[newest + 1 - taps.len() + k].
+                let skip = oldest + taps.len() - (newest + 1);
+                taps[skip..]
+                    .iter()
+                    .zip(&x[oldest..end])
+                    .map(|(t, v)| t * v)
                     .sum()
             })
             .collect()
