@@ -112,7 +112,7 @@ fn engine_text(out: &mut String, run: &EngineRun) {
     if let Some(s) = &p.steady {
         let _ = writeln!(
             out,
-            "steady state: {} iteration(s), {} pass(es), {:.2} s (ended by {}), {:.2} inferences/s",
+            "steady state: {} iteration(s), {} pass(es), {:.2} s (ended by {}), {:.2} inputs/s",
             s.iterations, s.passes, s.seconds, s.ended_by, s.throughput_per_s
         );
         let _ = writeln!(out, "Inference");
@@ -267,7 +267,7 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
         }
         let _ = writeln!(out);
     }
-    let _ = write!(out, "{:14}", "inferences/s");
+    let _ = write!(out, "{:14}", "inputs/s");
     for run in runs {
         let cell = run
             .phases

@@ -1,19 +1,16 @@
 //! `lpdnn-host benchmark`, `inspect` and `compare` as a user runs them, on
 //! the real face app, models and images.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{root, text};
+
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::Digest;
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
 
 fn host(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
@@ -21,14 +18,6 @@ fn host(args: &[&str]) -> Output {
         .current_dir(root())
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 /// A dataset folder with both real images.

@@ -1,25 +1,11 @@
 //! The `lpdnn-host` binary as a user runs it: `engines`, `convert`, and the
 //! behaviour when a native engine library is missing.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{asset, root, text};
+
 use std::process::{Command, Output};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
-
-fn asset(rel: &str) -> PathBuf {
-    let p = root().join("assets").join(rel);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/setup.sh",
-        p.display()
-    );
-    p
-}
 
 fn host(args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
@@ -28,14 +14,6 @@ fn host(args: &[&str], env: &[(&str, &str)]) -> Output {
         cmd.env(k, v);
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -2,24 +2,15 @@
 //! compile, run alone; and a third-party component built outside our
 //! workspace with the SDK, as a user would build it.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
-}
+use common::{root, text};
 
 fn asset(rel: &str) -> String {
-    let p = root().join("assets").join(rel);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/setup.sh",
-        p.display()
-    );
-    p.display().to_string()
+    common::asset(rel).display().to_string()
 }
 
 fn host(args: &[&str], cache: &Path) -> Output {
@@ -29,14 +20,6 @@ fn host(args: &[&str], cache: &Path) -> Output {
         .current_dir(root())
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
