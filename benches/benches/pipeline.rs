@@ -99,11 +99,20 @@ fn component_call(c: &mut Criterion) {
     });
 }
 
-/// MFCC of 9 s of speech: the audio component in wasm against the same
+/// MFCC of 9 s of speech: the audio component in wasm (sandboxed, and as
+/// a trusted component without the per-call deadline) against the same
 /// Rust code (`audio_preprocess::Pipeline`) compiled natively. With and
 /// without resampling 22050 -> 16000 Hz (polyphase) in front.
 fn mfcc(c: &mut Criterion) {
     let rt = runtime();
+    let trusted = Runtime::new(RuntimeConfig {
+        cache_dir: RuntimeConfig::default_cache_dir(),
+        limits: lpdnn_runtime::Limits {
+            call_timeout: None,
+            ..Default::default()
+        },
+    })
+    .unwrap();
     let wav = std::fs::read(asset("audio/speech.wav")).unwrap();
     let mut g = c.benchmark_group("mfcc_speech_9s");
     for (name, params) in [
@@ -123,6 +132,14 @@ fn mfcc(c: &mut Criterion) {
         g.bench_with_input(BenchmarkId::new("wasm", name), &wav, |b, wav| {
             b.iter(|| wasm.process(wav).unwrap())
         });
+        let mut no_deadline = trusted
+            .preprocessor(&asset("components/audio_preprocess.wasm"), params, &[])
+            .unwrap();
+        g.bench_with_input(
+            BenchmarkId::new("wasm_no_deadline", name),
+            &wav,
+            |b, wav| b.iter(|| no_deadline.process(wav).unwrap()),
+        );
     }
     g.finish();
 }

@@ -11,7 +11,7 @@ use lpdnn_runtime::{Limits, ProcessorErrorKind, RuntimeError};
 fn limits() -> Limits {
     Limits {
         memory_bytes: 64 << 20,
-        call_timeout: Duration::from_millis(300),
+        call_timeout: Some(Duration::from_millis(300)),
         stderr_bytes: 64 << 10,
     }
 }

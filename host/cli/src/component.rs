@@ -60,11 +60,8 @@ pub enum ComponentCommand {
 }
 
 /// Runs a `component` subcommand.
-pub fn run(command: ComponentCommand, cache_dir: Option<PathBuf>) -> Result<ExitCode> {
-    let runtime = Runtime::new(RuntimeConfig {
-        cache_dir,
-        ..Default::default()
-    })?;
+pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode> {
+    let runtime = Runtime::new(config)?;
     match command {
         ComponentCommand::Inspect { file, json } => {
             let report = runtime.inspect_component(&file)?;

@@ -227,13 +227,12 @@ impl<W: World> Instance<W> {
             },
         );
         store.limiter(|s| &mut s.limiter);
-        store.epoch_deadline_trap();
-        store.set_epoch_deadline(self.shared.deadline_ticks());
+        self.shared.arm_deadline(&mut store);
         let world = match W::instantiate(&self.pre, &mut store) {
             Ok(w) => w,
             Err(e) => return Err(self.trap_error(&store, e)),
         };
-        store.set_epoch_deadline(self.shared.deadline_ticks());
+        self.shared.arm_deadline(&mut store);
         match world.configure(&mut store, &self.config) {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(convert::processor_error(&self.path, e)),
@@ -253,9 +252,8 @@ impl<W: World> Instance<W> {
         ) -> wasmtime::Result<Result<R, bindings::ProcessorError>>,
     ) -> Result<R, RuntimeError> {
         self.warm()?;
-        let deadline = self.shared.deadline_ticks();
         let (store, world) = self.live.as_mut().expect("warm() made an instance live");
-        store.set_epoch_deadline(deadline);
+        self.shared.arm_deadline(store);
         let result = f(world, store);
         self.peak_memory = self.peak_memory.max(store.data().limiter.peak_memory);
         // The captured stderr only grows: recycle a chatty instance before
@@ -289,7 +287,7 @@ impl<W: World> Instance<W> {
         if e.downcast_ref::<Trap>() == Some(&Trap::Interrupt) {
             return RuntimeError::Timeout {
                 path,
-                limit: self.shared.limits.call_timeout,
+                limit: self.shared.limits.call_timeout.unwrap_or_default(),
             };
         }
         RuntimeError::Trap {
