@@ -13,7 +13,7 @@
 use lpdnn_dsp::chunk::Chunking;
 use lpdnn_dsp::resample::Resampler;
 use lpdnn_dsp::spectral::{self, Matrix, Mel, Stft};
-use lpdnn_dsp::{filter, wav, Error};
+use lpdnn_dsp::{filter, wav, Error, Output};
 use serde::Deserialize;
 
 /// What the model receives.
@@ -195,15 +195,6 @@ pub struct Pipeline {
     mel: Option<Matrix>,
     chunking: Option<Chunking>,
     layout: Vec<char>,
-}
-
-/// One chunk's tensor: shape and values.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Output {
-    /// Tensor shape.
-    pub shape: Vec<u32>,
-    /// Row-major values.
-    pub values: Vec<f32>,
 }
 
 /// What the post-processor learns about the input.
@@ -460,7 +451,6 @@ impl Pipeline {
 mod component {
     use lpdnn_sdk::{
         audio::Guest, AudioMeta, Config, Configured, InputMeta, Preprocessed, ProcessorError,
-        Tensor,
     };
 
     use super::Pipeline;
@@ -478,12 +468,8 @@ mod component {
         fn process(audio: Vec<u8>) -> Result<Preprocessed, ProcessorError> {
             PIPELINE.with(|p| {
                 let (outputs, meta) = p.process(&audio)?;
-                let input = &p.params().input;
                 Ok(Preprocessed {
-                    chunks: outputs
-                        .into_iter()
-                        .map(|o| vec![Tensor::from_f32(input, &o.shape, &o.values)])
-                        .collect(),
+                    chunks: lpdnn_dsp::wit_chunks(outputs, &p.params().input),
                     meta: InputMeta::Audio(AudioMeta {
                         sample_rate: meta.sample_rate,
                         source_rate: meta.source_rate,

@@ -106,7 +106,7 @@ mod component {
                 .iter()
                 .map(|chunk| find(chunk, &p.output)?.to_f32())
                 .collect::<Result<Vec<_>, _>>()?;
-            let (mut scores, p) = match per_chunk.len() {
+            let (scores, p) = match per_chunk.len() {
                 0 => return Err(ProcessorError::InvalidTensor("no outputs".into())),
                 1 => (per_chunk.remove(0), p.clone()),
                 n => {
@@ -136,7 +136,6 @@ mod component {
                     labels.len()
                 )));
             }
-            scores.shrink_to_fit();
             Ok(Prediction::Classes(
                 top_k(&scores, &p)
                     .into_iter()

@@ -14,6 +14,15 @@ pub mod spectral;
 pub mod wav;
 pub mod window;
 
+/// One chunk's model input: a tensor shape and its row-major values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// Tensor shape.
+    pub shape: Vec<u32>,
+    /// Row-major values.
+    pub values: Vec<f32>,
+}
+
 /// Why processing failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Error {
@@ -28,6 +37,16 @@ pub enum Error {
 /// Shorthand for a parameter error.
 pub(crate) fn params<T>(message: impl Into<String>) -> Result<T, Error> {
     Err(Error::Params(message.into()))
+}
+
+/// With the `lpdnn-sdk` feature: the chunks as WIT tensors bound to the
+/// model input `input` (one tensor per chunk).
+#[cfg(feature = "lpdnn-sdk")]
+pub fn wit_chunks(outputs: Vec<Output>, input: &str) -> Vec<Vec<lpdnn_sdk::Tensor>> {
+    outputs
+        .into_iter()
+        .map(|o| vec![lpdnn_sdk::Tensor::from_f32(input, &o.shape, &o.values)])
+        .collect()
 }
 
 /// With the `lpdnn-sdk` feature, a component returns these as WIT errors:

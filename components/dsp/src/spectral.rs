@@ -395,14 +395,11 @@ pub fn normalize_features(s: &mut Matrix, mode: &str) -> Result<(), Error> {
         other => return crate::params(format!("unknown normalize '{other}' (cmvn, cmn)")),
     };
     for row in s {
-        let n = row.len().max(1) as f64;
-        let mean = row.iter().sum::<f64>() / n;
-        let std = (row.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
-        for v in row.iter_mut() {
-            *v -= mean;
-            if scale {
-                *v = if std > 0.0 { *v / std } else { 0.0 };
-            }
+        if scale {
+            crate::filter::normalize(row, "zscore")?;
+        } else {
+            let mean = row.iter().sum::<f64>() / row.len().max(1) as f64;
+            row.iter_mut().for_each(|v| *v -= mean);
         }
     }
     Ok(())

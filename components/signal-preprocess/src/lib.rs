@@ -12,7 +12,7 @@
 
 use lpdnn_dsp::chunk::Chunking;
 use lpdnn_dsp::resample::Resampler;
-use lpdnn_dsp::{filter, resample, window, Error};
+use lpdnn_dsp::{filter, resample, window, Error, Output};
 use serde::Deserialize;
 
 /// One filter stage.
@@ -120,15 +120,6 @@ pub struct Meta {
     pub channels: u32,
     /// Samples between chunk starts (0: one chunk).
     pub hop: u32,
-}
-
-/// One chunk's tensor.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Output {
-    /// Tensor shape.
-    pub shape: Vec<u32>,
-    /// Row-major values.
-    pub values: Vec<f32>,
 }
 
 /// A checked configuration.
@@ -417,7 +408,6 @@ fn parse_csv(bytes: &[u8], columns: Option<&[usize]>) -> Result<Vec<Vec<f64>>, E
 mod component {
     use lpdnn_sdk::{
         signal::Guest, Config, Configured, InputMeta, Preprocessed, ProcessorError, SignalMeta,
-        Tensor,
     };
 
     use super::Pipeline;
@@ -435,12 +425,8 @@ mod component {
         fn process(signal: Vec<u8>) -> Result<Preprocessed, ProcessorError> {
             PIPELINE.with(|p| {
                 let (outputs, meta) = p.process(&signal)?;
-                let input = &p.params().input;
                 Ok(Preprocessed {
-                    chunks: outputs
-                        .into_iter()
-                        .map(|o| vec![Tensor::from_f32(input, &o.shape, &o.values)])
-                        .collect(),
+                    chunks: lpdnn_dsp::wit_chunks(outputs, &p.params().input),
                     meta: InputMeta::Signal(SignalMeta {
                         sample_rate: meta.sample_rate as f32,
                         samples: meta.samples,

@@ -22,11 +22,38 @@ fn host(args: &[&str], cache: &Path) -> Output {
         .unwrap()
 }
 
-fn read_npy(path: &Path) -> (Vec<u64>, Vec<f32>) {
+/// Reads a `.npy` array of f32 or f64 as f64, with its shape.
+fn read_npy(path: &Path) -> (Vec<u64>, Vec<f64>) {
     let bytes = std::fs::read(path).unwrap();
     let f = npyz::NpyFile::new(&bytes[..]).unwrap();
     let shape = f.shape().to_vec();
-    (shape, f.into_vec::<f32>().unwrap())
+    let wide = matches!(f.dtype(), npyz::DType::Plain(t) if t.size_field() == 8);
+    let values = if wide {
+        f.into_vec::<f64>().unwrap()
+    } else {
+        f.into_vec::<f32>()
+            .unwrap()
+            .into_iter()
+            .map(f64::from)
+            .collect()
+    };
+    (shape, values)
+}
+
+/// `lpdnn-host component run WASM --input INPUT [--params PARAMS] --output OUT`.
+fn run_component(
+    wasm: &str,
+    input: &str,
+    params: Option<&str>,
+    out: &Path,
+    cache: &Path,
+) -> Output {
+    let mut args = vec!["component", "run", wasm, "--input", input];
+    if let Some(p) = params {
+        args.extend(["--params", p]);
+    }
+    args.extend(["--output", out.to_str().unwrap()]);
+    host(&args, cache)
 }
 
 #[test]
@@ -128,64 +155,32 @@ fn compile_fills_the_cache_and_run_writes_the_tensor_as_npy() {
 
     let out = tempfile::tempdir().unwrap();
     let npy = out.path().join("mfcc.npy");
-    let o = host(
-        &[
-            "component",
-            "run",
-            &wasm,
-            "--input",
-            &asset("audio/speech.wav"),
-            "--params",
-            r#"{"sr": 16000, "n_mfcc": 13, "n_fft": 400, "hop_length": 160, "n_mels": 40, "fmin": 20, "fmax": 7600}"#,
-            "--output",
-            npy.to_str().unwrap(),
-        ],
-        cache.path(),
-    );
+    let speech = asset("audio/speech.wav");
+    let mfcc = r#"{"sr": 16000, "n_mfcc": 13, "n_fft": 400, "hop_length": 160, "n_mels": 40, "fmin": 20, "fmax": 7600}"#;
+    let o = run_component(&wasm, &speech, Some(mfcc), &npy, cache.path());
     assert!(o.status.success(), "{}", text(&o));
     let (shape, got) = read_npy(&npy);
-    let (want_shape, want) = {
-        let bytes = std::fs::read(asset("reference/audio/mfcc_16000.npy")).unwrap();
-        let f = npyz::NpyFile::new(&bytes[..]).unwrap();
-        (f.shape().to_vec(), f.into_vec::<f64>().unwrap())
-    };
+    let (want_shape, want) = read_npy(Path::new(&asset("reference/audio/mfcc_16000.npy")));
     assert_eq!(shape[1..], want_shape[..]);
     let worst = got
         .iter()
         .zip(&want)
-        .map(|(g, w)| (f64::from(*g) - w).abs())
+        .map(|(g, w)| (g - w).abs())
         .fold(0.0, f64::max);
     assert!(worst < 1e-3, "{worst}");
 
     // A streaming pre-processor: its chunks stacked on a new first axis.
-    let o = host(
-        &[
-            "component",
-            "run",
-            &wasm,
-            "--input",
-            &asset("audio/speech.wav"),
-            "--params",
-            r#"{"sr": 16000, "features": "waveform", "chunk_length": 576, "chunk_hop": 512, "pad_start": 64}"#,
-            "--output",
-            npy.to_str().unwrap(),
-        ],
-        cache.path(),
-    );
+    let chunks = r#"{"sr": 16000, "features": "waveform", "chunk_length": 576, "chunk_hop": 512, "pad_start": 64}"#;
+    let o = run_component(&wasm, &speech, Some(chunks), &npy, cache.path());
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(read_npy(&npy).0, vec![284, 1, 576]);
 
     // Bad input: a clear error, and the earlier output left whole.
-    let o = host(
-        &[
-            "component",
-            "run",
-            &wasm,
-            "--input",
-            &asset("images/chelsea.png"),
-            "--output",
-            npy.to_str().unwrap(),
-        ],
+    let o = run_component(
+        &wasm,
+        &asset("images/chelsea.png"),
+        None,
+        &npy,
         cache.path(),
     );
     assert!(
@@ -270,26 +265,20 @@ fn a_third_party_component_built_with_the_sdk_checks_and_runs() {
 
     let out = tempfile::tempdir().unwrap();
     let npy = out.path().join("rms.npy");
-    let o = host(
-        &[
-            "component",
-            "run",
-            wasm,
-            "--input",
-            &asset("audio/speech.wav"),
-            "--params",
-            r#"{"frame_length": 2205, "hop_length": 2205}"#,
-            "--output",
-            npy.to_str().unwrap(),
-        ],
+    let frames = r#"{"frame_length": 2205, "hop_length": 2205}"#;
+    let o = run_component(
+        wasm,
+        &asset("audio/speech.wav"),
+        Some(frames),
+        &npy,
         cache.path(),
     );
     assert!(o.status.success(), "{}", text(&o));
     let (shape, rms) = read_npy(&npy);
     assert_eq!(shape, vec![1, rms.len() as u64]);
     // 0.1 s frames: silent before 1.0 s, loud in the first sentence.
-    let silence = rms[..9].iter().copied().fold(0.0, f32::max);
-    let speech = rms[12..38].iter().sum::<f32>() / 26.0;
+    let silence = rms[..9].iter().copied().fold(0.0, f64::max);
+    let speech = rms[12..38].iter().sum::<f64>() / 26.0;
     assert!(
         silence < 1e-3 && speech > 0.02,
         "silence {silence}, speech {speech}"

@@ -122,17 +122,22 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
             .map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
 
-        let stop_ticker = Arc::new(AtomicBool::new(config.limits.call_timeout.is_none()));
-        let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
-        std::thread::Builder::new()
-            .name("lpdnn-epoch".into())
-            .spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
-                    ticker_engine.increment_epoch();
-                }
-            })
-            .map_err(|e| RuntimeError::Setup(format!("cannot start the deadline clock: {e}")))?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        // The deadline clock; trusted components without a deadline need none.
+        if config.limits.call_timeout.is_some() {
+            let (ticker_engine, stop) = (engine.clone(), stop_ticker.clone());
+            std::thread::Builder::new()
+                .name("lpdnn-epoch".into())
+                .spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(EPOCH_TICK);
+                        ticker_engine.increment_epoch();
+                    }
+                })
+                .map_err(|e| {
+                    RuntimeError::Setup(format!("cannot start the deadline clock: {e}"))
+                })?;
+        }
 
         Ok(Runtime {
             shared: Arc::new(Shared {
@@ -206,11 +211,7 @@ impl Runtime {
     /// sandbox does not grant, or a failed link.
     pub fn inspect_component(&self, path: &Path) -> Result<ComponentReport, RuntimeError> {
         let shared = &self.shared;
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        let component = cache::load(&shared.engine, shared.cache_dir.as_deref(), path, &bytes)?;
+        let (component, bytes) = shared.component(path)?;
         let surface = Surface::of(&shared.engine, &component);
         let worlds = surface.kinds();
         let wit_versions = surface.versions();
@@ -255,16 +256,18 @@ impl Runtime {
 }
 
 impl Shared {
-    /// Reads and compiles a component (through the cache).
+    /// Reads and compiles a component (through the cache); returns it with
+    /// the file's bytes.
     pub(crate) fn component(
         &self,
         path: &Path,
-    ) -> Result<wasmtime::component::Component, RuntimeError> {
+    ) -> Result<(wasmtime::component::Component, Vec<u8>), RuntimeError> {
         let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
             path: path.to_owned(),
             source,
         })?;
-        cache::load(&self.engine, self.cache_dir.as_deref(), path, &bytes)
+        let component = cache::load(&self.engine, self.cache_dir.as_deref(), path, &bytes)?;
+        Ok((component, bytes))
     }
 
     /// Starts one call's deadline on `store` (nothing without a deadline).

@@ -149,7 +149,7 @@ pub(crate) fn open(
     shared: &Shared,
     path: &Path,
 ) -> Result<(wasmtime::component::Component, Vec<Kind>), RuntimeError> {
-    let component = shared.component(path)?;
+    let (component, _) = shared.component(path)?;
     let surface = Surface::of(&shared.engine, &component);
     if let Some(v) = surface
         .versions()
