@@ -58,10 +58,15 @@ if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     say "installing Debian packages: ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -q >/dev/null && $line -q >/dev/null
+    log=$(mktemp)
+    { apt-get update -q && $line -q; } >"$log" 2>&1 || {
+      cat "$log" >&2
+      exit 1
+    }
+    rm -f "$log"
   else
-    echo "setup: missing Debian packages; run as root, then this again:" >&2
-    echo "  $line" >&2
+    echo "setup: Debian packages are missing; install them, then run this again:" >&2
+    echo "  sudo $line" >&2
     exit 1
   fi
 fi

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 
 use common::{asset, edited_app, example, runtime};
-use lpdnn_app::{App, AppError, Pipeline, RunOptions};
+use lpdnn_app::{App, AppError, Pipeline, Prediction, RunOptions};
 use lpdnn_engine_api::EngineError;
 use lpdnn_runtime::{ProcessorErrorKind, RuntimeError};
 use serde_json::json;
@@ -97,16 +97,46 @@ fn an_unknown_component_file_is_named() {
 }
 
 #[test]
-fn a_missing_model_is_named() {
+fn a_missing_model_is_named_when_the_engine_needs_it() {
     let dir = tempfile::tempdir().unwrap();
-    let app = edited_app("image-classification", dir.path(), |v| {
-        v["model"]["onnx"] = json!("missing.onnx")
+    let app = edited_app("face-detection", dir.path(), |v| {
+        v["model"]["onnx"] = json!("missing.onnx");
+        v["model"]["ncnn"] = json!("missing.ncnn.param");
     });
-    let err = load_err(&app);
-    assert!(
-        matches!(&err, AppError::MissingFile { field, .. } if field == "model.onnx"),
-        "{err}"
-    );
+    // The app loads: which file is needed depends on the engine.
+    let app = App::load(&app).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let runtime = runtime(cache.path());
+    for (engine, field) in [("lne", "model.onnx"), ("ncnn", "model.ncnn")] {
+        let options = RunOptions {
+            engine: Some(engine.into()),
+            ..RunOptions::default()
+        };
+        let err = Pipeline::load(&app, &runtime, &options).err().unwrap();
+        assert!(
+            matches!(&err, AppError::MissingFile { field: f, file, .. } if f == field && file.starts_with(dir.path())),
+            "{engine}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_app_runs_on_an_engine_whose_file_is_there_though_another_format_is_missing() {
+    // A fresh set-up makes the ONNX model first; the NCNN form comes later.
+    let dir = tempfile::tempdir().unwrap();
+    let app = edited_app("face-detection", dir.path(), |v| {
+        v["model"]["ncnn"] = json!("not-made-yet.ncnn.param");
+    });
+    let app = App::load(&app).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut pipeline =
+        Pipeline::load(&app, &runtime(cache.path()), &RunOptions::default()).unwrap();
+    let Prediction::Detections(found) = pipeline.run_file(&asset("images/astronaut.png")).unwrap()
+    else {
+        panic!("a face app must return detections");
+    };
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!((found[0].score - 0.92).abs() < 0.01, "{found:?}");
 }
 
 #[test]

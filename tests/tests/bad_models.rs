@@ -90,11 +90,20 @@ fn an_ncnn_param_without_its_bin() {
     );
     let err = load("ncnn", &param);
     assert!(err.to_string().contains("m.ncnn.bin are missing"), "{err}");
-    // In an app, the loader refuses it first and names the field.
+    // In an app, the pipeline refuses it before the engine sees it and
+    // names the field.
     let app = edited_app("face-detection", dir.path(), |v| {
         v["model"] = json!({ "ncnn": param.display().to_string() });
     });
-    let err = App::load(&app).unwrap_err();
+    let app = App::load(&app).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let options = RunOptions {
+        engine: Some("ncnn".into()),
+        ..RunOptions::default()
+    };
+    let err = Pipeline::load(&app, &runtime(cache.path()), &options)
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(
         msg.contains("field `model.ncnn`") && msg.contains("has no weights beside it"),

@@ -242,28 +242,18 @@ impl App {
         };
         resolve("preprocessor.component", &mut app.preprocessor.component)?;
         resolve("postprocessor.component", &mut app.postprocessor.component)?;
-        for (key, f) in [
-            ("onnx", &mut app.model.onnx),
-            ("tflite", &mut app.model.tflite),
-            ("ncnn", &mut app.model.ncnn),
-        ] {
-            if let Some(f) = f {
-                resolve(&format!("model.{key}"), &mut f.file)?;
-            }
-        }
-        if let Some(f) = &app.model.ncnn {
-            let bin = lpdnn_ncnn::bin_path(&f.file);
-            if !bin.is_file() {
-                return Err(AppError::Field {
-                    path: path.to_owned(),
-                    field: "model.ncnn".into(),
-                    message: format!(
-                        "NCNN param {} has no weights beside it ({} does not exist)",
-                        f.file.display(),
-                        bin.display()
-                    ),
-                });
-            }
+        // Model files are checked when an engine picks one (`model_file`):
+        // an app may list formats whose files are not made yet, and still
+        // run on an engine whose file is there.
+        for f in [
+            &mut app.model.onnx,
+            &mut app.model.tflite,
+            &mut app.model.ncnn,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            f.file = normalize(&base.join(&f.file));
         }
         if app.model.available().is_empty() {
             return Err(AppError::Field {
@@ -283,6 +273,53 @@ impl App {
             });
         }
         Ok(app)
+    }
+
+    /// The model file of `format`, checked to exist (and, for NCNN, its
+    /// weights beside it); errors name the app field.
+    pub fn model_file(&self, format: ModelFormat) -> Result<&ModelFile, AppError> {
+        let (key, file) = match format {
+            ModelFormat::Onnx => ("onnx", &self.model.onnx),
+            ModelFormat::TfLite => ("tflite", &self.model.tflite),
+            ModelFormat::NcnnParam => ("ncnn", &self.model.ncnn),
+            other => {
+                return Err(AppError::Field {
+                    path: self.file.clone(),
+                    field: "model".into(),
+                    message: format!("app.json has no field for {other} models"),
+                })
+            }
+        };
+        let field = format!("model.{key}");
+        let Some(f) = file else {
+            return Err(AppError::Field {
+                path: self.file.clone(),
+                field,
+                message: "is not given".into(),
+            });
+        };
+        if !f.file.is_file() {
+            return Err(AppError::MissingFile {
+                path: self.file.clone(),
+                field,
+                file: f.file.clone(),
+            });
+        }
+        if format == ModelFormat::NcnnParam {
+            let bin = lpdnn_ncnn::bin_path(&f.file);
+            if !bin.is_file() {
+                return Err(AppError::Field {
+                    path: self.file.clone(),
+                    field,
+                    message: format!(
+                        "NCNN param {} has no weights beside it ({} does not exist)",
+                        f.file.display(),
+                        bin.display()
+                    ),
+                });
+            }
+        }
+        Ok(f)
     }
 
     /// The app's labels (empty when it has none).

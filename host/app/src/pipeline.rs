@@ -119,10 +119,10 @@ impl Pipeline {
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let model_file = available
+        let format = available
             .iter()
-            .find(|(f, _)| engine.formats().contains(f))
-            .map(|(_, file)| *file)
+            .map(|(f, _)| *f)
+            .find(|f| engine.formats().contains(f))
             .ok_or_else(|| AppError::Field {
                 path: app.file.clone(),
                 field: "model".into(),
@@ -133,6 +133,7 @@ impl Pipeline {
                     join(&mut available.iter().map(|(f, _)| f)),
                 ),
             })?;
+        let model_file = app.model_file(format)?;
         let model_path = model_file.file.clone();
         let mut pre_params = app.preprocessor.params.clone();
         pre_params.extend(model_file.preprocessor.clone());
