@@ -228,7 +228,7 @@ echo 20261020 >"$cache/pnnx/version.txt"
 to_ncnn() { # MODEL SHAPE
   local param=${1%.onnx}.ncnn.param
   if [ ! -f "$param" ] || [ ! -f "${param%.param}.json" ]; then
-    say "converting $(basename "$1") to NCNN (builds lpdnn-host first)"
+    say "converting $(basename "$1") to NCNN with lpdnn-host convert"
     (cd "$root" && cargo run --release --quiet -p lpdnn-cli -- convert --to ncnn "$1" --input-shape "$2" >/dev/null)
   fi
 }

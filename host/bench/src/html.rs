@@ -5,7 +5,7 @@
 use plotters::prelude::*;
 
 use crate::report::{EngineRun, Report};
-use crate::text::{anchor_table, cross_engine_table};
+use crate::text::{anchor_table, cross_engine_table, Detail};
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -57,8 +57,14 @@ fn engine_section(html: &mut String, run: &EngineRun) {
         escape(&run.engine),
         escape(run.engine_version.as_deref().unwrap_or("")),
         run.state.word(),
-        escape(&anchor_table(run))
+        escape(&anchor_table(run, Detail::Wide))
     ));
+    if let Some(i) = &run.interference {
+        html.push_str(&format!(
+            "<p class=\"interference\">interference: {}</p>\n",
+            escape(&i.summary())
+        ));
+    }
     if run.timeline.iterations_ms.len() > 1 {
         html.push_str(&histogram(&run.timeline.iterations_ms).unwrap_or_default());
         html.push_str(&timeline(run).unwrap_or_default());

@@ -8,6 +8,7 @@
 mod compare;
 mod dataset;
 mod html;
+pub mod noise;
 mod provenance;
 mod report;
 mod runner;
@@ -25,7 +26,7 @@ pub use report::{
     StaticTotals, Steady, Timeline, Warmup, SCHEMA,
 };
 pub use runner::{run_engine, BenchConfig, Event, Stop, WarmupPlan};
-pub use text::{anchor_csv, cross_engine_table, text_report};
+pub use text::{anchor_csv, cross_engine_table, text_report, Detail, WIDTH};
 
 /// Errors of a benchmark.
 #[derive(Debug, thiserror::Error)]

@@ -8,6 +8,7 @@ use lpdnn_inspect::StaticMetrics;
 use lpdnn_monitors::{CoolDown, Metric, Point, Throttle};
 use serde::{Deserialize, Serialize};
 
+use crate::noise::Interference;
 use crate::stats::Stats;
 use crate::Provenance;
 
@@ -76,6 +77,9 @@ pub enum RunState {
     Ok,
     /// Completed, but the CPU was throttled during the run.
     Throttled,
+    /// Completed, but something else disturbed it (see
+    /// [`EngineRun::interference`]).
+    Noisy,
     /// Interrupted.
     Partial,
 }
@@ -86,6 +90,7 @@ impl RunState {
         match self {
             RunState::Ok => "OK",
             RunState::Throttled => "THROTTLED",
+            RunState::Noisy => "NOISY",
             RunState::Partial => "PARTIAL",
         }
     }
@@ -264,6 +269,10 @@ pub struct EngineRun {
     pub resources: BTreeMap<String, Metric>,
     /// Throttling seen during the run.
     pub throttle: Option<Throttle>,
+    /// Signs that something else disturbed the steady state, and the
+    /// readings behind the verdict; `null` when no steady state ran.
+    #[serde(default)]
+    pub interference: Option<Interference>,
     /// Cool-down before the run.
     pub cooldown: Option<CoolDown>,
     /// Monitor samples and the start of every steady-state iteration, on

@@ -423,10 +423,33 @@ pub fn run_engine(
             );
         }
     }
+    let one_thread = config.threads.or(app.engine.threads) == Some(1);
+    let interference = steady.as_ref().map(|steady| {
+        crate::noise::assess(&crate::noise::Readings {
+            steady,
+            warmup: &warmup,
+            timeline: &timeline,
+            timed: if config.inference_only {
+                "inference"
+            } else {
+                "total"
+            },
+            single_threaded: if one_thread {
+                &["preprocess", "inference", "postprocess"]
+            } else {
+                &["preprocess", "postprocess"]
+            },
+            inputs: inputs.len(),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        })
+    });
+    let noisy = interference.as_ref().is_some_and(|i| i.noisy);
     let state = if steady.as_ref().is_none_or(|s| s.ended_by == "interrupted") {
         RunState::Partial
     } else if throttle.as_ref().and_then(|t| t.detected) == Some(true) {
         RunState::Throttled
+    } else if noisy {
+        RunState::Noisy
     } else {
         RunState::Ok
     };
@@ -469,6 +492,7 @@ pub fn run_engine(
         },
         resources,
         throttle,
+        interference,
         cooldown,
         timeline,
         predictions,

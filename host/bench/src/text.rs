@@ -44,17 +44,36 @@ fn seed_value(run: &EngineRun, metric: &str, show: Show) -> String {
     }
 }
 
+/// Width the default text keeps to (a 100-column terminal pane).
+pub const WIDTH: usize = 100;
+
+/// How much the text report shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// The columns a reader looks at first, within [`WIDTH`] columns;
+    /// unsupported resources on one line (their reasons are in the JSON).
+    #[default]
+    Brief,
+    /// Every statistic and every resource's source or reason.
+    Wide,
+}
+
 /// The seed-style text of a whole report.
-pub fn text_report(report: &Report) -> String {
+pub fn text_report(report: &Report, detail: Detail) -> String {
     let mut out = String::new();
     for run in &report.runs {
-        engine_text(&mut out, run);
+        engine_text(&mut out, run, detail);
     }
     if report.runs.len() > 1 {
         let _ = writeln!(out, "{}", cross_engine_table(&report.runs));
     }
     for f in &report.errors {
-        let _ = writeln!(out, "error: engine {}: {}", f.engine, f.error);
+        say(
+            &mut out,
+            detail,
+            "error: ",
+            &format!("engine {}: {}", f.engine, f.error),
+        );
     }
     if report.partial {
         let _ = writeln!(
@@ -65,26 +84,50 @@ pub fn text_report(report: &Report) -> String {
     out
 }
 
-fn engine_text(out: &mut String, run: &EngineRun) {
+/// Writes `first` + `text`, wrapped to [`WIDTH`] in brief text.
+fn say(out: &mut String, detail: Detail, first: &str, text: &str) {
+    if detail == Detail::Wide {
+        let _ = writeln!(out, "{first}{text}");
+        return;
+    }
+    let options = textwrap::Options::new(WIDTH)
+        .initial_indent(first)
+        .subsequent_indent("    ");
+    for line in textwrap::wrap(text, options) {
+        let _ = writeln!(out, "{line}");
+    }
+}
+
+fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
     let _ = writeln!(
         out,
-        "== engine {} ({}) | device {} | model {} ({})",
+        "== engine {} ({}) | device {}",
         run.engine,
         run.engine_version.as_deref().unwrap_or("version unknown"),
         run.device,
-        run.model,
-        run.model_format
     );
-    let names: Vec<String> = SEED_RESOURCES
-        .iter()
-        .map(|(n, ..)| format!("'{n}'"))
-        .collect();
-    let values: Vec<String> = SEED_RESOURCES
-        .iter()
-        .map(|(_, m, s)| format!("'{}'", seed_value(run, m, *s)))
-        .collect();
-    let _ = writeln!(out, "[ {} ]", names.join(", "));
-    let _ = writeln!(out, "[ {} ]", values.join(", "));
+    let _ = writeln!(
+        out,
+        "model {} ({}, sha256 {})",
+        run.model,
+        run.model_format,
+        &run.model_sha256[..run.model_sha256.len().min(12)]
+    );
+    // The seed's resource list: one pair of lines, or pairs of six entries
+    // in brief text so that each line fits.
+    let chunk = match detail {
+        Detail::Brief => 6,
+        Detail::Wide => SEED_RESOURCES.len(),
+    };
+    for part in SEED_RESOURCES.chunks(chunk) {
+        let names: Vec<String> = part.iter().map(|(n, ..)| format!("'{n}'")).collect();
+        let values: Vec<String> = part
+            .iter()
+            .map(|(_, m, s)| format!("'{}'", seed_value(run, m, *s)))
+            .collect();
+        let _ = writeln!(out, "[ {} ]", names.join(", "));
+        let _ = writeln!(out, "[ {} ]", values.join(", "));
+    }
     let _ = writeln!(out, "[ 'BENCHMARK_STATE', '{}' ]", run.state.word());
 
     let p = &run.phases;
@@ -115,173 +158,270 @@ fn engine_text(out: &mut String, run: &EngineRun) {
             "steady state: {} iteration(s), {} pass(es), {:.2} s (ended by {}), {:.2} inputs/s",
             s.iterations, s.passes, s.seconds, s.ended_by, s.throughput_per_s
         );
-        let _ = writeln!(out, "Inference");
-        out.push_str(&anchor_table(run));
+        out.push_str(&anchor_table(run, detail));
     }
     if let Some(st) = &run.static_metrics {
-        let _ = writeln!(
-            out,
-            "static: {} parameters, {:.3} GMACs = {:.3} GFLOPs, {} bytes on disk ({})",
+        let mut line = format!(
+            "{} parameters, {:.3} GMACs = {:.3} GFLOPs, {:.1} KiB on disk",
             st.parameters,
             st.macs as f64 / 1e9,
             st.flops as f64 / 1e9,
-            st.storage_bytes,
-            st.model
+            st.storage_bytes as f64 / 1024.0,
         );
-    }
-    if !run.resources.is_empty() {
-        let _ = writeln!(out, "resources:");
-        for (name, m) in &run.resources {
-            let _ = writeln!(out, "  {name:<28} {m}");
+        if detail == Detail::Wide || st.model != run.model {
+            line.push_str(&format!(" ({})", st.model));
         }
+        say(out, detail, "static: ", &line);
     }
+    resources_text(out, run, detail);
     if let Some(t) = &run.throttle {
-        let _ = writeln!(
-            out,
-            "throttling: {}",
-            match t.detected {
-                Some(true) => format!("yes: {}", t.reasons.join("; ")),
-                Some(false) => "none seen".into(),
-                None => t.reasons.join("; "),
-            }
-        );
+        let line = match t.detected {
+            Some(true) => format!("yes: {}", t.reasons.join("; ")),
+            Some(false) => "none seen".into(),
+            None => t.reasons.join("; "),
+        };
+        say(out, detail, "throttling: ", &line);
+    }
+    if let Some(i) = &run.interference {
+        say(out, detail, "interference: ", &i.summary());
     }
     for w in &run.warnings {
-        let _ = writeln!(out, "warning: {w}");
+        say(out, detail, "warning: ", w);
     }
     let _ = writeln!(out);
 }
 
-/// The anchor table of one run's steady state: calls, real mean/std/var,
-/// CPU mean/std, min, percentiles, max, 95 % interval, allocations.
-pub fn anchor_table(run: &EngineRun) -> String {
+/// The resources: every one with its source or reason (wide), or the
+/// measured ones with their values and the unsupported ones on one line.
+fn resources_text(out: &mut String, run: &EngineRun, detail: Detail) {
+    if run.resources.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "resources:");
+    if detail == Detail::Wide {
+        for (name, m) in &run.resources {
+            let _ = writeln!(out, "  {name:<28} {m}");
+        }
+        return;
+    }
+    let measured: Vec<(&String, &Metric)> = run
+        .resources
+        .iter()
+        .filter(|(_, m)| matches!(m, Metric::Measured { .. }))
+        .collect();
+    let width = measured.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+    for (name, m) in &measured {
+        if let Metric::Measured {
+            mean, peak, unit, ..
+        } = m
+        {
+            let value = if mean == peak {
+                format!("{mean:.2} {unit}")
+            } else {
+                format!("mean {mean:.2}, peak {peak:.2} {unit}")
+            };
+            let _ = writeln!(out, "  {name:<width$}  {value}");
+        }
+    }
+    let unsupported: Vec<&str> = run
+        .resources
+        .iter()
+        .filter(|(_, m)| matches!(m, Metric::Unsupported { .. }))
+        .map(|(n, _)| n.as_str())
+        .collect();
+    if !unsupported.is_empty() {
+        say(
+            out,
+            detail,
+            "  not measured here: ",
+            &format!("{} (why: --wide, or the JSON)", unsupported.join(", ")),
+        );
+    }
+}
+
+/// A text table: the first column left-aligned, the others right-aligned,
+/// each as wide as its widest cell, under a title.
+fn table(out: &mut String, title: &str, head: &[String], rows: &[Vec<String>]) {
+    let widths: Vec<usize> = (0..head.len())
+        .map(|i| {
+            rows.iter()
+                .map(|r| r[i].chars().count())
+                .chain([head[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: &[String]| {
+        let mut l = String::new();
+        for (i, (c, w)) in cells.iter().zip(&widths).enumerate() {
+            if i == 0 {
+                let _ = write!(l, "{c:<w$}");
+            } else {
+                let _ = write!(l, "  {c:>w$}");
+            }
+        }
+        l
+    };
+    let rule = "-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1));
+    let _ = writeln!(out, "{title}");
+    let _ = writeln!(out, "{rule}");
+    let _ = writeln!(out, "{}", line(head));
+    let _ = writeln!(out, "{rule}");
+    for r in rows {
+        let _ = writeln!(out, "{}", line(r));
+    }
+    let _ = writeln!(out, "{rule}");
+}
+
+/// The anchor table of one run's steady state. Brief: calls, mean, 95 %
+/// interval, p50/p90/p99, CPU time, calls per second. Wide: every
+/// statistic and the heap bytes allocated per call.
+pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
     let mut out = String::new();
     let Some(steady) = &run.phases.steady else {
         return out;
     };
-    let width = steady
-        .anchors
-        .0
-        .iter()
-        .map(|(n, _)| n.len())
-        .max()
-        .unwrap_or(5)
-        .max(11);
-    let mut header = vec![
-        "Calls".to_owned(),
-        "Real".into(),
-        "CPU".into(),
-        "Real STD".into(),
-        "CPU STD".into(),
-        "Real VAR".into(),
-        "Min".into(),
-    ];
-    header.extend(PERCENTILES.iter().map(|p| format!("p{}", fmt_p(*p))));
-    header.extend([
-        "Max".into(),
-        "CI95 low".into(),
-        "CI95 high".into(),
-        "Alloc KiB".into(),
-    ]);
-    let rule = "-".repeat(width + 11 * header.len() + 2);
-    let _ = writeln!(out, "{rule}");
-    let _ = write!(out, "{:width$}", "(ms)");
-    for h in &header {
-        let _ = write!(out, " {h:>10}");
-    }
-    let _ = writeln!(out);
-    let _ = writeln!(out, "{rule}");
-    for (name, a) in &steady.anchors.0 {
-        let r = &a.real_ms;
-        let mut cells = vec![
-            format!("{}", r.n),
-            format!("{:.3}", r.mean),
-            format!("{:.3}", a.cpu_ms.mean),
-            format!("{:.3}", r.std),
-            format!("{:.3}", a.cpu_ms.std),
-            format!("{:.3}", r.var),
-            format!("{:.3}", r.min),
-        ];
-        cells.extend(r.percentiles().iter().map(|v| format!("{v:.3}")));
-        cells.extend([
-            format!("{:.3}", r.max),
-            format!("{:.3}", r.ci95[0]),
-            format!("{:.3}", r.ci95[1]),
-            a.alloc_bytes
-                .as_ref()
-                .map_or("-".into(), |s| format!("{:.1}", s.mean / 1024.0)),
-        ]);
-        let _ = write!(out, "{name:width$}");
-        for c in cells {
-            let _ = write!(out, " {c:>10}");
+    let ms = |v: f64| format!("{v:.3}");
+    let owned = |h: &[&str]| h.iter().map(|s| (*s).to_owned()).collect::<Vec<String>>();
+    let (title, head, rows): (&str, Vec<String>, Vec<Vec<String>>) = match detail {
+        Detail::Brief => (
+            "Steady state per stage (real time unless marked CPU; ± is the 95 % CI half-width)",
+            owned(&[
+                "stage", "calls", "mean ms", "± ms", "p50 ms", "p90 ms", "p99 ms", "CPU ms",
+                "calls/s",
+            ]),
+            steady
+                .anchors
+                .0
+                .iter()
+                .map(|(name, a)| {
+                    let r = &a.real_ms;
+                    vec![
+                        name.clone(),
+                        r.n.to_string(),
+                        ms(r.mean),
+                        ms((r.ci95[1] - r.ci95[0]) / 2.0),
+                        ms(r.p50),
+                        ms(r.p90),
+                        ms(r.p99),
+                        ms(a.cpu_ms.mean),
+                        format!("{:.1}", a.throughput_per_s),
+                    ]
+                })
+                .collect(),
+        ),
+        Detail::Wide => {
+            let mut head = owned(&[
+                "stage",
+                "calls",
+                "real ms",
+                "CPU ms",
+                "real std ms",
+                "CPU std ms",
+                "real var ms²",
+                "min ms",
+            ]);
+            head.extend(PERCENTILES.iter().map(|p| format!("p{} ms", fmt_p(*p))));
+            head.extend(owned(&[
+                "max ms",
+                "CI95 low ms",
+                "CI95 high ms",
+                "alloc KiB",
+            ]));
+            let rows = steady
+                .anchors
+                .0
+                .iter()
+                .map(|(name, a)| {
+                    let r = &a.real_ms;
+                    let mut cells = vec![
+                        name.clone(),
+                        r.n.to_string(),
+                        ms(r.mean),
+                        ms(a.cpu_ms.mean),
+                        ms(r.std),
+                        ms(a.cpu_ms.std),
+                        ms(r.var),
+                        ms(r.min),
+                    ];
+                    cells.extend(r.percentiles().iter().map(|v| ms(*v)));
+                    cells.extend([
+                        ms(r.max),
+                        ms(r.ci95[0]),
+                        ms(r.ci95[1]),
+                        a.alloc_bytes
+                            .as_ref()
+                            .map_or("-".into(), |s| format!("{:.1}", s.mean / 1024.0)),
+                    ]);
+                    cells
+                })
+                .collect();
+            (
+                "Steady state per stage (std and var: sample statistics, n − 1)",
+                head,
+                rows,
+            )
         }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(out, "{rule}");
+    };
+    table(&mut out, title, &head, &rows);
     out
 }
 
-/// One side-by-side table of several engines' steady states: per anchor,
-/// mean ± half the 95 % interval, p50 and p99, and throughput.
+/// One side-by-side table of several engines' steady states, a row per
+/// engine: each stage's mean ± half its 95 % interval, the p99 of the timed
+/// stage, throughput and state.
 pub fn cross_engine_table(runs: &[EngineRun]) -> String {
     let mut out = String::new();
-    let mut anchors: Vec<&str> = Vec::new();
+    let mut stages: Vec<&str> = Vec::new();
     for run in runs {
         if let Some(s) = &run.phases.steady {
             for (n, _) in &s.anchors.0 {
-                if !anchors.contains(&n.as_str()) {
-                    anchors.push(n);
+                if !stages.contains(&n.as_str()) {
+                    stages.push(n);
                 }
             }
         }
     }
-    let col = 32;
-    let _ = writeln!(
-        out,
-        "Cross-engine (steady state, real time ms: mean ± 95 % CI | p50 | p99)"
+    // The stage the run times as a whole: `total`, or `inference` alone.
+    let timed = if stages.contains(&"total") {
+        "total"
+    } else {
+        "inference"
+    };
+    let mut head = vec!["engine".to_owned()];
+    head.extend(stages.iter().map(|s| format!("{s} ms")));
+    head.extend([format!("{timed} p99 ms"), "inputs/s".into(), "state".into()]);
+    let rows: Vec<Vec<String>> = runs
+        .iter()
+        .map(|run| {
+            let steady = run.phases.steady.as_ref();
+            let mut row = vec![run.engine.clone()];
+            for stage in &stages {
+                row.push(
+                    steady
+                        .and_then(|s| s.anchors.get(stage))
+                        .map_or("-".into(), |a| {
+                            let r = &a.real_ms;
+                            format!("{:.2}±{:.2}", r.mean, (r.ci95[1] - r.ci95[0]) / 2.0)
+                        }),
+                );
+            }
+            row.push(
+                steady
+                    .and_then(|s| s.anchors.get(timed))
+                    .map_or("-".into(), |a| format!("{:.2}", a.real_ms.p99)),
+            );
+            row.push(steady.map_or("-".into(), |s| format!("{:.2}", s.throughput_per_s)));
+            row.push(run.state.word().into());
+            row
+        })
+        .collect();
+    table(
+        &mut out,
+        "Cross-engine, steady state (real time; ± is the 95 % CI half-width)",
+        &head,
+        &rows,
     );
-    let _ = write!(out, "{:14}", "anchor");
-    for run in runs {
-        let _ = write!(out, " {:>col$}", run.engine);
-    }
-    let _ = writeln!(out);
-    for name in anchors {
-        let _ = write!(out, "{name:14}");
-        for run in runs {
-            let cell = run
-                .phases
-                .steady
-                .as_ref()
-                .and_then(|s| s.anchors.get(name))
-                .map_or("-".into(), |a| {
-                    let r = &a.real_ms;
-                    format!(
-                        "{:.3}±{:.3} | {:.3} | {:.3}",
-                        r.mean,
-                        (r.ci95[1] - r.ci95[0]) / 2.0,
-                        r.p50,
-                        r.p99
-                    )
-                });
-            let _ = write!(out, " {cell:>col$}");
-        }
-        let _ = writeln!(out);
-    }
-    let _ = write!(out, "{:14}", "inputs/s");
-    for run in runs {
-        let cell = run
-            .phases
-            .steady
-            .as_ref()
-            .map_or("-".into(), |s| format!("{:.2}", s.throughput_per_s));
-        let _ = write!(out, " {cell:>col$}");
-    }
-    let _ = writeln!(out);
-    let _ = write!(out, "{:14}", "state");
-    for run in runs {
-        let _ = write!(out, " {:>col$}", run.state.word());
-    }
-    let _ = writeln!(out);
     out
 }
 

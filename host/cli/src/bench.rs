@@ -12,7 +12,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use lpdnn_app::{App, Runtime};
 use lpdnn_bench::{
-    BenchConfig, BenchConfigRecord, Build, EngineFailure, Event, Provenance, Report, Stop,
+    BenchConfig, BenchConfigRecord, Build, Detail, EngineFailure, Event, Provenance, Report, Stop,
     WarmupPlan,
 };
 use lpdnn_engine_api::Device;
@@ -56,8 +56,9 @@ pub struct BenchmarkArgs {
     /// Device instead of the app's: cpu, gpu or npu.
     #[arg(long)]
     pub device: Option<Device>,
-    /// Write the results as JSON to FILE, the predictions to results.txt
-    /// beside it, and an HTML report to FILE with .html.
+    /// Write the results as JSON to FILE, an HTML report to FILE with .html,
+    /// and the predictions to STEM.results.txt beside them (checked writable
+    /// before the run).
     #[arg(long)]
     pub filename: Option<PathBuf>,
     /// Also write per-anchor statistics as CSV.
@@ -82,6 +83,10 @@ pub struct BenchmarkArgs {
     /// is at or below this (°C).
     #[arg(long)]
     pub cooldown: Option<f64>,
+    /// Print every statistic and each resource's source or reason (the
+    /// default text keeps to 100 columns).
+    #[arg(long, short = 'v')]
+    pub wide: bool,
     /// Give up cooling down after this many seconds.
     #[arg(long, default_value_t = 300.0)]
     pub cooldown_timeout: f64,
@@ -166,8 +171,18 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         .context("installing the Ctrl-C handler")?;
     }
 
+    // Every output is checked before the run, not lost after it.
+    if let Some(path) = &args.filename {
+        for p in output_files(path) {
+            crate::check_writable("--filename", &p)?;
+        }
+    }
+    if let Some(path) = &args.csv {
+        crate::check_writable("--csv", path)?;
+    }
     let mut samples = match &args.samples {
         Some(path) => {
+            crate::check_writable("--samples", path)?;
             let mut f = std::io::BufWriter::new(
                 std::fs::File::create(path)
                     .with_context(|| format!("cannot write --samples {}", path.display()))?,
@@ -269,9 +284,23 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     report.partial = interrupt.load(Ordering::SeqCst);
 
     let mut out = std::io::stdout().lock();
-    out.write_all(lpdnn_bench::text_report(&report).as_bytes())?;
+    out.write_all(
+        lpdnn_bench::text_report(
+            &report,
+            if args.wide {
+                Detail::Wide
+            } else {
+                Detail::Brief
+            },
+        )
+        .as_bytes(),
+    )?;
     out.flush()?;
-    write_outputs(&report, &args)?;
+    let written = write_outputs(&report, &args)?;
+    if !written.is_empty() {
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        eprintln!("wrote {}", names.join(", "));
+    }
 
     Ok(if report.partial {
         ExitCode::from(130)
@@ -282,27 +311,34 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     })
 }
 
-fn write_outputs(report: &Report, args: &BenchmarkArgs) -> Result<()> {
+/// The files `--filename FILE` writes: FILE (JSON), FILE with `.html`, and
+/// the predictions in `STEM.results.txt` beside them (the seed's
+/// `results.txt`, named after the result so that two runs into one folder
+/// keep theirs).
+fn output_files(path: &Path) -> [PathBuf; 3] {
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    [
+        path.to_owned(),
+        path.with_extension("html"),
+        path.with_file_name(format!("{stem}.results.txt")),
+    ]
+}
+
+/// Writes the result files; returns their paths.
+fn write_outputs(report: &Report, args: &BenchmarkArgs) -> Result<Vec<PathBuf>> {
+    let mut written = Vec::new();
     if let Some(path) = &args.filename {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("--filename: cannot create {}", dir.display()))?;
-        }
-        write_atomically(path, &serde_json::to_vec_pretty(report)?)?;
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        write_atomically(&dir.join("results.txt"), results_txt(report).as_bytes())?;
-        write_atomically(
-            &path.with_extension("html"),
-            lpdnn_bench::html_report(report).as_bytes(),
-        )?;
+        let [json, html, results] = output_files(path);
+        write_atomically(&json, &serde_json::to_vec_pretty(report)?)?;
+        write_atomically(&html, lpdnn_bench::html_report(report).as_bytes())?;
+        write_atomically(&results, results_txt(report).as_bytes())?;
+        written.extend([json, html, results]);
     }
     if let Some(path) = &args.csv {
         write_atomically(path, lpdnn_bench::anchor_csv(report).as_bytes())?;
+        written.push(path.clone());
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The seed's `results.txt`: every input's prediction, per engine.

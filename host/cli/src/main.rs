@@ -415,22 +415,42 @@ fn print_prediction(
     Ok(())
 }
 
-/// Writes through a temporary file in the same folder, then renames, so a
-/// reader never sees a half-written file.
+/// Writes `bytes` to `path` through a temporary file in the same folder,
+/// renamed over `path` at the end: never half-written, and the temporary file
+/// is removed if anything fails. Errors name `path`, never the temporary.
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
+    let dir = output_dir(path)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_data())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    tmp.persist(path)
+        .map_err(|e| e.error)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The folder an output file goes to; a folder given as the file is refused.
+fn output_dir(path: &Path) -> Result<&Path> {
+    if path.is_dir() || path.file_name().is_none() {
+        bail!(
+            "{} is a folder: give a file name (e.g. {})",
+            path.display(),
+            path.join("result.json").display()
+        );
+    }
+    Ok(path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .with_context(|| format!("{} is not a file name", path.display()))?;
-    let tmp = dir.join(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+        .unwrap_or(Path::new(".")))
+}
+
+/// Checks, before a long run, that `path` can be written: not a folder, its
+/// folder created if missing, and a file can be made there (then removed).
+pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<()> {
+    let dir = output_dir(path).context(flag.to_owned())?;
+    std::fs::create_dir_all(dir)
+        .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
+        .with_context(|| format!("{flag}: cannot write {}", path.display()))
 }

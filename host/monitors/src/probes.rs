@@ -137,6 +137,26 @@ fn cpu_and_memory(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String
             }),
         });
     }
+    match proc_stat_steal() {
+        Some(mut last) => channels.push(Channel {
+            name: "cpu_steal".into(),
+            unit: "%",
+            source: "/proc/stat steal time (CPU time the hypervisor gave to other guests)".into(),
+            read: Box::new(move || {
+                let now = proc_stat_steal()?;
+                let total = now.1.saturating_sub(last.1);
+                let steal = now.0.saturating_sub(last.0);
+                last = now;
+                (total > 0).then(|| steal as f64 / total as f64 * 100.0)
+            }),
+        }),
+        None => {
+            unsupported.insert(
+                "cpu_steal".into(),
+                Metric::unsupported("/proc/stat has no steal column"),
+            );
+        }
+    }
     channels.push(Channel {
         name: "memory_rss".into(),
         unit: "MiB",
@@ -148,6 +168,22 @@ fn cpu_and_memory(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String
                 .map(|p| p.memory() as f64 / (1024.0 * 1024.0))
         }),
     });
+}
+
+/// Steal and total jiffies of all CPUs, from the first line of /proc/stat
+/// (`cpu user nice system idle iowait irq softirq steal ...`).
+fn proc_stat_steal() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()?
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // guest and guest_nice (9th, 10th) are already counted in user and nice.
+    let total = fields.iter().take(8).sum();
+    Some((*fields.get(7)?, total))
 }
 
 /// User + system CPU time of the whole process (every thread), seconds.

@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use serde_json::Value;
+
 /// The repository root.
 pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -30,4 +32,30 @@ pub fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     )
+}
+
+/// A dataset folder with both real images.
+pub fn dataset() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for img in ["astronaut.png", "chelsea.png"] {
+        std::fs::copy(root().join("assets/images").join(img), dir.path().join(img)).unwrap();
+    }
+    dir
+}
+
+/// A JSON file, parsed.
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// Asserts that a result follows `schemas/benchmark.schema.json`.
+pub fn validate(result: &Value) {
+    let schema = read_json(&root().join("schemas/benchmark.schema.json"));
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator
+        .iter_errors(result)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .take(5)
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
 }
