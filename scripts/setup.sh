@@ -225,9 +225,15 @@ chmod +x "$cache/pnnx/pnnx"
 echo 20261020 >"$cache/pnnx/version.txt"
 
 # --- NCNN forms of the models, with lpdnn-host's own converter --------------------
+built=
 to_ncnn() { # MODEL SHAPE
   local param=${1%.onnx}.ncnn.param
   if [ ! -f "$param" ] || [ ! -f "${param%.param}.json" ]; then
+    if [ -z "$built" ]; then
+      say "building lpdnn-host for the conversions (about 14 minutes on 2 cores the first time)"
+      (cd "$root" && cargo build --release -p lpdnn-cli)
+      built=1
+    fi
     say "converting $(basename "$1") to NCNN with lpdnn-host convert"
     (cd "$root" && cargo run --release --quiet -p lpdnn-cli -- convert --to ncnn "$1" --input-shape "$2" >/dev/null)
   fi

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{dataset, read_json, root, text, validate};
+use common::{dataset, face_benchmark, read_json, root, text, validate};
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -354,14 +354,7 @@ fn bad_datasets_are_refused_with_the_file_named_and_nothing_written() {
     assert!(!json.exists(), "no result for a refused run");
 
     let data = dataset();
-    let o = host(&[
-        "benchmark",
-        "examples/face-detection/app.json",
-        "--dataset",
-        data.path().to_str().unwrap(),
-        "--engine",
-        "lne,warp9",
-    ]);
+    let o = face_benchmark(data.path(), &["--engine", "lne,warp9"]);
     let t = text(&o);
     assert!(
         !o.status.success() && t.contains("unknown engine 'warp9'"),
@@ -372,15 +365,7 @@ fn bad_datasets_are_refused_with_the_file_named_and_nothing_written() {
 #[test]
 fn wide_text_has_every_statistic_and_each_resources_source_or_reason() {
     let data = dataset();
-    let o = host(&[
-        "benchmark",
-        "examples/face-detection/app.json",
-        "--dataset",
-        data.path().to_str().unwrap(),
-        "--number",
-        "1",
-        "--wide",
-    ]);
+    let o = face_benchmark(data.path(), &["--number", "1", "--wide"]);
     let t = String::from_utf8_lossy(&o.stdout);
     assert!(o.status.success(), "{}", text(&o));
     for header in ["real std ms", "p99.9 ms", "CI95 high ms", "alloc KiB"] {
@@ -398,16 +383,10 @@ fn unwritable_outputs_are_refused_before_the_run_naming_the_users_path() {
     let out = tempfile::tempdir().unwrap();
     let run = |flag: &str, path: &Path| {
         let start = Instant::now();
-        let o = host(&[
-            "benchmark",
-            "examples/face-detection/app.json",
-            "--dataset",
-            data.path().to_str().unwrap(),
-            "--duration",
-            "30",
-            flag,
-            path.to_str().unwrap(),
-        ]);
+        let o = face_benchmark(
+            data.path(),
+            &["--duration", "30", flag, path.to_str().unwrap()],
+        );
         // Refused up front: nothing near the 30 s run happened.
         assert!(
             start.elapsed() < Duration::from_secs(20),

@@ -7,7 +7,7 @@ mod common;
 
 use std::process::{Child, Command, Stdio};
 
-use common::{dataset, read_json, root, text, validate};
+use common::{dataset, face_benchmark, read_json, text, validate};
 use serde_json::Value;
 
 /// Busy-looping shells, killed when dropped (also when the test fails).
@@ -42,22 +42,17 @@ fn benchmark(name: &str) -> Value {
     let data = dataset();
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join(format!("{name}.json"));
-    let o = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args([
-            "benchmark",
-            "examples/face-detection/app.json",
-            "--dataset",
-            data.path().to_str().unwrap(),
+    let o = face_benchmark(
+        data.path(),
+        &[
             "--duration",
             "3",
             "--warmup",
             "10",
             "--filename",
             json.to_str().unwrap(),
-        ])
-        .current_dir(root())
-        .output()
-        .unwrap();
+        ],
+    );
     let out_text = text(&o);
     assert!(o.status.success(), "{out_text}");
     let result = read_json(&json);

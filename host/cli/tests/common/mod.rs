@@ -2,7 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Command, Output};
 
 use serde_json::Value;
 
@@ -58,4 +58,16 @@ pub fn validate(result: &Value) {
         .take(5)
         .collect();
     assert!(errors.is_empty(), "{errors:#?}");
+}
+
+/// `lpdnn-host benchmark examples/face-detection/app.json --dataset DATA`
+/// with `args`, run from the repository root.
+pub fn face_benchmark(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(["benchmark", "examples/face-detection/app.json", "--dataset"])
+        .arg(data)
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
 }
