@@ -95,7 +95,11 @@ fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
         );
         // Too short a steady state for two monitor samples: not judged on
         // other processes' load, and says so with null.
-        assert!(run["interference"]["noisy"].is_boolean(), "{}", run["interference"]);
+        assert!(
+            run["interference"]["noisy"].is_boolean(),
+            "{}",
+            run["interference"]
+        );
         let phases = &run["phases"];
         assert!(phases["load_ms"]["load.model"].as_f64().unwrap() > 0.0);
         assert!(phases["first_inference_ms"]["inference"].as_f64().unwrap() > 0.0);
