@@ -157,15 +157,15 @@ convert "$assets/models/face_detection_short_range.onnx" \
 # $cache/lib, where the engines look for it (override: LPDNN_ORT_LIB,
 # LPDNN_LITERT_LIB, LPDNN_NCNN_LIB). libncnn is built with --all.
 site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-install_lib() { # SOURCE DEST
+install_file() { # SOURCE DEST
   if [ ! -f "$2" ] || ! cmp -s "$1" "$2"; then
     mkdir -p "$(dirname "$2")"
     cp "$1" "$2.tmp" && mv "$2.tmp" "$2"
   fi
 }
-install_lib "$(ls "$site"/onnxruntime/capi/libonnxruntime.so.1.* | head -1)" "$cache/lib/onnxruntime/libonnxruntime.so"
-install_lib "$site/onnxruntime/capi/libonnxruntime_providers_shared.so" "$cache/lib/onnxruntime/libonnxruntime_providers_shared.so"
-install_lib "$site/ai_edge_litert/libLiteRt.so" "$cache/lib/litert/libLiteRt.so"
+install_file "$(ls "$site"/onnxruntime/capi/libonnxruntime.so.1.* | head -1)" "$cache/lib/onnxruntime/libonnxruntime.so"
+install_file "$site/onnxruntime/capi/libonnxruntime_providers_shared.so" "$cache/lib/onnxruntime/libonnxruntime_providers_shared.so"
+install_file "$site/ai_edge_litert/libLiteRt.so" "$cache/lib/litert/libLiteRt.so"
 "$py" -c 'import importlib.metadata as m; print(m.version("ai-edge-litert"))' >"$cache/lib/litert/version.txt"
 
 # --- Processor components (wasm32-wasip2) -----------------------------------------
@@ -176,10 +176,10 @@ if [ ! -f "$wasm_out/detection.wasm" ]; then
 fi
 (cd "$root/components" && CARGO_TARGET_DIR=$cache/components-target cargo build --release --quiet)
 for c in image_preprocess audio_preprocess signal_preprocess classification detection segments; do
-  install_lib "$wasm_out/$c.wasm" "$assets/components/$c.wasm"
+  install_file "$wasm_out/$c.wasm" "$assets/components/$c.wasm"
 done
 for c in hostile old_version; do
-  install_lib "$wasm_out/$c.wasm" "$assets/components/testing/$c.wasm"
+  install_file "$wasm_out/$c.wasm" "$assets/components/testing/$c.wasm"
 done
 
 if [ "$mode" != --all ]; then

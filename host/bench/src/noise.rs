@@ -76,24 +76,27 @@ impl Interference {
     /// One line: the verdict with its evidence, or the readings of a quiet
     /// run.
     pub fn summary(&self) -> String {
-        if self.noisy {
-            let mut line = format!("NOISY: {}", self.evidence.join("; "));
-            if !self.notes.is_empty() {
-                line.push_str(&format!("; note: {}", self.notes.join("; ")));
+        let mut line = if self.noisy {
+            format!("NOISY: {}", self.evidence.join("; "))
+        } else {
+            let mut read = Vec::new();
+            if let Some(c) = self.other_cpu_cores {
+                read.push(format!("other processes {c:.2} cores"));
             }
-            return line;
-        }
-        let mut read = Vec::new();
-        if let Some(c) = self.other_cpu_cores {
-            read.push(format!("other processes {c:.2} cores"));
-        }
-        if let Some(s) = self.steal_percent {
-            read.push(format!("steal {s:.1} %"));
-        }
-        if let Some(r) = self.real_over_cpu.values().copied().reduce(f64::max) {
-            read.push(format!("real/CPU of one-thread stages ≤ {r:.2}"));
-        }
-        let mut line = format!("none seen ({})", read.join(", "));
+            if let Some(s) = self.steal_percent {
+                read.push(format!("steal {s:.1} %"));
+            }
+            if let Some(r) = self.real_over_cpu.values().copied().reduce(f64::max) {
+                read.push(format!("real/CPU of one-thread stages ≤ {r:.2}"));
+            }
+            if read.is_empty() {
+                "not judged (no monitor samples in the steady state, no one-thread stage \
+                 long enough)"
+                    .to_owned()
+            } else {
+                format!("none seen ({})", read.join(", "))
+            }
+        };
         if !self.notes.is_empty() {
             line.push_str(&format!("; note: {}", self.notes.join("; ")));
         }

@@ -112,6 +112,16 @@ pub enum Event<'a> {
     },
 }
 
+/// The stage that times a whole iteration: `total`, or `inference` alone
+/// with `--inference-only`.
+fn timed_stage(config: &BenchConfig) -> &'static str {
+    if config.inference_only {
+        "inference"
+    } else {
+        "total"
+    }
+}
+
 /// Each anchor's first sample, in ms (load and first-inference phases
 /// have one sample per anchor).
 fn first_sample_ms(anchors: &Anchors) -> BTreeMap<String, f64> {
@@ -337,11 +347,7 @@ pub fn run_engine(
         let seconds = start.elapsed().as_secs_f64();
         let anchors = pipeline.take_anchors();
         timeline.iterations_ms = anchors
-            .get(if config.inference_only {
-                "inference"
-            } else {
-                "total"
-            })
+            .get(timed_stage(config))
             .map(|a| {
                 a.samples
                     .iter()
@@ -429,11 +435,7 @@ pub fn run_engine(
             steady,
             warmup: &warmup,
             timeline: &timeline,
-            timed: if config.inference_only {
-                "inference"
-            } else {
-                "total"
-            },
+            timed: timed_stage(config),
             single_threaded: if one_thread {
                 &["preprocess", "inference", "postprocess"]
             } else {

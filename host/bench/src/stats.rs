@@ -85,6 +85,11 @@ impl Stats {
         })
     }
 
+    /// Half the width of the 95 % interval of the mean (the "±").
+    pub fn ci95_half(&self) -> f64 {
+        (self.ci95[1] - self.ci95[0]) / 2.0
+    }
+
     /// The percentiles in [`PERCENTILES`] order.
     pub fn percentiles(&self) -> [f64; 5] {
         [self.p50, self.p90, self.p95, self.p99, self.p99_9]

@@ -300,7 +300,7 @@ pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
                         name.clone(),
                         r.n.to_string(),
                         ms(r.mean),
-                        ms((r.ci95[1] - r.ci95[0]) / 2.0),
+                        ms(r.ci95_half()),
                         ms(r.p50),
                         ms(r.p90),
                         ms(r.p99),
@@ -402,7 +402,7 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
                         .and_then(|s| s.anchors.get(stage))
                         .map_or("-".into(), |a| {
                             let r = &a.real_ms;
-                            format!("{:.2}±{:.2}", r.mean, (r.ci95[1] - r.ci95[0]) / 2.0)
+                            format!("{:.2}±{:.2}", r.mean, r.ci95_half())
                         }),
                 );
             }
