@@ -130,10 +130,14 @@ sys.stdout.buffer.write(zipfile.ZipFile(glob.glob(sys.argv[1])[0]).read(sys.argv
   fi
   check_sha "$3" "$4"
 }
-convert() { # OUTPUT COMMAND...
-  local out=$1
+convert() { # OUTPUT COMMAND... (again when a script in COMMAND is newer than OUTPUT)
+  local out=$1 arg stale=
   shift
-  if [ ! -f "$out" ]; then
+  [ -f "$out" ] || stale=1
+  for arg in "$@"; do
+    case $arg in *.py) [ "$arg" -nt "$out" ] && stale=1 ;; esac
+  done
+  if [ -n "$stale" ]; then
     say "making $(basename "$out")"
     "$@" || {
       rm -f "$out"
@@ -251,8 +255,13 @@ if [ ! -f "$assets/reference/manifest.json" ] ||
   }
 fi
 static_ref=$assets/reference/static.json
-if [ ! -f "$static_ref" ] || [ "$root/scripts/models/static_reference.py" -nt "$static_ref" ]; then
-  say "counting model parameters with the onnx Python package"
-  "$py" "$root/scripts/models/static_reference.py" "$assets/models" "$static_ref"
+if [ ! -f "$static_ref" ] || [ "$root/scripts/models/static_counts.py" -nt "$static_ref" ] ||
+  find "$assets/models" -newer "$static_ref" | grep -q .; then
+  say "counting static metrics with the onnx and tflite Python packages"
+  "$py" "$root/scripts/models/static_counts.py" "$assets/models" "$assets/reference" \
+    2>"$cache/static-counts.log" || {
+    cat "$cache/static-counts.log" >&2
+    exit 1
+  }
 fi
 say "assets ready in $assets ($(elapsed))"

@@ -33,6 +33,9 @@ def dequantize_weights(src: str, dst: str) -> None:
         new.data = np.frombuffer(data.astype(np.float32).tobytes(), dtype=np.uint8)
         model.buffers.append(new)
         dst_t.buffer = len(model.buffers) - 1
+        # The fp16 original is read by nothing now: drop its data, so the
+        # file holds each weight once.
+        model.buffers[src_t.buffer].data = None
     removed = len(graph.operators) - len(kept)
     graph.operators = kept
     builder = __import__("flatbuffers").Builder(1024)

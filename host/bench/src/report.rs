@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use lpdnn_anchors::Anchors;
-use lpdnn_inspect::StaticMetrics;
+use lpdnn_inspect::{ModelKind, StaticMetrics};
 use lpdnn_monitors::{CoolDown, Metric, Point, Throttle};
 use serde::{Deserialize, Serialize};
 
@@ -259,8 +259,8 @@ pub struct EngineRun {
     pub model_sha256: String,
     /// How the run ended.
     pub state: RunState,
-    /// Static metrics of the app's ONNX model (the graph every engine's
-    /// form is converted from), totals only; `null` without an ONNX form.
+    /// Static metrics of the model file this engine ran, totals only;
+    /// `null` when it could not be analysed (a warning says why).
     pub static_metrics: Option<StaticTotals>,
     /// Phases.
     pub phases: Phases,
@@ -287,28 +287,39 @@ pub struct EngineRun {
 /// Static metrics, totals only (`lpdnn-host inspect` gives the layers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaticTotals {
-    /// The ONNX file measured.
+    /// The model file measured.
     pub model: String,
+    /// Its format.
+    #[serde(default = "onnx")]
+    pub format: ModelKind,
     /// Initializer elements.
     pub parameters: u64,
     /// Initializer bytes.
     pub parameter_bytes: u64,
     /// Model file bytes.
     pub storage_bytes: u64,
-    /// Multiply-accumulates.
-    pub macs: u64,
+    /// Multiply-accumulates; `null` when not counted (see `notes`).
+    pub macs: Option<u64>,
     /// 2 × MACs.
-    pub flops: u64,
+    pub flops: Option<u64>,
     /// Other arithmetic.
-    pub other_ops: u64,
+    pub other_ops: Option<u64>,
     /// The counting conventions.
     pub convention: String,
+    /// What the figures leave out.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+fn onnx() -> ModelKind {
+    ModelKind::Onnx
 }
 
 impl From<StaticMetrics> for StaticTotals {
     fn from(m: StaticMetrics) -> Self {
         StaticTotals {
             model: m.model,
+            format: m.format,
             parameters: m.parameters,
             parameter_bytes: m.parameter_bytes,
             storage_bytes: m.storage_bytes,
@@ -316,6 +327,7 @@ impl From<StaticMetrics> for StaticTotals {
             flops: m.flops,
             other_ops: m.other_ops,
             convention: m.convention,
+            notes: m.notes,
         }
     }
 }

@@ -458,17 +458,13 @@ pub fn run_engine(
     if let Some(t) = throttle.as_ref().filter(|t| t.detected == Some(true)) {
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
-    let static_metrics =
-        app.model
-            .onnx
-            .as_ref()
-            .and_then(|m| match lpdnn_inspect::inspect(&m.file) {
-                Ok(s) => Some(s.into()),
-                Err(e) => {
-                    warnings.push(format!("no static metrics: {e}"));
-                    None
-                }
-            });
+    let static_metrics = match lpdnn_inspect::inspect(pipeline.model_path()) {
+        Ok(s) => Some(s.into()),
+        Err(e) => {
+            warnings.push(format!("no static metrics: {e}"));
+            None
+        }
+    };
     Ok(EngineRun {
         engine: pipeline.engine().to_owned(),
         engine_version: info.as_ref().and_then(|i| i.version.clone()),

@@ -161,11 +161,15 @@ fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
         out.push_str(&anchor_table(run, detail));
     }
     if let Some(st) = &run.static_metrics {
+        let work = match (st.macs, st.flops) {
+            (Some(m), Some(f)) => {
+                format!("{:.3} GMACs = {:.3} GFLOPs", m as f64 / 1e9, f as f64 / 1e9)
+            }
+            _ => "MACs not counted".into(),
+        };
         let mut line = format!(
-            "{} parameters, {:.3} GMACs = {:.3} GFLOPs, {:.1} KiB on disk",
+            "{} parameters, {work}, {:.1} KiB on disk",
             st.parameters,
-            st.macs as f64 / 1e9,
-            st.flops as f64 / 1e9,
             st.storage_bytes as f64 / 1024.0,
         );
         if detail == Detail::Wide || st.model != run.model {

@@ -149,8 +149,11 @@ fn macs_flops_and_parameters_match_a_hand_count() {
             ("fc", 640)
         ]
     );
-    assert_eq!(m.macs, 3520);
-    assert_eq!(m.flops, 7040);
+    assert_eq!(m.macs, Some(3520));
+    assert_eq!(m.flops, Some(7040));
+    // One operation per element of the Relu's 4×8×8 output.
+    assert_eq!(m.layers[1].other_ops, 256);
+    assert_eq!(m.other_ops, Some(256));
     // 4·9 + 4 + 4·9 + 4 + 10·64 + 10
     assert_eq!(m.parameters, 730);
     assert_eq!(m.parameter_bytes, 730 * 4);

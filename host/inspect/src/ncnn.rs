@@ -1,0 +1,170 @@
+//! Static metrics of an NCNN model: layers and their declared weights from
+//! the `.param` text; MACs from the ONNX source that the `.ncnn.json`
+//! sidecar names, when it is there (a `.param` holds no tensor shapes).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::{InspectError, Layer, ModelKind, StaticMetrics};
+
+/// One layer line of a `.param` file.
+struct ParamLayer<'a> {
+    kind: &'a str,
+    name: &'a str,
+    /// Scalar parameters by id (arrays are skipped: no weights live there).
+    params: HashMap<i32, f64>,
+}
+
+fn parse(text: &str) -> Result<Vec<ParamLayer<'_>>, String> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    if lines.next().map(str::trim) != Some("7767517") {
+        return Err("the first line is not NCNN's magic 7767517".into());
+    }
+    let counts = lines.next().ok_or("no layer and blob counts on line 2")?;
+    let layer_count: usize = counts
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .ok_or("line 2 is not `layer_count blob_count`")?;
+    let mut layers = Vec::with_capacity(layer_count.min(100_000));
+    for (i, line) in lines.enumerate() {
+        let mut words = line.split_whitespace();
+        let (Some(kind), Some(name)) = (words.next(), words.next()) else {
+            return Err(format!("layer {i}: no type and name"));
+        };
+        let bottoms: usize = words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or(format!("layer {name}: no input count"))?;
+        let tops: usize = words
+            .next()
+            .and_then(|n| n.parse().ok())
+            .ok_or(format!("layer {name}: no output count"))?;
+        let mut words = words.skip(bottoms.saturating_add(tops));
+        let mut params = HashMap::new();
+        for kv in words.by_ref() {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or(format!("layer {name}: `{kv}` is not id=value"))?;
+            let k: i32 = k
+                .parse()
+                .map_err(|_| format!("layer {name}: bad id in `{kv}`"))?;
+            if k > -23300 {
+                if let Ok(v) = v.parse::<f64>() {
+                    params.insert(k, v);
+                }
+            }
+        }
+        layers.push(ParamLayer { kind, name, params });
+    }
+    if layers.len() != layer_count {
+        return Err(format!(
+            "line 2 announces {layer_count} layers, the file has {}",
+            layers.len()
+        ));
+    }
+    Ok(layers)
+}
+
+/// Weights a layer declares (see `docs/static-metrics.md`).
+fn weights(l: &ParamLayer) -> u64 {
+    let p = |id: i32| l.params.get(&id).copied().unwrap_or(0.0).max(0.0) as u64;
+    match l.kind {
+        "Convolution"
+        | "ConvolutionDepthWise"
+        | "Deconvolution"
+        | "DeconvolutionDepthWise"
+        | "Convolution1D"
+        | "Convolution3D"
+        | "ConvolutionDepthWise1D"
+        | "ConvolutionDepthWise3D"
+        | "Deconvolution1D"
+        | "Deconvolution3D" => p(6) + p(5).min(1) * p(0),
+        "InnerProduct" => p(2) + p(1).min(1) * p(0),
+        "BatchNorm" => 4 * p(0),
+        "Scale" => p(0) * (1 + p(1).min(1)),
+        "PReLU" => p(0),
+        "MemoryData" => [0, 1, 11, 2].iter().map(|&i| p(i).max(1)).product(),
+        "Embed" => p(3) + p(2).min(1) * p(0),
+        "LayerNorm" | "GroupNorm" | "InstanceNorm" => {
+            let (size, affine) = match l.kind {
+                "LayerNorm" => (p(0), p(2)),
+                "GroupNorm" => (p(1), p(3)),
+                _ => (p(0), p(2)),
+            };
+            2 * size * affine.min(1)
+        }
+        _ => 0,
+    }
+}
+
+/// Inspects an NCNN `.param` read from `path` (its `.bin` beside it).
+pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, InspectError> {
+    let bad = |message: String| InspectError::Model {
+        path: path.to_owned(),
+        message,
+    };
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| bad("an NCNN .param is text; this is not UTF-8".into()))?;
+    let parsed = parse(text).map_err(bad)?;
+    let bin = path.with_extension("bin");
+    let bin_bytes = std::fs::metadata(&bin).map(|m| m.len()).ok();
+    let mut layers = Vec::with_capacity(parsed.len());
+    let mut parameters = 0u64;
+    for l in &parsed {
+        let w = weights(l);
+        parameters += w;
+        layers.push(Layer {
+            name: l.name.to_owned(),
+            op_type: l.kind.to_owned(),
+            parameters: w,
+            macs: 0,
+            other_ops: 0,
+            output_shape: Vec::new(),
+        });
+    }
+    let mut notes = Vec::new();
+    let mut counted = None;
+    match source(path) {
+        Some(src) => match crate::inspect(&src) {
+            Ok(m) => {
+                notes.push(format!(
+                    "MACs and other ops are those of the ONNX source {} (an NCNN .param holds no shapes)",
+                    src.display()
+                ));
+                counted = m.macs.zip(m.other_ops);
+            }
+            Err(e) => notes.push(format!("MACs not counted: {e}")),
+        },
+        None => notes.push(
+            "MACs not counted: an NCNN .param holds no tensor shapes and no .ncnn.json names its ONNX source"
+                .into(),
+        ),
+    }
+    let mut m = StaticMetrics::new(
+        path,
+        ModelKind::Ncnn,
+        bytes,
+        parameters,
+        bin_bytes.unwrap_or(4 * parameters),
+        counted,
+        notes,
+        layers,
+    );
+    match bin_bytes {
+        Some(b) => m.storage_bytes += b,
+        None => m
+            .notes
+            .push(format!("no weights file {} beside it", bin.display())),
+    }
+    Ok(m)
+}
+
+/// The ONNX model the `.ncnn.json` sidecar of `param` names, if it exists.
+fn source(param: &Path) -> Option<PathBuf> {
+    let sidecar = param.with_extension("json");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar).ok()?).ok()?;
+    let name = Path::new(json.get("source")?.as_str()?).file_name()?;
+    let src = param.parent()?.join(name);
+    src.is_file().then_some(src)
+}
