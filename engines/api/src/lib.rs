@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub use format::{sniff, sniff_file, ModelFormat};
-pub use native::{cache_dir, locate_library, NativeLibrary};
+pub use native::{cache_dir, capture_stderr, load_quietly, locate_library, NativeLibrary};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.

@@ -77,3 +77,84 @@ impl NativeLibrary {
             .map_err(|e| format!("{}: missing symbol {name}: {e}", self.path.display()))
     }
 }
+
+/// Runs `f` with the process's standard error (file descriptor 2) sent to
+/// a temporary file, and returns what was written there meanwhile.
+///
+/// Native engine libraries log to fd 2 with no API to quiet them (LiteRT
+/// prints `INFO: Created TensorFlow Lite XNNPACK delegate for CPU.` on
+/// every load). The caller decides what to pass on. Writes by other
+/// threads in that window are captured too, so keep `f` short and pass on
+/// whatever is not the library's chatter. If fd 2 cannot be redirected,
+/// `f` runs unchanged and nothing is captured.
+pub fn capture_stderr<T>(f: impl FnOnce() -> T) -> (T, String) {
+    use std::io::{Read, Seek, SeekFrom, Write};
+    use std::os::fd::AsRawFd;
+    use std::sync::Mutex;
+
+    /// Puts fd 2 back, even if `f` panics.
+    struct Restore(i32);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            // SAFETY: `self.0` is the duplicate of fd 2 taken below, still open.
+            unsafe {
+                libc::dup2(self.0, 2);
+                libc::close(self.0);
+            }
+        }
+    }
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _ = std::io::stderr().flush();
+    let Ok(mut file) = tempfile::tempfile() else {
+        return (f(), String::new());
+    };
+    // SAFETY: dup and dup2 on open descriptors; fd 2 is restored by `Restore`.
+    let saved = unsafe { libc::dup(2) };
+    if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
+        if saved >= 0 {
+            // SAFETY: `saved` was just opened by dup.
+            unsafe { libc::close(saved) };
+        }
+        return (f(), String::new());
+    }
+    let value = {
+        let _restore = Restore(saved);
+        f()
+    };
+    let mut bytes = Vec::new();
+    if file.seek(SeekFrom::Start(0)).is_ok() {
+        let _ = file.take(64 * 1024).read_to_end(&mut bytes);
+    }
+    (value, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// Runs a native library's `load` with its fd-2 chatter captured: on
+/// success the lines `keep` accepts are passed on to stderr; on failure they
+/// are added to the error message, where they usually say what went wrong
+/// (`layer load_param 25 LSTM_28 failed`).
+pub fn load_quietly<T>(
+    library: &str,
+    keep: impl Fn(&str) -> bool,
+    load: impl FnOnce() -> Result<T, String>,
+) -> Result<T, String> {
+    let (loaded, logged) = capture_stderr(load);
+    let kept: Vec<&str> = logged
+        .lines()
+        .filter(|l| !l.trim().is_empty() && keep(l))
+        .collect();
+    match loaded {
+        Ok(value) => {
+            for line in kept {
+                eprintln!("{line}");
+            }
+            Ok(value)
+        }
+        Err(mut message) => {
+            if !kept.is_empty() {
+                message.push_str(&format!(" ({library}: {})", kept.join(" | ")));
+            }
+            Err(message)
+        }
+    }
+}

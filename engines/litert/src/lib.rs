@@ -86,7 +86,14 @@ impl Engine for LiteRt {
         })?;
         options.cpu_only(NAME, "this LiteRT (XNNPACK)")?;
         check_format(self, path)?;
-        LiteRtModel::load(api, path, options.threads).map_err(|message| EngineError::Load {
+        // LiteRT logs "INFO: Created TensorFlow Lite XNNPACK delegate" to
+        // fd 2 on every load: keep its INFO lines off the user's terminal.
+        lpdnn_engine_api::load_quietly(
+            "LiteRT",
+            |line| !line.starts_with("INFO: "),
+            || LiteRtModel::load(api, path, options.threads),
+        )
+        .map_err(|message| EngineError::Load {
             engine: NAME.into(),
             path: path.to_owned(),
             message,

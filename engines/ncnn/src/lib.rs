@@ -166,7 +166,13 @@ impl Engine for Ncnn {
             sgemm: options.flag(NAME, "sgemm", true)?,
         };
         let threads = options.threads.unwrap_or(1);
-        NcnnModel::load(api, path, &bin, meta, threads, &flags).map_err(load_err)
+        // ncnn says which layer it could not read on fd 2 only.
+        lpdnn_engine_api::load_quietly(
+            "ncnn",
+            |_| true,
+            || NcnnModel::load(api, path, &bin, meta, threads, &flags),
+        )
+        .map_err(load_err)
     }
 }
 

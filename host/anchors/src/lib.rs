@@ -140,15 +140,16 @@ fn ms(d: Duration) -> f64 {
 
 /// Mean, standard deviation and variance of a set of values.
 ///
-/// The variance is the population variance (divided by n): it describes the
-/// spread of the samples taken, and is 0 for a single sample.
+/// The variance is the sample variance (divided by n − 1), as in the
+/// benchmark's statistics, so STD and VAR mean the same in `run` and
+/// `benchmark`; it is 0 for fewer than two samples.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Moments {
     /// Arithmetic mean.
     pub mean: f64,
     /// Square root of `var`.
     pub std: f64,
-    /// Population variance.
+    /// Sample variance (n − 1).
     pub var: f64,
 }
 
@@ -162,7 +163,7 @@ impl Moments {
             mean += delta / n as f64;
             m2 += delta * (x - mean);
         }
-        let var = if n > 0 { m2 / n as f64 } else { 0.0 };
+        let var = if n > 1 { m2 / (n - 1) as f64 } else { 0.0 };
         Moments {
             mean,
             std: var.sqrt(),
@@ -257,11 +258,11 @@ mod tests {
 
     #[test]
     fn moments_match_a_hand_computation() {
-        // values 2, 4, 4, 4, 5, 5, 7, 9: mean 5, population variance 4.
+        // values 2, 4, 4, 4, 5, 5, 7, 9: mean 5, squares sum 32, sample variance 32/7.
         let m = Moments::of([2.0, 4.0, 4.0, 4.0, 5.0, 5.0, 7.0, 9.0]);
         assert!((m.mean - 5.0).abs() < 1e-12);
-        assert!((m.var - 4.0).abs() < 1e-12);
-        assert!((m.std - 2.0).abs() < 1e-12);
+        assert!((m.var - 32.0 / 7.0).abs() < 1e-12);
+        assert!((m.std - (32.0f64 / 7.0).sqrt()).abs() < 1e-12);
         assert_eq!(Moments::of([3.0]).var, 0.0);
     }
 

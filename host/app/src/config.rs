@@ -204,10 +204,38 @@ pub struct App {
 impl App {
     /// Reads, parses and checks an app file. Errors name the file and the
     /// field; referenced files must exist.
+    /// A folder stands for its `app.json`; a model file is refused with
+    /// what it is.
     pub fn load(path: &Path) -> Result<App, AppError> {
-        let text = std::fs::read_to_string(path).map_err(|source| AppError::Read {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|source| AppError::Read {
+                path: path.to_owned(),
+                source,
+            })
+        };
+        let folder;
+        let path = if path.is_dir() {
+            folder = path.join("app.json");
+            if !folder.is_file() {
+                return Err(AppError::NoAppFile {
+                    path: path.to_owned(),
+                });
+            }
+            folder.as_path()
+        } else {
+            path
+        };
+        let bytes = read(path)?;
+        let format = lpdnn_engine_api::sniff(&bytes);
+        if format != ModelFormat::Unknown {
+            return Err(AppError::ModelAsApp {
+                path: path.to_owned(),
+                format,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| AppError::Parse {
             path: path.to_owned(),
-            source,
+            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
         })?;
         let de = &mut serde_json::Deserializer::from_str(&text);
         let mut app: App = serde_path_to_error::deserialize(de).map_err(|e| {

@@ -13,11 +13,11 @@ pub use config::{
     App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec, StateSpec, StreamSpec,
 };
 pub use lpdnn_runtime::{
-    ClassScore, Detection, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,
+    ClassScore, Detection, InputMeta, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,
 };
-pub use pipeline::{Pipeline, RunOptions};
+pub use pipeline::{Pipeline, RunOptions, Trace};
 
-use lpdnn_engine_api::{Engine, EngineError};
+use lpdnn_engine_api::{Engine, EngineError, ModelFormat};
 use lpdnn_runtime::RuntimeError;
 
 /// Errors of loading or running an app. Each names the file (and field)
@@ -25,12 +25,34 @@ use lpdnn_runtime::RuntimeError;
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     /// A file cannot be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// The file given as the app is a model.
+    #[error("{path} is a{} {format} model, not an app: give the app.json that names it (or its folder)", if matches!(.format, ModelFormat::Onnx) { "n" } else { "" })]
+    ModelAsApp {
+        /// The file.
+        path: PathBuf,
+        /// Its format.
+        format: ModelFormat,
+    },
+    /// A folder given as the app has no `app.json`.
+    #[error("{path} is a folder without an app.json")]
+    NoAppFile {
+        /// The folder.
+        path: PathBuf,
+    },
+    /// An engine name this build does not know.
+    #[error("unknown engine '{name}'{}; this build has: {}", .suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default(), ENGINES.join(", "))]
+    UnknownEngine {
+        /// The name given.
+        name: String,
+        /// The closest known name, when close.
+        suggestion: Option<&'static str>,
     },
     /// The app file is not valid JSON.
     #[error("{path} is not valid JSON: {message}")]
@@ -122,7 +144,7 @@ pub const ENGINES: &[&str] = &[
 ];
 
 /// Looks up an engine by name.
-pub fn engine(name: &str) -> Result<Box<dyn Engine>, String> {
+pub fn engine(name: &str) -> Result<Box<dyn Engine>, AppError> {
     match name {
         #[cfg(feature = "lne")]
         "lne" => Ok(Box::new(lpdnn_lne::Lne)),
@@ -131,9 +153,41 @@ pub fn engine(name: &str) -> Result<Box<dyn Engine>, String> {
         "acl" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::acl())),
         "ncnn" => Ok(Box::new(lpdnn_ncnn::Ncnn)),
         "litert" => Ok(Box::new(lpdnn_litert::LiteRt)),
-        _ => Err(format!(
-            "unknown engine '{name}'; this build has: {}",
-            ENGINES.join(", ")
-        )),
+        _ => Err(AppError::UnknownEngine {
+            name: name.to_owned(),
+            suggestion: closest(name, ENGINES),
+        }),
     }
+}
+
+/// The known name closest to `name`, if it is close enough to be a typo,
+/// or what another tool calls it (`ort`, `tflite`, `trt`, the seed's
+/// `onnx` and `lpdnn`).
+pub fn closest(name: &str, known: &[&'static str]) -> Option<&'static str> {
+    const ALIASES: &[(&str, &str)] = &[
+        ("ort", "onnxruntime"),
+        ("onnx", "onnxruntime"),
+        ("tflite", "litert"),
+        ("tfl", "litert"),
+        ("trt", "tensorrt"),
+        ("lpdnn", "lne"),
+        ("tract", "lne"),
+        ("ascend", "acl"),
+        ("cann", "acl"),
+    ];
+    let lower = name.to_ascii_lowercase();
+    if let Some(k) = ALIASES
+        .iter()
+        .find(|(a, _)| *a == lower)
+        .and_then(|(_, k)| known.iter().find(|n| *n == k))
+    {
+        return Some(k);
+    }
+    let name = lower.as_str();
+    known
+        .iter()
+        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
+        .filter(|(d, k)| *d <= (k.len() / 3).max(1) || k.starts_with(name) && name.len() >= 2)
+        .min()
+        .map(|(_, k)| k)
 }

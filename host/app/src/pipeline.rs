@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
 use lpdnn_engine_api::{Device, LoadOptions, Model, ModelFormat, Tensor};
-use lpdnn_runtime::{Kind, Postprocessor, Prediction, Preprocessed, Preprocessor, Runtime};
+use lpdnn_runtime::{
+    InputMeta, Kind, Postprocessor, Prediction, Preprocessed, Preprocessor, Runtime,
+};
 
 use crate::{App, AppError, StateSpec};
 
@@ -87,6 +89,15 @@ fn stream_state(
         .collect()
 }
 
+/// What the post-processor of one input was handed.
+#[derive(Debug, Clone)]
+pub struct Trace {
+    /// The engine outputs of each chunk, in model output order.
+    pub outputs: Vec<Vec<Tensor>>,
+    /// The pre-processor's facts about the input.
+    pub meta: InputMeta,
+}
+
 /// A loaded app, ready to run inputs.
 pub struct Pipeline {
     engine: String,
@@ -103,14 +114,14 @@ impl Pipeline {
     /// Loads the app's components and model.
     pub fn load(app: &App, runtime: &Runtime, options: &RunOptions) -> Result<Pipeline, AppError> {
         let engine_name = options.engine.as_deref().unwrap_or(&app.engine.name);
-        let engine = crate::engine(engine_name).map_err(|message| AppError::Field {
-            path: app.file.clone(),
-            field: if options.engine.is_some() {
-                "--engine".into()
-            } else {
-                "engine.name".into()
+        // A name chosen by the caller is the caller's error, not the app's.
+        let engine = crate::engine(engine_name).map_err(|e| match options.engine {
+            Some(_) => e,
+            None => AppError::Field {
+                path: app.file.clone(),
+                field: "engine.name".into(),
+                message: e.to_string(),
             },
-            message,
         })?;
         let available = app.model.available();
         let join = |formats: &mut dyn Iterator<Item = &ModelFormat>| {
@@ -179,6 +190,13 @@ impl Pipeline {
     /// Runs one encoded input (an image, a WAV file, a sensor recording)
     /// through every stage.
     pub fn run(&mut self, input: &[u8]) -> Result<Prediction, AppError> {
+        self.run_traced(input).map(|(prediction, _)| prediction)
+    }
+
+    /// Like [`Pipeline::run`], and also gives back what the post-processor
+    /// was handed: the engine outputs of every chunk and the pre-processor's
+    /// facts (for `run --dump-outputs`; nothing is copied).
+    pub fn run_traced(&mut self, input: &[u8]) -> Result<(Prediction, Trace), AppError> {
         let total = Mark::now();
 
         let start = Mark::now();
@@ -192,7 +210,13 @@ impl Pipeline {
         self.anchors.record("postprocess", start.elapsed());
 
         self.anchors.record("total", total.elapsed());
-        Ok(prediction)
+        Ok((
+            prediction,
+            Trace {
+                outputs,
+                meta: pre.meta,
+            },
+        ))
     }
 
     /// The inference stage of one input: runs the model once per chunk,

@@ -1,19 +1,78 @@
-//! `compare A.json B.json`: per engine and anchor, B's steady-state mean
-//! against A's, with Welch's 95 % interval and a verdict.
+//! `compare A.json B.json`: per engine and stage, B's steady-state mean
+//! against A's, with Welch's 95 % interval and a verdict; warnings when the
+//! two results measured different things (app, dataset, model, engine,
+//! threads, stages timed, machine); two engines of one result; a gate for CI
+//! (`--fail-if-slower`).
 
-use std::path::Path;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
 
-use crate::report::Report;
-use crate::stats::{compare, Difference};
-use crate::BenchError;
+use crate::report::{AnchorTable, EngineRun, Report, RunState};
+use crate::stats::{compare, Difference, Verdict};
+use crate::{BenchError, Provenance, WIDTH};
 
 /// The comparison of two results.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Comparison {
-    /// (engine, anchor, difference), for every engine and anchor both have.
-    pub rows: Vec<(String, String, Difference)>,
-    /// Engines or anchors only one side has.
+    /// Result A, the baseline.
+    pub a: PathBuf,
+    /// Result B, compared with A (the same file when two engines of one
+    /// result are compared).
+    pub b: PathBuf,
+    /// What differs between what A and B measured, each with both values.
+    pub warnings: Vec<String>,
+    /// B against A, per engine pair and stage; stages in pipeline order.
+    pub rows: Vec<Row>,
+    /// Engines or stages only one side has.
     pub unmatched: Vec<String>,
+}
+
+/// One stage of one engine pair: B's steady-state mean against A's.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    /// A's engine.
+    pub engine_a: String,
+    /// B's engine (the same as A's unless two engines are compared).
+    pub engine_b: String,
+    /// The stage (anchor): `preprocess`, `inference`, `postprocess`, `total`.
+    pub stage: String,
+    /// B − A of the real-time mean, ms and %, with Welch's 95 % interval.
+    pub difference: Difference,
+}
+
+impl Row {
+    /// `lne`, or `lne vs onnxruntime` when the engines differ.
+    pub fn engines(&self) -> String {
+        pair_label(&self.engine_a, &self.engine_b)
+    }
+}
+
+fn pair_label(a: &str, b: &str) -> String {
+    if a == b {
+        a.to_owned()
+    } else {
+        format!("{a} vs {b}")
+    }
+}
+
+/// The stages of `anchors` in pipeline order; stages the pipeline does not
+/// know keep their recorded order (the sort is stable).
+fn in_pipeline_order(anchors: &AnchorTable) -> Vec<&str> {
+    let mut stages: Vec<&str> = anchors.0.iter().map(|(n, _)| n.as_str()).collect();
+    stages.sort_by_key(|s| pipeline_rank(s));
+    stages
+}
+
+/// Where a stage comes in the pipeline: pre-processing, inference,
+/// post-processing, anything else, then the whole iteration.
+fn pipeline_rank(stage: &str) -> u8 {
+    match stage {
+        "preprocess" => 0,
+        "inference" => 1,
+        "postprocess" => 2,
+        "total" => 4,
+        _ => 3,
+    }
 }
 
 fn read(path: &Path) -> Result<Report, BenchError> {
@@ -42,60 +101,363 @@ fn read(path: &Path) -> Result<Report, BenchError> {
         .map_err(|e| bad(format!("field `{}`: {}", e.path(), e.inner())))
 }
 
-/// Compares the results in two files (B against A).
-pub fn compare_reports(a: &Path, b: &Path) -> Result<Comparison, BenchError> {
-    let (ra, rb) = (read(a)?, read(b)?);
-    let mut rows = Vec::new();
+/// The run of `engine` in `report`, or an error naming the file and the
+/// engines it has.
+fn find<'r>(report: &'r Report, engine: &str, path: &Path) -> Result<&'r EngineRun, BenchError> {
+    if let Some(run) = report.runs.iter().find(|r| r.engine == engine) {
+        return Ok(run);
+    }
+    let message = match report.errors.iter().find(|f| f.engine == engine) {
+        Some(f) => format!("engine {engine} failed in this run: {}", f.error),
+        None => format!(
+            "no engine {engine} in this result (it has {})",
+            if report.runs.is_empty() {
+                "none".to_owned()
+            } else {
+                report
+                    .runs
+                    .iter()
+                    .map(|r| r.engine.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        ),
+    };
+    Err(BenchError::Result {
+        path: path.to_owned(),
+        message,
+    })
+}
+
+/// Compares the results in two files, B against A (`b` may be `a`).
+///
+/// `engines`: `None` matches runs by engine name (two single-engine results
+/// are compared whatever their engines, with a warning when they differ);
+/// `Some((x, y))` compares A's engine `x` with B's engine `y` only, and the
+/// engine difference is then expected (no warning for it).
+pub fn compare_reports(
+    a: &Path,
+    b: &Path,
+    engines: Option<(&str, &str)>,
+) -> Result<Comparison, BenchError> {
+    let ra = read(a)?;
+    let rb = if b == a { ra.clone() } else { read(b)? };
     let mut unmatched = Vec::new();
-    for run_a in &ra.runs {
-        let Some(run_b) = rb.runs.iter().find(|r| r.engine == run_a.engine) else {
-            unmatched.push(format!("engine {} only in {}", run_a.engine, a.display()));
-            continue;
+    let pairs: Vec<(&EngineRun, &EngineRun)> = match engines {
+        Some((ea, eb)) => vec![(find(&ra, ea, a)?, find(&rb, eb, b)?)],
+        None if ra.runs.len() == 1 && rb.runs.len() == 1 => vec![(&ra.runs[0], &rb.runs[0])],
+        None => {
+            let mut pairs = Vec::new();
+            for run_a in &ra.runs {
+                match rb.runs.iter().find(|r| r.engine == run_a.engine) {
+                    Some(run_b) => pairs.push((run_a, run_b)),
+                    None => unmatched.push(format!("engine {} only in A", run_a.engine)),
+                }
+            }
+            for run_b in &rb.runs {
+                if !ra.runs.iter().any(|r| r.engine == run_b.engine) {
+                    unmatched.push(format!("engine {} only in B", run_b.engine));
+                }
+            }
+            pairs
+        }
+    };
+
+    let mut warnings = report_warnings(&ra, &rb);
+    for (run_a, run_b) in &pairs {
+        let prefix = if pairs.len() > 1 {
+            format!("{}: ", pair_label(&run_a.engine, &run_b.engine))
+        } else {
+            String::new()
         };
-        let (Some(sa), Some(sb)) = (&run_a.phases.steady, &run_b.phases.steady) else {
-            unmatched.push(format!(
-                "engine {}: no steady state on one side",
-                run_a.engine
-            ));
-            continue;
+        warnings.extend(
+            run_warnings(run_a, run_b, engines.is_none())
+                .into_iter()
+                .map(|w| format!("{prefix}{w}")),
+        );
+    }
+
+    let mut rows = Vec::new();
+    for (run_a, run_b) in &pairs {
+        let label = pair_label(&run_a.engine, &run_b.engine);
+        let (sa, sb) = match (&run_a.phases.steady, &run_b.phases.steady) {
+            (Some(sa), Some(sb)) => (sa, sb),
+            (sa, _) => {
+                let side = if sa.is_none() { "A" } else { "B" };
+                unmatched.push(format!(
+                    "{label}: no steady state in {side} (interrupted before it)"
+                ));
+                continue;
+            }
         };
-        for (name, stats_a) in &sa.anchors.0 {
-            match sb.anchors.get(name) {
-                Some(stats_b) => rows.push((
-                    run_a.engine.clone(),
-                    name.clone(),
-                    compare(&stats_a.real_ms, &stats_b.real_ms),
-                )),
-                None => unmatched.push(format!("{} {name} only in {}", run_a.engine, a.display())),
+        let mut only_a = Vec::new();
+        for stage in in_pipeline_order(&sa.anchors) {
+            let (Some(stats_a), Some(stats_b)) = (sa.anchors.get(stage), sb.anchors.get(stage))
+            else {
+                only_a.push(stage);
+                continue;
+            };
+            rows.push(Row {
+                engine_a: run_a.engine.clone(),
+                engine_b: run_b.engine.clone(),
+                stage: stage.to_owned(),
+                difference: compare(&stats_a.real_ms, &stats_b.real_ms),
+            });
+        }
+        let only_b: Vec<&str> = in_pipeline_order(&sb.anchors)
+            .into_iter()
+            .filter(|s| sa.anchors.get(s).is_none())
+            .collect();
+        for (side, only) in [("A", only_a), ("B", only_b)] {
+            if !only.is_empty() {
+                unmatched.push(format!(
+                    "{label}: {} {} only in {side}",
+                    if only.len() == 1 { "stage" } else { "stages" },
+                    only.join(", ")
+                ));
             }
         }
     }
-    for run_b in &rb.runs {
-        if !ra.runs.iter().any(|r| r.engine == run_b.engine) {
-            unmatched.push(format!("engine {} only in {}", run_b.engine, b.display()));
-        }
-    }
     if rows.is_empty() {
+        let names = |r: &Report| {
+            r.runs
+                .iter()
+                .map(|r| r.engine.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
         return Err(BenchError::Result {
             path: b.to_owned(),
-            message: format!("nothing in common with {} to compare", a.display()),
+            message: format!(
+                "nothing in common with {} to compare (A has engines {}, B {}; \
+                 --engines X,Y compares A's X with B's Y)",
+                a.display(),
+                names(&ra),
+                names(&rb)
+            ),
         });
     }
-    Ok(Comparison { rows, unmatched })
+    Ok(Comparison {
+        a: a.to_owned(),
+        b: b.to_owned(),
+        warnings,
+        rows,
+        unmatched,
+    })
+}
+
+/// `what differs: A x, B y` when `x != y`.
+fn differs(out: &mut Vec<String>, what: &str, a: String, b: String) {
+    if a != b {
+        out.push(format!("{what}: A {a}, B {b}"));
+    }
+}
+
+/// Differences in what the two benchmarks ran and where.
+fn report_warnings(ra: &Report, rb: &Report) -> Vec<String> {
+    let (ca, cb) = (&ra.config, &rb.config);
+    let mut out = Vec::new();
+    if ca.app_name != cb.app_name || ca.app != cb.app {
+        out.push(format!(
+            "app differs: A {} ({}), B {} ({})",
+            ca.app_name, ca.app, cb.app_name, cb.app
+        ));
+    }
+    if ca.inputs != cb.inputs {
+        let common = ca.inputs.iter().filter(|i| cb.inputs.contains(i)).count();
+        out.push(format!(
+            "dataset differs: A {} input(s) ({}), B {} input(s) ({}), {common} in common",
+            ca.inputs.len(),
+            ca.dataset,
+            cb.inputs.len(),
+            cb.dataset
+        ));
+    }
+    let threads = |t: Option<usize>| t.map_or("the app's default".to_owned(), |t| t.to_string());
+    differs(
+        &mut out,
+        "threads differ",
+        threads(ca.threads),
+        threads(cb.threads),
+    );
+    let stages = |inference_only: bool| {
+        if inference_only {
+            "inference only (--inference-only)".to_owned()
+        } else {
+            "the whole pipeline".to_owned()
+        }
+    };
+    differs(
+        &mut out,
+        "stages timed differ",
+        stages(ca.inference_only),
+        stages(cb.inference_only),
+    );
+    let (pa, pb) = (&ra.provenance, &rb.provenance);
+    differs(&mut out, "machine differs", machine(pa), machine(pb));
+    let governor = |p: &Provenance| p.governor.clone().unwrap_or_else(|| "none".into());
+    differs(
+        &mut out,
+        "cpufreq governor differs",
+        governor(pa),
+        governor(pb),
+    );
+    differs(
+        &mut out,
+        "lpdnn-host build differs",
+        pa.lpdnn_host.profile.clone(),
+        pb.lpdnn_host.profile.clone(),
+    );
+    out
+}
+
+/// `x86_64 linux AMD EPYC 7B13 (2 cores)`.
+fn machine(p: &Provenance) -> String {
+    let h = &p.host;
+    format!(
+        "{} {} {} ({} cores)",
+        h.arch,
+        h.os,
+        h.cpu_model.as_deref().unwrap_or("unknown CPU"),
+        h.cores
+    )
+}
+
+/// The model's file name and the start of its SHA-256.
+fn model(run: &EngineRun) -> String {
+    let name = Path::new(&run.model)
+        .file_name()
+        .map_or(run.model.clone(), |n| n.to_string_lossy().into_owned());
+    let sha: String = run.model_sha256.chars().take(8).collect();
+    format!("{name} {sha}…")
+}
+
+/// Differences between two engine runs; `engine_matters`: warn when the
+/// engines differ (they were not asked for by name).
+fn run_warnings(a: &EngineRun, b: &EngineRun, engine_matters: bool) -> Vec<String> {
+    let mut out = Vec::new();
+    if engine_matters {
+        differs(
+            &mut out,
+            "engine differs",
+            a.engine.clone(),
+            b.engine.clone(),
+        );
+    }
+    if a.engine == b.engine {
+        let version = |r: &EngineRun| r.engine_version.clone().unwrap_or("unknown".into());
+        differs(
+            &mut out,
+            &format!("{} version differs", a.engine),
+            version(a),
+            version(b),
+        );
+    }
+    differs(
+        &mut out,
+        "device differs",
+        a.device.clone(),
+        b.device.clone(),
+    );
+    if a.model_sha256 != b.model_sha256 {
+        out.push(format!("model differs: A {}, B {}", model(a), model(b)));
+    }
+    if a.state != RunState::Ok || b.state != RunState::Ok {
+        out.push(format!(
+            "run state: A {}, B {} (see each result's interference and throttling)",
+            a.state.word(),
+            b.state.word()
+        ));
+    }
+    out
 }
 
 impl Comparison {
-    /// The comparison as a table.
+    /// The rows where B is slower than A by more than `percent` % and the
+    /// difference is significant (its 95 % interval excludes 0).
+    pub fn slower_than(&self, percent: f64) -> Vec<&Row> {
+        self.rows
+            .iter()
+            .filter(|r| {
+                r.difference.verdict == Verdict::Slower && r.difference.diff_percent > percent
+            })
+            .collect()
+    }
+
+    /// `--fail-if-slower PERCENT`: one line naming every engine and stage
+    /// of B significantly slower than A by more than `percent` %, or `None`
+    /// when there is none.
+    pub fn fail_if_slower(&self, percent: f64) -> Option<String> {
+        let slower = self.slower_than(percent);
+        if slower.is_empty() {
+            return None;
+        }
+        let stages: Vec<String> = slower
+            .iter()
+            .map(|r| {
+                let d = &r.difference;
+                format!(
+                    "{} {} {:+.2} % ({:.4} -> {:.4} ms, B-A 95 % CI [{:+.4}, {:+.4}] ms)",
+                    r.engines(),
+                    r.stage,
+                    d.diff_percent,
+                    d.a,
+                    d.b,
+                    d.ci95[0],
+                    d.ci95[1]
+                )
+            })
+            .collect();
+        Some(format!(
+            "B is slower than A by more than {percent} %: {}",
+            stages.join("; ")
+        ))
+    }
+
+    /// The comparison as text: the warnings, then a table per engine pair,
+    /// stages in pipeline order, within [`WIDTH`] columns.
     pub fn table(&self) -> String {
-        use std::fmt::Write;
-        let mut out = format!(
-            "{:<12} {:<12} {:>12} {:>12} {:>10} {:>24}  verdict (B vs A)\n",
-            "engine", "anchor", "A mean ms", "B mean ms", "B-A %", "B-A 95 % CI (ms)"
+        let mut out = String::new();
+        let wrap = |out: &mut String, first: &str, text: &str| {
+            let options = textwrap::Options::new(WIDTH)
+                .initial_indent(first)
+                .subsequent_indent("    ")
+                .break_words(false);
+            for line in textwrap::wrap(text, options) {
+                let _ = writeln!(out, "{line}");
+            }
+        };
+        for w in &self.warnings {
+            wrap(&mut out, "warning: ", w);
+        }
+        let width = self
+            .rows
+            .iter()
+            .map(|r| r.stage.chars().count())
+            .max()
+            .unwrap_or(0)
+            .max("stage".len());
+        let _ = writeln!(
+            out,
+            "  {:<width$}{:>12}{:>12}{:>10} {:>24}  verdict (B vs A)",
+            "stage", "A mean ms", "B mean ms", "B-A %", "B-A 95 % CI (ms)"
         );
-        for (engine, anchor, d) in &self.rows {
+        let mut group = None;
+        for r in &self.rows {
+            let label = r.engines();
+            if group.as_ref() != Some(&label) {
+                if r.engine_a == r.engine_b {
+                    let _ = writeln!(out, "engine {label}");
+                } else {
+                    let _ = writeln!(out, "engine {} (A) vs {} (B)", r.engine_a, r.engine_b);
+                }
+                group = Some(label);
+            }
+            let d = &r.difference;
             let _ = writeln!(
                 out,
-                "{engine:<12} {anchor:<12} {:>12.4} {:>12.4} {:>+10.2} {:>24}  {}",
+                "  {:<width$}{:>12.4}{:>12.4}{:>+10.2} {:>24}  {}",
+                r.stage,
                 d.a,
                 d.b,
                 d.diff_percent,
@@ -104,8 +466,70 @@ impl Comparison {
             );
         }
         for u in &self.unmatched {
-            let _ = writeln!(out, "not compared: {u}");
+            wrap(&mut out, "not compared: ", u);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(engine: &str, stage: &str, a: f64, b: f64, ci: [f64; 2], verdict: Verdict) -> Row {
+        Row {
+            engine_a: engine.into(),
+            engine_b: engine.into(),
+            stage: stage.into(),
+            difference: Difference {
+                a,
+                b,
+                diff: b - a,
+                diff_percent: (b - a) / a * 100.0,
+                ci95: ci,
+                verdict,
+            },
+        }
+    }
+
+    #[test]
+    fn stages_rank_in_pipeline_order() {
+        let mut s = vec!["total", "preprocess", "custom", "postprocess", "inference"];
+        s.sort_by_key(|s| pipeline_rank(s));
+        assert_eq!(
+            s,
+            ["preprocess", "inference", "postprocess", "custom", "total"]
+        );
+    }
+
+    #[test]
+    fn the_gate_needs_both_the_threshold_and_significance() {
+        let c = Comparison {
+            a: "a.json".into(),
+            b: "b.json".into(),
+            warnings: vec![],
+            rows: vec![
+                // +50 % but not significant.
+                row(
+                    "lne",
+                    "preprocess",
+                    2.0,
+                    3.0,
+                    [-0.5, 2.5],
+                    Verdict::NoSignificantDifference,
+                ),
+                // +20 %, significant.
+                row("lne", "inference", 5.0, 6.0, [0.5, 1.5], Verdict::Slower),
+                // -20 %, significant.
+                row("lne", "total", 10.0, 8.0, [-2.5, -1.5], Verdict::Faster),
+            ],
+            unmatched: vec![],
+        };
+        assert_eq!(c.slower_than(10.0).len(), 1);
+        let m = c.fail_if_slower(10.0).unwrap();
+        assert!(m.contains("lne inference +20.00 %"), "{m}");
+        assert!(!m.contains('\n') && !m.contains("preprocess"), "{m}");
+        assert_eq!(c.fail_if_slower(25.0), None);
+        assert!(c.table().lines().all(|l| l.chars().count() <= WIDTH));
     }
 }

@@ -270,10 +270,11 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         match result {
             Ok(run) => report.runs.push(run),
             Err(e) => {
-                eprintln!("error: engine {engine}: {e:#}");
+                let e = crate::error_text(&e);
+                eprintln!("error: engine {engine}: {e}");
                 report.errors.push(EngineFailure {
                     engine: engine.clone(),
-                    error: format!("{e:#}"),
+                    error: e,
                 });
             }
         }
@@ -365,16 +366,48 @@ pub fn inspect(model: &Path, json: bool) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs `compare`.
-pub fn compare(a: &Path, b: &Path, json: bool) -> Result<ExitCode> {
-    let c = lpdnn_bench::compare_reports(a, b)?;
+/// Runs `compare`: B against A (`b` absent: A's two `--engines`), then
+/// `--fail-if-slower`'s gate (exit status 1).
+pub fn compare(
+    a: &Path,
+    b: Option<&Path>,
+    engines: &[String],
+    fail_if_slower: Option<f64>,
+    json: bool,
+) -> Result<ExitCode> {
+    let engines = match engines {
+        [] => None,
+        [x] => Some((x.as_str(), x.as_str())),
+        [x, y] => Some((x.as_str(), y.as_str())),
+        more => bail!(
+            "--engines takes A's engine and B's (e.g. lne,onnxruntime), not {} engines",
+            more.len()
+        ),
+    };
+    if b.is_none() && engines.is_none_or(|(x, y)| x == y) {
+        bail!(
+            "with one result, --engines names two of its engines: A's and B's \
+             (e.g. --engines lne,onnxruntime)"
+        );
+    }
+    if let Some(p) = fail_if_slower {
+        if !(p.is_finite() && p >= 0.0) {
+            bail!("--fail-if-slower must be a percentage of at least 0, not {p}");
+        }
+    }
+    let c = lpdnn_bench::compare_reports(a, b.unwrap_or(a), engines)?;
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &c)?;
         writeln!(out)?;
     } else {
-        writeln!(out, "A = {}\nB = {}", a.display(), b.display())?;
+        writeln!(out, "A = {}\nB = {}", a.display(), b.unwrap_or(a).display())?;
         out.write_all(c.table().as_bytes())?;
+    }
+    out.flush()?;
+    if let Some(message) = fail_if_slower.and_then(|p| c.fail_if_slower(p)) {
+        eprintln!("{message}");
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use lpdnn_app::{Runtime, RuntimeConfig};
 use lpdnn_engine_api::{DType, Tensor};
-use lpdnn_runtime::{ComponentReport, Kind};
+use lpdnn_runtime::{ComponentReport, InputMeta, Kind};
 use npyz::WriterBuilder;
 
 /// The `component` subcommands.
@@ -49,6 +49,13 @@ pub enum ComponentCommand {
         /// Label file (one label per line) handed to configure.
         #[arg(long)]
         labels: Option<PathBuf>,
+        /// Post-processor: what the pre-processor learned about the input
+        /// (image geometry, audio or signal rate and hop), as JSON text or
+        /// @FILE: the meta.json `run --dump-outputs` writes, or its `meta`
+        /// alone (e.g. {"image": {"width": 512, ...}}). Its `chunks` splits
+        /// each .npy along its first axis, one chunk per row.
+        #[arg(long)]
+        meta: Option<String>,
         /// Pre-processor: the tensor to write, when a chunk holds several (default: the first).
         #[arg(long)]
         tensor: Option<String>,
@@ -106,6 +113,7 @@ pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode>
             inputs,
             params,
             labels,
+            meta,
             tensor,
             output,
         } => run_one(
@@ -114,6 +122,7 @@ pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode>
             &inputs,
             &params,
             labels.as_deref(),
+            meta.as_deref(),
             tensor.as_deref(),
             &output,
         ),
@@ -157,19 +166,147 @@ fn print_report(out: &mut impl Write, r: &ComponentReport) -> std::io::Result<()
     Ok(())
 }
 
+/// JSON text, or the text of the file `@FILE` names.
+fn json_arg(flag: &str, value: &str) -> Result<String> {
+    match value.strip_prefix('@') {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("{flag} {p}")),
+        None => Ok(value.to_owned()),
+    }
+}
+
+/// What `run --dump-outputs` writes beside the tensors of one input.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DumpMeta {
+    /// The input file.
+    input: String,
+    /// Engine calls (chunks); with more than one, each .npy holds one row
+    /// per chunk.
+    chunks: usize,
+    /// The engine outputs, in model order, each in OUTPUT.npy.
+    outputs: Vec<String>,
+    /// What the pre-processor learned about the input.
+    meta: InputMeta,
+}
+
+/// Reads `--meta`: a dump's meta.json, or an input meta alone.
+fn read_meta(text: &str) -> Result<(InputMeta, usize)> {
+    let value: serde_json::Value = serde_json::from_str(text).context("--meta is not JSON")?;
+    if value.get("meta").is_some() {
+        let d: DumpMeta = serde_path_to_error::deserialize(value)
+            .map_err(|e| anyhow::anyhow!("--meta: field `{}`: {}", e.path(), e.inner()))?;
+        return Ok((d.meta, d.chunks.max(1)));
+    }
+    let meta: InputMeta = serde_path_to_error::deserialize(value).map_err(|e| {
+        anyhow::anyhow!(
+            "--meta: field `{}`: {} (give \"none\", {{\"image\": {{...}}}}, {{\"audio\": {{...}}}} or {{\"signal\": {{...}}}})",
+            e.path(),
+            e.inner()
+        )
+    })?;
+    Ok((meta, 1))
+}
+
+/// Writes one input's trace under `dir`: `INPUT/OUTPUT.npy` per engine
+/// output (chunks stacked on a new first axis when there are several) and
+/// `INPUT/meta.json`; returns the folder. `used` keeps folder names unique.
+pub fn dump_trace(
+    dir: &Path,
+    input: &Path,
+    trace: &lpdnn_app::Trace,
+    used: &mut std::collections::HashSet<String>,
+) -> Result<PathBuf> {
+    let safe = |s: &str| -> String {
+        let s: String = s
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || "._-".contains(c) {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        if s.is_empty() || s.starts_with('.') {
+            format!("_{s}")
+        } else {
+            s
+        }
+    };
+    let stem = safe(
+        &input
+            .file_stem()
+            .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+    );
+    let mut name = stem.clone();
+    let mut n = 1;
+    while !used.insert(name.clone()) {
+        n += 1;
+        name = format!("{stem}-{n}");
+    }
+    let folder = dir.join(&name);
+    std::fs::create_dir_all(&folder)
+        .with_context(|| format!("cannot create {}", folder.display()))?;
+    let Some(first) = trace.outputs.first() else {
+        bail!("{}: the engine was not called", input.display());
+    };
+    let mut names = Vec::new();
+    for (i, t) in first.iter().enumerate() {
+        let rows: Vec<&Tensor> = trace
+            .outputs
+            .iter()
+            .filter_map(|chunk| chunk.get(i))
+            .collect();
+        let mut shape = t.shape.clone();
+        if rows.len() > 1 {
+            if rows
+                .iter()
+                .any(|r| r.shape != t.shape || r.dtype != t.dtype)
+            {
+                bail!(
+                    "output '{}' changes shape between chunks; it cannot be stacked",
+                    t.name
+                );
+            }
+            shape.insert(0, rows.len());
+        }
+        let data: Vec<u8> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
+        let file = if t.name.is_empty() {
+            format!("output{i}")
+        } else {
+            safe(&t.name)
+        };
+        crate::write_atomically(
+            &folder.join(format!("{file}.npy")),
+            &npy_bytes(t.dtype, &shape, &data)?,
+        )?;
+        names.push(file);
+    }
+    let meta = DumpMeta {
+        input: input.display().to_string(),
+        chunks: trace.outputs.len(),
+        outputs: names,
+        meta: trace.meta,
+    };
+    crate::write_atomically(
+        &folder.join("meta.json"),
+        &serde_json::to_vec_pretty(&meta)?,
+    )?;
+    Ok(folder)
+}
+
+#[allow(clippy::too_many_arguments)]
 fn run_one(
     runtime: &Runtime,
     file: &Path,
     inputs: &[PathBuf],
     params: &str,
     labels: Option<&Path>,
+    meta: Option<&str>,
     tensor: Option<&str>,
     output: &Path,
 ) -> Result<ExitCode> {
-    let params = match params.strip_prefix('@') {
-        Some(p) => std::fs::read_to_string(p).with_context(|| format!("--params {p}"))?,
-        None => params.to_owned(),
-    };
+    let params = json_arg("--params", params)?;
     serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&params)
         .context("--params must be a JSON object")?;
     let labels: Vec<String> = match labels {
@@ -183,13 +320,17 @@ fn run_one(
     let report = runtime.inspect_component(file)?;
     let kind = report.worlds.first().copied();
     if kind == Some(Kind::Postprocessor) {
+        let (meta, chunks) = match meta {
+            Some(m) => read_meta(&json_arg("--meta", m)?)?,
+            None => (InputMeta::none(), 1),
+        };
         let outputs = inputs
             .iter()
             .map(|p| read_npy(p))
             .collect::<Result<Vec<_>>>()?;
+        let outputs = split_chunks(outputs, chunks)?;
         let mut post = runtime.postprocessor(file, &params, &labels)?;
-        let meta = lpdnn_runtime::InputMeta::none();
-        let prediction = post.process(&[outputs], &meta)?;
+        let prediction = post.process(&outputs, &meta)?;
         let text = serde_json::to_string_pretty(&prediction)? + "\n";
         crate::write_atomically(output, text.as_bytes())?;
         print!("{text}");
@@ -242,7 +383,7 @@ fn run_one(
 }
 
 /// A `.npy` file of `data` (packed little-endian elements of `dtype`).
-fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Result<Vec<u8>> {
+pub fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Result<Vec<u8>> {
     fn write<T: npyz::Serialize + npyz::AutoSerialize>(
         shape: &[usize],
         values: impl Iterator<Item = T>,
@@ -275,6 +416,33 @@ fn npy_bytes(dtype: DType, shape: &[usize], data: &[u8]) -> Result<Vec<u8>> {
         DType::I8 => write::<i8>(shape, data.iter().map(|&b| b as i8)),
         DType::F16 => bail!("f16 tensors cannot be written as .npy here"),
     }
+}
+
+/// Splits each tensor along its first axis into `chunks` engine calls.
+fn split_chunks(outputs: Vec<Tensor>, chunks: usize) -> Result<Vec<Vec<Tensor>>> {
+    if chunks <= 1 {
+        return Ok(vec![outputs]);
+    }
+    let mut calls: Vec<Vec<Tensor>> = vec![Vec::new(); chunks];
+    for t in outputs {
+        if t.shape.first() != Some(&chunks) {
+            bail!(
+                "--meta says {chunks} chunks, but '{}' has shape {:?} (one row per chunk expected)",
+                t.name,
+                t.shape
+            );
+        }
+        let row = t.data.len() / chunks;
+        for (i, bytes) in t.data.chunks_exact(row.max(1)).enumerate().take(chunks) {
+            calls[i].push(Tensor::new(
+                t.name.clone(),
+                t.dtype,
+                t.shape[1..].to_vec(),
+                bytes.to_vec(),
+            )?);
+        }
+    }
+    Ok(calls)
 }
 
 /// Reads a `.npy` file as a model-output tensor named by the file stem.

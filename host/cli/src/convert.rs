@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use lpdnn_engine_api::{cache_dir, sniff_file, LoadOptions, ModelFormat, TensorInfo};
+use lpdnn_engine_api::{
+    cache_dir, sniff_file, DType, EngineError, LoadOptions, ModelFormat, Tensor, TensorInfo,
+};
 use lpdnn_ncnn::{BlobMeta, Meta};
 
 /// Where the pnnx binary is: `$LPDNN_PNNX`, else the set-up's copy.
@@ -49,12 +51,23 @@ fn onnx_io(model: &Path) -> Result<(Vec<TensorInfo>, Vec<TensorInfo>)> {
     }
 }
 
-/// Converts `model` (ONNX) to NCNN in `out_dir`; returns the `.param` path.
+/// A conversion written and checked.
+pub struct Converted {
+    /// The `.param` file (its `.bin` and `.json` beside it).
+    pub param: PathBuf,
+    /// How the converted model's outputs compared with the source's.
+    pub check: String,
+}
+
+/// Converts `model` (ONNX) to NCNN in `out_dir`, with the model's own fixed
+/// input shapes when `input_shapes` is empty. The NCNN model is loaded and
+/// run on a seeded input before anything is written: its outputs must match
+/// the source model's.
 pub fn to_ncnn(
     model: &Path,
     input_shapes: &[Vec<usize>],
     out_dir: Option<&Path>,
-) -> Result<PathBuf> {
+) -> Result<Converted> {
     let format = sniff_file(model).with_context(|| format!("cannot read {}", model.display()))?;
     if format != ModelFormat::Onnx {
         bail!(
@@ -63,6 +76,24 @@ pub fn to_ncnn(
         );
     }
     let (inputs, outputs) = onnx_io(model)?;
+    let declared: Vec<Vec<usize>>;
+    let input_shapes = if input_shapes.is_empty() {
+        declared = inputs
+            .iter()
+            .map(|i| {
+                i.shape.iter().copied().collect::<Option<Vec<usize>>>().with_context(|| {
+                    format!(
+                        "input '{}' has an open dimension {}: give --input-shape for every input, in order",
+                        i.name,
+                        i.shape_string()
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        &declared[..]
+    } else {
+        input_shapes
+    };
     if input_shapes.len() != inputs.len() {
         bail!(
             "--input-shape: the model has {} input(s) ({}), {} shape(s) given",
@@ -175,6 +206,12 @@ pub fn to_ncnn(
     };
     let meta_tmp = work.path().join(format!("{stem}.ncnn.json"));
     std::fs::write(&meta_tmp, serde_json::to_vec_pretty(&meta)?)?;
+    let check = self_check(model, &param, &inputs, input_shapes).with_context(|| {
+        format!(
+            "pnnx converted {} but the result is not right, so nothing was written",
+            model.display()
+        )
+    })?;
     let dest = |f: &str| out_dir.join(f);
     let final_param = dest(&format!("{stem}.ncnn.param"));
     // The param goes last: a reader that sees it sees the bin and json too.
@@ -185,7 +222,114 @@ pub fn to_ncnn(
     ] {
         std::fs::rename(&from, &to).with_context(|| format!("cannot write {}", to.display()))?;
     }
-    Ok(final_param)
+    Ok(Converted {
+        param: final_param,
+        check,
+    })
+}
+
+/// Seeded inputs: f32 uniform in [0, 1) from splitmix64 (seed 0), integers 0.
+fn seeded_inputs(inputs: &[TensorInfo], shapes: &[Vec<usize>]) -> Result<Vec<Tensor>> {
+    let mut state = 0u64;
+    let mut next = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
+    };
+    inputs
+        .iter()
+        .zip(shapes)
+        .map(|(info, shape)| {
+            let n: usize = shape.iter().product();
+            let t = match info.dtype {
+                DType::F32 => {
+                    let values: Vec<f32> = (0..n).map(|_| next()).collect();
+                    Tensor::from_f32(info.name.clone(), shape.clone(), &values)
+                }
+                dtype => Tensor::new(
+                    info.name.clone(),
+                    dtype,
+                    shape.clone(),
+                    vec![0; n * dtype.size()],
+                ),
+            };
+            t.map_err(Into::into)
+        })
+        .collect()
+}
+
+/// Runs the source model (ONNX Runtime, else LNE) and the converted one on
+/// the same seeded input; every output must agree within 1 % of the
+/// output's largest magnitude (NCNN may compute in fp16 or bf16).
+fn self_check(
+    model: &Path,
+    param: &Path,
+    inputs: &[TensorInfo],
+    shapes: &[Vec<usize>],
+) -> Result<String> {
+    let feed = seeded_inputs(inputs, shapes)?;
+    let mut reference = None;
+    for name in ["onnxruntime", "lne"] {
+        let Ok(engine) = lpdnn_app::engine(name) else {
+            continue;
+        };
+        if let Ok(mut m) = engine.load(model, &LoadOptions::default()) {
+            reference = Some((
+                name,
+                m.run(feed.clone()).context("running the source model")?,
+            ));
+            break;
+        }
+    }
+    let (by, want) =
+        reference.context("no engine here can run the source model to check against")?;
+    // Errors say what failed, not the private folder it happened in.
+    let mut ncnn = match lpdnn_app::engine("ncnn")?.load(param, &LoadOptions::default()) {
+        Ok(m) => m,
+        Err(EngineError::Load { message, .. }) => {
+            bail!("NCNN cannot load the converted model: {message}")
+        }
+        Err(e) => return Err(e).context("NCNN cannot load the converted model"),
+    };
+    let got = ncnn
+        .run(feed)
+        .context("NCNN cannot run the converted model")?;
+    let mut worst = 0f32;
+    for w in &want {
+        let g = got
+            .iter()
+            .find(|g| g.name == w.name)
+            .with_context(|| format!("the converted model has no output '{}'", w.name))?;
+        if g.shape.iter().product::<usize>() != w.shape.iter().product::<usize>() {
+            bail!(
+                "output '{}' has shape {:?}, the source's is {:?}",
+                w.name,
+                g.shape,
+                w.shape
+            );
+        }
+        let (Some(gv), Some(wv)) = (g.to_f32(), w.to_f32()) else {
+            continue;
+        };
+        let scale = wv.iter().fold(1f32, |m, v| m.max(v.abs()));
+        let diff = gv
+            .iter()
+            .zip(&wv)
+            .fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+        let nan = gv.iter().zip(&wv).any(|(a, b)| a.is_nan() != b.is_nan());
+        if nan || diff > 0.01 * scale {
+            bail!(
+                "output '{}' differs from {by}'s by up to {diff:.3e} (largest value {scale:.3e})",
+                w.name
+            );
+        }
+        worst = worst.max(diff / scale);
+    }
+    Ok(format!(
+        "its outputs match {by}'s on a seeded input within {worst:.1e} of their scale"
+    ))
 }
 
 /// Parses `1,3,128,128` into a shape.

@@ -40,17 +40,20 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run an app on images: pre-process (wasm) → inference → post-process (wasm).
+    /// Run an app on inputs (images, audio, signals): pre-process (wasm) →
+    /// inference → post-process (wasm).
     Run {
-        /// The app file (app.json).
+        /// The app: its app.json, or the folder holding it.
         app: PathBuf,
-        /// An input file, or a folder whose image files (PNG, JPEG, PNM) are all run. Repeatable.
+        /// An input file, or a folder whose input files are all run: images
+        /// (PNG, JPEG, PNM), audio (WAV) or signals (CSV, raw f32), as the
+        /// app's class takes. Repeatable.
         #[arg(long = "input", short, required = true)]
         inputs: Vec<PathBuf>,
         /// Also write predictions and anchors as JSON to this file.
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Use this engine instead of the app's.
+        /// Use this engine instead of the app's (see `lpdnn-host engines`).
         #[arg(long)]
         engine: Option<String>,
         /// Engine threads instead of the app's.
@@ -59,24 +62,50 @@ enum Command {
         /// Device instead of the app's: cpu, gpu or npu.
         #[arg(long)]
         device: Option<Device>,
+        /// Also write what each input's post-processor was handed, to feed
+        /// `component run`: DIR/INPUT/OUTPUT.npy per engine output (chunks
+        /// stacked on a new first axis) and DIR/INPUT/meta.json.
+        #[arg(long, value_name = "DIR")]
+        dump_outputs: Option<PathBuf>,
     },
     /// Benchmark an app over a dataset: phases, statistics per stage,
     /// resources with their sources, static metrics and provenance.
     Benchmark(bench::BenchmarkArgs),
-    /// Static metrics of an ONNX model: parameters, MACs, FLOPs, storage, per layer.
+    /// Static metrics of a model: parameters, MACs, FLOPs, storage, per layer.
     Inspect {
-        /// The ONNX model.
+        /// The model: ONNX, TFLite or NCNN .param (its .bin beside it).
         model: PathBuf,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
     },
-    /// Compare two benchmark results (B against A) per engine and stage.
+    /// Compare two benchmark results (B against A) per engine and stage, or
+    /// two engines of one result; warns when they measured different things.
+    #[command(after_help = "\
+Examples:
+  lpdnn-host compare before.json after.json                 every engine both have, by name
+  lpdnn-host compare face.json --engines lne,onnxruntime    two engines of one result
+  lpdnn-host compare a.json b.json --engines lne,ncnn       A's lne against B's ncnn
+  lpdnn-host compare base.json new.json --fail-if-slower 5  a CI gate
+
+Exit status: 0 compared (with --fail-if-slower: no stage of B is significantly slower
+than A by more than PCT %); 1 some stage is (one line on stderr names it), or an error
+(a file that is not a result, an engine it lacks); 2 bad arguments.")]
     Compare {
         /// The baseline result (JSON from `benchmark --filename`).
         a: PathBuf,
-        /// The result compared with it.
-        b: PathBuf,
+        /// The result compared with it (default: A itself, with two --engines).
+        #[arg(required_unless_present = "engines")]
+        b: Option<PathBuf>,
+        /// Compare A's engine X with B's engine Y only (X,Y), or engine X of
+        /// both (X). Default: every engine both results have, by name.
+        #[arg(long, value_name = "X[,Y]", value_delimiter = ',')]
+        engines: Vec<String>,
+        /// Exit with status 1 when any stage of B is slower than A by more
+        /// than PCT percent and the difference is significant (its 95 %
+        /// interval excludes 0).
+        #[arg(long, value_name = "PCT")]
+        fail_if_slower: Option<f64>,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -97,8 +126,9 @@ enum Command {
         to: String,
         /// The source model (ONNX).
         model: PathBuf,
-        /// Input shape, e.g. 1,3,224,224; once per model input, in order.
-        #[arg(long = "input-shape", required = true, value_parser = convert::parse_shape)]
+        /// Input shape, e.g. 1,3,224,224; once per model input, in order
+        /// (default: the model's own, when it has no open dimension).
+        #[arg(long = "input-shape", value_parser = convert::parse_shape)]
         input_shapes: Vec<Vec<usize>>,
         /// Output folder (default: beside the model).
         #[arg(long, short)]
@@ -124,10 +154,28 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(e.as_ref()));
             ExitCode::FAILURE
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a library error
+/// that already quotes its cause is not followed by it again.
+pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    let chain = std::iter::successors(Some(e), |e| e.source());
+    for cause in chain {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -144,9 +192,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             engine,
             threads,
             device,
+            dump_outputs,
         } => {
             if threads == Some(0) {
                 bail!("--threads must be at least 1");
+            }
+            if let Some(name) = &engine {
+                lpdnn_app::engine(name).map_err(|e| anyhow::anyhow!("--engine: {e}"))?;
             }
             let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
             run_app(
@@ -154,6 +206,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 &app,
                 &inputs,
                 json.as_deref(),
+                dump_outputs.as_deref(),
                 RunOptions {
                     engine,
                     threads,
@@ -167,7 +220,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Inspect { model, json } => bench::inspect(&model, json),
         Command::Component(c) => component::run(c, RuntimeConfig { cache_dir, limits }),
-        Command::Compare { a, b, json } => bench::compare(&a, &b, json),
+        Command::Compare {
+            a,
+            b,
+            engines,
+            fail_if_slower,
+            json,
+        } => bench::compare(&a, b.as_deref(), &engines, fail_if_slower, json),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_app::ENGINES
                 .iter()
@@ -189,11 +248,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             input_shapes,
             output,
         } => {
-            let param = convert::to_ncnn(&model, &input_shapes, output.as_deref())?;
+            let done = convert::to_ncnn(&model, &input_shapes, output.as_deref())?;
+            let param = done.param.display();
+            println!("checked: {}", done.check);
             println!(
-                "wrote {} (+ .bin, + .json naming its blobs); use it in app.json as \"model\": {{\"ncnn\": \"{}\"}}",
-                param.display(),
-                param.display()
+                "wrote {param} (+ .bin, + .json naming its blobs); use it in app.json as \"model\": {{\"ncnn\": \"{param}\"}}"
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -267,9 +326,15 @@ fn run_app(
     app_path: &Path,
     inputs: &[PathBuf],
     json: Option<&Path>,
+    dump: Option<&Path>,
     options: RunOptions,
 ) -> Result<ExitCode> {
     let app = App::load(app_path)?;
+    if let Some(dir) = dump {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--dump-outputs: cannot create {}", dir.display()))?;
+    }
+    let mut dumped = std::collections::HashSet::new();
     let files = expand_inputs(inputs, app.class.input_extensions())?;
     let mut pipeline = Pipeline::load(&app, runtime, &options)?;
     // Load times are the benchmark's business; `run` reports the stages.
@@ -290,23 +355,33 @@ fn run_app(
     let (mut predictions, mut errors) = (Vec::new(), Vec::new());
     for file in &files {
         let input = file.display().to_string();
-        match pipeline.run_file(file) {
-            Ok(prediction) => {
+        let ran = std::fs::read(file)
+            .map_err(|source| lpdnn_app::AppError::Read {
+                path: file.clone(),
+                source,
+            })
+            .and_then(|bytes| pipeline.run_traced(&bytes));
+        match ran {
+            Ok((prediction, trace)) => {
                 print_prediction(&mut out, &input, &prediction)?;
+                if let Some(dir) = dump {
+                    let to = component::dump_trace(dir, file, &trace, &mut dumped)?;
+                    writeln!(out, "  outputs -> {}", to.display())?;
+                }
                 predictions.push(InputResult { input, prediction });
             }
             Err(e) => {
-                eprintln!("error: {input}: {e:#}");
-                errors.push(InputError {
-                    input,
-                    error: format!("{e:#}"),
-                });
+                let e = error_text(&e);
+                eprintln!("error: {input}: {e}");
+                errors.push(InputError { input, error: e });
             }
         }
     }
     let summary = pipeline.anchors().summary();
-    writeln!(out)?;
-    writeln!(out, "{}", summary.table(|stage| pipeline.plugin(stage)))?;
+    if !predictions.is_empty() {
+        writeln!(out)?;
+        writeln!(out, "{}", summary.table(|stage| pipeline.plugin(stage)))?;
+    }
     out.flush()?;
     if let Some(path) = json {
         let report = RunReport {

@@ -167,20 +167,25 @@ fn onnxruntime_on_a_gpu_that_this_build_cannot_use_is_refused_not_faked() {
 fn convert_to_ncnn_writes_a_model_an_app_can_use() {
     let dir = tempfile::tempdir().unwrap();
     let model = asset("models/face_detection_short_range.onnx");
+    // No --input-shape: the model's own [1,3,128,128].
     let out = host(
         &[
             "convert",
             "--to",
             "ncnn",
             model.to_str().unwrap(),
-            "--input-shape",
-            "1,3,128,128",
             "--output",
             dir.path().to_str().unwrap(),
         ],
         &[],
     );
     assert!(out.status.success(), "{}", text(&out));
+    // The converted model was loaded and run against the source first.
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("checked: its outputs match onnxruntime's on a seeded input"),
+        "{said}"
+    );
     let param = dir.path().join("face_detection_short_range.ncnn.param");
     assert!(param.is_file() && param.with_extension("bin").is_file());
     let meta: serde_json::Value =
@@ -239,4 +244,39 @@ fn convert_refuses_bad_input_clearly() {
         assert!(!out.status.success());
         assert!(text(&out).contains(want), "{args:?}: {}", text(&out));
     }
+}
+
+#[test]
+fn convert_writes_nothing_when_the_converted_model_does_not_load() {
+    // pnnx turns silero-vad's LSTM into an NCNN layer that NCNN then
+    // cannot read: the conversion "succeeds", the self-check does not.
+    let dir = tempfile::tempdir().unwrap();
+    let model = asset("models/silero_vad_16k.onnx");
+    let out = host(
+        &[
+            "convert",
+            "--to",
+            "ncnn",
+            model.to_str().unwrap(),
+            "--output",
+            dir.path().to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("NCNN cannot load the converted model"),
+        "{err}"
+    );
+    assert!(
+        err.contains("nothing was written") && err.contains("LSTM"),
+        "{err}"
+    );
+    assert!(
+        !err.contains(".pnnx-"),
+        "the private work folder is not the user's: {err}"
+    );
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("wrote"));
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

@@ -284,3 +284,103 @@ fn a_third_party_component_built_with_the_sdk_checks_and_runs() {
         "silence {silence}, speech {speech}"
     );
 }
+
+/// `run --dump-outputs` writes what each post-processor was handed; fed
+/// back to `component run` with `--meta`, the shipped post-processors give
+/// the app's own prediction: boxes in original-image pixels (the geometry),
+/// speech segments in seconds (the stream's hop and rate, 284 chunks).
+#[test]
+fn every_post_processor_runs_alone_on_a_dump_of_the_app() {
+    let cache = tempfile::tempdir().unwrap();
+    let dump = tempfile::tempdir().unwrap();
+    let d = dump.path().to_str().unwrap();
+    let cases = [
+        (
+            "examples/face-detection/app.json",
+            asset("images/astronaut.png"),
+            "detection.wasm",
+            "astronaut",
+        ),
+        (
+            "examples/voice-activity/app.json",
+            asset("audio/speech.wav"),
+            "segments.wasm",
+            "speech",
+        ),
+    ];
+    for (app, input, post, stem) in cases {
+        let json = dump.path().join(format!("{stem}.run.json"));
+        let out = host(
+            &[
+                "run",
+                app,
+                "--input",
+                &input,
+                "--dump-outputs",
+                d,
+                "--json",
+                json.to_str().unwrap(),
+            ],
+            cache.path(),
+        );
+        assert!(out.status.success(), "{}", text(&out));
+        let run: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+        let folder = dump.path().join(stem);
+        let meta: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(folder.join("meta.json")).unwrap()).unwrap();
+        let app_json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(root().join(app)).unwrap()).unwrap();
+        let mut args: Vec<String> = vec![
+            "component".into(),
+            "run".into(),
+            asset(&format!("components/{post}")),
+        ];
+        for name in meta["outputs"].as_array().unwrap() {
+            args.push("--input".into());
+            args.push(
+                folder
+                    .join(format!("{}.npy", name.as_str().unwrap()))
+                    .display()
+                    .to_string(),
+            );
+        }
+        if let Some(labels) = app_json["labels"].as_str() {
+            let app_dir = root().join(app).parent().unwrap().to_owned();
+            args.push("--labels".into());
+            args.push(app_dir.join(labels).display().to_string());
+        }
+        let predicted = dump.path().join(format!("{stem}.json"));
+        args.extend([
+            "--meta".into(),
+            format!("@{}", folder.join("meta.json").display()),
+            "--params".into(),
+            app_json["postprocessor"]["params"].to_string(),
+            "-o".into(),
+            predicted.display().to_string(),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = host(&args, cache.path());
+        assert!(out.status.success(), "{}", text(&out));
+        let alone: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&predicted).unwrap()).unwrap();
+        let mut from_app = run["predictions"][0].clone();
+        from_app.as_object_mut().unwrap().remove("input");
+        assert_eq!(alone, from_app, "{post} alone vs in the app");
+        // Without the facts, the same outputs give other figures: the meta matters.
+        let pos = args.iter().position(|a| *a == "--meta").unwrap();
+        let mut bare = args.clone();
+        bare.drain(pos..pos + 2);
+        let out = host(&bare, cache.path());
+        let differs = !out.status.success()
+            || serde_json::from_slice::<serde_json::Value>(&std::fs::read(&predicted).unwrap())
+                .unwrap()
+                != from_app;
+        assert!(differs, "{post}: the meta changed nothing");
+    }
+    let speech: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dump.path().join("speech/meta.json")).unwrap())
+            .unwrap();
+    assert!(speech["chunks"].as_u64().unwrap() > 100, "{speech}");
+    assert_eq!(speech["meta"]["audio"]["sample_rate"], 16000);
+}

@@ -24,6 +24,131 @@ impl InputMeta {
     }
 }
 
+/// The JSON form of [`InputMeta`]: `"none"`, `{"image": {...}}`,
+/// `{"audio": {...}}` or `{"signal": {...}}`, fields as in the WIT records
+/// (`snake_case`). `run --dump-outputs` writes it; `component run --meta`
+/// reads it back.
+mod meta_json {
+    use serde::{Deserialize, Serialize};
+
+    use crate::bindings::lpdnn::processing::types as wit;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(rename_all = "snake_case", deny_unknown_fields)]
+    pub enum Meta {
+        None,
+        Image(Image),
+        Audio(Audio),
+        Signal(Signal),
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Image {
+        width: u32,
+        height: u32,
+        tensor_width: u32,
+        tensor_height: u32,
+        scale_x: f32,
+        scale_y: f32,
+        offset_x: f32,
+        offset_y: f32,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Audio {
+        sample_rate: u32,
+        source_rate: u32,
+        samples: u64,
+        channels: u32,
+        hop: u32,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    pub struct Signal {
+        sample_rate: f32,
+        samples: u64,
+        channels: u32,
+        hop: u32,
+    }
+
+    impl From<wit::InputMeta> for Meta {
+        fn from(m: wit::InputMeta) -> Self {
+            match m {
+                wit::InputMeta::None => Meta::None,
+                wit::InputMeta::Image(g) => Meta::Image(Image {
+                    width: g.width,
+                    height: g.height,
+                    tensor_width: g.tensor_width,
+                    tensor_height: g.tensor_height,
+                    scale_x: g.scale_x,
+                    scale_y: g.scale_y,
+                    offset_x: g.offset_x,
+                    offset_y: g.offset_y,
+                }),
+                wit::InputMeta::Audio(a) => Meta::Audio(Audio {
+                    sample_rate: a.sample_rate,
+                    source_rate: a.source_rate,
+                    samples: a.samples,
+                    channels: a.channels,
+                    hop: a.hop,
+                }),
+                wit::InputMeta::Signal(s) => Meta::Signal(Signal {
+                    sample_rate: s.sample_rate,
+                    samples: s.samples,
+                    channels: s.channels,
+                    hop: s.hop,
+                }),
+            }
+        }
+    }
+
+    impl From<Meta> for wit::InputMeta {
+        fn from(m: Meta) -> Self {
+            match m {
+                Meta::None => wit::InputMeta::None,
+                Meta::Image(g) => wit::InputMeta::Image(wit::ImageGeometry {
+                    width: g.width,
+                    height: g.height,
+                    tensor_width: g.tensor_width,
+                    tensor_height: g.tensor_height,
+                    scale_x: g.scale_x,
+                    scale_y: g.scale_y,
+                    offset_x: g.offset_x,
+                    offset_y: g.offset_y,
+                }),
+                Meta::Audio(a) => wit::InputMeta::Audio(wit::AudioMeta {
+                    sample_rate: a.sample_rate,
+                    source_rate: a.source_rate,
+                    samples: a.samples,
+                    channels: a.channels,
+                    hop: a.hop,
+                }),
+                Meta::Signal(s) => wit::InputMeta::Signal(wit::SignalMeta {
+                    sample_rate: s.sample_rate,
+                    samples: s.samples,
+                    channels: s.channels,
+                    hop: s.hop,
+                }),
+            }
+        }
+    }
+}
+
+impl Serialize for InputMeta {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        meta_json::Meta::from(self.0).serialize(s)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for InputMeta {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        meta_json::Meta::deserialize(d).map(|m| InputMeta(m.into()))
+    }
+}
+
 /// The output of a pre-processor for one input.
 #[derive(Debug, Clone)]
 pub struct Preprocessed {

@@ -1,0 +1,136 @@
+//! The errors a newcomer meets first: each says what is wrong once, names
+//! the user's own words (file, folder, flag), and exits 1 with nothing
+//! half printed.
+
+mod common;
+
+use common::{root, text};
+
+use std::process::{Command, Output};
+
+const APP: &str = "examples/face-detection/app.json";
+const IMAGE: &str = "assets/images/astronaut.png";
+
+fn host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+/// Runs a command that must fail; returns its stderr.
+fn fails(args: &[&str]) -> String {
+    let out = host(args);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let err = fails(&["run", "missing/app.json", "--input", IMAGE]);
+    assert!(err.contains("missing/app.json"), "{err}");
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+    let err = fails(&["inspect", "missing.onnx"]);
+    assert_eq!(err.matches("No such file or directory").count(), 1, "{err}");
+}
+
+#[test]
+fn a_folder_given_as_the_app_means_its_app_json() {
+    let out = host(&["run", "examples/face-detection", "--input", IMAGE]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("face 0.9"),
+        "{}",
+        text(&out)
+    );
+    let err = fails(&["run", "assets", "--input", IMAGE]);
+    assert!(
+        err.contains("assets is a folder without an app.json"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_model_given_as_the_app_is_named_for_what_it_is() {
+    for (model, kind) in [
+        (
+            "assets/models/face_detection_short_range.onnx",
+            "an ONNX model",
+        ),
+        (
+            "assets/models/face_detection_short_range.tflite",
+            "a TFLite model",
+        ),
+    ] {
+        for cmd in ["run", "benchmark"] {
+            let mut args = vec![cmd, model];
+            args.extend(if cmd == "run" {
+                ["--input", IMAGE]
+            } else {
+                ["--dataset", "assets/images"]
+            });
+            let err = fails(&args);
+            assert!(
+                err.contains(&format!("{model} is {kind}, not an app")),
+                "{err}"
+            );
+            assert!(!err.contains("UTF-8"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn an_engine_typo_gets_a_suggestion_and_is_not_blamed_on_the_app() {
+    for (typo, meant) in [
+        ("onnxrutime", "onnxruntime"),
+        ("ncnnx", "ncnn"),
+        ("tflite", "litert"),
+    ] {
+        let err = fails(&["run", APP, "--engine", typo, "--input", IMAGE]);
+        assert!(err.contains(&format!("did you mean '{meant}'")), "{err}");
+        assert!(err.contains("--engine"), "{err}");
+        assert!(
+            !err.contains("app.json"),
+            "the flag is not the app's fault: {err}"
+        );
+        let err = fails(&[
+            "benchmark",
+            APP,
+            "--engine",
+            &format!("lne,{typo}"),
+            "--dataset",
+            "assets/images",
+        ]);
+        assert!(err.contains(&format!("did you mean '{meant}'")), "{err}");
+    }
+}
+
+#[test]
+fn a_failed_run_prints_no_empty_table() {
+    let out = host(&["run", APP, "--input", "assets/labels/face.txt"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("Calls"), "{stdout}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a PNG, JPEG or PNM image"));
+}
+
+#[test]
+fn litert_keeps_its_info_lines_off_stderr() {
+    let out = host(&["run", APP, "--engine", "litert", "--input", IMAGE]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("INFO"), "{stderr}");
+}
+
+#[test]
+fn help_speaks_of_every_kind_of_input() {
+    let out = host(&["run", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in ["audio", "WAV", "signal", "folder"] {
+        assert!(help.contains(word), "{word}: {help}");
+    }
+    let out = host(&["inspect", "--help"]);
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(help.contains("TFLite") && help.contains("NCNN"), "{help}");
+}
