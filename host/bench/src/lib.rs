@@ -25,7 +25,7 @@ pub use report::{
     AnchorStats, BenchConfigRecord, EngineFailure, EngineRun, Phases, Report, RunState,
     StaticTotals, Steady, Timeline, Warmup, SCHEMA,
 };
-pub use runner::{run_engine, BenchConfig, Event, Stop, WarmupPlan};
+pub use runner::{run_engine, BenchConfig, Event, Phase, Stop, WarmupPlan};
 pub use text::{anchor_csv, cross_engine_table, text_report, Detail, WIDTH};
 
 /// Errors of a benchmark.

@@ -93,11 +93,43 @@ impl BenchConfig {
     pub const DEFAULT_DURATION: Duration = Duration::from_secs(5);
 }
 
+/// The phases of one engine's run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    /// Loading the components and the model.
+    Load,
+    /// Warming up until the plan says the times are steady.
+    Warmup,
+    /// The measured iterations.
+    Steady,
+}
+
+impl std::fmt::Display for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Phase::Load => "load",
+            Phase::Warmup => "warm-up",
+            Phase::Steady => "steady",
+        })
+    }
+}
+
 /// Progress of a run, for a progress bar.
 #[derive(Debug, Clone)]
 pub enum Event<'a> {
-    /// A phase begins (`load`, `warm-up`, `steady`).
-    Phase(&'a str),
+    /// A phase begins.
+    Phase(Phase),
+    /// Warm-up progress: iterations done under the plan.
+    Warmup {
+        /// Iterations done.
+        done: u64,
+        /// The warm-up plan.
+        plan: &'a WarmupPlan,
+        /// Time spent.
+        elapsed: Duration,
+        /// Real time of the last iteration, ms.
+        last_ms: f64,
+    },
     /// Steady-state progress: iterations done, and the planned total or
     /// duration.
     Steady {
@@ -109,6 +141,8 @@ pub enum Event<'a> {
         duration: Option<Duration>,
         /// Time spent.
         elapsed: Duration,
+        /// Real time of the last iteration, ms.
+        last_ms: f64,
     },
 }
 
@@ -162,7 +196,7 @@ pub fn run_engine(
     let epoch = Instant::now();
     let monitor = config.monitors.clone().map(|m| Monitor::start(m, epoch));
 
-    progress(Event::Phase("load"));
+    progress(Event::Phase(Phase::Load));
     let options = RunOptions {
         engine: Some(engine.to_owned()),
         threads: config.threads,
@@ -236,7 +270,7 @@ pub fn run_engine(
         };
 
         // Warm-up.
-        progress(Event::Phase("warm-up"));
+        progress(Event::Phase(Phase::Warmup));
         let start = Instant::now();
         let mut n = 0u64;
         let mut windows: Vec<f64> = Vec::new();
@@ -255,12 +289,19 @@ pub fn run_engine(
             }
             let mark = Instant::now();
             step(&mut pipeline, (n as usize + 1) % inputs.len())?;
+            let took = mark.elapsed().as_secs_f64();
             n += 1;
+            progress(Event::Warmup {
+                done: n,
+                plan: &config.warmup,
+                elapsed: start.elapsed(),
+                last_ms: took * 1e3,
+            });
             if let WarmupPlan::Converge {
                 tolerance, window, ..
             } = &config.warmup
             {
-                window_sum += mark.elapsed().as_secs_f64();
+                window_sum += took;
                 if n.is_multiple_of(*window) {
                     windows.push(window_sum / *window as f64);
                     window_sum = 0.0;
@@ -286,7 +327,7 @@ pub fn run_engine(
         }
 
         // Steady state.
-        progress(Event::Phase("steady"));
+        progress(Event::Phase(Phase::Steady));
         let stop = &config.stop;
         let duration = match (stop.number, stop.duration) {
             (None, None) => Some(BenchConfig::DEFAULT_DURATION),
@@ -308,7 +349,9 @@ pub fn run_engine(
             }
             let input = &inputs[i as usize % inputs.len()];
             let t = epoch.elapsed().as_secs_f64();
+            let mark = Instant::now();
             let prediction = step(&mut pipeline, i as usize % inputs.len())?;
+            let last_ms = mark.elapsed().as_secs_f64() * 1e3;
             timeline.iterations_t.push(t);
             if let Some(prediction) = prediction.filter(|_| (i as usize) < inputs.len()) {
                 let value = serde_json::to_value(&prediction).unwrap_or_default();
@@ -342,6 +385,7 @@ pub fn run_engine(
                 total,
                 duration,
                 elapsed: start.elapsed(),
+                last_ms,
             });
         };
         let seconds = start.elapsed().as_secs_f64();

@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use indicatif::{ProgressBar, ProgressStyle};
 use lpdnn_app::{App, Runtime};
 use lpdnn_bench::{
     BenchConfig, BenchConfigRecord, Build, Detail, EngineFailure, Event, Provenance, Report, Stop,
@@ -226,36 +225,12 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         errors: Vec::new(),
     };
 
-    for engine in &engines {
+    for (index, engine) in engines.iter().enumerate() {
         if interrupt.load(Ordering::SeqCst) {
             break;
         }
-        let bar = ProgressBar::new(0);
-        bar.set_style(
-            ProgressStyle::with_template("{prefix:>12} {msg:<8} [{bar:30}] {pos}/{len} {elapsed}")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix(engine.clone());
-        let mut progress = |event: Event| match event {
-            Event::Phase(p) => bar.set_message(p.to_owned()),
-            Event::Steady {
-                done,
-                total,
-                duration,
-                elapsed,
-            } => match (total, duration) {
-                (Some(t), _) => {
-                    bar.set_length(t);
-                    bar.set_position(done);
-                }
-                (None, Some(d)) => {
-                    bar.set_length(d.as_millis() as u64);
-                    bar.set_position(elapsed.as_millis() as u64);
-                }
-                _ => {}
-            },
-        };
+        let mut bar = crate::progress::EngineBar::new(engine, index + 1, engines.len());
+        let mut progress = |event: Event| bar.event(event);
         let result = lpdnn_bench::run_engine(
             &app,
             runtime,
@@ -266,7 +241,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
             &mut progress,
             samples.as_mut().map(|s| s as &mut dyn Write),
         );
-        bar.finish_and_clear();
+        bar.finish();
         match result {
             Ok(run) => report.runs.push(run),
             Err(e) => {

@@ -3,6 +3,7 @@
 mod bench;
 mod component;
 mod convert;
+mod progress;
 
 // Heap bytes allocated per stage, for the benchmark's anchors.
 #[global_allocator]

@@ -522,3 +522,67 @@ fn cooldown_waits_for_a_sensor_or_says_there_is_none() {
         assert!(!json.exists(), "nothing written for a refused run");
     }
 }
+
+/// Strips terminal control sequences (colours, cursor moves).
+fn plain(bytes: &[u8]) -> String {
+    let text = String::from_utf8_lossy(bytes).replace('\r', "\n");
+    let mut out = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                while let Some(c) = chars.next() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[test]
+fn progress_names_engine_phase_unit_p50_and_eta_on_a_terminal() {
+    // The bar is drawn only to a terminal: run under script(1)'s pty.
+    let data = dataset();
+    let cmd = format!(
+        "stty cols 100; {} benchmark examples/face-detection/app.json --dataset {} \
+         --engine lne,onnxruntime --duration 1.5 --warmup 20",
+        env!("CARGO_BIN_EXE_lpdnn-host"),
+        data.path().display()
+    );
+    let out = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .current_dir(root())
+        .output()
+        .expect("script(1) from util-linux");
+    let screen = plain(&out.stdout);
+    assert!(out.status.success(), "{screen}");
+    let lines: Vec<&str> = screen.lines().collect();
+    let has = |needle: &str| lines.iter().any(|l| l.contains(needle));
+    for needle in [
+        "lne (1/2) load",
+        "lne (1/2) warm-up [",
+        "/20 it  p50 ",
+        "onnxruntime (2/2) steady [",
+        "/1.5 s, ",
+        " ms  ETA ",
+    ] {
+        assert!(has(needle), "no '{needle}' in:\n{screen}");
+    }
+    // No full bar or 0/0 while loading: load shows a spinner and words.
+    assert!(
+        !lines
+            .iter()
+            .any(|l| l.contains("load [") || l.contains(" 0/0")),
+        "{screen}"
+    );
+    assert!(
+        lines.iter().all(|l| l.trim_end().chars().count() <= 100),
+        "{screen}"
+    );
+}
