@@ -52,6 +52,7 @@ command -v git >/dev/null || missing+=(git) # the build records its commit
 if [ "$mode" = --all ]; then
   command -v g++ >/dev/null || missing+=(g++)             # libncnn
   command -v espeak-ng >/dev/null || missing+=(espeak-ng) # test speech
+  command -v chromium >/dev/null || missing+=(chromium)   # renders the HTML report in a test
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
