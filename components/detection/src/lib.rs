@@ -84,6 +84,105 @@ pub struct Anchor {
 }
 
 impl AnchorSpec {
+    /// The documented ranges of the anchor parameters.
+    fn check(&self) -> Result<(), String> {
+        let size = |name: &str, v: u32| {
+            if (1..=16384).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("anchors.{name} must lie in 1..=16384, got {v}"))
+            }
+        };
+        match self {
+            AnchorSpec::Ssd {
+                num_layers,
+                strides,
+                min_scale,
+                max_scale,
+                input_width,
+                input_height,
+                anchor_offset_x,
+                anchor_offset_y,
+                aspect_ratios,
+                interpolated_scale_aspect_ratio,
+                ..
+            } => {
+                size("input_width", *input_width)?;
+                size("input_height", *input_height)?;
+                if *num_layers == 0 || *num_layers != strides.len() {
+                    return Err(format!(
+                        "anchors.num_layers ({num_layers}) must be positive and equal the number of strides ({})",
+                        strides.len()
+                    ));
+                }
+                if strides.iter().any(|&s| s == 0 || s > 16384) {
+                    return Err(format!(
+                        "anchors.strides must lie in 1..=16384, got {strides:?}"
+                    ));
+                }
+                if !(min_scale.is_finite()
+                    && max_scale.is_finite()
+                    && 0.0 < *min_scale
+                    && min_scale <= max_scale)
+                {
+                    return Err(format!(
+                        "anchors.min_scale and max_scale must satisfy 0 < min_scale <= max_scale, got {min_scale} and {max_scale}"
+                    ));
+                }
+                for (name, v) in [
+                    ("anchor_offset_x", anchor_offset_x),
+                    ("anchor_offset_y", anchor_offset_y),
+                ] {
+                    if !(0.0..=1.0).contains(v) {
+                        return Err(format!("anchors.{name} must lie in 0..=1, got {v}"));
+                    }
+                }
+                if aspect_ratios.is_empty()
+                    || aspect_ratios.len() > 64
+                    || aspect_ratios.iter().any(|r| !(r.is_finite() && *r > 0.0))
+                {
+                    return Err(format!("anchors.aspect_ratios must hold 1 to 64 positive numbers, got {aspect_ratios:?}"));
+                }
+                if !(interpolated_scale_aspect_ratio.is_finite()
+                    && *interpolated_scale_aspect_ratio >= 0.0)
+                {
+                    return Err(format!(
+                        "anchors.interpolated_scale_aspect_ratio must be 0 or positive, got {interpolated_scale_aspect_ratio}"
+                    ));
+                }
+            }
+            AnchorSpec::Retinaface {
+                min_sizes,
+                steps,
+                input_width,
+                input_height,
+                ..
+            } => {
+                size("input_width", *input_width)?;
+                size("input_height", *input_height)?;
+                if steps.is_empty()
+                    || steps.len() != min_sizes.len()
+                    || steps.iter().any(|&s| s == 0 || s > 16384)
+                {
+                    return Err(format!(
+                        "anchors.steps must hold one stride in 1..=16384 per entry of min_sizes, got {steps:?}"
+                    ));
+                }
+                if min_sizes
+                    .iter()
+                    .flatten()
+                    .any(|v| !(v.is_finite() && *v > 0.0))
+                    || min_sizes.iter().any(|m| m.len() > 64)
+                {
+                    return Err(
+                        "anchors.min_sizes must hold positive sizes, at most 64 per level".into(),
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Generates the anchors, in the order the model's outputs use.
     pub fn generate(&self) -> Result<Vec<Anchor>, String> {
         match self {
@@ -335,10 +434,55 @@ impl Params {
                 p.box_format
             ));
         }
-        if p.scale.contains(&0.0) {
-            return Err("scale values must be non-zero".into());
-        }
+        p.check()?;
         Ok(p)
+    }
+
+    /// The documented ranges (docs/app-format.md), each error naming its
+    /// parameter.
+    fn check(&self) -> Result<(), String> {
+        let finite = |name: &str, v: f32| {
+            if v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{name} must be a finite number, got {v}"))
+            }
+        };
+        if self.scale.iter().any(|&v| !(v.is_finite() && v > 0.0)) {
+            return Err(format!(
+                "scale values must be positive, got {:?}",
+                self.scale
+            ));
+        }
+        if let Some(v) = self.variance {
+            if v.iter().any(|&x| !(x.is_finite() && x > 0.0)) {
+                return Err(format!("variance values must be positive, got {v:?}"));
+            }
+        }
+        if !(self.score_clip.is_finite() && self.score_clip > 0.0) {
+            return Err(format!(
+                "score_clip must be positive, got {}",
+                self.score_clip
+            ));
+        }
+        finite("min_score", self.min_score)?;
+        let t = self.nms.iou_threshold;
+        if !(0.0..=1.0).contains(&t) {
+            return Err(format!("nms.iou_threshold must lie in 0..=1, got {t}"));
+        }
+        if !(1..=10_000).contains(&self.max_detections) {
+            return Err(format!(
+                "max_detections must lie in 1..=10000, got {}",
+                self.max_detections
+            ));
+        }
+        if self.num_keypoints > 1000 {
+            return Err(format!(
+                "num_keypoints must be at most 1000, got {}",
+                self.num_keypoints
+            ));
+        }
+        self.anchors.check()
     }
 }
 
@@ -480,19 +624,27 @@ pub fn iou(a: &[f32; 4], b: &[f32; 4]) -> f32 {
     }
 }
 
-/// Suppresses overlapping candidates (sorted best first).
-pub fn nms(mut remaining: Vec<Candidate>, nms: Nms) -> Vec<Candidate> {
+/// Suppresses overlapping candidates (sorted best first). The best box
+/// always leaves the list, so a degenerate box (zero area, NaN), whose IoU
+/// with itself is 0, cannot keep the loop going.
+pub fn nms(candidates: Vec<Candidate>, nms: Nms) -> Vec<Candidate> {
+    use std::collections::VecDeque;
     let mut kept = Vec::new();
-    while !remaining.is_empty() {
-        let best = remaining[0].clone();
-        let (overlapping, rest): (Vec<_>, Vec<_>) = remaining
+    let mut remaining = VecDeque::from(candidates);
+    while let Some(best) = remaining.pop_front() {
+        let (mut overlapping, rest): (VecDeque<_>, VecDeque<_>) = remaining
             .into_iter()
             .partition(|c| iou(&c.bounds, &best.bounds) > nms.iou_threshold);
         remaining = rest;
+        overlapping.push_front(best.clone());
         kept.push(match nms.method {
             NmsMethod::Hard => best,
             NmsMethod::Weighted => {
                 let total: f32 = overlapping.iter().map(|c| c.score).sum();
+                if !(total.is_finite() && total > 0.0) {
+                    kept.push(best);
+                    continue;
+                }
                 let mut merged = best.clone();
                 merged.bounds = std::array::from_fn(|i| {
                     overlapping
@@ -731,6 +883,53 @@ mod tests {
         assert_eq!(w.len(), 2);
         assert!((w[0].bounds[3] - 1.08).abs() < 1e-6, "{:?}", w[0]);
         assert_eq!(w[0].score, 0.9);
+    }
+
+    #[test]
+    fn degenerate_boxes_end_the_suppression() {
+        // Zero area and NaN boxes: IoU with themselves is 0, yet each is
+        // kept once and the loop ends, with either method and any threshold.
+        let c = vec![
+            cand([1.0, 1.0, 1.0, 1.0], 0.9),
+            cand([f32::NAN, 0.0, 1.0, 1.0], 0.8),
+            cand([0.0, 0.0, 1.0, 1.0], 0.0),
+            cand([0.0, 0.0, 1.0, 1.0], 0.0),
+        ];
+        for method in [NmsMethod::Hard, NmsMethod::Weighted] {
+            for iou_threshold in [0.0, 0.3, 1.0] {
+                let kept = nms(
+                    c.clone(),
+                    Nms {
+                        method,
+                        iou_threshold,
+                    },
+                );
+                assert!(
+                    (2..=4).contains(&kept.len()),
+                    "{method:?} {iou_threshold}: {kept:?}"
+                );
+                assert_eq!(kept[0].bounds, c[0].bounds);
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_out_of_their_documented_range_are_named() {
+        let base = r#""anchors":{"type":"ssd","num_layers":1,"strides":[8],"min_scale":0.1,"max_scale":0.7,"input_width":128,"input_height":128},"boxes":"b","scores":"s""#;
+        for (extra, named) in [
+            (r#","score_clip":-1"#, "score_clip"),
+            (r#","scale":[128,-128,128,128]"#, "scale"),
+            (r#","nms":{"iou_threshold":1.5}"#, "nms.iou_threshold"),
+            (r#","max_detections":0"#, "max_detections"),
+        ] {
+            let err = Params::from_json(&format!("{{{base}{extra}}}")).unwrap_err();
+            assert!(err.contains(named), "{extra}: {err}");
+        }
+        let err = Params::from_json(&format!("{{{}}}", base.replace("0.1,", "0.9,"))).unwrap_err();
+        assert!(err.contains("min_scale"), "{err}");
+        let err = Params::from_json(&format!("{{{}}}", base.replace("[8]", "[8,16]"))).unwrap_err();
+        assert!(err.contains("num_layers"), "{err}");
+        Params::from_json(&format!("{{{base}}}")).unwrap();
     }
 
     #[test]
