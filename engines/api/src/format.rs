@@ -1,7 +1,6 @@
 //! Model-format sniffing from a file's bytes, never from its name.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 
 /// A model file format, as recognised from the file's content.
@@ -40,11 +39,10 @@ impl serde::Serialize for ModelFormat {
     }
 }
 
-/// Reads `path` and tells which model format its bytes are.
+/// Reads `path` (a regular file within [`crate::max_file_bytes`]) and tells
+/// which model format its bytes are.
 pub fn sniff_file(path: &Path) -> std::io::Result<ModelFormat> {
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)?.read_to_end(&mut bytes)?;
-    Ok(sniff(&bytes))
+    Ok(sniff(&crate::read_file(path)?))
 }
 
 /// Tells which model format `bytes` are.

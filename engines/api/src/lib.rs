@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod files;
 mod format;
 mod native;
 mod tensor;
@@ -16,6 +17,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+pub use files::{
+    check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
+};
 pub use format::{sniff, sniff_file, ModelFormat};
 pub use native::{cache_dir, capture_stderr, load_quietly, locate_library, NativeLibrary};
 pub use tensor::{DType, Tensor, TensorInfo};

@@ -208,9 +208,9 @@ impl App {
     /// what it is.
     pub fn load(path: &Path) -> Result<App, AppError> {
         let read = |path: &Path| {
-            std::fs::read(path).map_err(|source| AppError::Read {
+            lpdnn_engine_api::read_file(path).map_err(|e| AppError::Read {
                 path: path.to_owned(),
-                source,
+                source: e.into(),
             })
         };
         let folder;
@@ -355,10 +355,11 @@ impl App {
         let Some(p) = &self.labels else {
             return Ok(Vec::new());
         };
-        let text = std::fs::read_to_string(p).map_err(|source| AppError::Read {
+        let bytes = lpdnn_engine_api::read_file(p).map_err(|e| AppError::Read {
             path: p.clone(),
-            source,
+            source: e.into(),
         })?;
+        let text = String::from_utf8_lossy(&bytes);
         Ok(text.lines().map(|l| l.trim().to_owned()).collect())
     }
 }

@@ -274,9 +274,9 @@ impl Pipeline {
 
     /// Reads a file and runs it.
     pub fn run_file(&mut self, path: &Path) -> Result<Prediction, AppError> {
-        let bytes = std::fs::read(path).map_err(|source| AppError::Read {
+        let bytes = lpdnn_engine_api::read_file(path).map_err(|e| AppError::Read {
             path: path.to_owned(),
-            source,
+            source: e.into(),
         })?;
         self.run(&bytes)
     }

@@ -49,7 +49,8 @@ pub fn load_dataset(dir: &Path, class: lpdnn_app::AppClass) -> Result<Vec<Input>
     files
         .into_iter()
         .map(|path| {
-            let bytes = std::fs::read(&path).map_err(|e| err(&path, e.to_string()))?;
+            let bytes =
+                lpdnn_engine_api::read_file(&path).map_err(|e| err(&path, e.to_string()))?;
             if let Some(expected) = content_mismatch(class, &bytes) {
                 return Err(err(&path, format!("not {expected}")));
             }

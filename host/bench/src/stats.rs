@@ -50,14 +50,10 @@ impl Stats {
         }
         let mut sorted = values.to_vec();
         sorted.sort_by(f64::total_cmp);
-        // Welford's moments (population), rescaled to the sample variance.
+        // Welford's moments: the sample variance (n − 1).
         let m = lpdnn_anchors::Moments::of(values.iter().copied());
         let mean = m.mean;
-        let var = if n > 1 {
-            m.var * n as f64 / (n - 1) as f64
-        } else {
-            0.0
-        };
+        let var = m.var;
         let std = var.sqrt();
         let half = if n > 1 {
             t_quantile(0.975, (n - 1) as f64) * std / (n as f64).sqrt()

@@ -157,8 +157,9 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         inference_only: args.inference_only,
     };
 
-    // Ctrl-C: stop after the current input and write what was measured;
-    // a second Ctrl-C quits at once.
+    // Ctrl-C, SIGTERM (timeout, systemd, containers, CI) or SIGHUP: stop
+    // after the current input and write what was measured; a second one
+    // quits at once.
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupt.clone();

@@ -339,7 +339,8 @@ fn run_one(
     let [input] = inputs else {
         bail!("a pre-processor takes one --input file");
     };
-    let bytes = std::fs::read(input).with_context(|| format!("--input {}", input.display()))?;
+    let bytes = lpdnn_engine_api::read_file(input)
+        .with_context(|| format!("--input {}", input.display()))?;
     let mut pre = runtime.preprocessor(file, &params, &labels)?;
     let out = pre.process(&bytes)?;
     let picked = out
@@ -447,7 +448,8 @@ fn split_chunks(outputs: Vec<Tensor>, chunks: usize) -> Result<Vec<Vec<Tensor>>>
 
 /// Reads a `.npy` file as a model-output tensor named by the file stem.
 fn read_npy(path: &Path) -> Result<Tensor> {
-    let bytes = std::fs::read(path).with_context(|| format!("--input {}", path.display()))?;
+    let bytes =
+        lpdnn_engine_api::read_file(path).with_context(|| format!("--input {}", path.display()))?;
     let f = npyz::NpyFile::new(&bytes[..])
         .with_context(|| format!("{} is not a .npy file", path.display()))?;
     let shape: Vec<usize> = f.shape().iter().map(|&d| d as usize).collect();

@@ -35,6 +35,10 @@ struct Cli {
     /// code). The memory cap stays. Never for components you did not write.
     #[arg(long, global = true)]
     no_deadline: bool,
+    /// Largest file read as a model, app, label file, component or input,
+    /// in bytes (suffixes K, M, G); only regular files are read.
+    #[arg(long, global = true, value_parser = parse_size, default_value = "4G")]
+    max_file_size: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -179,7 +183,34 @@ pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
+/// Parses `4G`, `512M`, `100K` or a number of bytes.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => t.split_at(i),
+        None => (t, ""),
+    };
+    let shift = match unit.to_ascii_uppercase().as_str() {
+        "" | "B" => 0,
+        "K" | "KIB" => 10,
+        "M" | "MIB" => 20,
+        "G" | "GIB" => 30,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a size: give bytes, or a number with K, M or G"
+            ))
+        }
+    };
+    digits
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(1u64 << shift))
+        .filter(|&n| n > 0)
+        .ok_or_else(|| format!("'{s}' is not a size: give bytes, or a number with K, M or G"))
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
+    lpdnn_engine_api::set_max_file_bytes(cli.max_file_size);
     let cache_dir = cli.cache_dir.or_else(RuntimeConfig::default_cache_dir);
     let mut limits = lpdnn_runtime::Limits::default();
     if cli.no_deadline {
@@ -356,10 +387,10 @@ fn run_app(
     let (mut predictions, mut errors) = (Vec::new(), Vec::new());
     for file in &files {
         let input = file.display().to_string();
-        let ran = std::fs::read(file)
-            .map_err(|source| lpdnn_app::AppError::Read {
+        let ran = lpdnn_engine_api::read_file(file)
+            .map_err(|e| lpdnn_app::AppError::Read {
                 path: file.clone(),
-                source,
+                source: e.into(),
             })
             .and_then(|bytes| pipeline.run_traced(&bytes));
         match ran {

@@ -269,6 +269,16 @@ fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
 
 #[test]
 fn ctrl_c_writes_the_results_so_far_marked_partial() {
+    interrupted_by(libc::SIGINT);
+}
+
+/// `timeout`, systemd, containers and CI stop a process with SIGTERM.
+#[test]
+fn sigterm_writes_the_results_so_far_marked_partial() {
+    interrupted_by(libc::SIGTERM);
+}
+
+fn interrupted_by(signal: libc::c_int) {
     let data = dataset();
     let out = tempfile::tempdir().unwrap();
     let json = out.path().join("partial.json");
@@ -300,11 +310,18 @@ fn ctrl_c_writes_the_results_so_far_marked_partial() {
         assert!(start.elapsed() < Duration::from_secs(60), "no steady state");
         std::thread::sleep(Duration::from_millis(50));
     }
-    // SAFETY: sends SIGINT to the child we spawned.
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+    // SAFETY: sends a signal to the child we spawned.
+    unsafe { libc::kill(child.id() as libc::pid_t, signal) };
     let o = child.wait_with_output().unwrap();
     let t = text(&o);
     assert_eq!(o.status.code(), Some(130), "{t}");
+    // Every sample row is whole.
+    let csv = std::fs::read_to_string(&samples).unwrap();
+    assert!(csv.ends_with('\n'), "the last row is cut");
+    assert!(
+        csv.lines().all(|l| l.split(',').count() == 8),
+        "a row is cut"
+    );
     assert!(t.contains("PARTIAL") && t.contains("interrupted"), "{t}");
     let r = read_json(&json);
     validate(&r);

@@ -134,3 +134,53 @@ fn help_speaks_of_every_kind_of_input() {
     let help = String::from_utf8_lossy(&out.stdout);
     assert!(help.contains("TFLite") && help.contains("NCNN"), "{help}");
 }
+
+/// Runs a command that must fail within 20 s (not hang, not eat memory).
+fn fails_quickly(args: &[&str]) -> String {
+    use std::time::{Duration, Instant};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(args)
+        .current_dir(root())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if start.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            panic!("{args:?} still runs after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn devices_fifos_and_huge_files_are_refused_before_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("input.png");
+    let c = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: mkfifo on a valid C path.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let fifo = fifo.to_str().unwrap();
+    for (args, what) in [
+        (vec!["run", APP, "--input", "/dev/zero"], "it is a device"),
+        (vec!["inspect", "/dev/zero"], "it is a device"),
+        (vec!["inspect", fifo], "it is a FIFO"),
+        (vec!["run", APP, "--input", fifo], "it is a FIFO"),
+        (vec!["run", "/dev/zero", "--input", IMAGE], "it is a device"),
+    ] {
+        let err = fails_quickly(&args);
+        assert!(err.contains(what), "{args:?}: {err}");
+    }
+    let err = fails_quickly(&[
+        "--max-file-size",
+        "100K",
+        "inspect",
+        "assets/models/face_detection_short_range.onnx",
+    ]);
+    assert!(err.contains("over the 102400-byte limit"), "{err}");
+}

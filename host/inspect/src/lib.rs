@@ -114,9 +114,9 @@ pub struct Layer {
 
 /// Inspects a model file: ONNX, TFLite or NCNN `.param`, told from its bytes.
 pub fn inspect(path: &Path) -> Result<StaticMetrics, InspectError> {
-    let bytes = std::fs::read(path).map_err(|source| InspectError::Read {
+    let bytes = lpdnn_engine_api::read_file(path).map_err(|e| InspectError::Read {
         path: path.to_owned(),
-        source,
+        source: e.into(),
     })?;
     match lpdnn_engine_api::sniff(&bytes) {
         ModelFormat::Onnx => onnx::inspect(path, &bytes),

@@ -71,13 +71,13 @@ pub(crate) fn product(factors: &[u64]) -> u64 {
 /// distinct index (and of the broadcast ellipsis dimensions); `None` when
 /// the equation does not match the shapes.
 pub(crate) fn einsum_macs(equation: &str, inputs: &[&[i64]]) -> Option<u64> {
-    if inputs.len() < 2 {
-        return Some(0);
-    }
     let lhs = equation.split("->").next()?;
     let terms: Vec<&str> = lhs.split(',').map(str::trim).collect();
     if terms.len() != inputs.len() {
         return None;
+    }
+    if inputs.len() < 2 {
+        return Some(0);
     }
     let mut sizes: std::collections::BTreeMap<char, u64> = Default::default();
     let mut ellipsis: Vec<u64> = Vec::new();

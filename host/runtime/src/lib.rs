@@ -262,9 +262,9 @@ impl Shared {
         &self,
         path: &Path,
     ) -> Result<(wasmtime::component::Component, Vec<u8>), RuntimeError> {
-        let bytes = std::fs::read(path).map_err(|source| RuntimeError::Io {
+        let bytes = lpdnn_engine_api::read_file(path).map_err(|e| RuntimeError::Io {
             path: path.to_owned(),
-            source,
+            source: e.into(),
         })?;
         let component = cache::load(&self.engine, self.cache_dir.as_deref(), path, &bytes)?;
         Ok((component, bytes))
