@@ -47,9 +47,62 @@ fn a_missing_field_is_named() {
     });
     let err = load_err(&app);
     assert!(
-        matches!(&err, AppError::Field { field, message, .. } if field == "engine" && message.contains("missing field `name`")),
+        matches!(&err, AppError::Field { field, message, .. } if field == "engine.name" && message.contains("missing")),
         "{err}"
     );
+}
+
+#[test]
+fn valid_json_with_wrong_fields_names_the_field_not_the_syntax() {
+    let dir = tempfile::tempdir().unwrap();
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str, &str); 3] = [
+        (|v| v["class"] = json!(null), "class", "invalid type: null"),
+        (
+            |v| v["engine"]["device"] = json!(1),
+            "engine.device",
+            "invalid type: integer",
+        ),
+        (
+            |v| {
+                v.as_object_mut().unwrap().remove("model");
+            },
+            "model",
+            "missing",
+        ),
+    ];
+    for (edit, want_field, want) in cases {
+        let err = load_err(&edited_app("face-detection", dir.path(), edit));
+        assert!(
+            matches!(&err, AppError::Field { field, message, .. } if field == want_field && message.contains(want)),
+            "{want_field}: {err}"
+        );
+        assert!(!err.to_string().contains("not valid JSON"), "{err}");
+    }
+}
+
+#[test]
+fn a_bom_is_skipped_and_trailing_text_or_an_array_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = edited_app("face-detection", dir.path(), |_| {});
+    let text = std::fs::read(&app).unwrap();
+    let bom = write(
+        dir.path(),
+        "bom.json",
+        &[b"\xEF\xBB\xBF".as_slice(), &text].concat(),
+    );
+    App::load(&bom).expect("a UTF-8 byte-order mark is skipped");
+    let trailing = write(
+        dir.path(),
+        "trailing.json",
+        &[text.as_slice(), b"\ngarbage"].concat(),
+    );
+    let err = load_err(&trailing);
+    assert!(err.to_string().contains("trailing characters"), "{err}");
+    let array = write(dir.path(), "array.json", b"[1, 2]");
+    let err = load_err(&array);
+    assert!(err.to_string().contains("an app is a JSON object"), "{err}");
+    assert!(err.to_string().contains("this is an array"), "{err}");
 }
 
 #[test]

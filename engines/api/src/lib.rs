@@ -137,6 +137,26 @@ pub struct LoadOptions {
     pub options: EngineOptions,
 }
 
+/// The most engine threads accepted: 4 × the CPUs this process may use.
+/// Engines spawn their workers at load: 65 536 threads crash libgomp, and
+/// a few thousand take tract or ONNX Runtime half a minute.
+pub fn max_threads() -> usize {
+    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Checks a thread count against 1..=[`max_threads`]; the message says why.
+pub fn check_threads(threads: usize) -> Result<(), String> {
+    let max = max_threads();
+    if (1..=max).contains(&threads) {
+        Ok(())
+    } else {
+        Err(format!(
+            "must lie in 1..={max} (4 x the {} CPUs this process may use), got {threads}",
+            max / 4
+        ))
+    }
+}
+
 impl LoadOptions {
     /// Refuses any device but the CPU for an engine that has no other;
     /// `what` names the build, e.g. `"this libncnn (NCNN_VULKAN=OFF)"`.

@@ -201,6 +201,61 @@ pub struct App {
     pub file: PathBuf,
 }
 
+/// Parses app.json bytes in two steps, so that each mistake gets its own
+/// words: the JSON itself (syntax, trailing text, not an object), then the
+/// fields (type, value or missing, named by their path). A UTF-8
+/// byte-order mark, which some editors write, is skipped.
+fn parse(path: &Path, bytes: &[u8]) -> Result<App, AppError> {
+    let parse_error = |message: String| AppError::Parse {
+        path: path.to_owned(),
+        message,
+    };
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    if let Err(e) = std::str::from_utf8(bytes) {
+        return Err(parse_error(format!(
+            "not UTF-8 text (byte {})",
+            e.valid_up_to()
+        )));
+    }
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| parse_error(e.to_string()))?;
+    let kind = match &value {
+        serde_json::Value::Object(_) => None,
+        serde_json::Value::Array(_) => Some("an array"),
+        serde_json::Value::String(_) => Some("a string"),
+        serde_json::Value::Number(_) => Some("a number"),
+        serde_json::Value::Bool(_) => Some("a boolean"),
+        serde_json::Value::Null => Some("null"),
+    };
+    if let Some(kind) = kind {
+        return Err(parse_error(format!(
+            "an app is a JSON object {{\"name\": ..., \"class\": ..., ...}}, this is {kind}"
+        )));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let at = e.path().to_string();
+        let message = e.into_inner().to_string();
+        // "missing field `model`" at "engine" names `engine.model`.
+        let missing = message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next());
+        let field = match (missing, at.as_str()) {
+            (Some(m), ".") => m.to_owned(),
+            (Some(m), parent) => format!("{parent}.{m}"),
+            (None, _) => at,
+        };
+        AppError::Field {
+            path: path.to_owned(),
+            field,
+            message: if missing.is_some() {
+                "required, but missing".to_owned()
+            } else {
+                message
+            },
+        }
+    })
+}
+
 impl App {
     /// Reads, parses and checks an app file. Errors name the file and the
     /// field; referenced files must exist.
@@ -233,27 +288,7 @@ impl App {
                 format,
             });
         }
-        let text = String::from_utf8(bytes).map_err(|e| AppError::Parse {
-            path: path.to_owned(),
-            message: format!("not UTF-8 text (byte {})", e.utf8_error().valid_up_to()),
-        })?;
-        let de = &mut serde_json::Deserializer::from_str(&text);
-        let mut app: App = serde_path_to_error::deserialize(de).map_err(|e| {
-            let field = e.path().to_string();
-            let inner = e.into_inner();
-            if inner.is_syntax() || inner.is_eof() || field == "." {
-                AppError::Parse {
-                    path: path.to_owned(),
-                    message: inner.to_string(),
-                }
-            } else {
-                AppError::Field {
-                    path: path.to_owned(),
-                    field,
-                    message: inner.to_string(),
-                }
-            }
-        })?;
+        let mut app = parse(path, &bytes)?;
         app.file = path.to_owned();
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |field: &str, p: &mut PathBuf| -> Result<(), AppError> {
@@ -293,11 +328,11 @@ impl App {
         if let Some(p) = &mut app.labels {
             resolve("labels", p)?;
         }
-        if app.engine.threads == Some(0) {
+        if let Some(Err(message)) = app.engine.threads.map(lpdnn_engine_api::check_threads) {
             return Err(AppError::Field {
                 path: path.to_owned(),
                 field: "engine.threads".into(),
-                message: "must be at least 1".into(),
+                message,
             });
         }
         Ok(app)

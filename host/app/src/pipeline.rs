@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
-use lpdnn_engine_api::{Device, LoadOptions, Model, ModelFormat, Tensor};
+use lpdnn_engine_api::{Device, EngineError, LoadOptions, Model, ModelFormat, Tensor};
 use lpdnn_runtime::{
     InputMeta, Kind, Postprocessor, Prediction, Preprocessed, Preprocessor, Runtime,
 };
@@ -165,6 +165,14 @@ impl Pipeline {
             &labels,
         )?;
         anchors.record("load.postprocessor", start.elapsed());
+        let threads = options.threads.or(app.engine.threads);
+        if let Some(Err(message)) = threads.map(lpdnn_engine_api::check_threads) {
+            return Err(AppError::Engine(EngineError::Load {
+                engine: engine.name().to_owned(),
+                path: model_path.clone(),
+                message,
+            }));
+        }
         let start = Mark::now();
         let model = engine.load(
             &model_path,

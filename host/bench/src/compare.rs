@@ -59,20 +59,8 @@ fn pair_label(a: &str, b: &str) -> String {
 /// know keep their recorded order (the sort is stable).
 fn in_pipeline_order(anchors: &AnchorTable) -> Vec<&str> {
     let mut stages: Vec<&str> = anchors.0.iter().map(|(n, _)| n.as_str()).collect();
-    stages.sort_by_key(|s| pipeline_rank(s));
+    stages.sort_by_key(|s| crate::report::pipeline_rank(s));
     stages
-}
-
-/// Where a stage comes in the pipeline: pre-processing, inference,
-/// post-processing, anything else, then the whole iteration.
-fn pipeline_rank(stage: &str) -> u8 {
-    match stage {
-        "preprocess" => 0,
-        "inference" => 1,
-        "postprocess" => 2,
-        "total" => 4,
-        _ => 3,
-    }
 }
 
 fn read(path: &Path) -> Result<Report, BenchError> {
@@ -495,7 +483,7 @@ mod tests {
     #[test]
     fn stages_rank_in_pipeline_order() {
         let mut s = vec!["total", "preprocess", "custom", "postprocess", "inference"];
-        s.sort_by_key(|s| pipeline_rank(s));
+        s.sort_by_key(|s| crate::report::pipeline_rank(s));
         assert_eq!(
             s,
             ["preprocess", "inference", "postprocess", "custom", "total"]

@@ -17,7 +17,7 @@ mod text;
 
 use std::path::PathBuf;
 
-pub use compare::{compare_reports, Comparison};
+pub use compare::{compare_reports, Comparison, Row};
 pub use dataset::{load_dataset, Input};
 pub use html::html_report;
 pub use provenance::{Build, Provenance};

@@ -162,6 +162,19 @@ impl AnchorStats {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AnchorTable(pub Vec<(String, AnchorStats)>);
 
+/// Where a stage comes in the pipeline: pre-processing, inference,
+/// post-processing, anything else, then the whole iteration (a stable sort
+/// by it keeps unknown stages in their order).
+pub fn pipeline_rank(stage: &str) -> u8 {
+    match stage {
+        "preprocess" => 0,
+        "inference" => 1,
+        "postprocess" => 2,
+        "total" => 4,
+        _ => 3,
+    }
+}
+
 impl AnchorTable {
     /// The statistics of `name`.
     pub fn get(&self, name: &str) -> Option<&AnchorStats> {

@@ -100,8 +100,8 @@ fn secs(name: &str, v: f64) -> Result<Duration> {
 
 /// Runs `benchmark`.
 pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
-    if args.threads == Some(0) {
-        bail!("--threads must be at least 1");
+    if let Some(Err(m)) = args.threads.map(lpdnn_engine_api::check_threads) {
+        bail!("--threads: {m}");
     }
     if args.number == Some(0) {
         bail!("--number must be at least 1");

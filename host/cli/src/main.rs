@@ -226,8 +226,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             device,
             dump_outputs,
         } => {
-            if threads == Some(0) {
-                bail!("--threads must be at least 1");
+            if let Some(Err(m)) = threads.map(lpdnn_engine_api::check_threads) {
+                bail!("--threads: {m}");
             }
             if let Some(name) = &engine {
                 lpdnn_app::engine(name).map_err(|e| anyhow::anyhow!("--engine: {e}"))?;

@@ -3,22 +3,14 @@
 
 mod common;
 
-use common::{dataset, face_benchmark, read_json, root, text, validate};
+use common::{dataset, face_benchmark, host, read_json, root, text, validate};
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::Digest;
-
-fn host(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
@@ -248,10 +240,12 @@ fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
     for run in faster["runs"].as_array_mut().unwrap() {
         let s = &mut run["phases"]["steady"]["anchors"]["inference"]["real_ms"];
         for k in ["mean", "min", "max", "p50", "p90", "p95", "p99", "p99_9"] {
-            s[k] = (s[k].as_f64().unwrap() * 0.5).into();
+            s[k] = (s[k].as_f64().unwrap() * 0.1).into();
         }
-        s["var"] = (s["var"].as_f64().unwrap() * 0.25).into();
-        s["std"] = (s["std"].as_f64().unwrap() * 0.5).into();
+        // Ten times faster and ten times tighter: significant even when a
+        // loaded machine spreads the 6 samples of A wide.
+        s["var"] = (s["var"].as_f64().unwrap() * 0.01).into();
+        s["std"] = (s["std"].as_f64().unwrap() * 0.1).into();
     }
     let b = out.path().join("b.json");
     std::fs::write(&b, serde_json::to_vec(&faster).unwrap()).unwrap();
@@ -262,7 +256,7 @@ fn benchmark_two_engines_writes_valid_results_with_sources_or_reasons() {
     assert!(
         inference
             .iter()
-            .all(|l| l.ends_with("faster") && l.contains("-50.00")),
+            .all(|l| l.ends_with("faster") && l.contains("-90.00")),
         "{t}"
     );
 }
@@ -469,10 +463,18 @@ fn inspect_prints_totals_and_layers() {
         .iter()
         .any(|l| l["op_type"] == "Conv" && l["macs"].as_u64().unwrap() > 0));
 
+    // A TFLite model is read from its own flatbuffer; a file that is no
+    // model is refused with its name.
     let o = host(&["inspect", "assets/models/face_detection_short_range.tflite"]);
     let t = text(&o);
     assert!(
-        !o.status.success() && t.contains("face_detection_short_range.tflite"),
+        o.status.success() && t.contains("(TFLite)") && t.contains("CONV_2D"),
+        "{t}"
+    );
+    let o = host(&["inspect", "assets/labels/face.txt"]);
+    let t = text(&o);
+    assert!(
+        !o.status.success() && t.contains("assets/labels/face.txt"),
         "{t}"
     );
 }

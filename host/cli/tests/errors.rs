@@ -4,20 +4,12 @@
 
 mod common;
 
-use common::{root, text};
+use common::{host, root, text};
 
-use std::process::{Command, Output};
+use std::process::Command;
 
 const APP: &str = "examples/face-detection/app.json";
 const IMAGE: &str = "assets/images/astronaut.png";
-
-fn host(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap()
-}
 
 /// Runs a command that must fail; returns its stderr.
 fn fails(args: &[&str]) -> String {
@@ -183,4 +175,67 @@ fn devices_fifos_and_huge_files_are_refused_before_reading() {
         "assets/models/face_detection_short_range.onnx",
     ]);
     assert!(err.contains("over the 102400-byte limit"), "{err}");
+}
+
+#[test]
+fn thread_counts_beyond_the_machine_are_refused_before_any_engine_starts() {
+    // 65 536 crashed libgomp (SIGSEGV); 10 000 kept tract spawning for 30 s.
+    for engine in ["ncnn", "lne", "onnxruntime"] {
+        let err = fails_quickly(&[
+            "run",
+            APP,
+            "--engine",
+            engine,
+            "--threads",
+            "65536",
+            "--input",
+            IMAGE,
+        ]);
+        assert!(
+            err.contains("--threads: must lie in 1..="),
+            "{engine}: {err}"
+        );
+    }
+    let err = fails_quickly(&[
+        "benchmark",
+        APP,
+        "--threads",
+        "10000",
+        "--dataset",
+        "assets/images",
+    ]);
+    assert!(err.contains("--threads: must lie in 1..="), "{err}");
+    // The same bound in app.json, named as its field.
+    let dir = tempfile::tempdir().unwrap();
+    let app = root().join(APP);
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&app).unwrap()).unwrap();
+    v["engine"]["threads"] = 32768.into();
+    let base = app.parent().unwrap();
+    for f in ["component"] {
+        for side in ["preprocessor", "postprocessor"] {
+            let p = v[side][f].as_str().unwrap().to_owned();
+            v[side][f] = base.join(p).display().to_string().into();
+        }
+    }
+    for f in ["onnx", "tflite", "ncnn"] {
+        let entry = &mut v["model"][f];
+        let entry = if entry.is_object() {
+            &mut entry["file"]
+        } else {
+            entry
+        };
+        if let Some(p) = entry.as_str().map(str::to_owned) {
+            *entry = base.join(p).display().to_string().into();
+        }
+    }
+    if let Some(p) = v["labels"].as_str().map(str::to_owned) {
+        v["labels"] = base.join(p).display().to_string().into();
+    }
+    let edited = dir.path().join("app.json");
+    std::fs::write(&edited, v.to_string()).unwrap();
+    let err = fails_quickly(&["run", edited.to_str().unwrap(), "--input", IMAGE]);
+    assert!(
+        err.contains("field `engine.threads`: must lie in 1..="),
+        "{err}"
+    );
 }

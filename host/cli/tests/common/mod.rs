@@ -71,3 +71,12 @@ pub fn face_benchmark(data: &Path, args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// Runs `lpdnn-host` with `args` from the repository root.
+pub fn host(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
