@@ -211,3 +211,28 @@ fn a_preprocessor_tensor_that_does_not_fit_the_model_on_every_engine() {
         assert!(err.to_string().contains("100"), "{engine}: {err}");
     }
 }
+
+/// The hostile corpus (`tests/hostile/`): a ~100-byte model that asks tract
+/// for 2^50 elements is an error naming the file on LNE and in `inspect`,
+/// never a panic of the host.
+#[test]
+fn allocation_bombs_are_errors_not_crashes() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("hostile/models");
+    for name in ["constant_of_shape_2e50.onnx", "range_2e40.onnx"] {
+        let model = corpus.join(name);
+        let err = load("lne", &model);
+        assert!(err.to_string().contains(name), "{err}");
+        match lpdnn_inspect::inspect(&model) {
+            Ok(m) => assert!(!m.notes.is_empty(), "{name}: {m:?}"),
+            Err(e) => assert!(e.to_string().contains(name), "{e}"),
+        }
+    }
+}
+
+#[test]
+fn a_model_with_external_data_is_counted() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("hostile/models/external_data.onnx");
+    let m = lpdnn_inspect::inspect(&model).unwrap();
+    assert_eq!(m.parameters, 36);
+    assert_eq!(m.macs, Some(2304), "{:?}", m.notes);
+}

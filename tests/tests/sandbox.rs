@@ -107,6 +107,42 @@ fn a_chatty_component_keeps_working_past_its_stderr_capacity() {
 }
 
 #[test]
+fn stderr_past_its_limit_in_one_call_is_reported_as_that_limit() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut p = hostile(cache.path());
+    let err = p.process(b"shouting").unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::StderrLimit { limit: 65536, head, .. } if head.starts_with("shout shout")),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("stderr limit of 65536 bytes"),
+        "{err}"
+    );
+    serves_again(&mut p);
+}
+
+#[test]
+fn a_component_cannot_drive_the_terminal_or_flood_it() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut p = hostile(cache.path());
+    let text = p.process(b"deceive").unwrap_err().to_string();
+    assert!(
+        !text.chars().any(|c| c.is_control() || c == '\u{202E}'),
+        "{text:.200}"
+    );
+    assert!(
+        text.contains("\\u{1b}[2J") && text.contains("\\u{202e}"),
+        "{text:.200}"
+    );
+    assert!(
+        text.len() < 3000 && text.contains("more characters)"),
+        "{} bytes",
+        text.len()
+    );
+}
+
+#[test]
 fn no_file_is_reachable_from_the_sandbox() {
     let cache = tempfile::tempdir().unwrap();
     let mut p = hostile(cache.path());

@@ -136,6 +136,9 @@ fn zeros() -> [f32; 3] {
 fn ones() -> [f32; 3] {
     [1.0; 3]
 }
+/// Largest tensor plane, in pixels: 3 f32 channels of it are 192 MiB.
+pub const MAX_TENSOR_PIXELS: u64 = 16_777_216;
+
 fn default_max_pixels() -> u64 {
     40_000_000
 }
@@ -152,6 +155,15 @@ impl Params {
         if self.width == 0 || self.height == 0 || self.width > 16384 || self.height > 16384 {
             return Err(Error::Params(format!(
                 "width/height must be in 1..=16384, got {}x{}",
+                self.width, self.height
+            )));
+        }
+        // The tensor and its working rows live in the component's 32-bit
+        // memory: 16384 x 16384 x 3 f32 would not fit (capacity overflow).
+        let pixels = u64::from(self.width) * u64::from(self.height);
+        if pixels > MAX_TENSOR_PIXELS {
+            return Err(Error::Params(format!(
+                "width x height must be at most {MAX_TENSOR_PIXELS} pixels (4096 x 4096), got {}x{} = {pixels}",
                 self.width, self.height
             )));
         }
@@ -604,6 +616,11 @@ mod tests {
         assert!(
             matches!(Params::from_json(r#"{"width":1,"height":1,"colour":"rgb"}"#), Err(Error::Params(m)) if m.contains("colour"))
         );
+        // Each side is in range, the tensor is not: refused, not a crash.
+        assert!(
+            matches!(Params::from_json(r#"{"width":16384,"height":16384}"#), Err(Error::Params(m)) if m.contains("width x height"))
+        );
+        Params::from_json(r#"{"width":4096,"height":4096}"#).unwrap();
         let img = gradient(4, 4);
         let p = params(r#"{"width":2,"height":2,"crop":{"x":3,"y":0,"width":2,"height":2}}"#);
         assert!(matches!(preprocess(&img, &p), Err(Error::Params(m)) if m.contains("crop")));

@@ -21,7 +21,7 @@ pub use files::{
     check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
 pub use format::{sniff, sniff_file, ModelFormat};
-pub use native::{cache_dir, capture_stderr, load_quietly, locate_library, NativeLibrary};
+pub use native::{cache_dir, capture_stderr, contain, load_quietly, locate_library, NativeLibrary};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.

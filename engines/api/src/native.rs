@@ -158,3 +158,17 @@ pub fn load_quietly<T>(
         }
     }
 }
+
+/// Runs engine-library code that may panic on a hostile model (tract
+/// panics on a 2^53-byte allocation a ~110-byte ONNX file asks for), and
+/// turns a panic into an error message instead of ending the host.
+pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".into());
+        format!("the engine library panicked: {message}")
+    })
+}

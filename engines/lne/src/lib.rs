@@ -51,11 +51,18 @@ impl Engine for Lne {
             path: path.to_owned(),
             message: format!("{e:#}"),
         };
-        let plan = tract_onnx::onnx()
-            .model_for_path(path)
-            .and_then(|m| m.into_optimized())
-            .and_then(|m| m.into_runnable())
-            .map_err(load_err)?;
+        let plan = lpdnn_engine_api::contain(|| {
+            tract_onnx::onnx()
+                .model_for_path(path)
+                .and_then(|m| m.into_optimized())
+                .and_then(|m| m.into_runnable())
+        })
+        .map_err(|message| EngineError::Load {
+            engine: NAME.into(),
+            path: path.to_owned(),
+            message,
+        })?
+        .map_err(load_err)?;
         let model = plan.model();
         let inputs = (0..model.inputs.len())
             .map(|i| info(model, model.inputs[i], model.input_fact(i)))
@@ -72,6 +79,7 @@ impl Engine for Lne {
         };
         Ok(Box::new(LneModel {
             path: path.to_owned(),
+            poisoned: false,
             state,
             executor,
             inputs,
@@ -82,6 +90,8 @@ impl Engine for Lne {
 
 struct LneModel {
     path: PathBuf,
+    /// A run panicked: tract's state may be half updated.
+    poisoned: bool,
     state: TypedSimpleState,
     executor: Executor,
     inputs: Vec<TensorInfo>,
@@ -152,10 +162,27 @@ impl Model for LneModel {
             .map_err(|e| self.run_err(e))?;
             values.push(tensor.into_tvalue());
         }
+        if self.poisoned {
+            return Err(EngineError::Run {
+                engine: NAME.into(),
+                message: "an earlier run panicked inside tract; load the model again".into(),
+            });
+        }
         let state = &mut self.state;
-        let outputs = multithread_tract_scope(self.executor.clone(), || state.run(values));
+        let executor = self.executor.clone();
+        let outputs =
+            lpdnn_engine_api::contain(|| multithread_tract_scope(executor, || state.run(values)));
         clear_avx_upper_state();
-        let outputs = outputs.map_err(|e| self.run_err(e))?;
+        let outputs = match outputs {
+            Ok(outputs) => outputs.map_err(|e| self.run_err(e))?,
+            Err(message) => {
+                self.poisoned = true;
+                return Err(EngineError::Run {
+                    engine: NAME.into(),
+                    message,
+                });
+            }
+        };
         outputs
             .into_iter()
             .zip(&self.outputs)

@@ -473,7 +473,7 @@ fn print_prediction(
                     out,
                     "  {:>5}  {:<30} {:.4}",
                     c.id,
-                    c.label.as_deref().unwrap_or("-"),
+                    lpdnn_runtime::untrusted(c.label.as_deref().unwrap_or("-")),
                     c.score
                 )?;
             }
@@ -485,7 +485,7 @@ fn print_prediction(
                 writeln!(
                     out,
                     "  {} {:.4}  box ({x0:.1}, {y0:.1})-({x1:.1}, {y1:.1})  {} keypoint(s)",
-                    d.label.as_deref().unwrap_or("class"),
+                    lpdnn_runtime::untrusted(d.label.as_deref().unwrap_or("class")),
                     d.score,
                     d.keypoints.len()
                 )?;
@@ -499,7 +499,7 @@ fn print_prediction(
                     "  {:>8.3} s - {:>8.3} s  {} {:.4}",
                     s.start_s,
                     s.end_s,
-                    s.label.as_deref().unwrap_or("segment"),
+                    lpdnn_runtime::untrusted(s.label.as_deref().unwrap_or("segment")),
                     s.score
                 )?;
             }

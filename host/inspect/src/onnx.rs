@@ -117,9 +117,16 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
             shapes.insert(out.clone(), dims);
         }
     }
-    match infer_shapes(&proto) {
-        Ok(inferred) => shapes.extend(inferred),
-        Err(e) => notes.push(format!("shape inference stopped: {e}")),
+    let dir = path
+        .parent()
+        .and_then(|d| d.to_str())
+        .map(|d| if d.is_empty() { "." } else { d });
+    match lpdnn_engine_api::contain(|| infer_shapes(&proto, dir)) {
+        Ok(Ok(inferred)) => shapes.extend(inferred),
+        Ok(Err(e)) => notes.push(format!("shape inference stopped: {e}")),
+        Err(panic) => {
+            return Err(bad(format!("shape inference failed: {panic}")));
+        }
     }
 
     let mut name_uses: HashMap<&str, usize> = HashMap::new();
@@ -222,9 +229,9 @@ fn declared_shape(v: &tract_onnx::pb::ValueInfoProto) -> Option<Vec<i64>> {
 }
 
 /// Every value's shape as tract infers it, the inputs' symbolic dimensions
-/// taken as 1.
-fn infer_shapes(proto: &ModelProto) -> TractResult<HashMap<String, Vec<i64>>> {
-    let mut model = tract_onnx::onnx().model_for_proto_model(proto)?;
+/// taken as 1. `dir` is where external data files are looked for.
+fn infer_shapes(proto: &ModelProto, dir: Option<&str>) -> TractResult<HashMap<String, Vec<i64>>> {
+    let mut model = tract_onnx::onnx().parse(proto, dir)?.model;
     for ix in 0..model.input_outlets()?.len() {
         let mut fact = model.input_fact(ix)?.clone();
         if !fact.shape.is_open() {

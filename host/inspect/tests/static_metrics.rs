@@ -176,3 +176,46 @@ fn a_file_that_is_not_onnx_is_refused_with_its_name() {
         .to_string();
     assert!(err.contains("missing.onnx"), "{err}");
 }
+
+/// A ~110-byte model whose ConstantOfShape asks for 2^50 elements: tract
+/// panics allocating them while it folds constants.
+fn allocation_bomb() -> Vec<u8> {
+    let shape = TensorProto {
+        name: "shape".into(),
+        dims: vec![3],
+        data_type: 7, // int64
+        int64_data: vec![1 << 20, 1 << 20, 1 << 10],
+        ..Default::default()
+    };
+    let graph = GraphProto {
+        name: "bomb".into(),
+        node: vec![node("fill", "ConstantOfShape", &["shape"], vec![])],
+        initializer: vec![shape],
+        output: vec![value("fill_out", &[1 << 20, 1 << 20, 1 << 10])],
+        ..Default::default()
+    };
+    ModelProto {
+        ir_version: 8,
+        opset_import: vec![OperatorSetIdProto {
+            domain: String::new(),
+            version: 13,
+        }],
+        graph: Some(graph),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+#[test]
+fn an_allocation_bomb_is_an_error_not_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bomb.onnx");
+    let bytes = allocation_bomb();
+    assert!(bytes.len() < 200, "{} bytes", bytes.len());
+    std::fs::write(&path, &bytes).unwrap();
+    // Either the count names the problem or it is refused: never a panic.
+    match inspect(&path) {
+        Ok(m) => assert!(!m.notes.is_empty(), "{m:?}"),
+        Err(e) => assert!(e.to_string().contains("bomb.onnx"), "{e}"),
+    }
+}

@@ -318,7 +318,61 @@ fn from_wit(t: bindings::Tensor) -> Result<Tensor, String> {
     Tensor::new(t.name, dtype(t.dtype), shape, t.data).map_err(|e| e.to_string())
 }
 
+/// Refuses figures no consumer can use: NaN or infinite scores, boxes and
+/// times; segment scores (probabilities) outside 0..=1; segments that end
+/// before they start. Class and detection scores may be raw logits.
+fn check_prediction(p: &bindings::Prediction) -> Result<(), String> {
+    let score = |what: &str, i: usize, s: f32| {
+        if s.is_finite() {
+            Ok(())
+        } else {
+            Err(format!("{what} {i} has score {s}"))
+        }
+    };
+    match p {
+        wit_post::Prediction::Classes(c) => {
+            for (i, c) in c.iter().enumerate() {
+                score("class", i, c.score)?;
+            }
+        }
+        wit_post::Prediction::Detections(d) => {
+            for (i, d) in d.iter().enumerate() {
+                score("detection", i, d.score)?;
+                let b = &d.bounds;
+                let all = [b.x0, b.y0, b.x1, b.y1]
+                    .into_iter()
+                    .chain(d.keypoints.iter().flat_map(|p| [p.x, p.y]));
+                if let Some(v) = all.into_iter().find(|v| !v.is_finite()) {
+                    return Err(format!("detection {i} has a coordinate {v}"));
+                }
+            }
+        }
+        wit_post::Prediction::Segments(s) => {
+            for (i, s) in s.iter().enumerate() {
+                if !(0.0..=1.0).contains(&s.score) {
+                    return Err(format!(
+                        "segment {i} has score {}; segment scores lie in 0..=1",
+                        s.score
+                    ));
+                }
+                if !(s.start_s.is_finite() && s.end_s.is_finite() && s.start_s <= s.end_s) {
+                    return Err(format!(
+                        "segment {i} runs from {} s to {} s",
+                        s.start_s, s.end_s
+                    ));
+                }
+            }
+        }
+        wit_post::Prediction::Tensors(_) => {}
+    }
+    Ok(())
+}
+
 pub(crate) fn prediction(path: &Path, p: bindings::Prediction) -> Result<Prediction, RuntimeError> {
+    check_prediction(&p).map_err(|message| RuntimeError::InvalidOutput {
+        path: path.to_owned(),
+        message,
+    })?;
     Ok(match p {
         wit_post::Prediction::Classes(c) => Prediction::Classes(
             c.into_iter()
@@ -371,4 +425,43 @@ pub(crate) fn prediction(path: &Path, p: bindings::Prediction) -> Result<Predict
                 .collect::<Result<_, _>>()?,
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(start_s: f32, end_s: f32, score: f32) -> bindings::Prediction {
+        wit_post::Prediction::Segments(vec![wit_post::Segment {
+            start_s,
+            end_s,
+            score,
+            label: None,
+        }])
+    }
+
+    #[test]
+    fn figures_no_one_can_use_are_invalid_output() {
+        let path = Path::new("post.wasm");
+        for (bad, why) in [
+            (segment(0.0, 1.0, 1.5), "lie in 0..=1"),
+            (segment(0.0, 1.0, f32::NAN), "lie in 0..=1"),
+            (segment(2.0, 1.0, 0.5), "runs from 2 s to 1 s"),
+            (
+                wit_post::Prediction::Classes(vec![wit_post::ClassScore {
+                    id: 0,
+                    label: None,
+                    score: f32::INFINITY,
+                }]),
+                "score inf",
+            ),
+        ] {
+            let err = prediction(path, bad).unwrap_err().to_string();
+            assert!(
+                err.contains("post.wasm returned invalid output") && err.contains(why),
+                "{err}"
+            );
+        }
+        assert!(prediction(path, segment(0.0, 1.0, 0.9)).is_ok());
+    }
 }

@@ -73,7 +73,7 @@ pub enum RuntimeError {
         host: &'static str,
     },
     /// The processor reported an error about its parameters or input.
-    #[error("component {path}: {kind}: {message}")]
+    #[error("component {path}: {kind}: {}", untrusted(.message))]
     Processor {
         /// The component file.
         path: PathBuf,
@@ -100,6 +100,16 @@ pub enum RuntimeError {
         /// The size it asked for.
         requested: usize,
     },
+    /// The component wrote more to stderr in one call than the host keeps.
+    #[error("component {path} wrote more than its stderr limit of {limit} bytes in one call and was stopped; it began: {}", untrusted(.head))]
+    StderrLimit {
+        /// The component file.
+        path: PathBuf,
+        /// The limit (`Limits::stderr_bytes`).
+        limit: usize,
+        /// The first line of what it wrote, shortened.
+        head: String,
+    },
     /// The component crashed (trap or panic).
     #[error("component {path} crashed: {message}{}", stderr_suffix(.stderr))]
     Trap {
@@ -112,7 +122,7 @@ pub enum RuntimeError {
     },
     /// The component returned something the host refuses (e.g. a tensor
     /// whose data does not match its shape).
-    #[error("component {path} returned invalid output: {message}")]
+    #[error("component {path} returned invalid output: {}", untrusted(.message))]
     InvalidOutput {
         /// The component file.
         path: PathBuf,
@@ -129,6 +139,55 @@ fn stderr_suffix(stderr: &str) -> String {
     if s.is_empty() {
         String::new()
     } else {
-        format!("; component stderr: {s}")
+        format!("; component stderr: {}", untrusted(s))
+    }
+}
+
+/// Most characters of a component's text shown in an error.
+pub const SHOWN_CHARS: usize = 2000;
+
+/// Text a component wrote, made safe to print: control characters
+/// (terminal escapes, carriage returns) and bidirectional overrides are
+/// shown as `\u{..}` escapes, newlines as `⏎`, and it is cut to
+/// [`SHOWN_CHARS`] characters with the count of the rest.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::new();
+    for (shown, c) in text.chars().enumerate() {
+        if shown == SHOWN_CHARS {
+            let rest = text.chars().count() - SHOWN_CHARS;
+            out.push_str(&format!("… ({rest} more characters)"));
+            break;
+        }
+        match c {
+            '\n' => out.push('⏎'),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::untrusted;
+
+    #[test]
+    fn escapes_and_bounds_what_a_component_says() {
+        // Clear the screen, move home, a right-to-left override.
+        let s = untrusted("\x1b[2J\x1b[Hall tests passed\u{202E}!\r\nnext");
+        assert!(!s.chars().any(|c| c.is_control()), "{s}");
+        assert_eq!(
+            s,
+            "\\u{1b}[2J\\u{1b}[Hall tests passed\\u{202e}!\\u{d}⏎next"
+        );
+        let long = untrusted(&"x".repeat(50_000));
+        assert!(
+            long.ends_with("… (48000 more characters)"),
+            "{}",
+            &long[long.len() - 40..]
+        );
     }
 }

@@ -290,6 +290,21 @@ impl<W: World> Instance<W> {
                 limit: self.shared.limits.call_timeout.unwrap_or_default(),
             };
         }
+        // A full stderr pipe refuses the guest's next write: the trap that
+        // follows is the limit's doing, not a crash.
+        let written = state.stderr.contents();
+        let limit = self.shared.limits.stderr_bytes;
+        if written.len() >= limit {
+            let text = String::from_utf8_lossy(&written[..written.len().min(200)]).into_owned();
+            let head: String = text
+                .lines()
+                .next()
+                .unwrap_or("")
+                .chars()
+                .take(120)
+                .collect();
+            return RuntimeError::StderrLimit { path, limit, head };
+        }
         RuntimeError::Trap {
             path,
             message: format!("{e:#}"),

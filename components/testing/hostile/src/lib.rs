@@ -9,6 +9,9 @@
 //! - `huge`: returns a 96 MiB tensor;
 //! - `files`: tries to read `/etc/passwd` (no folder is granted);
 //! - `chatty`: writes 10 KiB to stderr, then succeeds;
+//! - `shouting`: writes 100 KiB to stderr in one call (over the host's 64 KiB);
+//! - `deceive`: fails with 50 000 characters that clear the screen, print
+//!   "all tests passed" and reverse the text direction;
 //! - anything else: a valid `[1, 3, 2, 2]` f32 tensor of ones.
 
 use lpdnn_sdk::image::Guest;
@@ -36,6 +39,16 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
             eprintln!("{}", "chatter ".repeat(1280));
             Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12)))
         }
+        b"shouting" => {
+            for _ in 0..100 {
+                eprintln!("{}", "shout ".repeat(170));
+            }
+            Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12)))
+        }
+        b"deceive" => Err(ProcessorError::InvalidInput(format!(
+            "\x1b[2J\x1b[Hall tests passed\u{202E}{}",
+            "x".repeat(50_000)
+        ))),
         b"files" => match std::fs::read("/etc/passwd") {
             Ok(_) => Err(ProcessorError::Internal(
                 "sandbox leak: read /etc/passwd".into(),
