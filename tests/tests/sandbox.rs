@@ -123,6 +123,22 @@ fn stderr_past_its_limit_in_one_call_is_reported_as_that_limit() {
 }
 
 #[test]
+fn output_past_the_copy_limit_is_reported_as_that_limit() {
+    // 160 MiB in one call (under the default 512 MiB memory cap): wasmtime
+    // copies at most 128 MiB out of a guest.
+    let cache = tempfile::tempdir().unwrap();
+    let mut p = runtime_with(cache.path(), Limits::default())
+        .preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
+        .unwrap();
+    let err = p.process(b"flood").unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::OutputLimit { limit, .. } if *limit == 128 << 20),
+        "{err}"
+    );
+    serves_again(&mut p);
+}
+
+#[test]
 fn a_component_cannot_drive_the_terminal_or_flood_it() {
     let cache = tempfile::tempdir().unwrap();
     let mut p = hostile(cache.path());

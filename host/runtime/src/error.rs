@@ -110,6 +110,15 @@ pub enum RuntimeError {
         /// The first line of what it wrote, shortened.
         head: String,
     },
+    /// The component handed the host more data in one call than wasmtime
+    /// copies across the boundary (its "hostcall fuel").
+    #[error("component {path} returned more than {limit} bytes in one call, the most the host copies out of a component, and was stopped")]
+    OutputLimit {
+        /// The component file.
+        path: PathBuf,
+        /// The limit in bytes (wasmtime's default, 128 MiB).
+        limit: usize,
+    },
     /// The component crashed (trap or panic).
     #[error("component {path} crashed: {message}{}", stderr_suffix(.stderr))]
     Trap {

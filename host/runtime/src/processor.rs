@@ -290,6 +290,14 @@ impl<W: World> Instance<W> {
                 limit: self.shared.limits.call_timeout.unwrap_or_default(),
             };
         }
+        // wasmtime's hostcall fuel: the bytes it copies out of the guest in
+        // one call (a private error type, known by its text).
+        if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
+            return RuntimeError::OutputLimit {
+                path,
+                limit: HOSTCALL_COPY_LIMIT,
+            };
+        }
         // A full stderr pipe refuses the guest's next write: the trap that
         // follows is the limit's doing, not a crash.
         let written = state.stderr.contents();
@@ -312,6 +320,10 @@ impl<W: World> Instance<W> {
         }
     }
 }
+
+/// wasmtime's default cap on the bytes copied out of a component in one
+/// call (`DEFAULT_HOSTCALL_FUEL`).
+const HOSTCALL_COPY_LIMIT: usize = 128 << 20;
 
 /// A pre-processor component of any kind (image, audio or signal): the
 /// encoded input's bytes in, model tensors chunk by chunk out.

@@ -9,6 +9,7 @@
 //! - `huge`: returns a 96 MiB tensor;
 //! - `files`: tries to read `/etc/passwd` (no folder is granted);
 //! - `chatty`: writes 10 KiB to stderr, then succeeds;
+//! - `flood`: returns a 160 MiB tensor (over wasmtime's 128 MiB copy limit);
 //! - `shouting`: writes 100 KiB to stderr in one call (over the host's 64 KiB);
 //! - `deceive`: fails with 50 000 characters that clear the screen, print
 //!   "all tests passed" and reverse the text direction;
@@ -39,6 +40,7 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
             eprintln!("{}", "chatter ".repeat(1280));
             Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12)))
         }
+        b"flood" => Ok(tensor(vec![1, 4, 4096, 2560], vec![0; 4 * 4096 * 2560 * 4])),
         b"shouting" => {
             for _ in 0..100 {
                 eprintln!("{}", "shout ".repeat(170));
