@@ -48,7 +48,7 @@ pub enum EngineError {
         accepted: String,
     },
     /// The engine could not parse or prepare the model.
-    #[error("engine {engine} cannot load model {path}: {message}")]
+    #[error("engine {engine} cannot load model {path}: {}", untrusted(.message))]
     Load {
         /// The engine's name.
         engine: String,
@@ -58,10 +58,10 @@ pub enum EngineError {
         message: String,
     },
     /// Inputs handed to [`Model::run`] do not fit the model.
-    #[error("input does not fit the model: {0}")]
+    #[error("input does not fit the model: {}", untrusted(.0))]
     InputMismatch(String),
     /// The engine failed while running the model.
-    #[error("engine {engine} failed to run: {message}")]
+    #[error("engine {engine} failed to run: {}", untrusted(.message))]
     Run {
         /// The engine's name.
         engine: String,
@@ -336,4 +336,32 @@ pub fn check_format(engine: &dyn Engine, model: &Path) -> Result<ModelFormat, En
         engine: engine.name().to_owned(),
         accepted: format!("{{{accepted}}}"),
     })
+}
+
+/// Most characters of untrusted text (a component's, a model's) shown in
+/// an error.
+pub const SHOWN_CHARS: usize = 2000;
+
+/// Text a component, a model or a label file supplied, made safe to print: control characters
+/// (terminal escapes, carriage returns) and bidirectional overrides are
+/// shown as `\u{..}` escapes, newlines as `⏎`, and it is cut to
+/// [`SHOWN_CHARS`] characters with the count of the rest.
+pub fn untrusted(text: &str) -> String {
+    let mut out = String::new();
+    for (shown, c) in text.chars().enumerate() {
+        if shown == SHOWN_CHARS {
+            let rest = text.chars().count() - SHOWN_CHARS;
+            out.push_str(&format!("… ({rest} more characters)"));
+            break;
+        }
+        match c {
+            '\n' => out.push('⏎'),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
 }

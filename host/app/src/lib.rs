@@ -83,7 +83,7 @@ pub enum AppError {
         file: PathBuf,
     },
     /// The pre-processor's tensors do not fit the model's inputs.
-    #[error("pre-processor {component} does not fit model {model}: {message}")]
+    #[error("pre-processor {component} does not fit model {model}: {}", lpdnn_engine_api::untrusted(.message))]
     Mismatch {
         /// The pre-processor component.
         component: PathBuf,

@@ -143,6 +143,8 @@ pub enum RuntimeError {
     Setup(String),
 }
 
+use lpdnn_engine_api::untrusted;
+
 fn stderr_suffix(stderr: &str) -> String {
     let s = stderr.trim();
     if s.is_empty() {
@@ -152,36 +154,9 @@ fn stderr_suffix(stderr: &str) -> String {
     }
 }
 
-/// Most characters of a component's text shown in an error.
-pub const SHOWN_CHARS: usize = 2000;
-
-/// Text a component wrote, made safe to print: control characters
-/// (terminal escapes, carriage returns) and bidirectional overrides are
-/// shown as `\u{..}` escapes, newlines as `⏎`, and it is cut to
-/// [`SHOWN_CHARS`] characters with the count of the rest.
-pub fn untrusted(text: &str) -> String {
-    let mut out = String::new();
-    for (shown, c) in text.chars().enumerate() {
-        if shown == SHOWN_CHARS {
-            let rest = text.chars().count() - SHOWN_CHARS;
-            out.push_str(&format!("… ({rest} more characters)"));
-            break;
-        }
-        match c {
-            '\n' => out.push('⏎'),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
-                out.push_str(&format!("\\u{{{:x}}}", c as u32))
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
-    use super::untrusted;
+    use lpdnn_engine_api::untrusted;
 
     #[test]
     fn escapes_and_bounds_what_a_component_says() {

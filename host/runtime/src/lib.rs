@@ -26,7 +26,8 @@ use wasmtime::component::Linker;
 use wasmtime::{Config, Engine, OptLevel};
 
 pub use convert::{ClassScore, Detection, InputMeta, Prediction, Preprocessed, Segment, Values};
-pub use error::{untrusted, ProcessorErrorKind, RuntimeError};
+pub use error::{ProcessorErrorKind, RuntimeError};
+pub use lpdnn_engine_api::untrusted;
 pub use processor::{Postprocessor, Preprocessor};
 pub use version::{compatible, Kind, Surface, WIT_VERSION};
 
