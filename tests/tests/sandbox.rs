@@ -13,6 +13,7 @@ fn limits() -> Limits {
         memory_bytes: 64 << 20,
         call_timeout: Some(Duration::from_millis(300)),
         stderr_bytes: 64 << 10,
+        ..Limits::default()
     }
 }
 
@@ -136,6 +137,21 @@ fn output_past_the_copy_limit_is_reported_as_that_limit() {
         "{err}"
     );
     serves_again(&mut p);
+    // The limit is the host's to set: 1 MiB stops a 96 MiB tensor.
+    let mut p = runtime_with(
+        cache.path(),
+        Limits {
+            output_bytes: 1 << 20,
+            ..Limits::default()
+        },
+    )
+    .preprocessor(&asset("components/testing/hostile.wasm"), "{}", &[])
+    .unwrap();
+    let err = p.process(b"huge").unwrap_err();
+    assert!(
+        matches!(&err, RuntimeError::OutputLimit { limit, .. } if *limit == 1 << 20),
+        "{err}"
+    );
 }
 
 #[test]

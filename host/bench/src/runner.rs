@@ -212,7 +212,15 @@ pub fn run_engine(
         }
     };
     let info = lpdnn_app::engine(engine).map(|e| e.info()).ok();
-    let model_bytes = std::fs::read(pipeline.model_path()).unwrap_or_default();
+    // Read, hashed and dropped before the measurements: a model held in
+    // memory through the run would show in its resident memory.
+    let (model_format, model_sha256) = {
+        let bytes = lpdnn_engine_api::read_file(pipeline.model_path()).unwrap_or_default();
+        (
+            lpdnn_engine_api::sniff(&bytes).to_string(),
+            hex::encode(sha2::Sha256::digest(&bytes)),
+        )
+    };
     let load = first_sample_ms(&pipeline.take_anchors());
 
     let mut warnings = Vec::new();
@@ -522,8 +530,8 @@ pub fn run_engine(
             .unwrap_or_default()
             .to_string(),
         model: pipeline.model_path().display().to_string(),
-        model_format: lpdnn_engine_api::sniff(&model_bytes).to_string(),
-        model_sha256: hex::encode(sha2::Sha256::digest(&model_bytes)),
+        model_format,
+        model_sha256,
         state,
         static_metrics,
         phases: Phases {

@@ -110,13 +110,13 @@ pub enum RuntimeError {
         /// The first line of what it wrote, shortened.
         head: String,
     },
-    /// The component handed the host more data in one call than wasmtime
-    /// copies across the boundary (its "hostcall fuel").
+    /// The component handed the host more data in one call than
+    /// `Limits::output_bytes` allows.
     #[error("component {path} returned more than {limit} bytes in one call, the most the host copies out of a component, and was stopped")]
     OutputLimit {
         /// The component file.
         path: PathBuf,
-        /// The limit in bytes (wasmtime's default, 128 MiB).
+        /// The limit in bytes (`Limits::output_bytes`).
         limit: usize,
     },
     /// The component crashed (trap or panic).

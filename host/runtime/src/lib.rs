@@ -49,6 +49,9 @@ pub struct Limits {
     pub call_timeout: Option<Duration>,
     /// How much of the guest's stderr is kept for error messages.
     pub stderr_bytes: usize,
+    /// Most bytes copied out of a component in one call (tensors,
+    /// predictions, strings): wasmtime's hostcall fuel, set per store.
+    pub output_bytes: usize,
 }
 
 impl Default for Limits {
@@ -57,6 +60,7 @@ impl Default for Limits {
             memory_bytes: 512 << 20,
             call_timeout: Some(Duration::from_secs(10)),
             stderr_bytes: 64 << 10,
+            output_bytes: 128 << 20,
         }
     }
 }

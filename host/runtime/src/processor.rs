@@ -227,6 +227,7 @@ impl<W: World> Instance<W> {
             },
         );
         store.limiter(|s| &mut s.limiter);
+        store.set_hostcall_fuel(limits.output_bytes);
         self.shared.arm_deadline(&mut store);
         let world = match W::instantiate(&self.pre, &mut store) {
             Ok(w) => w,
@@ -290,12 +291,13 @@ impl<W: World> Instance<W> {
                 limit: self.shared.limits.call_timeout.unwrap_or_default(),
             };
         }
-        // wasmtime's hostcall fuel: the bytes it copies out of the guest in
-        // one call (a private error type, known by its text).
+        // wasmtime's hostcall fuel (`Limits::output_bytes`): the bytes it
+        // copies out of the guest in one call (a private error type, known
+        // by its text).
         if format!("{e:#}").contains("fuel allocated for hostcalls has been exhausted") {
             return RuntimeError::OutputLimit {
                 path,
-                limit: HOSTCALL_COPY_LIMIT,
+                limit: self.shared.limits.output_bytes,
             };
         }
         // A full stderr pipe refuses the guest's next write: the trap that
@@ -320,10 +322,6 @@ impl<W: World> Instance<W> {
         }
     }
 }
-
-/// wasmtime's default cap on the bytes copied out of a component in one
-/// call (`DEFAULT_HOSTCALL_FUEL`).
-const HOSTCALL_COPY_LIMIT: usize = 128 << 20;
 
 /// A pre-processor component of any kind (image, audio or signal): the
 /// encoded input's bytes in, model tensors chunk by chunk out.
