@@ -106,6 +106,13 @@ mod component {
                 .iter()
                 .map(|chunk| find(chunk, &p.output)?.to_f32())
                 .collect::<Result<Vec<_>, _>>()?;
+            for (i, scores) in per_chunk.iter().enumerate() {
+                if let Some((class, v)) = scores.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(ProcessorError::InvalidTensor(format!(
+                        "chunk {i}: the model's score for class {class} is {v}"
+                    )));
+                }
+            }
             let (scores, p) = match per_chunk.len() {
                 0 => return Err(ProcessorError::InvalidTensor("no outputs".into())),
                 1 => (per_chunk.remove(0), p.clone()),

@@ -17,11 +17,25 @@ pub struct Chunking {
     pub pad_end: bool,
 }
 
+/// Most samples in one chunk, or zeros before the first (2^22: 4.4 minutes
+/// at 16 kHz, 32 MiB as f64).
+pub const MAX_CHUNK: usize = 1 << 22;
+
+/// Most values all the chunks of one input may hold together (2^24, 128 MiB
+/// as f64): overlap multiplies the input, and a hop of 1 would multiply it
+/// by the chunk length.
+pub const MAX_CHUNKED: usize = 1 << 24;
+
 impl Chunking {
     /// Checks the settings.
     pub fn new(length: usize, hop: usize, pad_start: usize, pad_end: bool) -> Result<Self, Error> {
         if length == 0 || hop == 0 {
             return crate::params("chunk_length and chunk_hop must be at least 1");
+        }
+        if length > MAX_CHUNK || pad_start > MAX_CHUNK {
+            return crate::params(format!(
+                "chunk_length ({length}) and pad_start ({pad_start}) must be at most {MAX_CHUNK}"
+            ));
         }
         Ok(Chunking {
             length,
@@ -49,6 +63,15 @@ impl Chunking {
         } else {
             (total - self.length) / self.hop + 1
         };
+        if count.saturating_mul(self.length) > MAX_CHUNKED {
+            return Err(Error::Input(format!(
+                "{} samples cut into chunks of {} every {} make {count} chunks, over the limit \
+                 of {MAX_CHUNKED} values in all; raise chunk_hop",
+                x.len(),
+                self.length,
+                self.hop
+            )));
+        }
         Ok((0..count)
             .map(|i| {
                 (0..self.length)
@@ -81,5 +104,19 @@ mod tests {
         let drop = Chunking::new(4, 4, 0, false).unwrap().split(&x).unwrap();
         assert_eq!(drop.len(), 2);
         assert!(Chunking::new(20, 4, 0, false).unwrap().split(&x).is_err());
+    }
+
+    #[test]
+    fn huge_chunks_and_tiny_hops_are_refused() {
+        assert!(matches!(
+            Chunking::new(MAX_CHUNK + 1, 1, 0, true),
+            Err(Error::Params(_))
+        ));
+        assert!(matches!(
+            Chunking::new(4, 4, usize::MAX, true),
+            Err(Error::Params(_))
+        ));
+        let c = Chunking::new(1024, 1, 0, true).unwrap();
+        assert!(matches!(c.split(&vec![0.0; 1 << 16]), Err(Error::Input(_))));
     }
 }

@@ -4,6 +4,10 @@
 
 use crate::{window, Error};
 
+/// Most taps a designed filter may have: the largest the resampler designs
+/// (`2 · 10 · 10 000 + 1`). Each output sample costs one multiply-add per tap.
+pub const MAX_TAPS: usize = 200_001;
+
 /// `scipy.signal.firwin(numtaps, cutoff, window=..., pass_zero=...,
 /// scale=True)`: a linear-phase FIR filter by the window method. `cutoff`
 /// holds band edges as fractions of Nyquist (0 < f < 1, increasing);
@@ -15,8 +19,8 @@ pub fn firwin(
     beta: f64,
     pass_zero: bool,
 ) -> Result<Vec<f64>, Error> {
-    if numtaps == 0 {
-        return crate::params("numtaps must be at least 1");
+    if !(1..=MAX_TAPS).contains(&numtaps) {
+        return crate::params(format!("numtaps {numtaps} must lie in 1..={MAX_TAPS}"));
     }
     if cutoff.is_empty()
         || cutoff.iter().any(|&f| !(f > 0.0 && f < 1.0))

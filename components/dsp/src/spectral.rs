@@ -7,6 +7,12 @@ use realfft::RealFftPlanner;
 
 use crate::{window, Error};
 
+/// Largest FFT length (2^16; librosa's default is 2048).
+pub const MAX_N_FFT: usize = 1 << 16;
+
+/// Most mel bands (librosa's default is 128).
+pub const MAX_N_MELS: usize = 4096;
+
 /// A features-by-frames matrix.
 pub type Matrix = Vec<Vec<f64>>;
 
@@ -47,8 +53,10 @@ impl Stft {
     /// `np.abs(librosa.stft(y, ...)) ** power`: `1 + n_fft / 2` bins by frames.
     pub fn spectrogram(&self, y: &[f64]) -> Result<Matrix, Error> {
         let n_fft = self.n_fft;
-        if n_fft < 2 || self.hop_length == 0 {
-            return crate::params("n_fft must be at least 2 and hop_length at least 1");
+        if !(2..=MAX_N_FFT).contains(&n_fft) || self.hop_length == 0 {
+            return crate::params(format!(
+                "n_fft must lie in 2..={MAX_N_FFT} and hop_length be at least 1"
+            ));
         }
         if self.win_length == 0 || self.win_length > n_fft {
             return crate::params(format!(
@@ -188,6 +196,12 @@ impl Mel {
     /// rounded to f32 (its default dtype).
     pub fn filters(&self, sr: f64, n_fft: usize) -> Result<Matrix, Error> {
         let fmax = self.fmax.unwrap_or(sr / 2.0);
+        if !(2..=MAX_N_FFT).contains(&n_fft) || self.n_mels > MAX_N_MELS {
+            return crate::params(format!(
+                "mel: n_fft ({n_fft}) must lie in 2..={MAX_N_FFT} and n_mels ({}) be at most {MAX_N_MELS}",
+                self.n_mels
+            ));
+        }
         if self.n_mels == 0 || !(self.fmin >= 0.0 && self.fmin < fmax && fmax <= sr / 2.0) {
             return crate::params(format!(
                 "mel: need n_mels >= 1 and 0 <= fmin < fmax <= sr/2 (n_mels {}, fmin {}, fmax {fmax}, sr {sr})",

@@ -55,6 +55,9 @@ impl Params {
         if !(0.0..=1.0).contains(&p.threshold) {
             return Err(format!("threshold {} must lie in [0, 1]", p.threshold));
         }
+        if let Some(neg) = p.neg_threshold.filter(|n| !(0.0..=1.0).contains(n)) {
+            return Err(format!("neg_threshold {neg} must lie in [0, 1]"));
+        }
         if p.min_speech_duration_ms < 0.0
             || p.min_silence_duration_ms < 0.0
             || p.speech_pad_ms < 0.0
@@ -90,7 +93,7 @@ pub fn fold(probs: &[f32], hop: u64, rate: f64, total: u64, p: &Params) -> Vec<S
     let mut current: Option<(u64, usize)> = None;
     let mut temp_end: Option<(u64, usize)> = None;
     for (i, &prob) in probs.iter().enumerate() {
-        let at = hop * i as u64;
+        let at = hop.saturating_mul(i as u64);
         if prob >= p.threshold {
             temp_end = None;
             if current.is_none() {
@@ -135,11 +138,11 @@ pub fn fold(probs: &[f32], hop: u64, rate: f64, total: u64, p: &Params) -> Vec<S
                 out[i].end += gap / 2;
                 out[i + 1].start = out[i + 1].start.saturating_sub(gap / 2);
             } else {
-                out[i].end = (out[i].end + pad).min(total);
+                out[i].end = out[i].end.saturating_add(pad).min(total);
                 out[i + 1].start = out[i + 1].start.saturating_sub(pad);
             }
         } else {
-            out[i].end = (out[i].end + pad).min(total);
+            out[i].end = out[i].end.saturating_add(pad).min(total);
         }
     }
     out
@@ -177,15 +180,27 @@ mod component {
                         ))
                     }
                 };
+                if !(rate.is_finite() && rate > 0.0) {
+                    return Err(ProcessorError::InvalidTensor(format!(
+                        "the input's sample rate is {rate}; segments need a positive rate"
+                    )));
+                }
                 let hop = if hop == 0 { total } else { u64::from(hop) };
                 let probs = outputs
                     .iter()
                     .enumerate()
                     .map(|(i, chunk)| {
                         let v = find(chunk, &p.output)?.to_f32()?;
-                        v.first().copied().ok_or_else(|| {
+                        let prob = v.first().copied().ok_or_else(|| {
                             ProcessorError::InvalidTensor(format!("chunk {i}: the output is empty"))
-                        })
+                        })?;
+                        if !(0.0..=1.0).contains(&prob) {
+                            return Err(ProcessorError::InvalidTensor(format!(
+                                "chunk {i}: output '{}' is {prob}, not a probability in [0, 1]",
+                                p.output
+                            )));
+                        }
+                        Ok(prob)
                     })
                     .collect::<Result<Vec<f32>, _>>()?;
                 Ok(Prediction::Segments(
