@@ -64,12 +64,12 @@ fn overhead(c: &mut Criterion) {
                     .expect("session");
                 let t = &tensors[0];
                 let data: Vec<f32> = t
-                    .data
+                    .data()
                     .chunks_exact(4)
                     .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                     .collect();
                 let input =
-                    ort::value::Tensor::from_array((t.shape.clone(), data)).expect("tensor");
+                    ort::value::Tensor::from_array((t.shape().to_vec(), data)).expect("tensor");
                 group.bench_function(format!("{engine}/direct"), |b| {
                     b.iter(|| {
                         let out = session.run(ort::inputs![&input]).expect("run");
@@ -88,7 +88,7 @@ fn overhead(c: &mut Criterion) {
                 let t = &tensors[0];
                 // SAFETY: f32 data of exactly this shape.
                 let input = unsafe {
-                    tract_onnx::prelude::Tensor::from_raw_dt(DatumType::F32, &t.shape, &t.data)
+                    tract_onnx::prelude::Tensor::from_raw_dt(DatumType::F32, t.shape(), t.data())
                 }
                 .unwrap();
                 group.bench_function(format!("{engine}/direct"), |b| {
@@ -96,7 +96,7 @@ fn overhead(c: &mut Criterion) {
                 });
             }
             _ => {
-                let mut model = lpdnn_app::engine(engine)
+                let mut model = lpdnn_engines::engine(engine)
                     .unwrap()
                     .load(
                         &model_path,

@@ -22,7 +22,7 @@ fn audio(wav: &str, params: &str) -> Vec<(Vec<usize>, Vec<f32>)> {
         .into_iter()
         .map(|mut c| {
             let t = c.remove(0);
-            (t.shape.clone(), t.to_f32().unwrap())
+            (t.shape().to_vec(), t.to_f32().unwrap())
         })
         .collect()
 }
@@ -274,7 +274,7 @@ fn signal(params: &str, input: &[u8]) -> (Vec<usize>, Vec<f32>) {
     let mut out = pre.process(input).unwrap();
     assert_eq!(out.chunks.len(), 1);
     let t = out.chunks.remove(0).remove(0);
-    (t.shape.clone(), t.to_f32().unwrap())
+    (t.shape().to_vec(), t.to_f32().unwrap())
 }
 
 #[test]

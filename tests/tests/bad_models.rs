@@ -18,7 +18,7 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 fn load(engine: &str, model: &Path) -> EngineError {
-    lpdnn_app::engine(engine)
+    lpdnn_engines::engine(engine)
         .unwrap()
         .load(model, &LoadOptions::default())
         .err()
@@ -157,7 +157,7 @@ fn unknown_or_mistyped_engine_options_are_named() {
     let model = asset("models/efficientnet_lite0.onnx");
     let mut options = LoadOptions::default();
     options.options.insert("thread".into(), json!(2));
-    let err = lpdnn_app::engine("onnxruntime")
+    let err = lpdnn_engines::engine("onnxruntime")
         .unwrap()
         .load(&model, &options)
         .err()
@@ -170,7 +170,7 @@ fn unknown_or_mistyped_engine_options_are_named() {
     );
     let mut options = LoadOptions::default();
     options.options.insert("optimization".into(), json!("max"));
-    let err = lpdnn_app::engine("onnxruntime")
+    let err = lpdnn_engines::engine("onnxruntime")
         .unwrap()
         .load(&model, &options)
         .err()
@@ -178,7 +178,7 @@ fn unknown_or_mistyped_engine_options_are_named() {
     assert!(err.to_string().contains("'max' is not one of"), "{err}");
     let mut options = LoadOptions::default();
     options.options.insert("fp16_storage".into(), json!("yes"));
-    let err = lpdnn_app::engine("ncnn")
+    let err = lpdnn_engines::engine("ncnn")
         .unwrap()
         .load(&asset("models/efficientnet_lite0.ncnn.param"), &options)
         .err()

@@ -43,7 +43,7 @@ fn engines_leave_no_dirty_avx_state_for_the_wasm_stages() {
         .collect();
     let input = Tensor::new("input", DType::F32, vec![1, 3, 128, 128], x).unwrap();
     for engine in ["lne", "onnxruntime"] {
-        let mut m = lpdnn_app::engine(engine)
+        let mut m = lpdnn_engines::engine(engine)
             .unwrap()
             .load(&model, &LoadOptions::default())
             .unwrap();

@@ -66,11 +66,11 @@ fn check(engine: &dyn Engine, reference_engine: &str, atol: f32, rtol: f32) -> u
             let name = want["name"].as_str().unwrap();
             let got = outputs
                 .iter()
-                .find(|t| t.name == name)
+                .find(|t| t.name() == name)
                 .unwrap_or_else(|| panic!("{}: no output named {name}", engine.name()));
-            assert_eq!(got.shape, shape(&want["shape"]), "{name}");
+            assert_eq!(got.shape(), shape(&want["shape"]), "{name}");
             let got: Vec<f32> = got
-                .data
+                .data()
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                 .collect();
@@ -94,25 +94,25 @@ fn check(engine: &dyn Engine, reference_engine: &str, atol: f32, rtol: f32) -> u
 
 #[test]
 fn onnxruntime_equals_the_onnxruntime_python_package() {
-    let engine = lpdnn_app::engine("onnxruntime").unwrap();
+    let engine = lpdnn_engines::engine("onnxruntime").unwrap();
     assert_eq!(check(engine.as_ref(), "onnxruntime", 1e-4, 1e-5), 2);
 }
 
 #[test]
 fn litert_equals_the_ai_edge_litert_python_package() {
-    let engine = lpdnn_app::engine("litert").unwrap();
+    let engine = lpdnn_engines::engine("litert").unwrap();
     assert_eq!(check(engine.as_ref(), "litert", 1e-4, 1e-5), 1);
 }
 
 #[test]
 fn ncnn_equals_the_ncnn_python_package() {
-    let engine = lpdnn_app::engine("ncnn").unwrap();
+    let engine = lpdnn_engines::engine("ncnn").unwrap();
     assert_eq!(check(engine.as_ref(), "ncnn", 1e-3, 1e-5), 2);
 }
 
 #[test]
 fn lne_equals_onnxruntime() {
-    let engine = lpdnn_app::engine("lne").unwrap();
+    let engine = lpdnn_engines::engine("lne").unwrap();
     assert_eq!(check(engine.as_ref(), "onnxruntime", 1e-4, 1e-5), 2);
 }
 
@@ -120,7 +120,7 @@ fn lne_equals_onnxruntime() {
 fn ncnn_fp16_storage_is_a_user_switch_that_changes_the_numbers() {
     // The switch reaches the library: with fp16 weights the logits move by
     // more than fp32 rounding, yet the class stays.
-    let engine = lpdnn_app::engine("ncnn").unwrap();
+    let engine = lpdnn_engines::engine("ncnn").unwrap();
     let param = asset("models/efficientnet_lite0.ncnn.param");
     let run = |fp16: bool| {
         let mut options = LoadOptions {
@@ -136,7 +136,7 @@ fn ncnn_fp16_storage_is_a_user_switch_that_changes_the_numbers() {
             .collect();
         let t = Tensor::new("input", DType::F32, vec![1, 3, 224, 224], input).unwrap();
         let out = m.run(vec![t]).unwrap().remove(0);
-        out.data
+        out.data()
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
             .collect::<Vec<f32>>()

@@ -26,7 +26,7 @@ fn hostile(cache: &std::path::Path) -> lpdnn_runtime::Preprocessor {
 /// After any failure, the same processor serves a valid call again.
 fn serves_again(p: &mut lpdnn_runtime::Preprocessor) {
     let ok = p.process(b"ok").unwrap();
-    assert_eq!(ok.chunks[0][0].shape, vec![1, 3, 2, 2]);
+    assert_eq!(ok.chunks[0][0].shape(), vec![1, 3, 2, 2]);
 }
 
 #[test]

@@ -28,7 +28,7 @@ pub enum ReadError {
     #[error("is not a regular file (it is {0})")]
     NotAFile(&'static str),
     /// It is larger than the cap.
-    #[error("is {size} bytes, over the {limit}-byte limit (--max-file-size)")]
+    #[error("is {size} bytes, over the {limit}-byte limit on files read")]
     TooLarge {
         /// Its size.
         size: u64,
@@ -44,7 +44,8 @@ impl From<ReadError> for std::io::Error {
     fn from(e: ReadError) -> Self {
         match e {
             ReadError::Io(e) => e,
-            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other.to_string()),
+            // Kept as the inner error, so a caller can still tell which.
+            other => std::io::Error::new(std::io::ErrorKind::InvalidInput, other),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Model-format sniffing from a file's bytes, never from its name.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// A model file format, as recognised from the file's content.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -115,6 +115,11 @@ fn varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
         }
     }
     None
+}
+
+/// The weights file of an NCNN `param`: `x.ncnn.param` → `x.ncnn.bin`.
+pub fn ncnn_bin_path(param: &Path) -> PathBuf {
+    param.with_extension("bin")
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@
 mod files;
 mod format;
 mod native;
+mod synthetic;
 mod tensor;
 mod tflite;
 
@@ -20,8 +21,9 @@ use serde::{Deserialize, Serialize};
 pub use files::{
     check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
-pub use format::{sniff, sniff_file, ModelFormat};
+pub use format::{ncnn_bin_path, sniff, sniff_file, ModelFormat};
 pub use native::{cache_dir, capture_stderr, contain, load_quietly, locate_library, NativeLibrary};
+pub use synthetic::synthetic;
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.
@@ -278,14 +280,14 @@ pub fn check_inputs(expected: &[TensorInfo], inputs: &[Tensor]) -> Result<(), En
         )));
     }
     for (t, want) in inputs.iter().zip(expected) {
-        if !want.accepts(t.dtype, &t.shape) {
+        if !want.accepts(t.dtype(), t.shape()) {
             return Err(EngineError::InputMismatch(format!(
                 "model input '{}' expects {} {}, got {} {:?}",
                 want.name,
                 want.dtype,
                 want.shape_string(),
-                t.dtype,
-                t.shape
+                t.dtype(),
+                t.shape()
             )));
         }
     }

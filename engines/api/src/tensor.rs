@@ -86,16 +86,16 @@ impl TensorInfo {
 }
 
 /// A dense row-major tensor holding packed little-endian bytes.
+///
+/// Its data always holds exactly `shape.product() * dtype.size()` bytes:
+/// the fields are private, every constructor checks it, and engines copy
+/// that many bytes into buffers sized from the shape.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tensor {
-    /// Name of the model input/output; empty when bound by position.
-    pub name: String,
-    /// Element type.
-    pub dtype: DType,
-    /// Dimensions.
-    pub shape: Vec<usize>,
-    /// `shape.product() * dtype.size()` bytes.
-    pub data: Vec<u8>,
+    name: String,
+    dtype: DType,
+    shape: Vec<usize>,
+    data: Vec<u8>,
 }
 
 impl Tensor {
@@ -135,6 +135,36 @@ impl Tensor {
     ) -> Result<Self, EngineError> {
         let data = values.iter().flat_map(|v| v.to_le_bytes()).collect();
         Tensor::new(name, DType::F32, shape, data)
+    }
+
+    /// Name of the model input/output; empty when bound by position.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Renames it (e.g. an output fed back as a state input).
+    pub fn set_name(&mut self, name: impl Into<String>) {
+        self.name = name.into();
+    }
+
+    /// Element type.
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+
+    /// Dimensions.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The packed little-endian elements: `len() * dtype().size()` bytes.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Name, type, shape and data, for an engine that takes ownership.
+    pub fn into_parts(self) -> (String, DType, Vec<usize>, Vec<u8>) {
+        (self.name, self.dtype, self.shape, self.data)
     }
 
     /// Number of elements.

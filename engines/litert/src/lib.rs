@@ -345,10 +345,13 @@ impl Model for LiteRtModel {
         for (t, slot) in inputs.iter().zip(&self.inputs) {
             // Open dimensions pass the check above; the compiled buffer's
             // size is fixed.
-            if t.data.len() != slot.bytes {
+            if t.data().len() != slot.bytes {
                 return Err(EngineError::InputMismatch(format!(
                     "model input '{}' holds {} bytes, got {} {:?}",
-                    slot.info.name, slot.bytes, t.dtype, t.shape
+                    slot.info.name,
+                    slot.bytes,
+                    t.dtype(),
+                    t.shape()
                 )));
             }
             // SAFETY: the buffer is a host buffer of `slot.bytes` bytes,
@@ -360,7 +363,7 @@ impl Model for LiteRtModel {
                     "locking an input",
                 )
                 .map_err(run_err)?;
-                ptr::copy_nonoverlapping(t.data.as_ptr(), dst.cast::<u8>(), slot.bytes);
+                ptr::copy_nonoverlapping(t.data().as_ptr(), dst.cast::<u8>(), slot.bytes);
                 ok(
                     (api.unlock_tensor_buffer)(slot.buffer),
                     "unlocking an input",

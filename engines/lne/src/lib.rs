@@ -51,11 +51,28 @@ impl Engine for Lne {
             path: path.to_owned(),
             message: format!("{e:#}"),
         };
+        // The names of the model's inputs and outputs are read before
+        // optimisation: removing an Identity after an input moves its
+        // output's label onto the input.
         let plan = lpdnn_engine_api::contain(|| {
-            tract_onnx::onnx()
-                .model_for_path(path)
-                .and_then(|m| m.into_optimized())
-                .and_then(|m| m.into_runnable())
+            let model = tract_onnx::onnx().model_for_path(path)?;
+            let inputs: Vec<String> = model
+                .inputs
+                .iter()
+                .map(|o| model.node(o.node).name.clone())
+                .collect();
+            let outputs: Vec<String> = model
+                .outputs
+                .iter()
+                .map(|o| {
+                    model
+                        .outlet_label(*o)
+                        .unwrap_or(&model.node(o.node).name)
+                        .to_owned()
+                })
+                .collect();
+            let plan = model.into_optimized()?.into_runnable()?;
+            Ok::<_, TractError>((plan, inputs, outputs))
         })
         .map_err(|message| EngineError::Load {
             engine: NAME.into(),
@@ -63,13 +80,18 @@ impl Engine for Lne {
             message,
         })?
         .map_err(load_err)?;
+        let (plan, input_names, output_names) = plan;
         let model = plan.model();
-        let inputs = (0..model.inputs.len())
-            .map(|i| info(model, model.inputs[i], model.input_fact(i)))
+        let inputs = input_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| info(name, model.input_fact(i)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(load_err)?;
-        let outputs = (0..model.outputs.len())
-            .map(|i| info(model, model.outputs[i], model.output_fact(i)))
+        let outputs = output_names
+            .into_iter()
+            .enumerate()
+            .map(|(i, name)| info(name, model.output_fact(i)))
             .collect::<Result<Vec<_>, _>>()
             .map_err(load_err)?;
         let state = SimpleState::new(&plan).map_err(load_err)?;
@@ -98,16 +120,8 @@ struct LneModel {
     outputs: Vec<TensorInfo>,
 }
 
-fn info(
-    model: &TypedModel,
-    outlet: OutletId,
-    fact: TractResult<&TypedFact>,
-) -> TractResult<TensorInfo> {
+fn info(name: String, fact: TractResult<&TypedFact>) -> TractResult<TensorInfo> {
     let fact = fact?;
-    let name = model
-        .outlet_label(outlet)
-        .unwrap_or(&model.node(outlet.node).name)
-        .to_owned();
     let dtype = from_datum(fact.datum_type).ok_or_else(|| {
         tract_onnx::tract_core::internal::format_err!(
             "tensor '{name}' has unsupported type {:?}",
@@ -157,7 +171,7 @@ impl Model for LneModel {
             // SAFETY: `Tensor::new` guarantees `data` holds exactly
             // `shape.product() * dtype.size()` bytes of plain numbers.
             let tensor = unsafe {
-                tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype), &t.shape, &t.data)
+                tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype()), t.shape(), t.data())
             }
             .map_err(|e| self.run_err(e))?;
             values.push(tensor.into_tvalue());

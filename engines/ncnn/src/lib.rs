@@ -79,11 +79,6 @@ impl Meta {
     }
 }
 
-/// The weights file of `param`: `x.ncnn.param` → `x.ncnn.bin`.
-pub fn bin_path(param: &Path) -> PathBuf {
-    param.with_extension("bin")
-}
-
 /// The NCNN engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Ncnn;
@@ -138,7 +133,7 @@ impl Engine for Ncnn {
             path: path.to_owned(),
             message,
         };
-        let bin = bin_path(path);
+        let bin = lpdnn_engine_api::ncnn_bin_path(path);
         if !bin.is_file() {
             return Err(load_err(format!(
                 "its weights {} are missing (an NCNN model is a .param and a .bin)",
@@ -365,29 +360,29 @@ impl Model for NcnnModel {
         // SAFETY: the net is live; the extractor is destroyed below.
         let ex = Extractor(api, unsafe { (api.extractor_create)(self.net) });
         for ((t, b), slot) in inputs.iter().zip(&self.inputs).zip(&mut self.mats) {
-            let shape_ok = b.info.shape.is_empty() || b.info.accepts(t.dtype, &t.shape);
-            if t.dtype != DType::F32 || !shape_ok {
+            let shape_ok = b.info.shape.is_empty() || b.info.accepts(t.dtype(), t.shape());
+            if t.dtype() != DType::F32 || !shape_ok {
                 return Err(EngineError::InputMismatch(format!(
                     "model input '{}' expects f32 {}, got {} {:?}",
                     b.info.name,
                     b.info.shape_string(),
-                    t.dtype,
-                    t.shape
+                    t.dtype(),
+                    t.shape()
                 )));
             }
-            if slot.as_ref().is_none_or(|(shape, _)| *shape != t.shape) {
-                let mat = new_mat(api, ncnn_dims(&t.shape)).map_err(EngineError::InputMismatch)?;
-                *slot = Some((t.shape.clone(), mat));
+            if slot.as_ref().is_none_or(|(shape, _)| *shape != t.shape()) {
+                let mat = new_mat(api, ncnn_dims(t.shape())).map_err(EngineError::InputMismatch)?;
+                *slot = Some((t.shape().to_vec(), mat));
             }
             let mat = &slot.as_ref().expect("made above").1;
             // SAFETY: `mat` has the tensor's element count, f32, elempack 1;
             // each channel holds `per` floats at its (aligned) start.
             unsafe {
                 let c = (api.mat_get_c)(mat.1).max(1) as usize;
-                let per = t.data.len() / 4 / c;
+                let per = t.data().len() / 4 / c;
                 for ch in 0..c {
                     let dst = (api.mat_get_channel_data)(mat.1, ch as c_int).cast::<u8>();
-                    ptr::copy_nonoverlapping(t.data[ch * per * 4..].as_ptr(), dst, per * 4);
+                    ptr::copy_nonoverlapping(t.data()[ch * per * 4..].as_ptr(), dst, per * 4);
                 }
                 if (api.extractor_input)(ex.1, b.blob.as_ptr(), mat.1) != 0 {
                     return Err(run_err(format!(

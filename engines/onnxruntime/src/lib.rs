@@ -463,13 +463,14 @@ impl OrtModel {
     fn fill(&mut self, i: usize, t: &Tensor) -> Result<(), EngineError> {
         let fits = self.buffers.get(i).is_some_and(|b| {
             matches!(b.dtype(), ValueType::Tensor { ty, shape, .. }
-                if *ty == to_ort(t.dtype)
-                    && shape.len() == t.shape.len()
-                    && shape.iter().zip(&t.shape).all(|(&a, &b)| usize::try_from(a) == Ok(b)))
+                if *ty == to_ort(t.dtype())
+                    && shape.len() == t.shape().len()
+                    && shape.iter().zip(t.shape()).all(|(&a, &b)| usize::try_from(a) == Ok(b)))
         });
         if !fits {
-            let tensor = DynTensor::new(&Allocator::default(), to_ort(t.dtype), t.shape.clone())
-                .map_err(|e| self.run_err(e))?;
+            let tensor =
+                DynTensor::new(&Allocator::default(), to_ort(t.dtype()), t.shape().to_vec())
+                    .map_err(|e| self.run_err(e))?;
             if i < self.buffers.len() {
                 self.buffers[i] = tensor;
             } else {
@@ -478,10 +479,10 @@ impl OrtModel {
         }
         let buf = &mut self.buffers[i];
         let dst = buf.data_ptr_mut().cast::<u8>();
-        if !t.data.is_empty() {
+        if !t.data().is_empty() {
             // SAFETY: the buffer is a CPU tensor of exactly t's dtype and shape,
             // and `Tensor` guarantees `data` has shape.product() * size bytes.
-            unsafe { std::ptr::copy_nonoverlapping(t.data.as_ptr(), dst, t.data.len()) };
+            unsafe { std::ptr::copy_nonoverlapping(t.data().as_ptr(), dst, t.data().len()) };
         }
         Ok(())
     }

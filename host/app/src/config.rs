@@ -369,7 +369,7 @@ impl App {
             });
         }
         if format == ModelFormat::NcnnParam {
-            let bin = lpdnn_ncnn::bin_path(&f.file);
+            let bin = lpdnn_engine_api::ncnn_bin_path(&f.file);
             if !bin.is_file() {
                 return Err(AppError::Field {
                     path: self.file.clone(),

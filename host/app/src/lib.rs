@@ -1,4 +1,4 @@
-//! AI apps: the app file, the engine registry and the pipeline
+//! AI apps: the app file and the pipeline
 //! `input → [wasm] pre-processor → engine → [wasm] post-processor → prediction`
 //! with a timing anchor around every stage.
 
@@ -17,7 +17,7 @@ pub use lpdnn_runtime::{
 };
 pub use pipeline::{Pipeline, RunOptions, Trace};
 
-use lpdnn_engine_api::{Engine, EngineError, ModelFormat};
+use lpdnn_engine_api::{EngineError, ModelFormat};
 use lpdnn_runtime::RuntimeError;
 
 /// Errors of loading or running an app. Each names the file (and field)
@@ -47,13 +47,8 @@ pub enum AppError {
         path: PathBuf,
     },
     /// An engine name this build does not know.
-    #[error("unknown engine '{name}'{}; this build has: {}", .suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default(), ENGINES.join(", "))]
-    UnknownEngine {
-        /// The name given.
-        name: String,
-        /// The closest known name, when close.
-        suggestion: Option<&'static str>,
-    },
+    #[error(transparent)]
+    UnknownEngine(#[from] UnknownEngine),
     /// The app file is not valid JSON.
     #[error("{path} is not valid JSON: {message}")]
     Parse {
@@ -130,64 +125,4 @@ pub fn input_files(dir: &Path, extensions: &[&str]) -> std::io::Result<(Vec<Path
     Ok((found, others))
 }
 
-/// Engines this build knows, by app-file name. Engines with native
-/// libraries load them at run time, so all are always built; `engines`
-/// tells which can run here.
-pub const ENGINES: &[&str] = &[
-    #[cfg(feature = "lne")]
-    "lne",
-    "onnxruntime",
-    "ncnn",
-    "litert",
-    "tensorrt",
-    "acl",
-];
-
-/// Looks up an engine by name.
-pub fn engine(name: &str) -> Result<Box<dyn Engine>, AppError> {
-    match name {
-        #[cfg(feature = "lne")]
-        "lne" => Ok(Box::new(lpdnn_lne::Lne)),
-        "onnxruntime" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::cpu_or_cuda())),
-        "tensorrt" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::tensorrt())),
-        "acl" => Ok(Box::new(lpdnn_onnxruntime::OnnxRuntime::acl())),
-        "ncnn" => Ok(Box::new(lpdnn_ncnn::Ncnn)),
-        "litert" => Ok(Box::new(lpdnn_litert::LiteRt)),
-        _ => Err(AppError::UnknownEngine {
-            name: name.to_owned(),
-            suggestion: closest(name, ENGINES),
-        }),
-    }
-}
-
-/// The known name closest to `name`, if it is close enough to be a typo,
-/// or what another tool calls it (`ort`, `tflite`, `trt`, the seed's
-/// `onnx` and `lpdnn`).
-pub fn closest(name: &str, known: &[&'static str]) -> Option<&'static str> {
-    const ALIASES: &[(&str, &str)] = &[
-        ("ort", "onnxruntime"),
-        ("onnx", "onnxruntime"),
-        ("tflite", "litert"),
-        ("tfl", "litert"),
-        ("trt", "tensorrt"),
-        ("lpdnn", "lne"),
-        ("tract", "lne"),
-        ("ascend", "acl"),
-        ("cann", "acl"),
-    ];
-    let lower = name.to_ascii_lowercase();
-    if let Some(k) = ALIASES
-        .iter()
-        .find(|(a, _)| *a == lower)
-        .and_then(|(_, k)| known.iter().find(|n| *n == k))
-    {
-        return Some(k);
-    }
-    let name = lower.as_str();
-    known
-        .iter()
-        .map(|k| (strsim::damerau_levenshtein(name, k), *k))
-        .filter(|(d, k)| *d <= (k.len() / 3).max(1) || k.starts_with(name) && name.len() >= 2)
-        .min()
-        .map(|(_, k)| k)
-}
+pub use lpdnn_engines::{closest, engine, names as engine_names, UnknownEngine};

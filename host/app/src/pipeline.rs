@@ -116,7 +116,7 @@ impl Pipeline {
         let engine_name = options.engine.as_deref().unwrap_or(&app.engine.name);
         // A name chosen by the caller is the caller's error, not the app's.
         let engine = crate::engine(engine_name).map_err(|e| match options.engine {
-            Some(_) => e,
+            Some(_) => AppError::from(e),
             None => AppError::Field {
                 path: app.file.clone(),
                 field: "engine.name".into(),
@@ -240,7 +240,7 @@ impl Pipeline {
             for (spec, _) in &self.state {
                 let out = outputs
                     .iter()
-                    .find(|t| t.name == spec.output)
+                    .find(|t| t.name() == spec.output)
                     .ok_or_else(|| AppError::Mismatch {
                         component: self.pre.path().to_owned(),
                         model: self.model_path.clone(),
@@ -250,7 +250,7 @@ impl Pipeline {
                         ),
                     })?;
                 let mut next = out.clone();
-                next.name = spec.input.clone();
+                next.set_name(spec.input.clone());
                 state.push(next);
             }
             all.push(outputs);
@@ -314,22 +314,22 @@ impl Pipeline {
         let mut slots: Vec<Option<Tensor>> = vec![None; inputs.len()];
         let mut unnamed = Vec::new();
         for t in tensors {
-            if t.name.is_empty() {
+            if t.name().is_empty() {
                 unnamed.push(t);
                 continue;
             }
             let i = inputs
                 .iter()
-                .position(|info| info.name == t.name)
+                .position(|info| info.name == t.name())
                 .ok_or_else(|| {
                     let names: Vec<&str> = inputs.iter().map(|i| i.name.as_str()).collect();
                     mismatch(format!(
                         "tensor '{}' names no model input (the model takes {names:?})",
-                        t.name
+                        t.name()
                     ))
                 })?;
             if slots[i].is_some() {
-                return Err(mismatch(format!("two tensors are named '{}'", t.name)));
+                return Err(mismatch(format!("two tensors are named '{}'", t.name())));
             }
             slots[i] = Some(t);
         }
@@ -340,11 +340,11 @@ impl Pipeline {
             .collect::<Option<_>>()
             .expect("as many tensors as inputs");
         for (t, info) in tensors.iter().zip(inputs) {
-            if !info.accepts(t.dtype, &t.shape) {
+            if !info.accepts(t.dtype(), t.shape()) {
                 return Err(mismatch(format!(
                     "it produced {} {:?}, model input '{}' expects {} {}",
-                    t.dtype,
-                    t.shape,
+                    t.dtype(),
+                    t.shape(),
                     info.name,
                     info.dtype,
                     info.shape_string()

@@ -725,7 +725,7 @@ fn phases(out: &mut String, report: &Report) {
             }));
             row.push(tdn(&p.warmup.iterations.to_string()));
             row.push(tdn(&format!("{:.2}", p.warmup.seconds)));
-            row.push(td(&p.warmup.ended_by));
+            row.push(td(&p.warmup.ended_by.to_string()));
             row.push(tdn(&p
                 .warmup
                 .anchors
@@ -735,7 +735,7 @@ fn phases(out: &mut String, report: &Report) {
                 Some(s) => {
                     row.push(tdn(&s.iterations.to_string()));
                     row.push(tdn(&format!("{:.2}", s.seconds)));
-                    row.push(td(&s.ended_by));
+                    row.push(td(&s.ended_by.to_string()));
                 }
                 None => {
                     row.extend([tdn("–"), tdn("–"), td("did not run")]);
@@ -1046,7 +1046,7 @@ fn stage_table(out: &mut String, run: &EngineRun) {
         steady.iterations,
         steady.passes,
         steady.seconds,
-        escape(&steady.ended_by),
+        escape(&steady.ended_by.to_string()),
         steady.throughput_per_s
     );
     let mut stages: Vec<&(String, AnchorStats)> = steady.anchors.0.iter().collect();

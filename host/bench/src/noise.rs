@@ -279,14 +279,14 @@ mod tests {
             iterations: 20,
             passes: 20,
             seconds: 0.1,
-            ended_by: "number".into(),
+            ended_by: crate::EndedBy::Number,
             throughput_per_s: 200.0,
             anchors: anchors.clone(),
         };
         let warmup = Warmup {
             iterations: 20,
             seconds: 0.1,
-            ended_by: "iterations".into(),
+            ended_by: crate::EndedBy::Iterations,
             anchors,
         };
         let timeline = Timeline {

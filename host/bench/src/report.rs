@@ -42,14 +42,29 @@ pub struct EngineFailure {
     pub error: String,
 }
 
+/// What a benchmark ran.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// An AI app's whole pipeline over a dataset.
+    #[default]
+    App,
+    /// A model alone on its engine, fed tensors.
+    Model,
+}
+
 /// The benchmark's settings, as recorded.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchConfigRecord {
-    /// The app file.
+    /// An app or a bare model.
+    #[serde(default)]
+    pub subject: SubjectKind,
+    /// The app file (a bare model: the model file).
     pub app: String,
-    /// The app's name.
+    /// The app's name (a bare model: its file name).
     pub app_name: String,
-    /// The dataset folder.
+    /// The dataset folder (a bare model: the tensors' source, e.g.
+    /// `synthetic, seed 0`).
     pub dataset: String,
     /// Its inputs, in run order.
     pub inputs: Vec<String>,
@@ -209,6 +224,40 @@ impl<'de> Deserialize<'de> for AnchorTable {
     }
 }
 
+/// What ended a phase.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndedBy {
+    /// Warm-up: its iteration count was reached.
+    Iterations,
+    /// Warm-up: its time was spent.
+    Time,
+    /// Warm-up: two successive windows agreed.
+    Converged,
+    /// Warm-up: the windows never agreed before its time limit.
+    NotConverged,
+    /// Steady state: the passes asked for were run.
+    Number,
+    /// Steady state: its duration was spent.
+    Duration,
+    /// Ctrl-C, SIGTERM or a cancelled job.
+    Interrupted,
+}
+
+impl std::fmt::Display for EndedBy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            EndedBy::Iterations => "iterations",
+            EndedBy::Time => "time",
+            EndedBy::Converged => "converged",
+            EndedBy::NotConverged => "not_converged",
+            EndedBy::Number => "number",
+            EndedBy::Duration => "duration",
+            EndedBy::Interrupted => "interrupted",
+        })
+    }
+}
+
 /// Warm-up phase.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Warmup {
@@ -217,7 +266,7 @@ pub struct Warmup {
     /// Seconds spent.
     pub seconds: f64,
     /// `iterations`, `time`, `converged`, `not_converged` or `interrupted`.
-    pub ended_by: String,
+    pub ended_by: EndedBy,
     /// Anchor statistics of the warm-up iterations.
     pub anchors: AnchorTable,
 }
@@ -232,7 +281,7 @@ pub struct Steady {
     /// Seconds spent.
     pub seconds: f64,
     /// `number`, `duration` or `interrupted`.
-    pub ended_by: String,
+    pub ended_by: EndedBy,
     /// Iterations per second over the phase.
     pub throughput_per_s: f64,
     /// Anchor statistics.

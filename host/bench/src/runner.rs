@@ -2,21 +2,20 @@
 //! with monitors beside it.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use lpdnn_anchors::Anchors;
-use lpdnn_app::{App, Pipeline, RunOptions, Runtime};
+use lpdnn_app::Runtime;
 use lpdnn_engine_api::Device;
-use lpdnn_monitors::{Metric, Monitor, MonitorConfig};
+use lpdnn_monitors::{Metric, Monitor, MonitorConfig, Recording};
 use sha2::Digest;
 
 use crate::report::{
-    AnchorStats, EngineRun, InputPrediction, Phases, RunState, Steady, Timeline, Warmup,
+    AnchorStats, EndedBy, EngineRun, InputPrediction, Phases, RunState, Steady, Timeline, Warmup,
 };
 use crate::stats::percentile_warning;
-use crate::{BenchError, Input};
+use crate::subject::{Subject, Workload};
+use crate::BenchError;
 
 /// When warm-up ends.
 #[derive(Debug, Clone, PartialEq)]
@@ -84,7 +83,7 @@ pub struct BenchConfig {
     pub cooldown: Option<(f64, Duration)>,
     /// Time the engine alone, as the engines' own tools do: every input is
     /// pre-processed once before warm-up, and warm-up and steady state run
-    /// only the `inference` stage on those tensors.
+    /// only the `inference` stage on those tensors (a bare model always is).
     pub inference_only: bool,
 }
 
@@ -146,13 +145,44 @@ pub enum Event<'a> {
     },
 }
 
-/// The stage that times a whole iteration: `total`, or `inference` alone
-/// with `--inference-only`.
-fn timed_stage(config: &BenchConfig) -> &'static str {
-    if config.inference_only {
-        "inference"
-    } else {
-        "total"
+/// One steady-state sample of one anchor, as it is taken.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The engine.
+    pub engine: &'a str,
+    /// Steady-state iteration, from 0.
+    pub iteration: u64,
+    /// The input's name.
+    pub input: &'a str,
+    /// The anchor (stage).
+    pub anchor: &'a str,
+    /// When the iteration began, seconds from the run's start.
+    pub t_s: f64,
+    /// Real time, ms.
+    pub real_ms: f64,
+    /// CPU time of the calling thread, ms.
+    pub cpu_ms: f64,
+    /// Heap bytes allocated.
+    pub alloc_bytes: u64,
+}
+
+/// Watches a benchmark: progress, raw samples, and whether to stop. Every
+/// method has a default that does nothing.
+pub trait Observer {
+    /// Engine `index` (from 1) of `count` begins.
+    fn engine_started(&mut self, _engine: &str, _index: usize, _count: usize) {}
+    /// Progress of the current engine.
+    fn event(&mut self, _event: Event) {}
+    /// The current engine's run ended, with its result or its error.
+    fn engine_finished(&mut self, _engine: &str, _outcome: Result<&EngineRun, &BenchError>) {}
+    /// One steady-state sample; an error ends the run with it.
+    fn sample(&mut self, _sample: &Sample) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Whether to stop after the current iteration (Ctrl-C, SIGTERM, a
+    /// cancelled job); the run then reports what it measured, as partial.
+    fn interrupted(&self) -> bool {
+        false
     }
 }
 
@@ -166,28 +196,13 @@ fn first_sample_ms(anchors: &Anchors) -> BTreeMap<String, f64> {
         .collect()
 }
 
-fn run_one(pipeline: &mut Pipeline, input: &Input) -> Result<lpdnn_app::Prediction, BenchError> {
-    pipeline
-        .run(&input.bytes)
-        .map_err(|source| BenchError::Input {
-            input: input.name.clone(),
-            source,
-        })
-}
-
-/// Runs one engine over the inputs. `stop` (set by Ctrl-C) ends the run
-/// early with what was measured, marked partial; `samples` receives every
-/// steady-state sample as CSV as it is taken.
-#[allow(clippy::too_many_arguments)]
-pub fn run_engine(
-    app: &App,
+/// Runs one engine over the subject, with monitors beside it.
+pub(crate) fn run_engine(
+    subject: &Subject,
     runtime: &Runtime,
     engine: &str,
-    inputs: &[Input],
     config: &BenchConfig,
-    interrupt: &AtomicBool,
-    progress: &mut dyn FnMut(Event),
-    mut samples: Option<&mut dyn Write>,
+    observer: &mut dyn Observer,
 ) -> Result<EngineRun, BenchError> {
     let cooldown = config
         .cooldown
@@ -196,234 +211,37 @@ pub fn run_engine(
     let epoch = Instant::now();
     let monitor = config.monitors.clone().map(|m| Monitor::start(m, epoch));
 
-    progress(Event::Phase(Phase::Load));
-    let options = RunOptions {
-        engine: Some(engine.to_owned()),
-        threads: config.threads,
-        device: config.device,
-    };
-    let mut pipeline = match Pipeline::load(app, runtime, &options) {
-        Ok(p) => p,
+    observer.event(Event::Phase(Phase::Load));
+    let mut work = match crate::subject::load(subject, runtime, engine, config) {
+        Ok(w) => w,
         Err(e) => {
             if let Some(m) = monitor {
                 m.stop();
             }
-            return Err(e.into());
+            return Err(e);
         }
     };
-    let info = lpdnn_app::engine(engine).map(|e| e.info()).ok();
+    let info = lpdnn_engines::engine(engine).map(|e| e.info()).ok();
     // Read, hashed and dropped before the measurements: a model held in
     // memory through the run would show in its resident memory.
     let (model_format, model_sha256) = {
-        let bytes = lpdnn_engine_api::read_file(pipeline.model_path()).unwrap_or_default();
+        let bytes = lpdnn_engine_api::read_file(work.model_path()).unwrap_or_default();
         (
             lpdnn_engine_api::sniff(&bytes).to_string(),
             hex::encode(sha2::Sha256::digest(&bytes)),
         )
     };
-    let load = first_sample_ms(&pipeline.take_anchors());
+    let load = first_sample_ms(&work.take_anchors());
 
     let mut warnings = Vec::new();
     let mut predictions = Vec::new();
-    let interrupted = || interrupt.load(Ordering::Relaxed);
-    type Measured = (BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline);
-    let outcome = (|| -> Result<Measured, BenchError> {
-        // First inference: cold caches, lazy initialisation.
-        let first = &inputs[0];
-        let prediction = run_one(&mut pipeline, first)?;
-        predictions.push(InputPrediction {
-            input: first.name.clone(),
-            prediction: serde_json::to_value(&prediction).unwrap_or_default(),
-        });
-        let first_ms = first_sample_ms(&pipeline.take_anchors());
-
-        // Engine-only mode: the other inputs' predictions once, then their
-        // tensors, all outside the timed phases.
-        let mut tensors = Vec::new();
-        if config.inference_only {
-            for input in &inputs[1..] {
-                let prediction = run_one(&mut pipeline, input)?;
-                predictions.push(InputPrediction {
-                    input: input.name.clone(),
-                    prediction: serde_json::to_value(&prediction).unwrap_or_default(),
-                });
-            }
-            for input in inputs {
-                tensors.push(
-                    pipeline
-                        .preprocess(&input.bytes)
-                        .map(|p| p.chunks)
-                        .map_err(|source| BenchError::Input {
-                            input: input.name.clone(),
-                            source,
-                        })?,
-                );
-            }
-            pipeline.take_anchors();
-        }
-        let step = |pipeline: &mut Pipeline,
-                    ix: usize|
-         -> Result<Option<lpdnn_app::Prediction>, BenchError> {
-            if config.inference_only {
-                pipeline
-                    .infer_stream(tensors[ix].clone())
-                    .map_err(|source| BenchError::Input {
-                        input: inputs[ix].name.clone(),
-                        source,
-                    })?;
-                Ok(None)
-            } else {
-                run_one(pipeline, &inputs[ix]).map(Some)
-            }
-        };
-
-        // Warm-up.
-        progress(Event::Phase(Phase::Warmup));
-        let start = Instant::now();
-        let mut n = 0u64;
-        let mut windows: Vec<f64> = Vec::new();
-        let mut window_sum = 0.0;
-        let ended_by = loop {
-            if interrupted() {
-                break "interrupted";
-            }
-            match &config.warmup {
-                WarmupPlan::Iterations(k) if n >= *k => break "iterations",
-                WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break "time",
-                WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
-                    break "not_converged"
-                }
-                _ => {}
-            }
-            let mark = Instant::now();
-            step(&mut pipeline, (n as usize + 1) % inputs.len())?;
-            let took = mark.elapsed().as_secs_f64();
-            n += 1;
-            progress(Event::Warmup {
-                done: n,
-                plan: &config.warmup,
-                elapsed: start.elapsed(),
-                last_ms: took * 1e3,
-            });
-            if let WarmupPlan::Converge {
-                tolerance, window, ..
-            } = &config.warmup
-            {
-                window_sum += took;
-                if n.is_multiple_of(*window) {
-                    windows.push(window_sum / *window as f64);
-                    window_sum = 0.0;
-                    if let [.., a, b] = windows[..] {
-                        if (b - a).abs() <= tolerance * a {
-                            break "converged";
-                        }
-                    }
-                }
-            }
-        };
-        if ended_by == "not_converged" {
-            warnings.push(format!("warm-up did not converge: {}", config.warmup));
-        }
-        let warmup = Warmup {
-            iterations: n,
-            seconds: start.elapsed().as_secs_f64(),
-            ended_by: ended_by.into(),
-            anchors: AnchorStats::of(&pipeline.take_anchors()),
-        };
-        if interrupted() {
-            return Ok((first_ms, warmup, None, Timeline::default()));
-        }
-
-        // Steady state.
-        progress(Event::Phase(Phase::Steady));
-        let stop = &config.stop;
-        let duration = match (stop.number, stop.duration) {
-            (None, None) => Some(BenchConfig::DEFAULT_DURATION),
-            (_, d) => d,
-        };
-        let total = stop.number.map(|p| p * inputs.len() as u64);
-        let mut timeline = Timeline::default();
-        let start = Instant::now();
-        let mut i = 0u64;
-        let ended_by = loop {
-            if interrupted() {
-                break "interrupted";
-            }
-            if total.is_some_and(|t| i >= t) {
-                break "number";
-            }
-            if duration.is_some_and(|d| start.elapsed() >= d) {
-                break "duration";
-            }
-            let input = &inputs[i as usize % inputs.len()];
-            let t = epoch.elapsed().as_secs_f64();
-            let mark = Instant::now();
-            let prediction = step(&mut pipeline, i as usize % inputs.len())?;
-            let last_ms = mark.elapsed().as_secs_f64() * 1e3;
-            timeline.iterations_t.push(t);
-            if let Some(prediction) = prediction.filter(|_| (i as usize) < inputs.len()) {
-                let value = serde_json::to_value(&prediction).unwrap_or_default();
-                if i == 0 {
-                    predictions.clear();
-                }
-                predictions.push(InputPrediction {
-                    input: input.name.clone(),
-                    prediction: value,
-                });
-            }
-            if let Some(out) = samples.as_deref_mut() {
-                for a in pipeline.anchors().anchors() {
-                    if let Some(s) = a.samples.last() {
-                        writeln!(
-                            out,
-                            "{engine},{i},{},{},{t:.6},{:.6},{:.6},{}",
-                            input.name.replace(',', ";"),
-                            a.name,
-                            s.real.as_secs_f64() * 1e3,
-                            s.cpu.as_secs_f64() * 1e3,
-                            s.allocated
-                        )
-                        .map_err(BenchError::Samples)?;
-                    }
-                }
-            }
-            i += 1;
-            progress(Event::Steady {
-                done: i,
-                total,
-                duration,
-                elapsed: start.elapsed(),
-                last_ms,
-            });
-        };
-        let seconds = start.elapsed().as_secs_f64();
-        let anchors = pipeline.take_anchors();
-        timeline.iterations_ms = anchors
-            .get(timed_stage(config))
-            .map(|a| {
-                a.samples
-                    .iter()
-                    .map(|s| s.real.as_secs_f64() * 1e3)
-                    .collect()
-            })
-            .unwrap_or_default();
-        let steady = Steady {
-            iterations: i,
-            passes: i / inputs.len() as u64,
-            seconds,
-            ended_by: ended_by.into(),
-            throughput_per_s: if seconds > 0.0 {
-                i as f64 / seconds
-            } else {
-                0.0
-            },
-            anchors: AnchorStats::of(&anchors),
-        };
-        Ok((first_ms, warmup, Some(steady), timeline))
-    })();
+    let outcome = measure(work.as_mut(), config, epoch, observer, &mut predictions);
     let recording = monitor.map(Monitor::stop);
     let (first_ms, warmup, steady, mut timeline) = outcome?;
 
+    if warmup.ended_by == EndedBy::NotConverged {
+        warnings.push(format!("warm-up did not converge: {}", config.warmup));
+    }
     if let Some(steady) = &steady {
         // Every anchor has one sample per iteration.
         warnings.extend(percentile_warning(
@@ -431,74 +249,34 @@ pub fn run_engine(
             steady.iterations as usize,
         ));
     }
-    let mut resources = BTreeMap::new();
-    let mut throttle = None;
-    if let Some(rec) = recording {
-        resources = rec.metrics;
-        timeline.interval_ms = Some(rec.interval_ms);
-        timeline.samples = rec.timeline;
-        throttle = Some(rec.throttle);
-        resources.insert(
-            "heap_allocated".into(),
-            if lpdnn_anchors::is_counting() {
-                let per_call = steady
-                    .as_ref()
-                    .and_then(|s| s.anchors.get("total").or(s.anchors.get("inference")))
-                    .and_then(|a| a.alloc_bytes.as_ref());
-                match per_call {
-                    Some(s) => Metric::Measured {
-                        mean: s.mean / 1024.0,
-                        peak: s.max / 1024.0,
-                        unit: "KiB per iteration".into(),
-                        source:
-                            "counting global allocator (per stage in each anchor's alloc_bytes)"
-                                .into(),
-                        samples: s.n,
-                    },
-                    None => Metric::unsupported("no steady-state iteration ran"),
-                }
-            } else {
-                Metric::unsupported("this binary does not install lpdnn_anchors::CountingAllocator")
-            },
-        );
-        for (path, bytes) in pipeline.component_memory() {
-            let name = path.file_name().map_or_else(
-                || path.display().to_string(),
-                |f| f.to_string_lossy().into(),
-            );
-            resources.insert(
-                format!("wasm_memory_peak.{name}"),
-                Metric::Measured {
-                    mean: bytes as f64 / 1048576.0,
-                    peak: bytes as f64 / 1048576.0,
-                    unit: "MiB".into(),
-                    source: format!(
-                        "wasmtime ResourceLimiter, peak linear memory of {}",
-                        path.display()
-                    ),
-                    samples: 1,
-                },
-            );
+    let (resources, throttle) = match recording {
+        Some(rec) => {
+            timeline.interval_ms = Some(rec.interval_ms);
+            resources(rec, work.as_ref(), steady.as_ref(), &mut timeline)
         }
+        None => (BTreeMap::new(), None),
+    };
+    let one_thread = config.threads.or(app_threads(subject)) == Some(1);
+    let mut single_threaded = work.single_threaded().to_vec();
+    if one_thread {
+        single_threaded.push("inference");
     }
-    let one_thread = config.threads.or(app.engine.threads) == Some(1);
     let interference = steady.as_ref().map(|steady| {
         crate::noise::assess(&crate::noise::Readings {
             steady,
             warmup: &warmup,
             timeline: &timeline,
-            timed: timed_stage(config),
-            single_threaded: if one_thread {
-                &["preprocess", "inference", "postprocess"]
-            } else {
-                &["preprocess", "postprocess"]
-            },
-            inputs: inputs.len(),
+            timed: work.timed_stage(),
+            single_threaded: &single_threaded,
+            inputs: work.inputs(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         })
     });
     let noisy = interference.as_ref().is_some_and(|i| i.noisy);
-    let state = if steady.as_ref().is_none_or(|s| s.ended_by == "interrupted") {
+    let state = if steady
+        .as_ref()
+        .is_none_or(|s| s.ended_by == EndedBy::Interrupted)
+    {
         RunState::Partial
     } else if throttle.as_ref().and_then(|t| t.detected) == Some(true) {
         RunState::Throttled
@@ -510,26 +288,26 @@ pub fn run_engine(
     if let Some(t) = throttle.as_ref().filter(|t| t.detected == Some(true)) {
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
-    let static_metrics = match lpdnn_inspect::inspect(pipeline.model_path()) {
+    let static_metrics = match lpdnn_inspect::inspect(work.model_path()) {
         Ok(s) => Some(s.into()),
         Err(e) => {
             warnings.push(format!("no static metrics: {e}"));
             None
         }
     };
+    let device = match subject {
+        Subject::App { app, .. } => config.device.or(app.engine.device),
+        Subject::Model { .. } => config.device,
+    };
     Ok(EngineRun {
-        engine: pipeline.engine().to_owned(),
+        engine: work.engine().to_owned(),
         engine_version: info.as_ref().and_then(|i| i.version.clone()),
         engine_library: info
             .as_ref()
             .and_then(|i| i.library.as_ref())
             .map(|l| l.display().to_string()),
-        device: config
-            .device
-            .or(app.engine.device)
-            .unwrap_or_default()
-            .to_string(),
-        model: pipeline.model_path().display().to_string(),
+        device: device.unwrap_or_default().to_string(),
+        model: work.model_path().display().to_string(),
         model_format,
         model_sha256,
         state,
@@ -548,4 +326,246 @@ pub fn run_engine(
         predictions,
         warnings,
     })
+}
+
+/// The app's own thread setting (a bare model has none).
+fn app_threads(subject: &Subject) -> Option<usize> {
+    match subject {
+        Subject::App { app, .. } => app.engine.threads,
+        Subject::Model { .. } => None,
+    }
+}
+
+type Measured = (BTreeMap<String, f64>, Warmup, Option<Steady>, Timeline);
+
+/// The first inference, warm-up and steady state.
+fn measure(
+    work: &mut dyn Workload,
+    config: &BenchConfig,
+    epoch: Instant,
+    observer: &mut dyn Observer,
+    predictions: &mut Vec<InputPrediction>,
+) -> Result<Measured, BenchError> {
+    // First inference: cold caches, lazy initialisation.
+    predictions.push(work.predict(0)?);
+    let first_ms = first_sample_ms(&work.take_anchors());
+    let engine_only = config.inference_only || work.timed_stage() == "inference";
+    if engine_only {
+        // The other inputs' predictions once, outside the timed phases.
+        for ix in 1..work.inputs() {
+            predictions.push(work.predict(ix)?);
+        }
+        work.take_anchors();
+    }
+    work.prepare()?;
+
+    let warmup = warm_up(work, config, observer)?;
+    if warmup.ended_by == EndedBy::Interrupted {
+        return Ok((first_ms, warmup, None, Timeline::default()));
+    }
+    let (steady, timeline) = steady_state(work, config, epoch, observer, predictions)?;
+    Ok((first_ms, warmup, Some(steady), timeline))
+}
+
+/// Warm-up, until the plan says the times are steady.
+fn warm_up(
+    work: &mut dyn Workload,
+    config: &BenchConfig,
+    observer: &mut dyn Observer,
+) -> Result<Warmup, BenchError> {
+    observer.event(Event::Phase(Phase::Warmup));
+    let start = Instant::now();
+    let mut n = 0u64;
+    let mut windows: Vec<f64> = Vec::new();
+    let mut window_sum = 0.0;
+    let ended_by = loop {
+        if observer.interrupted() {
+            break EndedBy::Interrupted;
+        }
+        match &config.warmup {
+            WarmupPlan::Iterations(k) if n >= *k => break EndedBy::Iterations,
+            WarmupPlan::Time(d) if n > 0 && start.elapsed() >= *d => break EndedBy::Time,
+            WarmupPlan::Converge { max_time, .. } if start.elapsed() >= *max_time => {
+                break EndedBy::NotConverged
+            }
+            _ => {}
+        }
+        let mark = Instant::now();
+        work.step((n as usize + 1) % work.inputs())?;
+        let took = mark.elapsed().as_secs_f64();
+        n += 1;
+        observer.event(Event::Warmup {
+            done: n,
+            plan: &config.warmup,
+            elapsed: start.elapsed(),
+            last_ms: took * 1e3,
+        });
+        if let WarmupPlan::Converge {
+            tolerance, window, ..
+        } = &config.warmup
+        {
+            window_sum += took;
+            if n.is_multiple_of(*window) {
+                windows.push(window_sum / *window as f64);
+                window_sum = 0.0;
+                if let [.., a, b] = windows[..] {
+                    if (b - a).abs() <= tolerance * a {
+                        break EndedBy::Converged;
+                    }
+                }
+            }
+        }
+    };
+    Ok(Warmup {
+        iterations: n,
+        seconds: start.elapsed().as_secs_f64(),
+        ended_by,
+        anchors: AnchorStats::of(&work.take_anchors()),
+    })
+}
+
+/// The measured iterations, until the count or the duration is reached.
+fn steady_state(
+    work: &mut dyn Workload,
+    config: &BenchConfig,
+    epoch: Instant,
+    observer: &mut dyn Observer,
+    predictions: &mut Vec<InputPrediction>,
+) -> Result<(Steady, Timeline), BenchError> {
+    observer.event(Event::Phase(Phase::Steady));
+    let stop = &config.stop;
+    let duration = match (stop.number, stop.duration) {
+        (None, None) => Some(BenchConfig::DEFAULT_DURATION),
+        (_, d) => d,
+    };
+    let inputs = work.inputs();
+    let total = stop.number.map(|p| p * inputs as u64);
+    let mut timeline = Timeline::default();
+    let start = Instant::now();
+    let mut i = 0u64;
+    let ended_by = loop {
+        if observer.interrupted() {
+            break EndedBy::Interrupted;
+        }
+        if total.is_some_and(|t| i >= t) {
+            break EndedBy::Number;
+        }
+        if duration.is_some_and(|d| start.elapsed() >= d) {
+            break EndedBy::Duration;
+        }
+        let ix = i as usize % inputs;
+        let t = epoch.elapsed().as_secs_f64();
+        let mark = Instant::now();
+        let prediction = work.step(ix)?;
+        let last_ms = mark.elapsed().as_secs_f64() * 1e3;
+        timeline.iterations_t.push(t);
+        // The first pass's predictions replace the first inference's.
+        if let Some(p) = prediction.filter(|_| (i as usize) < inputs) {
+            if i == 0 {
+                predictions.clear();
+            }
+            predictions.push(p);
+        }
+        for a in work.anchors().anchors() {
+            if let Some(s) = a.samples.last() {
+                observer
+                    .sample(&Sample {
+                        engine: work.engine(),
+                        iteration: i,
+                        input: work.input_name(ix),
+                        anchor: &a.name,
+                        t_s: t,
+                        real_ms: s.real.as_secs_f64() * 1e3,
+                        cpu_ms: s.cpu.as_secs_f64() * 1e3,
+                        alloc_bytes: s.allocated,
+                    })
+                    .map_err(BenchError::Samples)?;
+            }
+        }
+        i += 1;
+        observer.event(Event::Steady {
+            done: i,
+            total,
+            duration,
+            elapsed: start.elapsed(),
+            last_ms,
+        });
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let anchors = work.take_anchors();
+    timeline.iterations_ms = anchors
+        .get(work.timed_stage())
+        .map(|a| {
+            a.samples
+                .iter()
+                .map(|s| s.real.as_secs_f64() * 1e3)
+                .collect()
+        })
+        .unwrap_or_default();
+    let steady = Steady {
+        iterations: i,
+        passes: i / inputs as u64,
+        seconds,
+        ended_by,
+        throughput_per_s: if seconds > 0.0 {
+            i as f64 / seconds
+        } else {
+            0.0
+        },
+        anchors: AnchorStats::of(&anchors),
+    };
+    Ok((steady, timeline))
+}
+
+/// The monitors' metrics, with the heap and component memory beside them,
+/// and the throttling seen.
+fn resources(
+    rec: Recording,
+    work: &dyn Workload,
+    steady: Option<&Steady>,
+    timeline: &mut Timeline,
+) -> (BTreeMap<String, Metric>, Option<lpdnn_monitors::Throttle>) {
+    let mut resources = rec.metrics;
+    timeline.samples = rec.timeline;
+    resources.insert(
+        "heap_allocated".into(),
+        if lpdnn_anchors::is_counting() {
+            let per_call = steady
+                .and_then(|s| s.anchors.get(work.timed_stage()))
+                .and_then(|a| a.alloc_bytes.as_ref());
+            match per_call {
+                Some(s) => Metric::Measured {
+                    mean: s.mean / 1024.0,
+                    peak: s.max / 1024.0,
+                    unit: "KiB per iteration".into(),
+                    source: "counting global allocator (per stage in each anchor's alloc_bytes)"
+                        .into(),
+                    samples: s.n,
+                },
+                None => Metric::unsupported("no steady-state iteration ran"),
+            }
+        } else {
+            Metric::unsupported("this binary does not install lpdnn_anchors::CountingAllocator")
+        },
+    );
+    for (path, bytes) in work.component_memory() {
+        let name = path.file_name().map_or_else(
+            || path.display().to_string(),
+            |f| f.to_string_lossy().into(),
+        );
+        resources.insert(
+            format!("wasm_memory_peak.{name}"),
+            Metric::Measured {
+                mean: bytes as f64 / 1048576.0,
+                peak: bytes as f64 / 1048576.0,
+                unit: "MiB".into(),
+                source: format!(
+                    "wasmtime ResourceLimiter, peak linear memory of {}",
+                    path.display()
+                ),
+                samples: 1,
+            },
+        );
+    }
+    (resources, Some(rec.throttle))
 }

@@ -11,10 +11,10 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use lpdnn_app::{App, Runtime};
 use lpdnn_bench::{
-    BenchConfig, BenchConfigRecord, Build, Detail, EngineFailure, Event, Provenance, Report, Stop,
-    WarmupPlan,
+    BenchConfig, BenchError, Benchmark, Build, Detail, EngineRun, Event, ModelInputs, Observer,
+    Report, Sample, Stop, Subject, WarmupPlan,
 };
-use lpdnn_engine_api::Device;
+use lpdnn_engine_api::{Device, ModelFormat};
 use lpdnn_monitors::MonitorConfig;
 
 use crate::write_atomically;
@@ -23,11 +23,23 @@ use crate::write_atomically;
 /// --number, --filename).
 #[derive(Args)]
 pub struct BenchmarkArgs {
-    /// The app file (app.json).
+    /// The app file (app.json), or a bare model (.onnx, .tflite, NCNN .param)
+    /// to time on its engine alone.
     pub app: PathBuf,
-    /// Folder of inputs (PNG, JPEG, PNM), or one input file.
+    /// An app's inputs: a folder of images, WAV files or recordings, or one file.
     #[arg(long)]
-    pub dataset: PathBuf,
+    pub dataset: Option<PathBuf>,
+    /// A bare model's input shape, NAME=1,3,224,224 (repeat for several);
+    /// needed for every input with an open dimension.
+    #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+    pub input_shapes: Vec<String>,
+    /// A bare model's inputs: a folder of NAME.npy files (one set), or of
+    /// folders of them (one set each). Default: seeded synthetic tensors.
+    #[arg(long, conflicts_with = "input_shapes")]
+    pub inputs: Option<PathBuf>,
+    /// Seed of a bare model's synthetic inputs.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Passes over the dataset in the steady state.
     #[arg(long)]
     pub number: Option<u64>,
@@ -128,15 +140,17 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     if args.cooldown.is_some() && lpdnn_monitors::max_temperature().is_none() {
         bail!("--cooldown: {}", lpdnn_monitors::CoolDownError::NoSensor);
     }
-    let app = App::load(&args.app)?;
-    let inputs = lpdnn_bench::load_dataset(&args.dataset, app.class)?;
-    let engines = if args.engine.is_empty() {
-        vec![app.engine.name.clone()]
-    } else {
+    let subject = subject(&args)?;
+    let engines = if !args.engine.is_empty() {
         args.engine.clone()
+    } else {
+        match &subject {
+            Subject::App { app, .. } => vec![app.engine.name.clone()],
+            Subject::Model { path, .. } => vec![default_engine(path)?],
+        }
     };
     for e in &engines {
-        lpdnn_app::engine(e).map_err(|m| anyhow::anyhow!("--engine: {m}"))?;
+        lpdnn_engines::engine(e).map_err(|m| anyhow::anyhow!("--engine: {m}"))?;
     }
     let config = BenchConfig {
         threads: args.threads,
@@ -180,7 +194,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     if let Some(path) = &args.csv {
         crate::check_writable("--csv", path)?;
     }
-    let mut samples = match &args.samples {
+    let samples = match &args.samples {
         Some(path) => {
             crate::check_writable("--samples", path)?;
             let mut f = std::io::BufWriter::new(
@@ -196,69 +210,33 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         None => None,
     };
 
-    let provenance = Provenance::collect(Build {
-        version: env!("CARGO_PKG_VERSION").into(),
-        commit: env!("LPDNN_GIT_COMMIT").into(),
-        target: env!("LPDNN_TARGET").into(),
-        profile: env!("LPDNN_PROFILE").into(),
-    });
-    let mut report = Report {
-        schema: lpdnn_bench::SCHEMA.into(),
-        partial: false,
-        provenance,
-        config: BenchConfigRecord {
-            app: args.app.display().to_string(),
-            app_name: app.name.clone(),
-            dataset: args.dataset.display().to_string(),
-            inputs: inputs.iter().map(|i| i.name.clone()).collect(),
-            number: args.number,
-            duration_s: duration.map(|d| d.as_secs_f64()),
-            warmup: warmup.to_string(),
-            threads: args.threads,
-            monitor_interval_ms: config
-                .monitors
-                .as_ref()
-                .map(|m| m.interval.as_secs_f64() * 1e3),
-            cooldown_c: args.cooldown,
-            inference_only: args.inference_only,
+    let benchmark = Benchmark {
+        subject,
+        engines,
+        config,
+        source: args.app.display().to_string(),
+        dataset: args
+            .dataset
+            .as_ref()
+            .or(args.inputs.as_ref())
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        build: Build {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("LPDNN_GIT_COMMIT").into(),
+            target: env!("LPDNN_TARGET").into(),
+            profile: env!("LPDNN_PROFILE").into(),
         },
-        runs: Vec::new(),
-        errors: Vec::new(),
     };
-
-    for (index, engine) in engines.iter().enumerate() {
-        if interrupt.load(Ordering::SeqCst) {
-            break;
-        }
-        let mut bar = crate::progress::EngineBar::new(engine, index + 1, engines.len());
-        let mut progress = |event: Event| bar.event(event);
-        let result = lpdnn_bench::run_engine(
-            &app,
-            runtime,
-            engine,
-            &inputs,
-            &config,
-            &interrupt,
-            &mut progress,
-            samples.as_mut().map(|s| s as &mut dyn Write),
-        );
-        bar.finish();
-        match result {
-            Ok(run) => report.runs.push(run),
-            Err(e) => {
-                let e = crate::error_text(&e);
-                eprintln!("error: engine {engine}: {e}");
-                report.errors.push(EngineFailure {
-                    engine: engine.clone(),
-                    error: e,
-                });
-            }
-        }
-    }
-    if let Some(mut s) = samples {
+    let mut observer = Terminal {
+        bar: None,
+        samples,
+        interrupt,
+    };
+    let report = benchmark.run(runtime, &mut observer);
+    if let Some(mut s) = observer.samples {
         s.flush().context("writing --samples")?;
     }
-    report.partial = interrupt.load(Ordering::SeqCst);
 
     let mut out = std::io::stdout().lock();
     out.write_all(
@@ -286,6 +264,144 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The benchmark's view on a terminal: a progress line per engine, the
+/// `--samples` CSV, and Ctrl-C.
+struct Terminal {
+    bar: Option<crate::progress::EngineBar>,
+    samples: Option<std::io::BufWriter<std::fs::File>>,
+    interrupt: Arc<AtomicBool>,
+}
+
+impl Observer for Terminal {
+    fn engine_started(&mut self, engine: &str, index: usize, count: usize) {
+        self.bar = Some(crate::progress::EngineBar::new(engine, index, count));
+    }
+
+    fn event(&mut self, event: Event) {
+        if let Some(bar) = &mut self.bar {
+            bar.event(event);
+        }
+    }
+
+    fn engine_finished(&mut self, engine: &str, outcome: Result<&EngineRun, &BenchError>) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+        if let Err(e) = outcome {
+            eprintln!("error: engine {engine}: {}", crate::error_text(e));
+            if let BenchError::InputShape {
+                example: Some(example),
+                ..
+            } = e
+            {
+                eprintln!("hint: give each size with --input-shape {example} (N: a size)");
+            }
+        }
+    }
+
+    fn sample(&mut self, s: &Sample) -> std::io::Result<()> {
+        if let Some(out) = &mut self.samples {
+            writeln!(
+                out,
+                "{},{},{},{},{:.6},{:.6},{:.6},{}",
+                s.engine,
+                s.iteration,
+                s.input.replace(',', ";"),
+                s.anchor,
+                s.t_s,
+                s.real_ms,
+                s.cpu_ms,
+                s.alloc_bytes
+            )?;
+        }
+        Ok(())
+    }
+
+    fn interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::SeqCst)
+    }
+}
+
+/// An app over its dataset, or a bare model (which the file's bytes tell)
+/// over synthetic or given tensors.
+fn subject(args: &BenchmarkArgs) -> Result<Subject> {
+    let format = if args.app.is_file() {
+        lpdnn_engine_api::sniff_file(&args.app)
+            .with_context(|| format!("cannot read {}", args.app.display()))?
+    } else {
+        ModelFormat::Unknown
+    };
+    if format == ModelFormat::Unknown {
+        if !args.input_shapes.is_empty() || args.inputs.is_some() {
+            bail!(
+                "--input-shape and --inputs are for a bare model; {} is an app (its \
+                 pre-processor makes the tensors from --dataset)",
+                args.app.display()
+            );
+        }
+        let app = App::load(&args.app)?;
+        let Some(dataset) = &args.dataset else {
+            bail!("--dataset is needed for an app: a folder of inputs, or one input file");
+        };
+        let inputs = lpdnn_bench::load_dataset(dataset, app.class)?;
+        return Ok(Subject::App {
+            app: Box::new(app),
+            inputs,
+        });
+    }
+    if args.dataset.is_some() {
+        bail!(
+            "--dataset is for an app; {} is a{} {format} model: give its tensors with \
+             --inputs DIR (NAME.npy files) or let it run on synthetic ones",
+            args.app.display(),
+            if format == ModelFormat::Onnx { "n" } else { "" }
+        );
+    }
+    let inputs = match &args.inputs {
+        Some(dir) => ModelInputs::Given(lpdnn_bench::load_tensor_sets(dir)?),
+        None => ModelInputs::Synthetic {
+            shapes: args
+                .input_shapes
+                .iter()
+                .map(|s| parse_input_shape(s))
+                .collect::<Result<_>>()?,
+            seed: args.seed,
+        },
+    };
+    Ok(Subject::Model {
+        path: args.app.clone(),
+        inputs,
+    })
+}
+
+/// `NAME=1,3,224,224` (also `NAME:1x3x224x224`).
+fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>)> {
+    let (name, dims) = s
+        .rsplit_once(['=', ':'])
+        .filter(|(n, _)| !n.is_empty())
+        .with_context(|| format!("--input-shape {s}: give NAME=DIMS, e.g. input=1,3,224,224"))?;
+    let dims = dims
+        .split([',', 'x'])
+        .map(|d| d.trim().parse::<usize>().ok().filter(|d| *d > 0))
+        .collect::<Option<Vec<_>>>()
+        .with_context(|| {
+            format!("--input-shape {s}: dimensions are positive integers, e.g. {name}=1,3,224,224")
+        })?;
+    Ok((name.to_owned(), dims))
+}
+
+/// The first engine of this build that takes the model's format and can
+/// run here.
+fn default_engine(model: &Path) -> Result<String> {
+    let format = lpdnn_engine_api::sniff_file(model)?;
+    lpdnn_engines::REGISTRY
+        .iter()
+        .map(|r| (r.make)())
+        .find(|e| e.formats().contains(&format) && e.info().available)
+        .map(|e| e.name().to_owned())
+        .with_context(|| format!("no engine here runs {format} models; see `lpdnn-host engines`"))
 }
 
 /// The files `--filename FILE` writes: FILE (JSON), FILE with `.html`, and

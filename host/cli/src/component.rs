@@ -257,28 +257,28 @@ pub fn dump_trace(
             .iter()
             .filter_map(|chunk| chunk.get(i))
             .collect();
-        let mut shape = t.shape.clone();
+        let mut shape = t.shape().to_vec();
         if rows.len() > 1 {
             if rows
                 .iter()
-                .any(|r| r.shape != t.shape || r.dtype != t.dtype)
+                .any(|r| r.shape() != t.shape() || r.dtype() != t.dtype())
             {
                 bail!(
                     "output '{}' changes shape between chunks; it cannot be stacked",
-                    t.name
+                    t.name()
                 );
             }
             shape.insert(0, rows.len());
         }
-        let data: Vec<u8> = rows.iter().flat_map(|r| r.data.iter().copied()).collect();
-        let file = if t.name.is_empty() {
+        let data: Vec<u8> = rows.iter().flat_map(|r| r.data().iter().copied()).collect();
+        let file = if t.name().is_empty() {
             format!("output{i}")
         } else {
-            safe(&t.name)
+            safe(t.name())
         };
         crate::write_atomically(
             &folder.join(format!("{file}.npy")),
-            &npy_bytes(t.dtype, &shape, &data)?,
+            &npy_bytes(t.dtype(), &shape, &data)?,
         )?;
         names.push(file);
     }
@@ -349,11 +349,11 @@ fn run_one(
         .enumerate()
         .map(|(i, chunk)| {
             let t = match tensor {
-                Some(name) => chunk.iter().find(|t| t.name == name),
+                Some(name) => chunk.iter().find(|t| t.name() == name),
                 None => chunk.first(),
             };
             t.with_context(|| {
-                let names: Vec<&str> = chunk.iter().map(|t| t.name.as_str()).collect();
+                let names: Vec<&str> = chunk.iter().map(|t| t.name()).collect();
                 format!("chunk {i} has no tensor {tensor:?} (it has {names:?})")
             })
         })
@@ -361,22 +361,25 @@ fn run_one(
     let first = picked[0];
     if picked
         .iter()
-        .any(|t| t.shape != first.shape || t.dtype != first.dtype)
+        .any(|t| t.shape() != first.shape() || t.dtype() != first.dtype())
     {
         bail!("the chunks' tensors differ in shape or type; pick one with --tensor");
     }
-    let mut shape = first.shape.clone();
+    let mut shape = first.shape().to_vec();
     if picked.len() > 1 {
         shape.insert(0, picked.len());
     }
-    let data: Vec<u8> = picked.iter().flat_map(|t| t.data.iter().copied()).collect();
-    crate::write_atomically(output, &npy_bytes(first.dtype, &shape, &data)?)?;
+    let data: Vec<u8> = picked
+        .iter()
+        .flat_map(|t| t.data().iter().copied())
+        .collect();
+    crate::write_atomically(output, &npy_bytes(first.dtype(), &shape, &data)?)?;
     println!(
         "{}: {} chunk(s), tensor '{}' {} {:?} -> {}",
         input.display(),
         picked.len(),
-        first.name,
-        first.dtype,
+        first.name(),
+        first.dtype(),
         shape,
         output.display()
     );
@@ -426,19 +429,19 @@ fn split_chunks(outputs: Vec<Tensor>, chunks: usize) -> Result<Vec<Vec<Tensor>>>
     }
     let mut calls: Vec<Vec<Tensor>> = vec![Vec::new(); chunks];
     for t in outputs {
-        if t.shape.first() != Some(&chunks) {
+        if t.shape().first() != Some(&chunks) {
             bail!(
                 "--meta says {chunks} chunks, but '{}' has shape {:?} (one row per chunk expected)",
-                t.name,
-                t.shape
+                t.name(),
+                t.shape()
             );
         }
-        let row = t.data.len() / chunks;
-        for (i, bytes) in t.data.chunks_exact(row.max(1)).enumerate().take(chunks) {
+        let row = t.data().len() / chunks;
+        for (i, bytes) in t.data().chunks_exact(row.max(1)).enumerate().take(chunks) {
             calls[i].push(Tensor::new(
-                t.name.clone(),
-                t.dtype,
-                t.shape[1..].to_vec(),
+                t.name().to_owned(),
+                t.dtype(),
+                t.shape()[1..].to_vec(),
                 bytes.to_vec(),
             )?);
         }

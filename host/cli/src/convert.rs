@@ -6,9 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context, Result};
-use lpdnn_engine_api::{
-    cache_dir, sniff_file, DType, EngineError, LoadOptions, ModelFormat, Tensor, TensorInfo,
-};
+use lpdnn_engine_api::{cache_dir, sniff_file, EngineError, LoadOptions, ModelFormat, TensorInfo};
 use lpdnn_ncnn::{BlobMeta, Meta};
 
 /// Where the pnnx binary is: `$LPDNN_PNNX`, else the set-up's copy.
@@ -37,7 +35,7 @@ fn pnnx() -> Result<PathBuf> {
 fn onnx_io(model: &Path) -> Result<(Vec<TensorInfo>, Vec<TensorInfo>)> {
     let mut last = None;
     for name in ["lne", "onnxruntime"] {
-        let Ok(engine) = lpdnn_app::engine(name) else {
+        let Ok(engine) = lpdnn_engines::engine(name) else {
             continue;
         };
         match engine.load(model, &LoadOptions::default()) {
@@ -228,38 +226,6 @@ pub fn to_ncnn(
     })
 }
 
-/// Seeded inputs: f32 uniform in [0, 1) from splitmix64 (seed 0), integers 0.
-fn seeded_inputs(inputs: &[TensorInfo], shapes: &[Vec<usize>]) -> Result<Vec<Tensor>> {
-    let mut state = 0u64;
-    let mut next = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 40) as f32 / (1u64 << 24) as f32
-    };
-    inputs
-        .iter()
-        .zip(shapes)
-        .map(|(info, shape)| {
-            let n: usize = shape.iter().product();
-            let t = match info.dtype {
-                DType::F32 => {
-                    let values: Vec<f32> = (0..n).map(|_| next()).collect();
-                    Tensor::from_f32(info.name.clone(), shape.clone(), &values)
-                }
-                dtype => Tensor::new(
-                    info.name.clone(),
-                    dtype,
-                    shape.clone(),
-                    vec![0; n * dtype.size()],
-                ),
-            };
-            t.map_err(Into::into)
-        })
-        .collect()
-}
-
 /// Runs the source model (ONNX Runtime, else LNE) and the converted one on
 /// the same seeded input; every output must agree within 1 % of the
 /// output's largest magnitude (NCNN may compute in fp16 or bf16).
@@ -269,10 +235,10 @@ fn self_check(
     inputs: &[TensorInfo],
     shapes: &[Vec<usize>],
 ) -> Result<String> {
-    let feed = seeded_inputs(inputs, shapes)?;
+    let feed = lpdnn_engine_api::synthetic(inputs, shapes, 0)?;
     let mut reference = None;
     for name in ["onnxruntime", "lne"] {
-        let Ok(engine) = lpdnn_app::engine(name) else {
+        let Ok(engine) = lpdnn_engines::engine(name) else {
             continue;
         };
         if let Ok(mut m) = engine.load(model, &LoadOptions::default()) {
@@ -286,7 +252,7 @@ fn self_check(
     let (by, want) =
         reference.context("no engine here can run the source model to check against")?;
     // Errors say what failed, not the private folder it happened in.
-    let mut ncnn = match lpdnn_app::engine("ncnn")?.load(param, &LoadOptions::default()) {
+    let mut ncnn = match lpdnn_engines::engine("ncnn")?.load(param, &LoadOptions::default()) {
         Ok(m) => m,
         Err(EngineError::Load { message, .. }) => {
             bail!("NCNN cannot load the converted model: {message}")
@@ -300,14 +266,14 @@ fn self_check(
     for w in &want {
         let g = got
             .iter()
-            .find(|g| g.name == w.name)
-            .with_context(|| format!("the converted model has no output '{}'", w.name))?;
-        if g.shape.iter().product::<usize>() != w.shape.iter().product::<usize>() {
+            .find(|g| g.name() == w.name())
+            .with_context(|| format!("the converted model has no output '{}'", w.name()))?;
+        if g.shape().iter().product::<usize>() != w.shape().iter().product::<usize>() {
             bail!(
                 "output '{}' has shape {:?}, the source's is {:?}",
-                w.name,
-                g.shape,
-                w.shape
+                w.name(),
+                g.shape(),
+                w.shape()
             );
         }
         let (Some(gv), Some(wv)) = (g.to_f32(), w.to_f32()) else {
@@ -322,7 +288,7 @@ fn self_check(
         if nan || diff > 0.01 * scale {
             bail!(
                 "output '{}' differs from {by}'s by up to {diff:.3e} (largest value {scale:.3e})",
-                w.name
+                w.name()
             );
         }
         worst = worst.max(diff / scale);

@@ -160,27 +160,34 @@ fn main() -> ExitCode {
         }
         Err(e) => {
             eprintln!("error: {}", error_text(e.as_ref()));
+            if hit_file_limit(e.as_ref()) {
+                eprintln!("hint: raise the limit with --max-file-size (e.g. --max-file-size 8G)");
+            }
             ExitCode::FAILURE
         }
     }
 }
 
+/// Whether a file was refused for its size (anywhere in the chain, also
+/// inside an `io::Error`).
+fn hit_file_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    use lpdnn_engine_api::ReadError;
+    let too_large = |r: Option<&ReadError>| matches!(r, Some(ReadError::TooLarge { .. }));
+    std::iter::successors(Some(e), |e| e.source()).any(|cause| {
+        too_large(cause.downcast_ref::<ReadError>())
+            || too_large(
+                cause
+                    .downcast_ref::<std::io::Error>()
+                    .and_then(|io| io.get_ref())
+                    .and_then(|inner| inner.downcast_ref::<ReadError>()),
+            )
+    })
+}
+
 /// An error and its causes on one line, each cause once: a library error
 /// that already quotes its cause is not followed by it again.
 pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = String::new();
-    let chain = std::iter::successors(Some(e), |e| e.source());
-    for cause in chain {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
-    }
-    text
+    lpdnn_bench::error_chain(e)
 }
 
 /// Parses `4G`, `512M`, `100K` or a number of bytes.
@@ -230,7 +237,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 bail!("--threads: {m}");
             }
             if let Some(name) = &engine {
-                lpdnn_app::engine(name).map_err(|e| anyhow::anyhow!("--engine: {e}"))?;
+                lpdnn_engines::engine(name).map_err(|e| anyhow::anyhow!("--engine: {e}"))?;
             }
             let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
             run_app(
@@ -260,10 +267,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
         } => bench::compare(&a, b.as_deref(), &engines, fail_if_slower, json),
         Command::Engines { json } => {
-            let infos: Vec<EngineInfo> = lpdnn_app::ENGINES
+            let infos: Vec<EngineInfo> = lpdnn_engines::REGISTRY
                 .iter()
-                .filter_map(|name| lpdnn_app::engine(name).ok())
-                .map(|e| e.info())
+                .map(|r| (r.make)().info())
                 .collect();
             let mut out = std::io::stdout().lock();
             if json {

@@ -107,7 +107,7 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     let text = std::str::from_utf8(bytes)
         .map_err(|_| bad("an NCNN .param is text; this is not UTF-8".into()))?;
     let parsed = parse(text).map_err(bad)?;
-    let bin = path.with_extension("bin");
+    let bin = lpdnn_engine_api::ncnn_bin_path(path);
     let bin_bytes = std::fs::metadata(&bin).map(|m| m.len()).ok();
     let mut layers = Vec::with_capacity(parsed.len());
     let mut parameters = 0u64;

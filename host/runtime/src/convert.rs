@@ -268,14 +268,14 @@ fn wit_dtype(d: DType) -> bindings::Dtype {
 /// Converts an engine tensor for a guest.
 pub(crate) fn to_wit(t: &Tensor) -> bindings::Tensor {
     bindings::Tensor {
-        name: t.name.clone(),
+        name: t.name().to_owned(),
         shape: t
-            .shape
+            .shape()
             .iter()
             .map(|&d| u32::try_from(d).unwrap_or(u32::MAX))
             .collect(),
-        dtype: wit_dtype(t.dtype),
-        data: t.data.clone(),
+        dtype: wit_dtype(t.dtype()),
+        data: t.data().to_vec(),
     }
 }
 
@@ -409,13 +409,10 @@ pub(crate) fn prediction(path: &Path, p: bindings::Prediction) -> Result<Predict
                 .map(|t| {
                     let t = from_wit(t).and_then(|t| {
                         let data = t.to_f32().ok_or_else(|| {
-                            format!("tensor '{}' is {}, not f32", t.name, t.dtype)
+                            format!("tensor '{}' is {}, not f32", t.name(), t.dtype())
                         })?;
-                        Ok(Values {
-                            name: t.name,
-                            shape: t.shape,
-                            data,
-                        })
+                        let (name, _, shape, _) = t.into_parts();
+                        Ok(Values { name, shape, data })
                     });
                     t.map_err(|message| RuntimeError::InvalidOutput {
                         path: path.to_owned(),

@@ -77,9 +77,10 @@ struct Hostile;
 
 impl Guest for Hostile {
     fn configure(config: Config) -> Result<(), ProcessorError> {
-        if let Some(mode) = config
-            .params
-            .strip_prefix("{\"configure\": \"")
+        // As written by hand or as the host re-serialises an app's params.
+        let compact: String = config.params.split_whitespace().collect();
+        if let Some(mode) = compact
+            .strip_prefix("{\"configure\":\"")
             .and_then(|s| s.strip_suffix("\"}"))
         {
             misbehave(mode.as_bytes())?;

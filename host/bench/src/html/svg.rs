@@ -5,11 +5,19 @@
 
 use std::fmt::Write;
 
-/// Text, HTML-escaped for element content and quoted attributes.
+/// Text, HTML-escaped for element content and quoted attributes. Control
+/// characters and bidirectional overrides (which a model's tensor names or
+/// a label file may hold) are shown as `\u{..}`, not obeyed.
 pub fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+            c if c.is_control() && c != '\n' => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
@@ -469,6 +477,11 @@ mod tests {
             escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn escape_shows_bidi_overrides_and_control_characters() {
+        assert_eq!(escape("cat\u{202E}god\x1b[2J"), "cat\\u{202e}god\\u{1b}[2J");
     }
 
     #[test]

@@ -1,0 +1,266 @@
+//! `lpdnn-host benchmark MODEL`: a bare model timed on its engine alone, as
+//! onnxruntime_perf_test, trtexec and benchmark_model do, on seeded
+//! synthetic tensors or on `.npy` files, with the same statistics, static
+//! metrics and provenance as an app benchmark.
+
+mod common;
+
+use common::{host, read_json, root, text, validate};
+
+use serde_json::Value;
+use sha2::Digest;
+
+/// Runs `benchmark` with a short plan and `--filename`; gives the exit
+/// status's success, the text and the JSON (when written).
+fn bench(model: &str, args: &[&str]) -> (bool, String, Option<Value>) {
+    let out = tempfile::tempdir().unwrap();
+    let json = out.path().join("r.json");
+    let mut all = vec![
+        "benchmark",
+        model,
+        "--number",
+        "10",
+        "--warmup",
+        "2",
+        "--no-monitors",
+        "--filename",
+        json.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    let o = host(&all);
+    let result = json.is_file().then(|| read_json(&json));
+    (o.status.success(), text(&o), result)
+}
+
+fn outputs(run: &Value) -> Vec<(String, Value)> {
+    run["predictions"][0]["prediction"]["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["name"].as_str().unwrap().to_owned(), o["shape"].clone()))
+        .collect()
+}
+
+#[test]
+fn an_onnx_model_runs_alone_on_two_engines_with_static_metrics_and_provenance() {
+    let model = "assets/models/face_detection_short_range.onnx";
+    let (ok, t, r) = bench(model, &["--engine", "lne,onnxruntime", "--seed", "3"]);
+    assert!(ok, "{t}");
+    let r = r.unwrap();
+    validate(&r);
+    assert_eq!(r["config"]["subject"], "model");
+    assert_eq!(r["config"]["app_name"], "face_detection_short_range.onnx");
+    assert_eq!(r["config"]["dataset"], "synthetic, seed 3");
+    assert_eq!(r["config"]["inputs"], serde_json::json!(["synthetic-3"]));
+    assert_eq!(r["config"]["inference_only"], true);
+    let sha = hex::encode(sha2::Sha256::digest(
+        std::fs::read(root().join(model)).unwrap(),
+    ));
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2, "{t}");
+    for run in runs {
+        let steady = &run["phases"]["steady"];
+        assert_eq!(steady["iterations"], 10);
+        assert_eq!(steady["ended_by"], "number");
+        // The engine alone: one `inference` anchor, no pipeline stages.
+        let anchors: Vec<&String> = steady["anchors"].as_object().unwrap().keys().collect();
+        assert_eq!(anchors, ["inference"], "{t}");
+        assert_eq!(steady["anchors"]["inference"]["real_ms"]["n"], 10);
+        assert!(run["phases"]["load_ms"]["load.model"].as_f64().unwrap() > 0.0);
+        assert_eq!(run["model_sha256"], sha.as_str());
+        assert_eq!(run["model_format"], "ONNX");
+        assert_eq!(run["static_metrics"]["macs"], 30_760_960);
+        assert_eq!(
+            outputs(run),
+            [
+                ("regressors".to_owned(), serde_json::json!([1, 896, 16])),
+                ("classificators".to_owned(), serde_json::json!([1, 896, 1])),
+            ]
+        );
+    }
+    assert!(t.contains("inference"), "{t}");
+    assert!(r["provenance"]["lpdnn_host"]["version"].is_string(), "{r}");
+}
+
+#[test]
+fn tflite_and_ncnn_models_pick_their_engine() {
+    for (model, engine, format) in [
+        (
+            "assets/models/face_detection_short_range.tflite",
+            "litert",
+            "TFLite",
+        ),
+        (
+            "assets/models/face_detection_short_range.ncnn.param",
+            "ncnn",
+            "NCNN",
+        ),
+    ] {
+        let (ok, t, r) = bench(model, &[]);
+        assert!(ok, "{model}: {t}");
+        let r = r.unwrap();
+        validate(&r);
+        let run = &r["runs"][0];
+        assert_eq!(run["engine"], engine, "{model}");
+        assert_eq!(run["model_format"], format, "{model}");
+        assert_eq!(run["phases"]["steady"]["iterations"], 10, "{model}");
+        assert_eq!(run["static_metrics"]["macs"], 30_760_960, "{model}");
+        assert_eq!(outputs(run).len(), 2, "{model}: {run}");
+    }
+}
+
+#[test]
+fn open_dimensions_need_input_shapes_and_run_with_them() {
+    let model = "tests/models/open_dims.onnx";
+    let (ok, t, r) = bench(model, &["--engine", "onnxruntime"]);
+    assert!(!ok, "{t}");
+    assert!(t.contains("input 'x' is f32 [?,3,?,?]"), "{t}");
+    assert!(t.contains("--input-shape x=N,3,N,N"), "{t}");
+    assert!(r.unwrap()["runs"].as_array().unwrap().is_empty());
+
+    let (ok, t, r) = bench(
+        model,
+        &[
+            "--engine",
+            "onnxruntime,lne",
+            "--input-shape",
+            "x=2,3,8,5",
+            "--input-shape",
+            "ids=2",
+        ],
+    );
+    assert!(ok, "{t}");
+    for run in r.unwrap()["runs"].as_array().unwrap() {
+        assert_eq!(
+            outputs(run),
+            [
+                ("y".to_owned(), serde_json::json!([2, 3, 8, 5])),
+                ("z".to_owned(), serde_json::json!([2])),
+            ],
+            "{run}"
+        );
+    }
+}
+
+/// A `.npy` file (format 1.0) of little-endian values.
+fn npy(path: &std::path::Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+    bytes.extend((header.len() as u16).to_le_bytes());
+    bytes.extend(header.as_bytes());
+    bytes.extend(data);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn npy_inputs_feed_the_model_by_name_one_set_per_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    for (set, batch) in [("a", 1usize), ("b", 3)] {
+        let d = dir.path().join(set);
+        std::fs::create_dir(&d).unwrap();
+        let x: Vec<u8> = (0..batch * 3 * 4 * 4)
+            .flat_map(|i| (i as f32 - 20.0).to_le_bytes())
+            .collect();
+        npy(&d.join("x.npy"), "<f4", &[batch, 3, 4, 4], &x);
+        let ids: Vec<u8> = (0..batch as i64).flat_map(|i| i.to_le_bytes()).collect();
+        npy(&d.join("ids.npy"), "<i8", &[batch], &ids);
+    }
+    let dir_arg = dir.path().to_str().unwrap();
+    let (ok, t, r) = bench("tests/models/open_dims.onnx", &["--inputs", dir_arg]);
+    assert!(ok, "{t}");
+    let r = r.unwrap();
+    assert_eq!(r["config"]["inputs"], serde_json::json!(["a", "b"]));
+    assert_eq!(r["config"]["dataset"], dir_arg);
+    let run = &r["runs"][0];
+    assert_eq!(run["predictions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        run["predictions"][1]["prediction"]["outputs"][0]["shape"],
+        serde_json::json!([3, 3, 4, 4])
+    );
+
+    // A set that does not fit is refused naming the set and the input.
+    npy(&dir.path().join("b/ids.npy"), "<i4", &[3], &[0; 12]);
+    let (ok, t, _) = bench("tests/models/open_dims.onnx", &["--inputs", dir_arg]);
+    assert!(!ok, "{t}");
+    assert!(
+        t.contains("input b:") && t.contains("'ids'") && t.contains("i64"),
+        "{t}"
+    );
+}
+
+#[test]
+fn mistakes_are_refused_with_what_to_do() {
+    let face = "assets/models/face_detection_short_range.onnx";
+    for (args, needle) in [
+        (
+            vec!["benchmark", face, "--dataset", "assets/images"],
+            "--dataset is for an app",
+        ),
+        (
+            vec![
+                "benchmark",
+                "examples/face-detection/app.json",
+                "--input-shape",
+                "input=1,3,128,128",
+            ],
+            "--input-shape and --inputs are for a bare model",
+        ),
+        (
+            vec!["benchmark", "examples/face-detection/app.json"],
+            "--dataset is needed for an app",
+        ),
+        (
+            vec!["benchmark", face, "--input-shape", "input"],
+            "give NAME=DIMS",
+        ),
+        (
+            vec!["benchmark", face, "--input-shape", "input=1,0,3"],
+            "dimensions are positive integers",
+        ),
+        (
+            vec![
+                "benchmark",
+                face,
+                "--input-shape",
+                "image=1,3,128,128",
+                "--number",
+                "1",
+            ],
+            "the model has no input 'image'; its inputs: input f32 [1,3,128,128]",
+        ),
+        (
+            vec![
+                "benchmark",
+                face,
+                "--input-shape",
+                "input=1,3,64,64",
+                "--number",
+                "1",
+            ],
+            "input 'input' is f32 [1,3,128,128]; [1, 3, 64, 64] does not fit it",
+        ),
+        (
+            vec!["benchmark", face, "--engine", "litert", "--number", "1"],
+            "engine litert accepts {TFLite}",
+        ),
+        (
+            vec!["benchmark", face, "--inputs", "assets/images"],
+            "holds no .npy files",
+        ),
+    ] {
+        let o = host(&args);
+        let t = text(&o);
+        assert!(!o.status.success(), "{args:?}: {t}");
+        assert!(t.contains(needle), "{args:?}: want {needle:?} in {t}");
+        assert!(!t.contains("panicked"), "{args:?}: {t}");
+    }
+}
