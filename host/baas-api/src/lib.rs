@@ -1,0 +1,245 @@
+//! Benchmark as a Service: the types the server, the workers and the
+//! client share. A job's **status** (where it is) and its **result** (how
+//! it ended) are two fields, as in AWS Device Farm.
+
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a job is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    /// Waiting for a worker of its platform and profile.
+    Queued,
+    /// Waiting, and no worker of its platform and profile is alive.
+    PendingDevice,
+    /// A worker holds its lease and runs it.
+    Running,
+    /// Ended; see its [`JobResult`].
+    Completed,
+    /// Cancelled by its owner before it ended.
+    Cancelled,
+}
+
+/// How a completed job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobResult {
+    /// The benchmark ran; its report is ready.
+    Passed,
+    /// It did not; see the [`FailureKind`] and message.
+    Failed,
+}
+
+/// Why a job failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The model or app is at fault (it does not load, crashes the engine,
+    /// exhausts memory): retrying will not help.
+    UserError,
+    /// The service is at fault (workers lost, no device): a retry may pass.
+    InfraError,
+    /// It ran past its time limit, or waited past the queue's.
+    Timeout,
+}
+
+macro_rules! words {
+    ($t:ty { $($v:ident = $w:literal),* $(,)? }) => {
+        impl $t {
+            /// The word used in the API and the store.
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$v => $w),* }
+            }
+        }
+        impl fmt::Display for $t {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+        impl FromStr for $t {
+            type Err = UnknownWord;
+            fn from_str(s: &str) -> Result<Self, UnknownWord> {
+                match s {
+                    $($w => Ok(Self::$v),)*
+                    _ => Err(UnknownWord {
+                        what: stringify!($t),
+                        word: s.to_owned(),
+                        known: &[$($w),*],
+                    }),
+                }
+            }
+        }
+    };
+}
+
+words!(JobStatus {
+    Queued = "queued",
+    PendingDevice = "pending_device",
+    Running = "running",
+    Completed = "completed",
+    Cancelled = "cancelled",
+});
+words!(JobResult {
+    Passed = "passed",
+    Failed = "failed",
+});
+words!(FailureKind {
+    UserError = "user_error",
+    InfraError = "infra_error",
+    Timeout = "timeout",
+});
+
+/// A word that is not one of an enum's.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("unknown {what} '{word}' (one of: {})", .known.join(", "))]
+pub struct UnknownWord {
+    /// The enum.
+    pub what: &'static str,
+    /// The word given.
+    pub word: String,
+    /// The words it has.
+    pub known: &'static [&'static str],
+}
+
+/// What a job runs: a bare model or an app bundle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    /// A model file alone, on synthetic or given tensors.
+    Model,
+    /// An archive of an app: app.json, models, components, labels, inputs.
+    Bundle,
+}
+
+/// The benchmark settings a job carries (all optional: the worker's
+/// defaults otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobOptions {
+    /// Engine threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    /// Steady-state passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u64>,
+    /// Steady-state seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Warm-up iterations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<u64>,
+    /// Input shapes of a bare model, `NAME=1,3,224,224`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub input_shapes: Vec<String>,
+}
+
+/// What a user asks for, as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    /// Platform name (a descriptor in `platforms/`).
+    pub platform: String,
+    /// Profile name (the engine library versions of that platform).
+    pub profile: String,
+    /// Engine name (ours: `lne`, `onnxruntime`, ...).
+    pub engine: String,
+    /// `cpu`, `gpu` or `npu`.
+    pub device: String,
+    /// A model or an app bundle.
+    pub subject: SubjectKind,
+    /// SHA-256 of the uploaded file (its name in the content store).
+    pub sha256: String,
+    /// Its format as sniffed at upload (`ONNX`, `TFLite`, `NCNN`, `tar`, `zip`).
+    pub format: String,
+    /// Benchmark settings.
+    pub options: JobOptions,
+}
+
+/// A job as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    /// Its id.
+    pub id: String,
+    /// What it runs.
+    pub spec: JobSpec,
+    /// Where it is.
+    pub status: JobStatus,
+    /// How it ended (`null` until completed).
+    pub result: Option<JobResult>,
+    /// Why it failed.
+    pub failure: Option<FailureKind>,
+    /// What the user should know (the failure's reason, why it waits).
+    pub message: Option<String>,
+    /// Runs begun so far (a lapsed lease starts another).
+    pub attempts: u32,
+    /// The worker that holds or held it.
+    pub worker: Option<String>,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// When its last run began.
+    pub started_ms: Option<i64>,
+    /// When it ended.
+    pub finished_ms: Option<i64>,
+    /// The job this one retries.
+    pub retry_of: Option<String>,
+}
+
+/// What a worker offers, as it registers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerInfo {
+    /// Its id (chosen by the worker, unique per process).
+    pub id: String,
+    /// Platform it runs on.
+    pub platform: String,
+    /// Profile it offers.
+    pub profile: String,
+    /// `lpdnn-host` version.
+    pub version: String,
+    /// Engines available there, with their library versions.
+    pub engines: Vec<WorkerEngine>,
+}
+
+/// One engine a worker offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WorkerEngine {
+    /// Our name.
+    pub name: String,
+    /// Library version, when known.
+    pub version: Option<String>,
+    /// Devices usable there.
+    pub devices: Vec<String>,
+    /// Model formats it takes.
+    pub formats: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_round_trip_and_unknown_ones_list_the_known() {
+        for s in [
+            JobStatus::Queued,
+            JobStatus::PendingDevice,
+            JobStatus::Running,
+            JobStatus::Completed,
+            JobStatus::Cancelled,
+        ] {
+            assert_eq!(s.as_str().parse::<JobStatus>().unwrap(), s);
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
+        }
+        let err = "done".parse::<JobStatus>().unwrap_err();
+        assert!(err.to_string().contains("queued, pending_device"), "{err}");
+        assert_eq!(
+            "timeout".parse::<FailureKind>().unwrap(),
+            FailureKind::Timeout
+        );
+    }
+}

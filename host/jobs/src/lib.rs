@@ -1,0 +1,180 @@
+//! Benchmark as a Service: where jobs wait and what they became.
+//!
+//! - [`JobStore`]: submit, look up, cancel and retry jobs, register workers,
+//!   read completed reports (the profiling dataset).
+//! - [`JobQueue`]: a worker claims **one** job at a time under a lease,
+//!   renews it while it runs, and completes it once. A lease that lapses
+//!   (the worker died) puts the job back in the queue; after
+//!   `max_attempts` runs it fails as `infra_error`. A result is written
+//!   once per job, whatever the retries: completing needs the lease.
+//! - [`ContentStore`]: uploaded files on disk by SHA-256 (never database
+//!   blobs); the same model uploaded twice is stored once.
+//!
+//! [`SqliteJobs`] implements both traits on an embedded SQLite database
+//! (WAL, `synchronous=NORMAL`, one writer connection); a later back end
+//! implements them again on NATS JetStream and PostgreSQL.
+
+#![warn(missing_docs)]
+
+mod content;
+mod sqlite;
+
+use std::future::Future;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use content::ContentStore;
+pub use lpdnn_baas_api::{FailureKind, Job, JobResult, JobSpec, JobStatus, WorkerInfo};
+pub use sqlite::SqliteJobs;
+
+/// Errors of a store or queue.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed.
+    #[error("job store: {0}")]
+    Database(#[from] sqlx::Error),
+    /// A stored value is not what this version writes.
+    #[error("job store: job {id}: {message}")]
+    Corrupt {
+        /// The job.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// No job has this id.
+    #[error("no job {0}")]
+    NotFound(String),
+    /// The job is not in a state that allows this (e.g. cancelling a
+    /// completed job).
+    #[error("job {id} is {status}: {message}")]
+    Conflict {
+        /// The job.
+        id: String,
+        /// Its status.
+        status: JobStatus,
+        /// Why the operation is refused.
+        message: String,
+    },
+    /// The lease is no longer held: it lapsed and another worker took the
+    /// job, or the job was cancelled. The worker must stop.
+    #[error("job {0}: the lease is lost (lapsed, or the job was cancelled)")]
+    LeaseLost(String),
+    /// A file of the content store could not be written or read.
+    #[error("content store: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A new job: its spec and who asked.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    /// What to run.
+    pub spec: JobSpec,
+    /// The submitter (a token's name), for quotas.
+    pub owner: String,
+    /// Runs before a job whose workers keep dying fails as `infra_error`.
+    pub max_attempts: u32,
+    /// How long it may wait in the queue before it fails as `timeout`.
+    pub queue_ttl: Duration,
+    /// The job this one retries.
+    pub retry_of: Option<String>,
+}
+
+/// A worker's hold on a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lease {
+    /// The job.
+    pub job: String,
+    /// Which run of the job this is (from 1).
+    pub attempt: u32,
+    /// The worker holding it.
+    pub worker: String,
+}
+
+/// How a run ended, as the worker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// The benchmark's report (JSON text).
+    Passed {
+        /// The report.
+        report: String,
+    },
+    /// The run failed.
+    Failed {
+        /// Whose fault.
+        kind: FailureKind,
+        /// Why, for the user.
+        message: String,
+    },
+}
+
+/// Submitting and reading jobs, and the worker registry.
+pub trait JobStore: Send + Sync + 'static {
+    /// Queues a job; gives it as stored.
+    fn submit(&self, job: NewJob) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    /// The job of that id.
+    fn get(&self, id: &str) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    /// The report of a passed job.
+    fn report(&self, id: &str) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// The latest progress a worker reported for a running job.
+    fn progress(&self, id: &str)
+        -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
+    /// Cancels a queued or running job (the worker sees its lease lost).
+    fn cancel(&self, id: &str) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    /// Jobs of `owner` still waiting or running (for quotas).
+    fn active_for(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Jobs waiting for `platform`/`profile` (the queue depth).
+    fn queued_for(
+        &self,
+        platform: &str,
+        profile: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Passed jobs finished at or after `since_ms`, with their reports,
+    /// oldest first (the profiling dataset).
+    fn passed_since(
+        &self,
+        since_ms: i64,
+    ) -> impl Future<Output = Result<Vec<(Job, String)>, StoreError>> + Send;
+    /// Records a worker (again) and its heartbeat.
+    fn register(&self, worker: &WorkerInfo) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A worker's heartbeat.
+    fn worker_seen(&self, worker: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Every worker ever registered, with its last heartbeat (ms).
+    fn workers(&self) -> impl Future<Output = Result<Vec<(WorkerInfo, i64)>, StoreError>> + Send;
+}
+
+/// Claiming, renewing and completing jobs.
+pub trait JobQueue: Send + Sync + 'static {
+    /// Takes the oldest queued job of `platform`/`profile` under a lease of
+    /// `lease` (first returning lapsed leases to the queue and failing jobs
+    /// past their queue time-to-live); `None` when there is none.
+    fn claim(
+        &self,
+        worker: &str,
+        platform: &str,
+        profile: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Option<(Lease, Job)>, StoreError>> + Send;
+    /// Renews the lease for `lease` more and records the run's progress;
+    /// [`StoreError::LeaseLost`] if it lapsed or the job was cancelled.
+    fn renew(
+        &self,
+        lease: &Lease,
+        duration: Duration,
+        progress: Option<&str>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Writes the outcome, once: `Ok(false)` (and nothing written) when the
+    /// lease was lost meanwhile.
+    fn complete(
+        &self,
+        lease: &Lease,
+        outcome: Outcome,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Waits until a job may have been queued, or `timeout`.
+    fn wait_for_work(&self, timeout: Duration) -> impl Future<Output = ()> + Send;
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,267 @@
+//! The embedded job store and queue on a real SQLite file: order, leases,
+//! lapses, attempts, cancellation, the queue's time-to-live, results
+//! written once, and many workers claiming at once.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use lpdnn_baas_api::{JobOptions, SubjectKind};
+use lpdnn_jobs::{
+    FailureKind, JobQueue, JobResult, JobSpec, JobStatus, JobStore, NewJob, Outcome, SqliteJobs,
+    StoreError,
+};
+
+fn spec(platform: &str) -> JobSpec {
+    JobSpec {
+        platform: platform.into(),
+        profile: "default".into(),
+        engine: "onnxruntime".into(),
+        device: "cpu".into(),
+        subject: SubjectKind::Model,
+        sha256: "ab".repeat(32),
+        format: "ONNX".into(),
+        options: JobOptions::default(),
+    }
+}
+
+fn new_job(platform: &str) -> NewJob {
+    NewJob {
+        spec: spec(platform),
+        owner: "alice".into(),
+        max_attempts: 2,
+        queue_ttl: Duration::from_secs(3600),
+        retry_of: None,
+    }
+}
+
+async fn store() -> (tempfile::TempDir, SqliteJobs) {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = SqliteJobs::open(&dir.path().join("jobs.db")).await.unwrap();
+    (dir, jobs)
+}
+
+const LONG: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn jobs_are_claimed_oldest_first_per_platform_and_completed_once() {
+    let (_dir, q) = store().await;
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    let b = q.submit(new_job("x86_64")).await.unwrap();
+    let _arm = q.submit(new_job("aarch64")).await.unwrap();
+    assert_eq!(a.status, JobStatus::Queued);
+    assert_eq!(q.queued_for("x86_64", "default").await.unwrap(), 2);
+    assert_eq!(q.active_for("alice").await.unwrap(), 3);
+
+    let (lease, job) = q
+        .claim("w1", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.id, a.id);
+    assert_eq!((job.status, job.attempts), (JobStatus::Running, 1));
+    assert_eq!(job.worker.as_deref(), Some("w1"));
+    let (lease_b, _) = q
+        .claim("w2", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lease_b.job, b.id);
+    assert!(q
+        .claim("w3", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .is_none());
+
+    q.renew(&lease, LONG, Some("{\"phase\":\"steady\"}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        q.progress(&a.id).await.unwrap().as_deref(),
+        Some("{\"phase\":\"steady\"}")
+    );
+    let passed = Outcome::Passed {
+        report: "{\"runs\":[]}".into(),
+    };
+    assert!(q.complete(&lease, passed.clone()).await.unwrap());
+    // A second completion (a duplicate delivery) writes nothing.
+    assert!(!q.complete(&lease, passed).await.unwrap());
+    let done = q.get(&a.id).await.unwrap();
+    assert_eq!(
+        (done.status, done.result),
+        (JobStatus::Completed, Some(JobResult::Passed))
+    );
+    assert_eq!(
+        q.report(&a.id).await.unwrap().as_deref(),
+        Some("{\"runs\":[]}")
+    );
+    let rows = q.passed_since(0).await.unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].0.id, a.id);
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_requeues_the_job_and_the_old_worker_cannot_write() {
+    let (_dir, q) = store().await;
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    let (dead, _) = q
+        .claim("w1", "x86_64", "default", Duration::from_millis(1))
+        .await
+        .unwrap()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (lease, job) = q
+        .claim("w2", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((job.id.as_str(), job.attempts), (a.id.as_str(), 2));
+    // The first worker comes back: its lease is gone, its result ignored.
+    assert!(matches!(
+        q.renew(&dead, LONG, None).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    let failed = Outcome::Failed {
+        kind: FailureKind::UserError,
+        message: "stale".into(),
+    };
+    assert!(!q.complete(&dead, failed).await.unwrap());
+    assert!(q
+        .complete(
+            &lease,
+            Outcome::Passed {
+                report: "{}".into()
+            }
+        )
+        .await
+        .unwrap());
+    let done = q.get(&a.id).await.unwrap();
+    assert_eq!(done.result, Some(JobResult::Passed));
+    assert_eq!(done.worker.as_deref(), Some("w2"));
+}
+
+#[tokio::test]
+async fn a_job_whose_workers_keep_dying_fails_as_infra_error() {
+    let (_dir, q) = store().await;
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    for worker in ["w1", "w2"] {
+        q.claim(worker, "x86_64", "default", Duration::from_millis(1))
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(q
+        .claim("w3", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    let done = q.get(&a.id).await.unwrap();
+    assert_eq!(done.status, JobStatus::Completed);
+    assert_eq!(done.failure, Some(FailureKind::InfraError));
+    assert!(done.message.unwrap().contains("2 run(s)"));
+}
+
+#[tokio::test]
+async fn cancelling_stops_the_worker_and_only_active_jobs_cancel() {
+    let (_dir, q) = store().await;
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    let (lease, _) = q
+        .claim("w1", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(q.cancel(&a.id).await.unwrap().status, JobStatus::Cancelled);
+    assert!(matches!(
+        q.renew(&lease, LONG, None).await,
+        Err(StoreError::LeaseLost(_))
+    ));
+    assert!(!q
+        .complete(
+            &lease,
+            Outcome::Passed {
+                report: "{}".into()
+            }
+        )
+        .await
+        .unwrap());
+    assert!(matches!(
+        q.cancel(&a.id).await,
+        Err(StoreError::Conflict {
+            status: JobStatus::Cancelled,
+            ..
+        })
+    ));
+    assert!(matches!(q.get("nope").await, Err(StoreError::NotFound(_))));
+}
+
+#[tokio::test]
+async fn a_job_nobody_takes_fails_when_its_queue_time_runs_out() {
+    let (_dir, q) = store().await;
+    let mut job = new_job("riscv64");
+    job.queue_ttl = Duration::from_millis(1);
+    let a = q.submit(job).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Any claim sweeps the queue.
+    assert!(q
+        .claim("w1", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .is_none());
+    let done = q.get(&a.id).await.unwrap();
+    assert_eq!(done.failure, Some(FailureKind::Timeout));
+    assert!(done.message.unwrap().contains("platform riscv64"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn many_workers_claiming_at_once_take_each_job_exactly_once() {
+    let (_dir, q) = store().await;
+    let mut ids = HashSet::new();
+    for _ in 0..200 {
+        ids.insert(q.submit(new_job("x86_64")).await.unwrap().id);
+    }
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let q = q.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut mine = Vec::new();
+            let worker = format!("w{w}");
+            while let Some((lease, _)) = q.claim(&worker, "x86_64", "default", LONG).await.unwrap()
+            {
+                assert!(q
+                    .complete(
+                        &lease,
+                        Outcome::Passed {
+                            report: "{}".into()
+                        }
+                    )
+                    .await
+                    .unwrap());
+                mine.push(lease.job);
+            }
+            mine
+        }));
+    }
+    let mut claimed = Vec::new();
+    for t in tasks {
+        claimed.extend(t.await.unwrap());
+    }
+    assert_eq!(claimed.len(), 200);
+    assert_eq!(claimed.into_iter().collect::<HashSet<_>>(), ids);
+    assert_eq!(q.passed_since(0).await.unwrap().len(), 200);
+}
+
+#[tokio::test]
+async fn a_submission_wakes_a_waiting_worker() {
+    let (_dir, q) = store().await;
+    let waiter = {
+        let q = q.clone();
+        tokio::spawn(async move {
+            let start = std::time::Instant::now();
+            q.wait_for_work(Duration::from_secs(30)).await;
+            start.elapsed()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    q.submit(new_job("x86_64")).await.unwrap();
+    assert!(waiter.await.unwrap() < Duration::from_secs(10));
+}
