@@ -1,0 +1,140 @@
+//! The worker's sandbox around a real `lpdnn-host benchmark`: a normal
+//! model passes; a model that needs more memory than the limit, and a run
+//! past the time limit, each fail their job with the right kind, and the
+//! next run is unaffected. The child gets no network.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::root;
+use lpdnn_baas_api::FailureKind;
+use lpdnn_worker::{classify, sandbox, Ended, Limits};
+
+fn host() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+}
+
+/// Benchmarks `model` (copied into the job's folder) in the sandbox; gives
+/// the run and the report the child wrote, if any.
+fn job(
+    model: &str,
+    extra: &[&str],
+    limits: &Limits,
+) -> (sandbox::ChildRun, Option<serde_json::Value>) {
+    let file = Path::new(model)
+        .file_name()
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let mut args = vec![
+        "benchmark".to_owned(),
+        file.clone(),
+        "--filename".into(),
+        "report.json".into(),
+        "--no-monitors".into(),
+    ];
+    args.extend(extra.iter().map(|s| s.to_string()));
+    sandbox::run(
+        host(),
+        &args,
+        limits,
+        |dir| std::fs::copy(root().join(model), dir.join(&file)).map(|_| ()),
+        |dir| {
+            std::fs::read(dir.join("report.json"))
+                .ok()
+                .map(|b| serde_json::from_slice(&b).unwrap())
+        },
+    )
+    .unwrap()
+}
+
+fn limits(memory_mib: u64, wall_s: u64) -> Limits {
+    Limits {
+        memory_bytes: memory_mib << 20,
+        wall: Duration::from_secs(wall_s),
+        ..Limits::default()
+    }
+}
+
+#[test]
+fn hostile_models_fail_their_job_with_the_right_kind_and_the_next_passes() {
+    let face = "assets/models/face_detection_short_range.onnx";
+    let normal = limits(1024, 120);
+    let (run, report) = job(face, &["--number", "5", "--engine", "onnxruntime"], &normal);
+    assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
+    assert!(classify(&run, &normal).is_ok());
+    assert!(run.isolation.rlimits && run.isolation.own_folder);
+    if unsafe { libc::geteuid() } == 0 {
+        assert!(
+            run.isolation.network_namespace,
+            "root may unshare the network"
+        );
+    }
+    let report = report.expect("the report is written in the job's folder");
+    assert_eq!(report["runs"][0]["phases"]["steady"]["iterations"], 5);
+
+    // Needs 1 GiB for its output (3 GiB resident unconstrained): over the
+    // limit on both engines, a user error that names the limit.
+    let hostile = "tests/hostile/models/output_1gib.onnx";
+    for engine in ["onnxruntime", "lne"] {
+        let (run, report) = job(hostile, &["--number", "1", "--engine", engine], &normal);
+        let failure = classify(&run, &normal).expect_err("over the memory limit");
+        assert_eq!(
+            failure.kind,
+            FailureKind::UserError,
+            "{engine}: {failure:?}"
+        );
+        assert!(
+            failure.message.contains("memory limit of 1024 MiB"),
+            "{engine}: {failure:?}\n{}",
+            run.stderr
+        );
+        assert!(report.is_none_or(|r| r["runs"].as_array().unwrap().is_empty()));
+    }
+
+    // Past the wall-clock limit: killed, a timeout.
+    let short = limits(1024, 2);
+    let (run, _) = job(
+        face,
+        &["--duration", "60", "--engine", "onnxruntime"],
+        &short,
+    );
+    assert_eq!(run.ended, Ended::TimedOut);
+    assert!(run.wall < Duration::from_secs(10), "{:?}", run.wall);
+    let failure = classify(&run, &short).unwrap_err();
+    assert_eq!(failure.kind, FailureKind::Timeout);
+    assert!(failure.message.contains("time limit of 2 s"), "{failure:?}");
+
+    // The worker carries on: the next job passes.
+    let (run, report) = job(face, &["--number", "2", "--engine", "lne"], &normal);
+    assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
+    assert!(report.is_some());
+}
+
+#[test]
+fn the_child_has_no_network_but_loopback() {
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: not root, so no network namespace here");
+        return;
+    }
+    let (run, ()) = sandbox::run(
+        Path::new("/bin/cat"),
+        &["/proc/net/dev"],
+        &Limits::default(),
+        |_| Ok(()),
+        |_| (),
+    )
+    .unwrap();
+    assert_eq!(run.ended, Ended::Exited(0));
+    let interfaces: Vec<&str> = run
+        .stdout
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(str::trim)
+        .collect();
+    assert_eq!(interfaces, ["lo"], "{}", run.stdout);
+}

@@ -1,0 +1,225 @@
+//! One child process per job, under limits:
+//!
+//! - **rlimits** (`setrlimit` before `exec`): data segment (`RLIMIT_DATA`,
+//!   which counts the memory a process writes to, not the address space
+//!   wasmtime reserves for guard regions, so components still run), CPU
+//!   seconds, open files, file size;
+//! - a **wall-clock limit**, after which the child's process group is killed;
+//! - its own **empty folder** as working directory, removed afterwards;
+//! - **no network**: a new network namespace where the kernel allows it
+//!   (`unshare(CLONE_NEWNET)`; root, or unprivileged user namespaces).
+//!
+//! What applied is recorded in [`Isolation`], for the job's result.
+
+use std::ffi::OsStr;
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+/// The limits of one run.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Bytes of memory the child may write to (`RLIMIT_DATA`).
+    pub memory_bytes: u64,
+    /// CPU seconds (`RLIMIT_CPU`; SIGXCPU past it).
+    pub cpu_seconds: u64,
+    /// Wall-clock time before the child is killed.
+    pub wall: Duration,
+    /// Open file descriptors (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+    /// Largest file it may write (`RLIMIT_FSIZE`).
+    pub file_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            memory_bytes: 4 << 30,
+            cpu_seconds: 1800,
+            wall: Duration::from_secs(900),
+            open_files: 256,
+            file_bytes: 1 << 30,
+        }
+    }
+}
+
+/// Which measures applied to a run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Isolation {
+    /// rlimits set (memory, CPU, open files, file size).
+    pub rlimits: bool,
+    /// Ran in a new, empty network namespace.
+    pub network_namespace: bool,
+    /// Ran in its own temporary folder, removed afterwards.
+    pub own_folder: bool,
+    /// Killed at the wall-clock limit if it ran past it.
+    pub wall_clock_limit: bool,
+}
+
+/// How the child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// It exited with this status.
+    Exited(i32),
+    /// A signal ended it (not ours).
+    Signal(i32),
+    /// It ran past the wall-clock limit and was killed.
+    TimedOut,
+}
+
+/// A finished child.
+#[derive(Debug, Clone)]
+pub struct ChildRun {
+    /// How it ended.
+    pub ended: Ended,
+    /// The end of its standard output (at most [`KEPT_BYTES`]).
+    pub stdout: String,
+    /// The end of its standard error (at most [`KEPT_BYTES`]).
+    pub stderr: String,
+    /// What applied.
+    pub isolation: Isolation,
+    /// How long it ran.
+    pub wall: Duration,
+}
+
+/// Bytes of each output stream kept (the end of it).
+pub const KEPT_BYTES: usize = 64 << 10;
+
+/// Runs `program args` in a fresh folder under `limits`. `prepare` may put
+/// files in the folder first (the model, the inputs); `collect` reads what
+/// the child left there before the folder is removed.
+pub fn run<T>(
+    program: &Path,
+    args: &[impl AsRef<OsStr>],
+    limits: &Limits,
+    prepare: impl FnOnce(&Path) -> std::io::Result<()>,
+    collect: impl FnOnce(&Path) -> T,
+) -> std::io::Result<(ChildRun, T)> {
+    let folder = tempfile::Builder::new().prefix("lpdnn-job-").tempdir()?;
+    prepare(folder.path())?;
+    // The child says through this pipe whether it got its own network.
+    let mut fds = [0; 2];
+    // SAFETY: fds is a valid array of two ints.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let (read_end, write_end) = (fds[0], fds[1]);
+    let l = limits.clone();
+    let mut command = Command::new(program);
+    command
+        .args(args)
+        .current_dir(folder.path())
+        .env("TMPDIR", folder.path())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: between fork and exec the closure only calls async-signal-safe
+    // functions (setpgid, setrlimit, unshare, write) on values it owns.
+    unsafe {
+        command.pre_exec(move || {
+            libc::setpgid(0, 0);
+            let set = |resource, value: u64| {
+                let lim = libc::rlimit {
+                    rlim_cur: value,
+                    rlim_max: value,
+                };
+                libc::setrlimit(resource, &lim) == 0
+            };
+            let rlimits = set(libc::RLIMIT_DATA, l.memory_bytes)
+                & set(libc::RLIMIT_CPU, l.cpu_seconds)
+                & set(libc::RLIMIT_NOFILE, l.open_files)
+                & set(libc::RLIMIT_FSIZE, l.file_bytes);
+            let net = libc::unshare(libc::CLONE_NEWNET) == 0;
+            let report = [u8::from(rlimits), u8::from(net)];
+            libc::write(write_end, report.as_ptr().cast(), 2);
+            Ok(())
+        });
+    }
+    let start = Instant::now();
+    let spawned = command.spawn();
+    // SAFETY: our copy of the write end; the child's closes at exec.
+    unsafe { libc::close(write_end) };
+    let mut child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            // SAFETY: the read end is ours.
+            unsafe { libc::close(read_end) };
+            return Err(e);
+        }
+    };
+    let mut report = [0u8; 2];
+    // SAFETY: reads at most 2 bytes into `report` from our read end.
+    let got = unsafe { libc::read(read_end, report.as_mut_ptr().cast(), 2) };
+    // SAFETY: the read end is ours.
+    unsafe { libc::close(read_end) };
+    let readers = [
+        child
+            .stdout
+            .take()
+            .map(|s| std::thread::spawn(move || tail(s))),
+        child
+            .stderr
+            .take()
+            .map(|s| std::thread::spawn(move || tail(s))),
+    ];
+    let ended = loop {
+        if let Some(status) = child.try_wait()? {
+            break match (status.code(), status.signal()) {
+                (Some(code), _) => Ended::Exited(code),
+                (None, Some(sig)) => Ended::Signal(sig),
+                (None, None) => Ended::Exited(-1),
+            };
+        }
+        if start.elapsed() >= limits.wall {
+            // SAFETY: the child leads its own process group.
+            unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
+            child.wait()?;
+            break Ended::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let wall = start.elapsed();
+    let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
+    let collected = collect(folder.path());
+    let isolation = Isolation {
+        rlimits: got == 2 && report[0] == 1,
+        network_namespace: got == 2 && report[1] == 1,
+        own_folder: true,
+        wall_clock_limit: true,
+    };
+    Ok((
+        ChildRun {
+            ended,
+            stdout,
+            stderr,
+            isolation,
+            wall,
+        },
+        collected,
+    ))
+}
+
+/// Reads a stream to its end, keeping its last [`KEPT_BYTES`].
+fn tail(mut stream: impl Read) -> String {
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 2 * KEPT_BYTES {
+                    kept.drain(..kept.len() - KEPT_BYTES);
+                }
+            }
+        }
+    }
+    if kept.len() > KEPT_BYTES {
+        kept.drain(..kept.len() - KEPT_BYTES);
+    }
+    String::from_utf8_lossy(&kept).into_owned()
+}
