@@ -186,6 +186,9 @@ pub struct Job {
     pub finished_ms: Option<i64>,
     /// The job this one retries.
     pub retry_of: Option<String>,
+    /// Which isolation measures applied to its last run (rlimits, network
+    /// namespace, own folder, wall-clock limit), as the worker recorded them.
+    pub sandbox: Option<serde_json::Value>,
 }
 
 /// What a worker offers, as it registers.

@@ -161,6 +161,12 @@ pub trait JobQueue: Send + Sync + 'static {
         duration: Duration,
         progress: Option<&str>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Records which isolation measures applied to the run (JSON).
+    fn record_sandbox(
+        &self,
+        lease: &Lease,
+        sandbox: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Writes the outcome, once: `Ok(false)` (and nothing written) when the
     /// lease was lost meanwhile.
     fn complete(

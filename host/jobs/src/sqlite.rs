@@ -43,7 +43,8 @@ const SCHEMA: &[&str] = &[
         finished INTEGER,
         retry_of TEXT,
         progress TEXT,
-        report TEXT
+        report TEXT,
+        sandbox TEXT
     )",
     "CREATE INDEX IF NOT EXISTS jobs_waiting ON jobs (platform, profile, status, seq)",
     "CREATE INDEX IF NOT EXISTS jobs_finished ON jobs (status, result, finished)",
@@ -59,7 +60,7 @@ const SCHEMA: &[&str] = &[
 ];
 
 const JOB_COLUMNS: &str = "id, spec, status, result, failure, message, attempts, worker, created, \
-                           started, finished, retry_of";
+                           started, finished, retry_of, sandbox";
 
 /// Jobs and workers in one SQLite file.
 #[derive(Clone)]
@@ -158,6 +159,10 @@ fn job_of(row: &SqliteRow) -> Result<Job, StoreError> {
         started_ms: row.try_get("started")?,
         finished_ms: row.try_get("finished")?,
         retry_of: word("retry_of")?,
+        sandbox: word("sandbox")?
+            .map(|s| serde_json::from_str(&s))
+            .transpose()
+            .map_err(|e| corrupt(&id, e))?,
         id,
     })
 }
@@ -414,6 +419,20 @@ impl JobQueue for SqliteJobs {
         if done == 0 {
             return Err(StoreError::LeaseLost(lease.job.clone()));
         }
+        Ok(())
+    }
+
+    async fn record_sandbox(&self, lease: &Lease, sandbox: &str) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE jobs SET sandbox = ? WHERE id = ? AND attempts = ? AND worker = ? \
+             AND status = 'running'",
+        )
+        .bind(sandbox)
+        .bind(&lease.job)
+        .bind(i64::from(lease.attempt))
+        .bind(&lease.worker)
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 

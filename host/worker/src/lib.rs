@@ -1,14 +1,18 @@
 //! Benchmark as a Service, the worker's side: every job is untrusted, so
 //! its benchmark runs in a child process ([`sandbox::run`]) under limits,
 //! and how that child ended becomes the job's result ([`classify`]).
+//! [`Worker`] claims one job at a time from a [`lpdnn_jobs::JobQueue`],
+//! renews its lease while the child runs, and writes the result once.
 
 #![warn(missing_docs)]
 
 pub mod sandbox;
+mod worker;
 
 use lpdnn_baas_api::FailureKind;
 
 pub use sandbox::{ChildRun, Ended, Isolation, Limits};
+pub use worker::{Ran, Worker, WorkerError};
 
 /// A failed run, as the job records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +59,10 @@ pub fn classify(run: &ChildRun, limits: &Limits) -> Result<(), Failure> {
                 fail(FailureKind::UserError, message)
             }
         }
+        Ended::Stopped => fail(
+            FailureKind::InfraError,
+            "the worker stopped the benchmark (cancelled, or its lease was lost)".into(),
+        ),
         Ended::TimedOut => fail(
             FailureKind::Timeout,
             format!(

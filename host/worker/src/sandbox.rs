@@ -16,6 +16,7 @@ use std::io::Read;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -69,6 +70,8 @@ pub enum Ended {
     Signal(i32),
     /// It ran past the wall-clock limit and was killed.
     TimedOut,
+    /// The worker stopped it (the job was cancelled or its lease lost).
+    Stopped,
 }
 
 /// A finished child.
@@ -96,6 +99,25 @@ pub fn run<T>(
     program: &Path,
     args: &[impl AsRef<OsStr>],
     limits: &Limits,
+    prepare: impl FnOnce(&Path) -> std::io::Result<()>,
+    collect: impl FnOnce(&Path) -> T,
+) -> std::io::Result<(ChildRun, T)> {
+    run_until(
+        program,
+        args,
+        limits,
+        &AtomicBool::new(false),
+        prepare,
+        collect,
+    )
+}
+
+/// [`run`], killing the child as soon as `stop` is set.
+pub fn run_until<T>(
+    program: &Path,
+    args: &[impl AsRef<OsStr>],
+    limits: &Limits,
+    stop: &AtomicBool,
     prepare: impl FnOnce(&Path) -> std::io::Result<()>,
     collect: impl FnOnce(&Path) -> T,
 ) -> std::io::Result<(ChildRun, T)> {
@@ -174,11 +196,16 @@ pub fn run<T>(
                 (None, None) => Ended::Exited(-1),
             };
         }
-        if start.elapsed() >= limits.wall {
+        let timed_out = start.elapsed() >= limits.wall;
+        if timed_out || stop.load(Ordering::Relaxed) {
             // SAFETY: the child leads its own process group.
             unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
             child.wait()?;
-            break Ended::TimedOut;
+            break if timed_out {
+                Ended::TimedOut
+            } else {
+                Ended::Stopped
+            };
         }
         std::thread::sleep(Duration::from_millis(20));
     };
