@@ -6,6 +6,7 @@
 
 mod config;
 mod pipeline;
+mod stage;
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ pub use lpdnn_runtime::{
     ClassScore, Detection, InputMeta, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,
 };
 pub use pipeline::{Pipeline, RunOptions, Trace};
+pub use stage::Stage;
 
 use lpdnn_engine_api::{EngineError, ModelFormat};
 use lpdnn_runtime::RuntimeError;

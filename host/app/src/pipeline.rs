@@ -8,7 +8,7 @@ use lpdnn_runtime::{
     InputMeta, Kind, Postprocessor, Prediction, Preprocessed, Preprocessor, Runtime,
 };
 
-use crate::{App, AppError, StateSpec};
+use crate::{App, AppError, Stage, StateSpec};
 
 /// Overrides of the app file for one run.
 #[derive(Debug, Clone, Default)]
@@ -157,14 +157,14 @@ impl Pipeline {
         let start = Mark::now();
         let pre =
             runtime.preprocessor(&app.preprocessor.component, &params(&pre_params), &labels)?;
-        anchors.record("load.preprocessor", start.elapsed());
+        anchors.record(Stage::LoadPreprocessor.name(), start.elapsed());
         let start = Mark::now();
         let post = runtime.postprocessor(
             &app.postprocessor.component,
             &params(&app.postprocessor.params),
             &labels,
         )?;
-        anchors.record("load.postprocessor", start.elapsed());
+        anchors.record(Stage::LoadPostprocessor.name(), start.elapsed());
         let threads = options.threads.or(app.engine.threads);
         if let Some(Err(message)) = threads.map(lpdnn_engine_api::check_threads) {
             return Err(AppError::Engine(EngineError::Load {
@@ -182,7 +182,7 @@ impl Pipeline {
                 options: app.engine.options.clone(),
             },
         )?;
-        anchors.record("load.model", start.elapsed());
+        anchors.record(Stage::LoadModel.name(), start.elapsed());
         let state = stream_state(app, model.as_ref(), &model_path)?;
         Ok(Pipeline {
             engine: engine.name().to_owned(),
@@ -209,15 +209,17 @@ impl Pipeline {
 
         let start = Mark::now();
         let pre = self.pre.process(input)?;
-        self.anchors.record("preprocess", start.elapsed());
+        self.anchors
+            .record(Stage::Preprocess.name(), start.elapsed());
 
         let outputs = self.infer_stream(pre.chunks)?;
 
         let start = Mark::now();
         let prediction = self.post.process(&outputs, &pre.meta)?;
-        self.anchors.record("postprocess", start.elapsed());
+        self.anchors
+            .record(Stage::Postprocess.name(), start.elapsed());
 
-        self.anchors.record("total", total.elapsed());
+        self.anchors.record(Stage::Total.name(), total.elapsed());
         Ok((
             prediction,
             Trace {
@@ -265,7 +267,8 @@ impl Pipeline {
         let inputs = self.bind(tensors)?;
         let start = Mark::now();
         let outputs = self.model.run(inputs)?;
-        self.anchors.record("inference", start.elapsed());
+        self.anchors
+            .record(Stage::Inference.name(), start.elapsed());
         Ok(outputs)
     }
 
@@ -391,10 +394,10 @@ impl Pipeline {
             p.file_name()
                 .map_or_else(String::new, |f| f.to_string_lossy().into_owned())
         };
-        match stage {
-            "preprocess" => file(self.pre.path()),
-            "inference" => format!("engines/{}", self.engine),
-            "postprocess" => file(self.post.path()),
+        match Stage::from_name(stage) {
+            Some(Stage::Preprocess) => file(self.pre.path()),
+            Some(Stage::Inference) => format!("engines/{}", self.engine),
+            Some(Stage::Postprocess) => file(self.post.path()),
             _ => String::new(),
         }
     }

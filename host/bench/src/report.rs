@@ -181,11 +181,12 @@ pub struct AnchorTable(pub Vec<(String, AnchorStats)>);
 /// post-processing, anything else, then the whole iteration (a stable sort
 /// by it keeps unknown stages in their order).
 pub fn pipeline_rank(stage: &str) -> u8 {
-    match stage {
-        "preprocess" => 0,
-        "inference" => 1,
-        "postprocess" => 2,
-        "total" => 4,
+    use lpdnn_app::Stage;
+    match Stage::from_name(stage) {
+        Some(Stage::Preprocess) => 0,
+        Some(Stage::Inference) => 1,
+        Some(Stage::Postprocess) => 2,
+        Some(Stage::Total) => 4,
         _ => 3,
     }
 }

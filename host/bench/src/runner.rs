@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use lpdnn_anchors::Anchors;
-use lpdnn_app::Runtime;
+use lpdnn_app::{Runtime, Stage};
 use lpdnn_engine_api::Device;
 use lpdnn_monitors::{Metric, Monitor, MonitorConfig, Recording};
 use sha2::Digest;
@@ -257,16 +257,16 @@ pub(crate) fn run_engine(
         None => (BTreeMap::new(), None),
     };
     let one_thread = config.threads.or(app_threads(subject)) == Some(1);
-    let mut single_threaded = work.single_threaded().to_vec();
+    let mut single_threaded: Vec<&str> = work.single_threaded().iter().map(|s| s.name()).collect();
     if one_thread {
-        single_threaded.push("inference");
+        single_threaded.push(Stage::Inference.name());
     }
     let interference = steady.as_ref().map(|steady| {
         crate::noise::assess(&crate::noise::Readings {
             steady,
             warmup: &warmup,
             timeline: &timeline,
-            timed: work.timed_stage(),
+            timed: work.timed_stage().name(),
             single_threaded: &single_threaded,
             inputs: work.inputs(),
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -349,7 +349,7 @@ fn measure(
     // First inference: cold caches, lazy initialisation.
     predictions.push(work.predict(0)?);
     let first_ms = first_sample_ms(&work.take_anchors());
-    let engine_only = config.inference_only || work.timed_stage() == "inference";
+    let engine_only = config.inference_only || work.timed_stage() == Stage::Inference;
     if engine_only {
         // The other inputs' predictions once, outside the timed phases.
         for ix in 1..work.inputs() {
@@ -494,7 +494,7 @@ fn steady_state(
     let seconds = start.elapsed().as_secs_f64();
     let anchors = work.take_anchors();
     timeline.iterations_ms = anchors
-        .get(work.timed_stage())
+        .get(work.timed_stage().name())
         .map(|a| {
             a.samples
                 .iter()
@@ -531,7 +531,7 @@ fn resources(
         "heap_allocated".into(),
         if lpdnn_anchors::is_counting() {
             let per_call = steady
-                .and_then(|s| s.anchors.get(work.timed_stage()))
+                .and_then(|s| s.anchors.get(work.timed_stage().name()))
                 .and_then(|a| a.alloc_bytes.as_ref());
             match per_call {
                 Some(s) => Metric::Measured {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use lpdnn_anchors::{Anchors, Mark};
-use lpdnn_app::{App, Pipeline, RunOptions, Runtime};
+use lpdnn_app::{App, Pipeline, RunOptions, Runtime, Stage};
 use lpdnn_engine_api::{LoadOptions, Model, Tensor, TensorInfo};
 
 use crate::report::InputPrediction;
@@ -83,9 +83,9 @@ pub(crate) trait Workload {
     /// pipeline ran.
     fn step(&mut self, ix: usize) -> Result<Option<InputPrediction>, BenchError>;
     /// The stage whose anchor times a whole iteration.
-    fn timed_stage(&self) -> &'static str;
+    fn timed_stage(&self) -> Stage;
     /// Stages that run on one thread whatever the engine's settings.
-    fn single_threaded(&self) -> &'static [&'static str];
+    fn single_threaded(&self) -> &'static [Stage];
     /// The anchors recorded so far.
     fn anchors(&self) -> &Anchors;
     /// Takes the anchors recorded so far.
@@ -197,16 +197,16 @@ impl Workload for AppWorkload<'_> {
         }
     }
 
-    fn timed_stage(&self) -> &'static str {
+    fn timed_stage(&self) -> Stage {
         if self.inference_only {
-            "inference"
+            Stage::Inference
         } else {
-            "total"
+            Stage::Total
         }
     }
 
-    fn single_threaded(&self) -> &'static [&'static str] {
-        &["preprocess", "postprocess"]
+    fn single_threaded(&self) -> &'static [Stage] {
+        &[Stage::Preprocess, Stage::Postprocess]
     }
 
     fn anchors(&self) -> &Anchors {
@@ -261,7 +261,7 @@ impl ModelWorkload {
                 options: Default::default(),
             },
         )?;
-        anchors.record("load.model", start.elapsed());
+        anchors.record(Stage::LoadModel.name(), start.elapsed());
         let sets = match inputs {
             ModelInputs::Synthetic { shapes, seed } => {
                 let shapes = input_shapes(path, model.inputs(), shapes)?;
@@ -439,15 +439,15 @@ impl Workload for ModelWorkload {
             input: self.sets[ix].0.clone(),
             message: e.to_string(),
         })?;
-        self.anchors.record("inference", took);
+        self.anchors.record(Stage::Inference.name(), took);
         Ok(None)
     }
 
-    fn timed_stage(&self) -> &'static str {
-        "inference"
+    fn timed_stage(&self) -> Stage {
+        Stage::Inference
     }
 
-    fn single_threaded(&self) -> &'static [&'static str] {
+    fn single_threaded(&self) -> &'static [Stage] {
         &[]
     }
 
