@@ -4,6 +4,7 @@ mod bench;
 mod component;
 mod convert;
 mod progress;
+mod serve;
 
 // Heap bytes allocated per stage, for the benchmark's anchors.
 #[global_allocator]
@@ -76,6 +77,9 @@ enum Command {
     /// Benchmark an app over a dataset: phases, statistics per stage,
     /// resources with their sources, static metrics and provenance.
     Benchmark(bench::BenchmarkArgs),
+    /// Serve Benchmark as a Service: the seed's upload route and the /v1
+    /// API, jobs in an embedded store, a sandboxed worker for this machine.
+    Serve(serve::ServeArgs),
     /// Static metrics of a model: parameters, MACs, FLOPs, storage, per layer.
     Inspect {
         /// The model: ONNX, TFLite or NCNN .param (its .bin beside it).
@@ -253,6 +257,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 },
             )
         }
+        Command::Serve(args) => serve::serve(args),
         Command::Benchmark(args) => {
             let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
             bench::benchmark(&runtime, args)

@@ -53,6 +53,19 @@ pub struct Ran {
 }
 
 impl<Q: JobQueue + JobStore> Worker<Q> {
+    /// Registers, then runs jobs one at a time until `stop` is set,
+    /// heartbeating between them and waiting when none is queued.
+    pub async fn run_forever(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
+        self.jobs.register(&self.info).await?;
+        while !stop.load(Ordering::Relaxed) {
+            self.jobs.worker_seen(&self.info.id).await?;
+            if self.run_one().await?.is_none() {
+                self.jobs.wait_for_work(Duration::from_secs(2)).await;
+            }
+        }
+        Ok(())
+    }
+
     /// Claims one job of this worker's platform and profile and runs it to
     /// its end; `None` when none waits.
     pub async fn run_one(&self) -> Result<Option<Ran>, WorkerError> {

@@ -1,0 +1,199 @@
+//! `lpdnn-host serve` as a client meets it: a real server on a loopback
+//! port, its own sandboxed worker, the seed's upload route driven by curl,
+//! and every refusal at upload with its status code.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+use common::root;
+use serde_json::Value;
+
+/// A running `serve`, killed when dropped.
+struct Server {
+    child: Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn serve(extra: &[&str]) -> Server {
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(extra)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        url,
+        _data: data,
+    }
+}
+
+/// curl: gives the status code and the JSON body.
+fn curl(args: &[&str]) -> (u16, Value) {
+    let out = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    let json = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
+    (code.parse().unwrap(), json)
+}
+
+const FACE: &str = "@assets/models/face_detection_short_range.onnx";
+
+/// The platform this machine registers as.
+fn platform() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}
+
+#[test]
+fn the_seed_route_benchmarks_an_uploaded_model_and_answers_with_the_result() {
+    let s = serve(&[]);
+    let route = format!(
+        "{}/bonseyes_baas/{}/default/onnx?device=cpu&wait=300",
+        s.url,
+        platform()
+    );
+    let (code, body) = curl(&["--data-binary", FACE, &route]);
+    assert_eq!(code, 200, "{body}");
+    let job = &body["job"];
+    assert_eq!(job["status"], "completed", "{body}");
+    assert_eq!(job["result"], "passed", "{body}");
+    assert_eq!(job["spec"]["engine"], "onnxruntime");
+    assert_eq!(job["sandbox"]["rlimits"], true, "{job}");
+    let run = &body["result"]["runs"][0];
+    assert_eq!(run["engine"], "onnxruntime");
+    for p in ["p50", "p90", "p99"] {
+        assert!(
+            run["phases"]["steady"]["anchors"]["inference"]["real_ms"][p]
+                .as_f64()
+                .unwrap()
+                > 0.0
+        );
+    }
+    assert_eq!(run["static_metrics"]["macs"], 30_760_960);
+    assert!(body["result"]["provenance"]["lpdnn_host"]["version"].is_string());
+
+    // The job and its result stay readable.
+    let id = job["id"].as_str().unwrap();
+    let (code, again) = curl(&[&format!("{}/v1/jobs/{id}", s.url)]);
+    assert_eq!((code, &again["status"]), (200, &Value::from("completed")));
+    let (code, report) = curl(&[&format!("{}/v1/jobs/{id}/result", s.url)]);
+    assert_eq!(code, 200);
+    assert_eq!(report["runs"][0]["engine"], "onnxruntime");
+    let (code, devices) = curl(&[&format!("{}/v1/devices", s.url)]);
+    assert_eq!(code, 200);
+    assert_eq!(devices["devices"][0]["platform"], platform().as_str());
+    assert_eq!(devices["devices"][0]["available"], true);
+}
+
+#[test]
+fn uploads_are_refused_before_anything_is_queued() {
+    let s = serve(&["--max-upload", "100K"]);
+    let p = platform();
+    let at = |path: &str| format!("{}{path}", s.url);
+    // A small model under the 100K cap for every case but the size's.
+    let small = "@tests/models/open_dims.onnx";
+    for (path, data, code, needle) in [
+        (
+            "/bonseyes_baas/riscv/default/onnx".to_string(),
+            small,
+            404,
+            "unknown platform 'riscv'",
+        ),
+        (
+            format!("/bonseyes_baas/{p}/turbo/onnx"),
+            small,
+            404,
+            "unknown profile 'turbo'",
+        ),
+        (
+            format!("/bonseyes_baas/{p}/default/tf"),
+            small,
+            404,
+            "engine 'tf' (TensorFlow) is not offered",
+        ),
+        (
+            format!("/bonseyes_baas/{p}/default/warp"),
+            small,
+            404,
+            "unknown engine 'warp'",
+        ),
+        (
+            format!("/bonseyes_baas/{p}/default/onnx"),
+            "@README.md",
+            422,
+            "not a model",
+        ),
+        (
+            format!("/bonseyes_baas/{p}/default/tflite"),
+            "@tests/models/open_dims.onnx",
+            422,
+            "the model is ONNX; engine litert takes {TFLite}",
+        ),
+        (format!("/bonseyes_baas/{p}/default/onnx"), FACE, 413, ""),
+        (
+            format!("/bonseyes_baas/{p}/default/onnx?device=tpu"),
+            small,
+            422,
+            "device 'tpu'",
+        ),
+    ] {
+        let (got, body) = curl(&["--data-binary", data, &at(&path)]);
+        assert_eq!(got, code, "{path}: {body}");
+        assert!(body.to_string().contains(needle), "{path}: {body}");
+    }
+    let (code, _) = curl(&[&at("/v1/jobs/nope")]);
+    assert_eq!(code, 404);
+
+    let secured = serve(&["--token", "alice=0123456789", "--quota", "1"]);
+    let route = format!("{}/bonseyes_baas/{p}/default/onnx", secured.url);
+    let (code, _) = curl(&["--data-binary", FACE, &route]);
+    assert_eq!(code, 401);
+    let bearer = "Authorization: Bearer 0123456789";
+    let long = format!("{route}?wait=0");
+    let (code, first) = curl(&["-H", bearer, "--data-binary", FACE, &long]);
+    assert_eq!(code, 202, "{first}");
+    // The first job is queued or running (its benchmark takes seconds):
+    // the quota of one is reached.
+    let (code, body) = curl(&["-H", bearer, "--data-binary", FACE, &long]);
+    assert_eq!(code, 429, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("alice has 1 jobs"),
+        "{body}"
+    );
+    let id = first["job"]["id"].as_str().unwrap();
+    let cancel = format!("{}/v1/jobs/{id}/cancel", secured.url);
+    let (code, cancelled) = curl(&["-X", "POST", &cancel]);
+    assert_eq!(
+        (code, &cancelled["status"]),
+        (200, &Value::from("cancelled")),
+        "{cancelled}"
+    );
+}
