@@ -110,6 +110,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             },
         });
         let stop = Arc::new(AtomicBool::new(false));
+        let mut local = None;
         if !args.no_worker {
             let worker = Worker {
                 info: local_worker(),
@@ -122,13 +123,13 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                     ..Limits::default()
                 },
                 lease: Duration::from_secs(30),
+                shutdown: stop.clone(),
             };
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                if let Err(e) = worker.run_forever(&stop).await {
+            local = Some(tokio::spawn(async move {
+                if let Err(e) = worker.run_forever().await {
                     eprintln!("error: the local worker stopped: {e}");
                 }
-            });
+            }));
         }
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
@@ -147,7 +148,12 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 }
             })
             .await?;
+        // Stop the running benchmark (its job goes back to the queue when
+        // its lease lapses) before the runtime goes.
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(worker) = local {
+            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
+        }
         Ok(ExitCode::SUCCESS)
     })
 }

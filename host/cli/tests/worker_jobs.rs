@@ -75,6 +75,7 @@ impl Service {
                 ..Limits::default()
             },
             lease: Duration::from_secs(3),
+            shutdown: Default::default(),
         }
     }
 }

@@ -38,6 +38,9 @@ pub struct Worker<Q> {
     pub limits: Limits,
     /// How long a lease lasts without renewal (renewed every third of it).
     pub lease: Duration,
+    /// Set when the worker shuts down: the running benchmark is stopped
+    /// (its job's lease then lapses and another run takes it).
+    pub shutdown: Arc<AtomicBool>,
 }
 
 /// One job a worker ran.
@@ -55,9 +58,9 @@ pub struct Ran {
 impl<Q: JobQueue + JobStore> Worker<Q> {
     /// Registers, then runs jobs one at a time until `stop` is set,
     /// heartbeating between them and waiting when none is queued.
-    pub async fn run_forever(&self, stop: &AtomicBool) -> Result<(), WorkerError> {
+    pub async fn run_forever(&self) -> Result<(), WorkerError> {
         self.jobs.register(&self.info).await?;
-        while !stop.load(Ordering::Relaxed) {
+        while !self.shutdown.load(Ordering::Relaxed) {
             self.jobs.worker_seen(&self.info.id).await?;
             if self.run_one().await?.is_none() {
                 self.jobs.wait_for_work(Duration::from_secs(2)).await;
@@ -97,6 +100,15 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
                 None,
             ),
         };
+        if self.shutdown.load(Ordering::Relaxed) {
+            // Stopped by the shutdown, not by the job: no result; the lease
+            // lapses and the job runs again on the next worker.
+            return Ok(Some(Ran {
+                job,
+                outcome,
+                written: false,
+            }));
+        }
         if let Some(sandbox) = &sandbox {
             self.jobs.record_sandbox(&lease, sandbox).await?;
         }
@@ -127,13 +139,23 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
     /// Renews the lease every third of its length until `stop` is set;
     /// sets it when the lease is lost (the job was cancelled or lapsed).
     async fn renew_while_running(&self, lease: &Lease, stop: &Arc<AtomicBool>) {
-        let every = self.lease / 3;
-        let done = stop.clone();
+        let every = (self.lease / 3).max(Duration::from_millis(10));
+        let tick = Duration::from_millis(100).min(every);
+        let mut since = Duration::ZERO;
         loop {
-            tokio::time::sleep(every.max(Duration::from_millis(10))).await;
-            if done.load(Ordering::Relaxed) {
+            tokio::time::sleep(tick).await;
+            if stop.load(Ordering::Relaxed) {
                 return;
             }
+            if self.shutdown.load(Ordering::Relaxed) {
+                stop.store(true, Ordering::Relaxed);
+                return;
+            }
+            since += tick;
+            if since < every {
+                continue;
+            }
+            since = Duration::ZERO;
             if let Err(StoreError::LeaseLost(_)) = self.jobs.renew(lease, self.lease, None).await {
                 stop.store(true, Ordering::Relaxed);
                 return;
