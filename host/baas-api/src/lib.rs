@@ -164,6 +164,8 @@ pub struct JobSpec {
 pub struct Job {
     /// Its id.
     pub id: String,
+    /// Who submitted it (a token's owner; `anonymous` without tokens).
+    pub owner: String,
     /// What it runs.
     pub spec: JobSpec,
     /// Where it is.

@@ -172,7 +172,14 @@ fn uploads_are_refused_before_anything_is_queued() {
     let (code, _) = curl(&[&at("/v1/jobs/nope")]);
     assert_eq!(code, 404);
 
-    let secured = serve(&["--token", "alice=0123456789", "--quota", "1"]);
+    let secured = serve(&[
+        "--token",
+        "alice=0123456789",
+        "--token",
+        "bob=9876543210",
+        "--quota",
+        "1",
+    ]);
     let route = format!("{}/bonseyes_baas/{p}/default/onnx", secured.url);
     let (code, _) = curl(&["--data-binary", FACE, &route]);
     assert_eq!(code, 401);
@@ -188,9 +195,17 @@ fn uploads_are_refused_before_anything_is_queued() {
         body["error"].as_str().unwrap().contains("alice has 1 jobs"),
         "{body}"
     );
+    assert_eq!(first["job"]["owner"], "alice");
     let id = first["job"]["id"].as_str().unwrap();
-    let cancel = format!("{}/v1/jobs/{id}/cancel", secured.url);
-    let (code, cancelled) = curl(&["-X", "POST", &cancel]);
+    let job_url = format!("{}/v1/jobs/{id}", secured.url);
+    let cancel = format!("{job_url}/cancel");
+    // Without a token, or with another owner's, the job is not there.
+    assert_eq!(curl(&[&job_url]).0, 401);
+    let bob = "Authorization: Bearer 9876543210";
+    assert_eq!(curl(&["-H", bob, &job_url]).0, 404);
+    assert_eq!(curl(&["-H", bob, "-X", "POST", &cancel]).0, 404);
+    assert_eq!(curl(&["-H", bearer, &job_url]).0, 200);
+    let (code, cancelled) = curl(&["-H", bearer, "-X", "POST", &cancel]);
     assert_eq!(
         (code, &cancelled["status"]),
         (200, &Value::from("cancelled")),

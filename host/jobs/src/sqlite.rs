@@ -59,7 +59,8 @@ const SCHEMA: &[&str] = &[
     )",
 ];
 
-const JOB_COLUMNS: &str = "id, spec, status, result, failure, message, attempts, worker, created, \
+const JOB_COLUMNS: &str =
+    "id, owner, spec, status, result, failure, message, attempts, worker, created, \
                            started, finished, retry_of, sandbox";
 
 /// Jobs and workers in one SQLite file.
@@ -148,6 +149,7 @@ fn job_of(row: &SqliteRow) -> Result<Job, StoreError> {
         .transpose()
         .map_err(|e| corrupt(&id, e))?;
     Ok(Job {
+        owner: row.try_get("owner")?,
         spec,
         status,
         result,

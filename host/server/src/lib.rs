@@ -393,19 +393,35 @@ async fn seed_submit<S: JobStore + JobQueue>(
         .into_response())
 }
 
+impl<S: JobStore + JobQueue> Service<S> {
+    /// The job, if the request's token owns it: with tokens configured, a
+    /// job of another owner is answered as absent (`404`), so ids reveal
+    /// nothing.
+    async fn owned(&self, headers: &HeaderMap, id: &str) -> Result<Job, ApiError> {
+        let owner = self.owner(headers)?;
+        let job = self.jobs.get(id).await?;
+        if !self.config.tokens.is_empty() && job.owner != owner {
+            return Err(StoreError::NotFound(id.to_owned()).into());
+        }
+        Ok(job)
+    }
+}
+
 async fn job<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let job = s.jobs.get(&id).await?;
+    let job = s.owned(&headers, &id).await?;
     Ok(Json(s.view(job).await?))
 }
 
 async fn result<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = s.jobs.get(&id).await?;
+    let job = s.owned(&headers, &id).await?;
     match s.jobs.report(&id).await? {
         Some(report) => Ok((
             StatusCode::OK,
@@ -427,7 +443,9 @@ async fn result<S: JobStore + JobQueue>(
 async fn cancel<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    s.owned(&headers, &id).await?;
     let job = s.jobs.cancel(&id).await?;
     Ok(Json(s.view(job).await?))
 }
