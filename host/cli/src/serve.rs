@@ -43,6 +43,10 @@ pub struct ServeArgs {
     /// Time limit of each job's benchmark, seconds.
     #[arg(long, default_value_t = 900)]
     pub job_time: u64,
+    /// A worker not heard from for this many seconds is absent: its
+    /// platform's queued jobs show as pending_device.
+    #[arg(long, default_value_t = 30)]
+    pub worker_timeout: u64,
 }
 
 /// This machine as a worker offers it: its platform (the built-in
@@ -106,6 +110,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 tokens,
                 max_upload_bytes: args.max_upload as usize,
                 quota: args.quota,
+                worker_timeout: Duration::from_secs(args.worker_timeout.max(1)),
                 ..Config::default()
             },
         });

@@ -14,7 +14,8 @@ use serde_json::Value;
 struct Server {
     child: Child,
     url: String,
-    _data: tempfile::TempDir,
+    /// Its data folder (taken to start another server on it).
+    data: Option<tempfile::TempDir>,
 }
 
 impl Drop for Server {
@@ -25,7 +26,10 @@ impl Drop for Server {
 }
 
 fn serve(extra: &[&str]) -> Server {
-    let data = tempfile::tempdir().unwrap();
+    serve_in(tempfile::tempdir().unwrap(), extra)
+}
+
+fn serve_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
         .args(["serve", "--bind", "127.0.0.1:0", "--data"])
         .arg(data.path())
@@ -47,7 +51,7 @@ fn serve(extra: &[&str]) -> Server {
     Server {
         child,
         url,
-        _data: data,
+        data: Some(data),
     }
 }
 
@@ -211,4 +215,31 @@ fn uploads_are_refused_before_anything_is_queued() {
         (200, &Value::from("cancelled")),
         "{cancelled}"
     );
+}
+
+#[test]
+fn a_job_whose_workers_are_gone_waits_as_pending_device_and_says_why() {
+    // A first run registers this machine's worker; the second has none.
+    let mut first = serve(&[]);
+    let (code, _) = curl(&[&format!("{}/v1/devices", first.url)]);
+    assert_eq!(code, 200);
+    let data = first.data.take().unwrap();
+    drop(first);
+    let s = serve_in(data, &["--no-worker", "--worker-timeout", "1"]);
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let route = format!("{}/bonseyes_baas/{}/default/onnx?wait=1", s.url, platform());
+    let (code, body) = curl(&["--data-binary", FACE, &route]);
+    assert_eq!(code, 202, "{body}");
+    let job = &body["job"];
+    assert_eq!(job["status"], "pending_device", "{body}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("no worker of platform"),
+        "{body}"
+    );
+    let (_, devices) = curl(&[&format!("{}/v1/devices", s.url)]);
+    assert_eq!(devices["devices"][0]["available"], false, "{devices}");
+    assert_eq!(devices["devices"][0]["queue_depth"], 1, "{devices}");
 }
