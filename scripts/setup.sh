@@ -53,6 +53,7 @@ if [ "$mode" = --all ]; then
   command -v g++ >/dev/null || missing+=(g++)             # libncnn
   command -v espeak-ng >/dev/null || missing+=(espeak-ng) # test speech
   command -v chromium >/dev/null || missing+=(chromium)   # renders the HTML report in a test
+  command -v curl >/dev/null || missing+=(curl)           # the service's tests speak HTTP as clients do
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
