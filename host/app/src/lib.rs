@@ -127,4 +127,4 @@ pub fn input_files(dir: &Path, extensions: &[&str]) -> std::io::Result<(Vec<Path
     Ok((found, others))
 }
 
-pub use lpdnn_engines::{closest, engine, names as engine_names, UnknownEngine};
+use lpdnn_engines::{engine, UnknownEngine};

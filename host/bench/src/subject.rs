@@ -58,13 +58,18 @@ impl Subject {
             Subject::Model {
                 inputs: ModelInputs::Synthetic { seed, .. },
                 ..
-            } => vec![format!("synthetic-{seed}")],
+            } => vec![synthetic_name(*seed)],
             Subject::Model {
                 inputs: ModelInputs::Given(sets),
                 ..
             } => sets.iter().map(|(name, _)| name.clone()).collect(),
         }
     }
+}
+
+/// The name of the synthetic set of `seed`.
+fn synthetic_name(seed: u64) -> String {
+    format!("synthetic-{seed}")
 }
 
 /// One engine's loaded subject, ready to be timed.
@@ -266,7 +271,7 @@ impl ModelWorkload {
             ModelInputs::Synthetic { shapes, seed } => {
                 let shapes = input_shapes(path, model.inputs(), shapes)?;
                 vec![(
-                    format!("synthetic-{seed}"),
+                    synthetic_name(*seed),
                     lpdnn_engine_api::synthetic(model.inputs(), &shapes, *seed)?,
                 )]
             }

@@ -140,13 +140,13 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     if args.cooldown.is_some() && lpdnn_monitors::max_temperature().is_none() {
         bail!("--cooldown: {}", lpdnn_monitors::CoolDownError::NoSensor);
     }
-    let subject = subject(&args)?;
+    let (subject, format) = subject(&args)?;
     let engines = if !args.engine.is_empty() {
         args.engine.clone()
     } else {
         match &subject {
             Subject::App { app, .. } => vec![app.engine.name.clone()],
-            Subject::Model { path, .. } => vec![default_engine(path)?],
+            Subject::Model { .. } => vec![default_engine(format)?],
         }
     };
     for e in &engines {
@@ -325,8 +325,9 @@ impl Observer for Terminal {
 }
 
 /// An app over its dataset, or a bare model (which the file's bytes tell)
-/// over synthetic or given tensors.
-fn subject(args: &BenchmarkArgs) -> Result<Subject> {
+/// over synthetic or given tensors; with the model's format (`Unknown`
+/// for an app).
+fn subject(args: &BenchmarkArgs) -> Result<(Subject, ModelFormat)> {
     let format = if args.app.is_file() {
         lpdnn_engine_api::sniff_file(&args.app)
             .with_context(|| format!("cannot read {}", args.app.display()))?
@@ -346,10 +347,11 @@ fn subject(args: &BenchmarkArgs) -> Result<Subject> {
             bail!("--dataset is needed for an app: a folder of inputs, or one input file");
         };
         let inputs = lpdnn_bench::load_dataset(dataset, app.class)?;
-        return Ok(Subject::App {
+        let app = Subject::App {
             app: Box::new(app),
             inputs,
-        });
+        };
+        return Ok((app, format));
     }
     if args.dataset.is_some() {
         bail!(
@@ -370,10 +372,11 @@ fn subject(args: &BenchmarkArgs) -> Result<Subject> {
             seed: args.seed,
         },
     };
-    Ok(Subject::Model {
+    let model = Subject::Model {
         path: args.app.clone(),
         inputs,
-    })
+    };
+    Ok((model, format))
 }
 
 /// `NAME=1,3,224,224` (also `NAME:1x3x224x224`).
@@ -394,8 +397,7 @@ fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>)> {
 
 /// The first engine of this build that takes the model's format and can
 /// run here.
-fn default_engine(model: &Path) -> Result<String> {
-    let format = lpdnn_engine_api::sniff_file(model)?;
+fn default_engine(format: ModelFormat) -> Result<String> {
     lpdnn_engines::REGISTRY
         .iter()
         .map(|r| (r.make)())

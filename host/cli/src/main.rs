@@ -188,11 +188,7 @@ fn hit_file_limit(e: &(dyn std::error::Error + 'static)) -> bool {
     })
 }
 
-/// An error and its causes on one line, each cause once: a library error
-/// that already quotes its cause is not followed by it again.
-pub(crate) fn error_text(e: &(dyn std::error::Error + 'static)) -> String {
-    lpdnn_bench::error_chain(e)
-}
+pub(crate) use lpdnn_bench::error_chain as error_text;
 
 /// Parses `4G`, `512M`, `100K` or a number of bytes.
 fn parse_size(s: &str) -> Result<u64, String> {

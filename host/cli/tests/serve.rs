@@ -161,7 +161,12 @@ fn uploads_are_refused_before_anything_is_queued() {
             422,
             "the model is ONNX; engine litert takes {TFLite}",
         ),
-        (format!("/bonseyes_baas/{p}/default/onnx"), FACE, 413, ""),
+        (
+            format!("/bonseyes_baas/{p}/default/onnx"),
+            FACE,
+            413,
+            "length limit exceeded",
+        ),
         (
             format!("/bonseyes_baas/{p}/default/onnx?device=tpu"),
             small,

@@ -381,7 +381,7 @@ async fn seed_submit<S: JobStore + JobQueue>(
                     (StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response()
                 );
             }
-            s.jobs.wait_for_work(Duration::from_millis(200)).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
     let job = s.jobs.get(&id).await?;
