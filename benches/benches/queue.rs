@@ -25,6 +25,7 @@ fn job() -> NewJob {
         max_attempts: 3,
         queue_ttl: Duration::from_secs(3600),
         retry_of: None,
+        quota: None,
     }
 }
 

@@ -23,7 +23,7 @@ pub use files::{
 };
 pub use format::{ncnn_bin_path, sniff, sniff_file, ModelFormat};
 pub use native::{cache_dir, capture_stderr, contain, load_quietly, locate_library, NativeLibrary};
-pub use synthetic::synthetic;
+pub use synthetic::{parse_input_shape, synthetic};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.

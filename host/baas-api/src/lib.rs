@@ -191,6 +191,9 @@ pub struct Job {
     /// Which isolation measures applied to its last run (rlimits, network
     /// namespace, own folder, wall-clock limit), as the worker recorded them.
     pub sandbox: Option<serde_json::Value>,
+    /// How far a running job is (shown by the API, not stored in the job).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 /// What a worker offers, as it registers.
@@ -220,6 +223,33 @@ pub struct WorkerEngine {
     /// Model formats it takes.
     pub formats: Vec<String>,
 }
+
+/// A running job's progress, as the benchmark child reports it (one line
+/// on its standard output, prefixed [`PROGRESS_PREFIX`]) and the service
+/// streams it (`GET /v1/jobs/{id}/events`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// The engine running.
+    pub engine: String,
+    /// `load`, `warm-up` or `steady`.
+    pub phase: String,
+    /// Iterations done in this phase.
+    pub done: u64,
+    /// Iterations planned, when a count limits the phase.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    /// How far the phase is, 0 to 1, when it has a plan.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fraction: Option<f64>,
+    /// Seconds spent in this phase.
+    pub elapsed_s: f64,
+    /// Real time of the last iteration, ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_ms: Option<f64>,
+}
+
+/// What starts a progress line on the benchmark child's standard output.
+pub const PROGRESS_PREFIX: &str = "lpdnn-progress ";
 
 #[cfg(test)]
 mod tests {

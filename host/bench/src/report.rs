@@ -372,6 +372,9 @@ pub struct StaticTotals {
     /// What the figures leave out.
     #[serde(default)]
     pub notes: Vec<String>,
+    /// How many layers of each operator type the model has.
+    #[serde(default)]
+    pub operators: BTreeMap<String, u64>,
 }
 
 fn onnx() -> ModelKind {
@@ -380,7 +383,12 @@ fn onnx() -> ModelKind {
 
 impl From<StaticMetrics> for StaticTotals {
     fn from(m: StaticMetrics) -> Self {
+        let mut operators = BTreeMap::new();
+        for layer in &m.layers {
+            *operators.entry(layer.op_type.clone()).or_insert(0) += 1;
+        }
         StaticTotals {
+            operators,
             model: m.model,
             format: m.format,
             parameters: m.parameters,

@@ -101,6 +101,10 @@ pub struct BenchmarkArgs {
     /// Give up cooling down after this many seconds.
     #[arg(long, default_value_t = 300.0)]
     pub cooldown_timeout: f64,
+    /// Report progress as `lpdnn-progress {json}` lines on standard output
+    /// instead of a progress bar (for a service's worker).
+    #[arg(long, hide = true)]
+    pub progress_json: bool,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {
@@ -230,6 +234,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     };
     let mut observer = Terminal {
         bar: None,
+        json: args.progress_json.then_some(None),
         samples,
         interrupt,
     };
@@ -270,17 +275,25 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
 /// `--samples` CSV, and Ctrl-C.
 struct Terminal {
     bar: Option<crate::progress::EngineBar>,
+    /// `--progress-json`: lines instead of the bar (`Some(None)` between
+    /// engines).
+    json: Option<Option<crate::progress::JsonProgress>>,
     samples: Option<std::io::BufWriter<std::fs::File>>,
     interrupt: Arc<AtomicBool>,
 }
 
 impl Observer for Terminal {
     fn engine_started(&mut self, engine: &str, index: usize, count: usize) {
-        self.bar = Some(crate::progress::EngineBar::new(engine, index, count));
+        match &mut self.json {
+            Some(lines) => *lines = Some(crate::progress::JsonProgress::new(engine)),
+            None => self.bar = Some(crate::progress::EngineBar::new(engine, index, count)),
+        }
     }
 
     fn event(&mut self, event: Event) {
-        if let Some(bar) = &mut self.bar {
+        if let Some(Some(lines)) = &mut self.json {
+            lines.event(event);
+        } else if let Some(bar) = &mut self.bar {
             bar.event(event);
         }
     }
@@ -381,18 +394,7 @@ fn subject(args: &BenchmarkArgs) -> Result<(Subject, ModelFormat)> {
 
 /// `NAME=1,3,224,224` (also `NAME:1x3x224x224`).
 fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>)> {
-    let (name, dims) = s
-        .rsplit_once(['=', ':'])
-        .filter(|(n, _)| !n.is_empty())
-        .with_context(|| format!("--input-shape {s}: give NAME=DIMS, e.g. input=1,3,224,224"))?;
-    let dims = dims
-        .split([',', 'x'])
-        .map(|d| d.trim().parse::<usize>().ok().filter(|d| *d > 0))
-        .collect::<Option<Vec<_>>>()
-        .with_context(|| {
-            format!("--input-shape {s}: dimensions are positive integers, e.g. {name}=1,3,224,224")
-        })?;
-    Ok((name.to_owned(), dims))
+    lpdnn_engine_api::parse_input_shape(s).map_err(|m| anyhow::anyhow!("--input-shape {m}"))
 }
 
 /// The first engine of this build that takes the model's format and can

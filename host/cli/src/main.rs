@@ -1,5 +1,6 @@
 //! `lpdnn-host`: run and benchmark AI apps across inference engines.
 
+mod baas;
 mod bench;
 mod component;
 mod convert;
@@ -80,6 +81,12 @@ enum Command {
     /// Serve Benchmark as a Service: the seed's upload route and the /v1
     /// API, jobs in an embedded store, a sandboxed worker for this machine.
     Serve(serve::ServeArgs),
+    /// Serve jobs of a remote Benchmark-as-a-Service on this machine, one
+    /// at a time, each in the sandbox.
+    Worker(serve::WorkerArgs),
+    /// Talk to a Benchmark-as-a-Service: submit a model, follow a job, get
+    /// its result, list the devices, export the profiling dataset.
+    Baas(baas::BaasArgs),
     /// Static metrics of a model: parameters, MACs, FLOPs, storage, per layer.
     Inspect {
         /// The model: ONNX, TFLite or NCNN .param (its .bin beside it).
@@ -254,6 +261,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Serve(args) => serve::serve(args),
+        Command::Baas(args) => baas::baas(args),
+        Command::Worker(args) => serve::worker(args),
         Command::Benchmark(args) => {
             let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
             bench::benchmark(&runtime, args)

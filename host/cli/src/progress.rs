@@ -195,3 +195,102 @@ impl EngineBar {
         self.bar.finish_and_clear();
     }
 }
+
+/// The same progress as lines for a worker (`--progress-json`): at most
+/// four a second on standard output, each `lpdnn-progress {json}`
+/// ([`lpdnn_baas_api::Progress`]).
+pub struct JsonProgress {
+    engine: String,
+    phase: Phase,
+    written: Option<Instant>,
+}
+
+impl JsonProgress {
+    /// The lines of engine `engine`'s run.
+    pub fn new(engine: &str) -> Self {
+        let mut this = JsonProgress {
+            engine: engine.to_owned(),
+            phase: Phase::Load,
+            written: None,
+        };
+        this.write(0, None, None, Duration::ZERO, None, true);
+        this
+    }
+
+    fn write(
+        &mut self,
+        done: u64,
+        total: Option<u64>,
+        fraction: Option<f64>,
+        elapsed: Duration,
+        last_ms: Option<f64>,
+        now: bool,
+    ) {
+        let at = Instant::now();
+        if !now
+            && self
+                .written
+                .is_some_and(|w| at - w < Duration::from_millis(250))
+        {
+            return;
+        }
+        self.written = Some(at);
+        let line = lpdnn_baas_api::Progress {
+            engine: self.engine.clone(),
+            phase: self.phase.to_string(),
+            done,
+            total,
+            fraction: fraction.map(|f| f.clamp(0.0, 1.0)),
+            elapsed_s: elapsed.as_secs_f64(),
+            last_ms,
+        };
+        if let Ok(json) = serde_json::to_string(&line) {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{}{json}", lpdnn_baas_api::PROGRESS_PREFIX);
+            let _ = out.flush();
+        }
+    }
+
+    /// Takes one event of the runner.
+    pub fn event(&mut self, event: Event) {
+        match event {
+            Event::Phase(phase) => {
+                self.phase = phase;
+                self.write(0, None, None, Duration::ZERO, None, true);
+            }
+            Event::Warmup {
+                done,
+                plan,
+                elapsed,
+                last_ms,
+            } => {
+                let (total, fraction) = match plan {
+                    WarmupPlan::Iterations(k) => (Some(*k), Some(done as f64 / (*k).max(1) as f64)),
+                    WarmupPlan::Time(d) => (
+                        None,
+                        Some(elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9)),
+                    ),
+                    WarmupPlan::Converge { .. } => (None, None),
+                };
+                self.write(done, total, fraction, elapsed, Some(last_ms), false);
+            }
+            Event::Steady {
+                done,
+                total,
+                duration,
+                elapsed,
+                last_ms,
+            } => {
+                let by_count = total.map(|t| done as f64 / t.max(1) as f64);
+                let by_time = duration.map(|d| elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9));
+                let fraction = match (by_count, by_time) {
+                    (Some(c), Some(t)) => Some(c.max(t)),
+                    (c, t) => c.or(t),
+                };
+                let last = fraction.is_some_and(|f| f >= 1.0);
+                self.write(done, total, fraction, elapsed, Some(last_ms), last);
+            }
+        }
+    }
+}

@@ -10,10 +10,49 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lpdnn_baas_api::{WorkerEngine, WorkerInfo};
 use lpdnn_jobs::{ContentStore, SqliteJobs};
 use lpdnn_server::{Config, Service};
 use lpdnn_worker::{Limits, Worker};
+
+/// The limits of each job a worker runs.
+#[derive(Args)]
+pub struct JobLimits {
+    /// Memory limit of each job's benchmark (e.g. 4G).
+    #[arg(long, default_value = "4G", value_parser = crate::parse_size)]
+    pub job_memory: u64,
+    /// Time limit of each job's benchmark, seconds.
+    #[arg(long, default_value_t = 900)]
+    pub job_time: u64,
+    /// Lease of a job, seconds (renewed every third of it while it runs; a
+    /// worker not heard from for this long loses its job to the next one).
+    #[arg(long, default_value_t = 30, hide = true)]
+    pub lease: u64,
+}
+
+impl JobLimits {
+    /// A worker with these limits, running benchmarks with this binary.
+    fn worker<Q: lpdnn_jobs::JobQueue>(
+        &self,
+        info: lpdnn_baas_api::WorkerInfo,
+        jobs: Arc<Q>,
+        content: ContentStore,
+        shutdown: Arc<AtomicBool>,
+    ) -> Result<Worker<Q>> {
+        Ok(Worker {
+            info,
+            jobs,
+            content,
+            host: std::env::current_exe()?,
+            limits: Limits {
+                memory_bytes: self.job_memory,
+                wall: Duration::from_secs(self.job_time),
+                ..Limits::default()
+            },
+            lease: Duration::from_secs(self.lease.max(1)),
+            shutdown,
+        })
+    }
+}
 
 /// `lpdnn-host serve` arguments.
 #[derive(Args)]
@@ -37,43 +76,16 @@ pub struct ServeArgs {
     /// Start no worker for this machine (workers connect from elsewhere).
     #[arg(long)]
     pub no_worker: bool,
-    /// Memory limit of each job's benchmark (e.g. 4G).
-    #[arg(long, default_value = "4G", value_parser = crate::parse_size)]
-    pub job_memory: u64,
-    /// Time limit of each job's benchmark, seconds.
-    #[arg(long, default_value_t = 900)]
-    pub job_time: u64,
+    #[command(flatten)]
+    pub jobs: JobLimits,
     /// A worker not heard from for this many seconds is absent: its
     /// platform's queued jobs show as pending_device.
     #[arg(long, default_value_t = 30)]
     pub worker_timeout: u64,
-}
-
-/// This machine as a worker offers it: its platform (the built-in
-/// descriptor of its architecture), the `default` profile, and the engines
-/// that can run here.
-fn local_worker() -> WorkerInfo {
-    let host = lpdnn_platforms::Host::detect();
-    let engines = lpdnn_engines::REGISTRY
-        .iter()
-        .map(|r| (r.make)().info())
-        .filter(|i| i.available)
-        .map(|i| WorkerEngine {
-            name: i.name,
-            version: i.version,
-            devices: i.devices.iter().map(ToString::to_string).collect(),
-            formats: i.formats.iter().map(ToString::to_string).collect(),
-        })
-        .collect();
-    WorkerInfo {
-        id: format!("local-{}", std::process::id()),
-        platform: host
-            .descriptor
-            .unwrap_or_else(|| format!("{}-{}", host.arch, host.os)),
-        profile: "default".into(),
-        version: env!("CARGO_PKG_VERSION").into(),
-        engines,
-    }
+    /// A token remote workers give (`lpdnn-host worker --token`); needed for
+    /// workers when --token is given. Repeat for several.
+    #[arg(long = "worker-token", value_name = "SECRET")]
+    pub worker_tokens: Vec<String>,
 }
 
 /// Runs `serve` until Ctrl-C or SIGTERM.
@@ -90,6 +102,9 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 })
         })
         .collect::<Result<Vec<_>>>()?;
+    if let Some(t) = args.worker_tokens.iter().find(|t| t.len() < 8) {
+        bail!("--worker-token {t}: a secret of 8 characters or more");
+    }
     if !args.bind.ip().is_loopback() && tokens.is_empty() {
         bail!(
             "--bind {}: listening beyond loopback needs --token OWNER=SECRET (anyone could \
@@ -103,33 +118,25 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     rt.block_on(async move {
         let jobs = Arc::new(SqliteJobs::open(&args.data.join("jobs.db")).await?);
         let content = ContentStore::open(&args.data.join("models"))?;
-        let service = Arc::new(Service {
-            jobs: jobs.clone(),
-            content: content.clone(),
-            config: Config {
+        let service = Arc::new(Service::new(
+            jobs.clone(),
+            content.clone(),
+            Config {
                 tokens,
+                worker_tokens: args.worker_tokens.clone(),
                 max_upload_bytes: args.max_upload as usize,
                 quota: args.quota,
                 worker_timeout: Duration::from_secs(args.worker_timeout.max(1)),
                 ..Config::default()
             },
-        });
+        ));
         let stop = Arc::new(AtomicBool::new(false));
         let mut local = None;
         if !args.no_worker {
-            let worker = Worker {
-                info: local_worker(),
-                jobs: jobs.clone(),
-                content,
-                host: std::env::current_exe()?,
-                limits: Limits {
-                    memory_bytes: args.job_memory,
-                    wall: Duration::from_secs(args.job_time),
-                    ..Limits::default()
-                },
-                lease: Duration::from_secs(30),
-                shutdown: stop.clone(),
-            };
+            let info = lpdnn_worker::local_info(None, "default");
+            let worker = args
+                .jobs
+                .worker(info, jobs.clone(), content, stop.clone())?;
             local = Some(tokio::spawn(async move {
                 if let Err(e) = worker.run_forever().await {
                     eprintln!("error: the local worker stopped: {e}");
@@ -159,6 +166,72 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         if let Some(worker) = local {
             let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
         }
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `lpdnn-host worker` arguments.
+#[derive(Args)]
+pub struct WorkerArgs {
+    /// The service's address, e.g. http://10.0.0.2:8080.
+    #[arg(long)]
+    pub server: String,
+    /// The service's worker token (its --worker-token).
+    #[arg(long, env = "LPDNN_WORKER_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Platform name to offer (default: this machine's descriptor, or ARCH-linux).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Profile name to offer (the set of engine library versions here).
+    #[arg(long, default_value = "default")]
+    pub profile: String,
+    #[command(flatten)]
+    pub jobs: JobLimits,
+    /// Folder where the jobs' uploads are kept once fetched.
+    #[arg(long, default_value = "worker-cache")]
+    pub cache: PathBuf,
+}
+
+/// Runs a worker for a remote service until Ctrl-C or SIGTERM: one job at a
+/// time, each in the sandbox; an unreachable service is retried.
+pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
+    let queue = lpdnn_client::RemoteQueue::new(&args.server, args.token.clone())?;
+    let content = ContentStore::open(&args.cache)
+        .with_context(|| format!("cannot create --cache {}", args.cache.display()))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let info = lpdnn_worker::local_info(args.platform.clone(), &args.profile);
+    let worker = args
+        .jobs
+        .worker(info, Arc::new(queue), content, stop.clone())?;
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        println!(
+            "worker {} offers {}/{} to {}",
+            worker.info.id, worker.info.platform, worker.info.profile, args.server
+        );
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        let serving = async {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Err(e) = worker.run_forever().await {
+                    eprintln!("warning: {e}; trying again in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        // On a signal the running benchmark is stopped (its job's lease
+        // lapses and the job runs again on the next worker) and the loop
+        // ends after the claim in flight.
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let stopper = stop.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            stopper.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+        serving.await;
         Ok(ExitCode::SUCCESS)
     })
 }

@@ -4,77 +4,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-
-use common::root;
+use common::baas::{curl, platform, serve, serve_in, FACE};
 use serde_json::Value;
-
-/// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    url: String,
-    /// Its data folder (taken to start another server on it).
-    data: Option<tempfile::TempDir>,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve(extra: &[&str]) -> Server {
-    serve_in(tempfile::tempdir().unwrap(), extra)
-}
-
-fn serve_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
-        .arg(data.path())
-        .args(extra)
-        .current_dir(root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("first line: {line:?}"))
-        .to_owned();
-    Server {
-        child,
-        url,
-        data: Some(data),
-    }
-}
-
-/// curl: gives the status code and the JSON body.
-fn curl(args: &[&str]) -> (u16, Value) {
-    let out = Command::new("curl")
-        .args(["-sS", "-w", "\n%{http_code}"])
-        .args(args)
-        .current_dir(root())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').unwrap();
-    let json = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
-    (code.parse().unwrap(), json)
-}
-
-const FACE: &str = "@assets/models/face_detection_short_range.onnx";
-
-/// The platform this machine registers as.
-fn platform() -> String {
-    format!("{}-linux", std::env::consts::ARCH)
-}
 
 #[test]
 fn the_seed_route_benchmarks_an_uploaded_model_and_answers_with_the_result() {

@@ -54,6 +54,7 @@ impl Service {
             max_attempts: 2,
             queue_ttl: Duration::from_secs(600),
             retry_of: None,
+            quota: None,
         };
         self.jobs.submit(job).await.unwrap().id
     }

@@ -20,6 +20,7 @@ mod content;
 mod sqlite;
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use content::ContentStore;
@@ -61,6 +62,17 @@ pub enum StoreError {
     /// A file of the content store could not be written or read.
     #[error("content store: {0}")]
     Io(#[from] std::io::Error),
+    /// The owner has as many active jobs as allowed.
+    #[error("{owner} has {quota} jobs queued or running, the most allowed; wait for one to end")]
+    Quota {
+        /// The owner.
+        owner: String,
+        /// Active jobs allowed.
+        quota: u64,
+    },
+    /// A remote job service failed or refused the call.
+    #[error("job service: {0}")]
+    Remote(String),
 }
 
 /// A new job: its spec and who asked.
@@ -76,10 +88,13 @@ pub struct NewJob {
     pub queue_ttl: Duration,
     /// The job this one retries.
     pub retry_of: Option<String>,
+    /// Refuse it ([`StoreError::Quota`]) when the owner already has this
+    /// many jobs queued or running (checked and queued in one step).
+    pub quota: Option<u64>,
 }
 
 /// A worker's hold on a job.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
     /// The job.
     pub job: String,
@@ -90,7 +105,8 @@ pub struct Lease {
 }
 
 /// How a run ended, as the worker reports it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "result", rename_all = "snake_case")]
 pub enum Outcome {
     /// The benchmark's report (JSON text).
     Passed {
@@ -105,6 +121,9 @@ pub enum Outcome {
         message: String,
     },
 }
+
+/// Jobs of one status, result and failure kind: how many.
+pub type Count = (JobStatus, Option<JobResult>, Option<FailureKind>, u64);
 
 /// Submitting and reading jobs, and the worker registry.
 pub trait JobStore: Send + Sync + 'static {
@@ -133,10 +152,8 @@ pub trait JobStore: Send + Sync + 'static {
         &self,
         since_ms: i64,
     ) -> impl Future<Output = Result<Vec<(Job, String)>, StoreError>> + Send;
-    /// Records a worker (again) and its heartbeat.
-    fn register(&self, worker: &WorkerInfo) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// A worker's heartbeat.
-    fn worker_seen(&self, worker: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// How many jobs there are of each status, result and failure kind.
+    fn counts(&self) -> impl Future<Output = Result<Vec<Count>, StoreError>> + Send;
     /// Every worker ever registered, with its last heartbeat (ms).
     fn workers(&self) -> impl Future<Output = Result<Vec<(WorkerInfo, i64)>, StoreError>> + Send;
 }
@@ -176,6 +193,17 @@ pub trait JobQueue: Send + Sync + 'static {
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
     /// Waits until a job may have been queued, or `timeout`.
     fn wait_for_work(&self, timeout: Duration) -> impl Future<Output = ()> + Send;
+    /// Records a worker (again) and its heartbeat.
+    fn register(&self, worker: &WorkerInfo) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// A worker's heartbeat.
+    fn worker_seen(&self, worker: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The path of a job's upload in `cache`, fetched into it first when
+    /// the queue is remote (and checked against its SHA-256).
+    fn upload(
+        &self,
+        sha256: &str,
+        cache: &ContentStore,
+    ) -> impl Future<Output = Result<PathBuf, StoreError>> + Send;
 }
 
 /// Milliseconds since the Unix epoch.

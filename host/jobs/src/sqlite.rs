@@ -5,7 +5,7 @@
 //! writer and meets `SQLITE_BUSY`), reads through a pool beside it. A
 //! [`tokio::sync::Notify`] wakes waiting workers when a job is queued.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
@@ -19,7 +19,7 @@ use sqlx::sqlite::{
 use sqlx::Row;
 use tokio::sync::Notify;
 
-use crate::{now_ms, JobQueue, JobStore, Lease, NewJob, Outcome, StoreError};
+use crate::{now_ms, ContentStore, Count, JobQueue, JobStore, Lease, NewJob, Outcome, StoreError};
 
 const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS jobs (
@@ -165,6 +165,7 @@ fn job_of(row: &SqliteRow) -> Result<Job, StoreError> {
             .map(|s| serde_json::from_str(&s))
             .transpose()
             .map_err(|e| corrupt(&id, e))?,
+        progress: None,
         id,
     })
 }
@@ -174,9 +175,11 @@ impl JobStore for SqliteJobs {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let spec = serde_json::to_string(&job.spec).map_err(|e| corrupt(&id, e))?;
-        sqlx::query(
+        // One statement: the quota is checked and the job queued together.
+        let done = sqlx::query(
             "INSERT INTO jobs (id, owner, platform, profile, spec, status, max_attempts, created, \
-             expires, retry_of) VALUES (?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
+             expires, retry_of) SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ? \
+             WHERE (SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ('queued', 'running')) < ?",
         )
         .bind(&id)
         .bind(&job.owner)
@@ -187,8 +190,17 @@ impl JobStore for SqliteJobs {
         .bind(now)
         .bind(now.saturating_add(job.queue_ttl.as_millis() as i64))
         .bind(&job.retry_of)
+        .bind(&job.owner)
+        .bind(job.quota.map_or(i64::MAX, |q| q.min(i64::MAX as u64) as i64))
         .execute(&self.writer)
-        .await?;
+        .await?
+        .rows_affected();
+        if done == 0 {
+            return Err(StoreError::Quota {
+                owner: job.owner,
+                quota: job.quota.unwrap_or_default(),
+            });
+        }
         self.work.notify_waiters();
         self.job(&id).await
     }
@@ -262,27 +274,31 @@ impl JobStore for SqliteJobs {
             .collect()
     }
 
-    async fn register(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
-        let info = serde_json::to_string(worker).map_err(|e| corrupt(&worker.id, e))?;
-        sqlx::query(
-            "INSERT INTO workers (id, info, seen) VALUES (?, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET info = excluded.info, seen = excluded.seen",
+    async fn counts(&self) -> Result<Vec<Count>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, result, failure, COUNT(*) AS n FROM jobs \
+             GROUP BY status, result, failure ORDER BY status, result, failure",
         )
-        .bind(&worker.id)
-        .bind(info)
-        .bind(now_ms())
-        .execute(&self.writer)
+        .fetch_all(&self.reader)
         .await?;
-        Ok(())
-    }
-
-    async fn worker_seen(&self, worker: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE workers SET seen = ? WHERE id = ?")
-            .bind(now_ms())
-            .bind(worker)
-            .execute(&self.writer)
-            .await?;
-        Ok(())
+        rows.iter()
+            .map(|row| {
+                let word = |c: &str| -> Result<Option<String>, StoreError> { Ok(row.try_get(c)?) };
+                let bad = |e: lpdnn_baas_api::UnknownWord| corrupt("(counts)", e);
+                Ok((
+                    JobStatus::from_str(&row.try_get::<String, _>("status")?).map_err(bad)?,
+                    word("result")?
+                        .map(|w| JobResult::from_str(&w))
+                        .transpose()
+                        .map_err(bad)?,
+                    word("failure")?
+                        .map(|w| FailureKind::from_str(&w))
+                        .transpose()
+                        .map_err(bad)?,
+                    row.try_get::<i64, _>("n")? as u64,
+                ))
+            })
+            .collect()
     }
 
     async fn workers(&self) -> Result<Vec<(WorkerInfo, i64)>, StoreError> {
@@ -466,5 +482,36 @@ impl JobQueue for SqliteJobs {
 
     async fn wait_for_work(&self, timeout: Duration) {
         let _ = tokio::time::timeout(timeout, self.work.notified()).await;
+    }
+
+    async fn register(&self, worker: &WorkerInfo) -> Result<(), StoreError> {
+        let info = serde_json::to_string(worker).map_err(|e| corrupt(&worker.id, e))?;
+        sqlx::query(
+            "INSERT INTO workers (id, info, seen) VALUES (?, ?, ?) \
+             ON CONFLICT (id) DO UPDATE SET info = excluded.info, seen = excluded.seen",
+        )
+        .bind(&worker.id)
+        .bind(info)
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await?;
+        Ok(())
+    }
+
+    async fn worker_seen(&self, worker: &str) -> Result<(), StoreError> {
+        sqlx::query("UPDATE workers SET seen = ? WHERE id = ?")
+            .bind(now_ms())
+            .bind(worker)
+            .execute(&self.writer)
+            .await?;
+        Ok(())
+    }
+
+    async fn upload(&self, sha256: &str, cache: &ContentStore) -> Result<PathBuf, StoreError> {
+        // The service and its embedded workers share one content store.
+        cache
+            .path(sha256)
+            .filter(|p| p.is_file())
+            .ok_or_else(|| StoreError::NotFound(format!("upload {sha256}")))
     }
 }

@@ -31,6 +31,7 @@ fn new_job(platform: &str) -> NewJob {
         max_attempts: 2,
         queue_ttl: Duration::from_secs(3600),
         retry_of: None,
+        quota: None,
     }
 }
 
@@ -264,4 +265,50 @@ async fn a_submission_wakes_a_waiting_worker() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     q.submit(new_job("x86_64")).await.unwrap();
     assert!(waiter.await.unwrap() < Duration::from_secs(10));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once() {
+    let (_dir, q) = store().await;
+    let limited = || NewJob {
+        quota: Some(5),
+        ..new_job("x86_64")
+    };
+    let tries: Vec<_> = (0..40)
+        .map(|_| {
+            let q = q.clone();
+            tokio::spawn(async move { q.submit(limited()).await })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tries {
+        results.push(t.await.unwrap());
+    }
+    let accepted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 5);
+    for r in results.iter().filter(|r| r.is_err()) {
+        let e = r.as_ref().unwrap_err();
+        assert!(matches!(e, StoreError::Quota { quota: 5, .. }), "{e}");
+        assert!(e.to_string().contains("alice has 5 jobs"), "{e}");
+    }
+    // Another owner has its own quota; an ended job frees a place.
+    let bob = NewJob {
+        owner: "bob".into(),
+        ..limited()
+    };
+    q.submit(bob).await.unwrap();
+    let (lease, _) = q
+        .claim("w", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    q.complete(
+        &lease,
+        Outcome::Passed {
+            report: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    q.submit(limited()).await.unwrap();
 }

@@ -3,8 +3,12 @@
 //! - The seed's route, unchanged: `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=cpu|gpu`
 //!   with the model as the body → `202` and `Location: /v1/jobs/{id}`; `?wait=SECONDS` answers
 //!   with the result when it is ready in time.
-//! - `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/result`, `POST /v1/jobs/{id}/cancel`,
-//!   `GET /v1/devices`, `GET /health`.
+//! - `POST /v1/jobs` (multipart: a model or an app bundle, and options),
+//!   `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/events` (server-sent progress),
+//!   `GET /v1/jobs/{id}/result?format=json|csv|html`, `POST /v1/jobs/{id}/cancel`,
+//!   `POST /v1/jobs/{id}/retry`, `GET /v1/devices`,
+//!   `GET /v1/export?format=csv|jsonl&since=` (the profiling dataset), `GET /health`,
+//!   `GET /metrics` (Prometheus).
 //!
 //! Everything is checked at upload, before anything is queued: the bearer
 //! token (401), the body's size (413), the owner's quota of active jobs
@@ -13,21 +17,27 @@
 
 #![warn(missing_docs)]
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+pub mod dataset;
+mod events;
+mod metrics;
+mod submit;
+mod workers;
 
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use lpdnn_baas_api::{Job, JobOptions, JobSpec, JobStatus, SubjectKind, WorkerInfo};
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_baas_api::{Job, JobStatus, WorkerInfo};
 use lpdnn_jobs::{now_ms, ContentStore, JobQueue, JobStore, NewJob, StoreError};
 use serde::Deserialize;
 use serde_json::{json, Value};
+
+pub use metrics::Counters;
 
 /// The service's settings.
 #[derive(Debug, Clone)]
@@ -44,6 +54,8 @@ pub struct Config {
     pub max_attempts: u32,
     /// A worker not heard from for this long is absent.
     pub worker_timeout: Duration,
+    /// Bearer tokens of remote workers (`lpdnn-host worker --token`).
+    pub worker_tokens: Vec<String>,
 }
 
 impl Default for Config {
@@ -55,6 +67,7 @@ impl Default for Config {
             queue_ttl: Duration::from_secs(24 * 3600),
             max_attempts: 3,
             worker_timeout: Duration::from_secs(30),
+            worker_tokens: Vec::new(),
         }
     }
 }
@@ -67,13 +80,27 @@ pub struct Service<S> {
     pub content: ContentStore,
     /// Settings.
     pub config: Config,
+    /// What the server counts for `/metrics`.
+    pub counters: Counters,
+}
+
+impl<S> Service<S> {
+    /// A service over `jobs` and `content`.
+    pub fn new(jobs: Arc<S>, content: ContentStore, config: Config) -> Self {
+        Service {
+            jobs,
+            content,
+            config,
+            counters: Counters::default(),
+        }
+    }
 }
 
 /// An error answered as JSON `{"error": ...}` with its status.
 #[derive(Debug)]
 pub struct ApiError {
     status: StatusCode,
-    message: String,
+    pub(crate) message: String,
     details: Option<Value>,
 }
 
@@ -90,6 +117,10 @@ impl ApiError {
         self.details = Some(details);
         self
     }
+
+    fn internal(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, message)
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -97,6 +128,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, e.to_string()),
             StoreError::Conflict { .. } => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+            StoreError::Quota { .. } => ApiError::new(StatusCode::TOO_MANY_REQUESTS, e.to_string()),
             e => ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         }
     }
@@ -121,69 +153,72 @@ impl IntoResponse for ApiError {
 /// The API's routes over `service`.
 pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
     let limit = service.config.max_upload_bytes;
-    Router::new()
+    let uploads = Router::new()
         .route(
             "/bonseyes_baas/{platform}/{profile}/{engine}",
-            post(seed_submit::<S>).layer(DefaultBodyLimit::max(limit)),
+            post(submit::seed_submit::<S>),
         )
+        .route("/v1/jobs", post(submit::submit::<S>))
+        .layer(DefaultBodyLimit::max(limit))
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            count_uploads::<S>,
+        ));
+    Router::new()
+        .merge(uploads)
         .route("/v1/jobs/{id}", get(job::<S>))
+        .route("/v1/jobs/{id}/events", get(events::events::<S>))
         .route("/v1/jobs/{id}/result", get(result::<S>))
         .route("/v1/jobs/{id}/cancel", post(cancel::<S>))
+        .route("/v1/jobs/{id}/retry", post(retry::<S>))
         .route("/v1/devices", get(devices::<S>))
+        .route("/v1/export", get(export::<S>))
+        .merge(workers::routes(service.clone()))
+        .route("/metrics", get(metrics::<S>))
         .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/", get(page))
         .with_state(service)
 }
 
-/// The seed's engine names (and ours) → ours.
-const SEED_ENGINES: &[(&str, &str)] = &[
-    ("onnx", "onnxruntime"),
-    ("tflite", "litert"),
-    ("lpdnn", "lne"),
-    ("tensorrt", "tensorrt"),
-    ("ncnn", "ncnn"),
-    ("acl", "acl"),
-];
-
-fn our_engine(name: &str) -> Result<&'static str, ApiError> {
-    let offered = || {
-        SEED_ENGINES
-            .iter()
-            .map(|(s, o)| {
-                if s == o {
-                    s.to_string()
-                } else {
-                    format!("{s} ({o})")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
+/// Before an upload's body is read: its token (401) and its owner's quota
+/// (429). After: its answer is counted for `/metrics`.
+async fn count_uploads<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    // The token is read first: the request's body must not be held
+    // across an await.
+    let owner = s.owner(request.headers());
+    let early = async {
+        let owner = owner?;
+        if s.jobs.active_for(&owner).await? >= s.config.quota {
+            return Err(ApiError::from(StoreError::Quota {
+                owner,
+                quota: s.config.quota,
+            }));
+        }
+        Ok(())
     };
-    if name == "tf" {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "engine 'tf' (TensorFlow) is not offered: convert the model to TFLite or ONNX; \
-                 offered: {}",
-                offered()
-            ),
-        ));
-    }
-    SEED_ENGINES
-        .iter()
-        .find(|(seed, ours)| *seed == name || *ours == name)
-        .map(|(_, ours)| *ours)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown engine '{name}'; offered: {}", offered()),
-            )
-        })
-}
-
-#[derive(Deserialize)]
-struct SeedQuery {
-    device: Option<String>,
-    wait: Option<u64>,
+    let response = match early.await {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            // Read what the client sends, keeping none of it, so that it
+            // hears the answer rather than a reset connection.
+            use futures_util::StreamExt;
+            let mut body = request.into_body().into_data_stream();
+            let mut read = 0usize;
+            while let Some(Ok(chunk)) = body.next().await {
+                read += chunk.len();
+                if read > s.config.max_upload_bytes {
+                    break;
+                }
+            }
+            e.into_response()
+        }
+    };
+    s.counters.upload(response.status().as_u16());
+    response
 }
 
 impl<S: JobStore + JobQueue> Service<S> {
@@ -212,13 +247,23 @@ impl<S: JobStore + JobQueue> Service<S> {
 
     /// Workers by platform and profile, with whether any is alive.
     async fn catalog(&self) -> Result<Vec<(WorkerInfo, bool)>, ApiError> {
+        Ok(self
+            .heard()
+            .await?
+            .into_iter()
+            .map(|(w, _, alive)| (w, alive))
+            .collect())
+    }
+
+    /// Workers with their last heartbeat (ms) and whether they are alive.
+    async fn heard(&self) -> Result<Vec<(WorkerInfo, i64, bool)>, ApiError> {
         let cutoff = now_ms() - self.config.worker_timeout.as_millis() as i64;
         Ok(self
             .jobs
             .workers()
             .await?
             .into_iter()
-            .map(|(w, seen)| (w, seen >= cutoff))
+            .map(|(w, seen)| (w, seen, seen >= cutoff))
             .collect())
     }
 
@@ -238,159 +283,25 @@ impl<S: JobStore + JobQueue> Service<S> {
                 ));
             }
         }
+        if job.status == JobStatus::Running {
+            job.progress = self
+                .jobs
+                .progress(&job.id)
+                .await?
+                .and_then(|p| serde_json::from_str(&p).ok());
+        }
         let id = job.id.clone();
         let mut v = serde_json::to_value(job)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
         v["links"] = json!({
             "self": format!("/v1/jobs/{id}"),
             "result": format!("/v1/jobs/{id}/result"),
+            "events": format!("/v1/jobs/{id}/events"),
             "cancel": format!("/v1/jobs/{id}/cancel"),
+            "retry": format!("/v1/jobs/{id}/retry"),
         });
         Ok(v)
     }
-}
-
-async fn seed_submit<S: JobStore + JobQueue>(
-    State(s): State<Arc<Service<S>>>,
-    Path((platform, profile, engine)): Path<(String, String, String)>,
-    Query(q): Query<SeedQuery>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let owner = s.owner(&headers)?;
-    let engine = our_engine(&engine)?;
-    let device = q.device.unwrap_or_else(|| "cpu".into());
-    if !["cpu", "gpu", "npu"].contains(&device.as_str()) {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("device '{device}' is not one of cpu, gpu, npu"),
-        ));
-    }
-    // What exists: the platforms and profiles workers registered.
-    let catalog = s.catalog().await?;
-    let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
-    for (w, _) in &catalog {
-        exists
-            .entry(&w.platform)
-            .or_default()
-            .entry(&w.profile)
-            .or_default()
-            .extend(w.engines.iter().map(|e| e.name.as_str()));
-    }
-    let profiles = exists.get(platform.as_str()).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "unknown platform '{platform}'; platforms: {}",
-                exists.keys().copied().collect::<Vec<_>>().join(", ")
-            ),
-        )
-        .with(json!(exists))
-    })?;
-    let engines = profiles.get(profile.as_str()).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "unknown profile '{profile}' of platform {platform}; profiles: {}",
-                profiles.keys().copied().collect::<Vec<_>>().join(", ")
-            ),
-        )
-    })?;
-    if !engines.contains(&engine) {
-        let mut offered = engines.clone();
-        offered.sort();
-        offered.dedup();
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "engine {engine} is not offered on {platform}/{profile}; engines there: {}",
-                offered.join(", ")
-            ),
-        ));
-    }
-    // The bytes, against the engine's formats.
-    let format = lpdnn_engine_api::sniff(&body);
-    let formats = lpdnn_engines::engine(engine)
-        .map(|e| e.formats().to_vec())
-        .unwrap_or_default();
-    if format == ModelFormat::Unknown {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "the body ({} bytes) is not a model this service recognises (ONNX, TFLite)",
-                body.len()
-            ),
-        ));
-    }
-    if !formats.contains(&format) || !matches!(format, ModelFormat::Onnx | ModelFormat::TfLite) {
-        let takes: Vec<String> = formats.iter().map(ToString::to_string).collect();
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!(
-                "the model is {format}; engine {engine} takes {{{}}} (NCNN models come with \
-                 their .bin in an app bundle)",
-                takes.join(", ")
-            ),
-        ));
-    }
-    if s.jobs.active_for(&owner).await? >= s.config.quota {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            format!(
-                "{owner} has {} jobs queued or running, the most allowed; wait for one to end",
-                s.config.quota
-            ),
-        ));
-    }
-    let (sha256, _) = s
-        .content
-        .put(&body)
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let job = s
-        .jobs
-        .submit(NewJob {
-            spec: JobSpec {
-                platform,
-                profile,
-                engine: engine.into(),
-                device,
-                subject: SubjectKind::Model,
-                sha256,
-                format: format.to_string(),
-                options: JobOptions::default(),
-            },
-            owner,
-            max_attempts: s.config.max_attempts,
-            queue_ttl: s.config.queue_ttl,
-            retry_of: None,
-        })
-        .await?;
-    let id = job.id.clone();
-    let location = format!("/v1/jobs/{id}");
-    if let Some(wait) = q.wait {
-        let deadline = Instant::now() + Duration::from_secs(wait.min(600));
-        while Instant::now() < deadline {
-            let job = s.jobs.get(&id).await?;
-            if matches!(job.status, JobStatus::Completed | JobStatus::Cancelled) {
-                let report = s.jobs.report(&id).await?;
-                let mut body = json!({ "job": s.view(job).await? });
-                if let Some(r) = report {
-                    body["result"] = serde_json::from_str(&r).unwrap_or(Value::Null);
-                }
-                return Ok(
-                    (StatusCode::OK, [(header::LOCATION, location)], Json(body)).into_response()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-    let job = s.jobs.get(&id).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(json!({ "job": s.view(job).await? })),
-    )
-        .into_response())
 }
 
 impl<S: JobStore + JobQueue> Service<S> {
@@ -416,19 +327,52 @@ async fn job<S: JobStore + JobQueue>(
     Ok(Json(s.view(job).await?))
 }
 
+/// `?format=` of a result.
+#[derive(Deserialize)]
+struct ResultQuery {
+    format: Option<String>,
+}
+
 async fn result<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
+    Query(q): Query<ResultQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = s.owned(&headers, &id).await?;
+    let format = q.format.as_deref().unwrap_or("json");
+    if !["json", "csv", "html"].contains(&format) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("format '{format}' is not one of json, csv, html"),
+        ));
+    }
     match s.jobs.report(&id).await? {
-        Some(report) => Ok((
+        Some(report) if format == "json" => Ok((
             StatusCode::OK,
             [(header::CONTENT_TYPE, "application/json")],
             report,
         )
             .into_response()),
+        Some(report) => {
+            let report: lpdnn_bench::Report = serde_json::from_str(&report)
+                .map_err(|e| ApiError::internal(format!("job {id}'s report: {e}")))?;
+            Ok(if format == "csv" {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+                    lpdnn_bench::anchor_csv(&report),
+                )
+                    .into_response()
+            } else {
+                (
+                    StatusCode::OK,
+                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                    lpdnn_bench::html_report(&report),
+                )
+                    .into_response()
+            })
+        }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
@@ -454,8 +398,10 @@ async fn devices<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
 ) -> Result<Json<Value>, ApiError> {
     let mut out = Vec::new();
-    for (w, alive) in s.catalog().await? {
+    let now = now_ms();
+    for (w, seen, alive) in s.heard().await? {
         let depth = s.jobs.queued_for(&w.platform, &w.profile).await?;
+        let at = std::time::UNIX_EPOCH + Duration::from_millis(seen.max(0) as u64);
         out.push(json!({
             "worker": w.id,
             "platform": w.platform,
@@ -464,7 +410,143 @@ async fn devices<S: JobStore + JobQueue>(
             "engines": w.engines,
             "available": alive,
             "queue_depth": depth,
+            "last_seen": humantime::format_rfc3339_seconds(at).to_string(),
+            "seconds_since_seen": ((now - seen).max(0) as f64 / 1e3).round(),
         }));
     }
     Ok(Json(json!({ "devices": out })))
+}
+
+/// Runs a finished job again as a new job (`retry_of` names this one).
+async fn retry<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let old = s.owned(&headers, &id).await?;
+    if !matches!(old.status, JobStatus::Completed | JobStatus::Cancelled) {
+        return Err(StoreError::Conflict {
+            id,
+            status: old.status,
+            message: "only a completed or cancelled job can be retried".into(),
+        }
+        .into());
+    }
+    let job = s
+        .jobs
+        .submit(NewJob {
+            spec: old.spec,
+            owner: old.owner,
+            max_attempts: s.config.max_attempts,
+            queue_ttl: s.config.queue_ttl,
+            retry_of: Some(id),
+            quota: Some(s.config.quota),
+        })
+        .await?;
+    s.answer(job, None).await
+}
+
+/// `?format=csv|jsonl&since=` of the export.
+#[derive(Deserialize)]
+struct ExportQuery {
+    format: Option<String>,
+    since: Option<String>,
+}
+
+/// The profiling dataset: a row per passed job finished at or after
+/// `since` (RFC 3339, or milliseconds since the epoch).
+async fn export<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Query(q): Query<ExportQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    s.owner(&headers)?;
+    let format = q.format.as_deref().unwrap_or("csv");
+    if !["csv", "jsonl"].contains(&format) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("format '{format}' is not one of csv, jsonl"),
+        ));
+    }
+    let since = match q.since.as_deref() {
+        None | Some("") => 0,
+        Some(t) => t.parse::<i64>().or_else(|_| {
+            humantime::parse_rfc3339_weak(t)
+                .map(|t| {
+                    t.duration_since(std::time::UNIX_EPOCH)
+                        .map_or(0, |d| d.as_millis() as i64)
+                })
+                .map_err(|e| {
+                    ApiError::new(
+                        StatusCode::BAD_REQUEST,
+                        format!(
+                            "since '{t}': give a time as 2026-11-30T12:00:00Z or milliseconds \
+                             since 1970 ({e})"
+                        ),
+                    )
+                })
+        })?,
+    };
+    let mut rows = Vec::new();
+    for (job, report) in s.jobs.passed_since(since).await? {
+        let Ok(report) = serde_json::from_str::<lpdnn_bench::Report>(&report) else {
+            continue;
+        };
+        if let Some(row) = dataset::row(&job, &report) {
+            let ops = report.runs[0]
+                .static_metrics
+                .as_ref()
+                .map(|m| m.operators.clone())
+                .unwrap_or_default();
+            rows.push((row, ops));
+        }
+    }
+    let (kind, body) = if format == "csv" {
+        let rows: Vec<_> = rows.into_iter().map(|(r, _)| r).collect();
+        (
+            "text/csv; charset=utf-8",
+            dataset::csv(&rows).map_err(|e| ApiError::internal(e.to_string()))?,
+        )
+    } else {
+        ("application/x-ndjson", dataset::jsonl(&rows))
+    };
+    Ok((
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, kind.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("inline; filename=\"lpdnn-profiling.{format}\""),
+            ),
+        ],
+        body,
+    )
+        .into_response())
+}
+
+async fn metrics<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+) -> Result<Response, ApiError> {
+    Ok((
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics_text().await?,
+    )
+        .into_response())
+}
+
+/// The web page: upload, pick from the live catalog, follow the job, read
+/// the report (one file, no build step).
+async fn page() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::X_FRAME_OPTIONS, "DENY"),
+        ],
+        include_str!("page/index.html"),
+    )
+        .into_response()
 }

@@ -9,10 +9,38 @@
 pub mod sandbox;
 mod worker;
 
-use lpdnn_baas_api::FailureKind;
+use lpdnn_baas_api::{FailureKind, WorkerEngine, WorkerInfo};
 
 pub use sandbox::{ChildRun, Ended, Isolation, Limits};
 pub use worker::{Ran, Worker, WorkerError};
+
+/// This machine as a worker offers it: its platform (`platform`, else the
+/// built-in descriptor of its architecture, else `ARCH-OS`), the profile,
+/// and the engines that can run here with their library versions.
+pub fn local_info(platform: Option<String>, profile: &str) -> WorkerInfo {
+    let host = lpdnn_platforms::Host::detect();
+    let engines = lpdnn_engines::REGISTRY
+        .iter()
+        .map(|r| (r.make)().info())
+        .filter(|i| i.available)
+        .map(|i| WorkerEngine {
+            name: i.name,
+            version: i.version,
+            devices: i.devices.iter().map(ToString::to_string).collect(),
+            formats: i.formats.iter().map(ToString::to_string).collect(),
+        })
+        .collect();
+    let platform = platform
+        .or(host.descriptor)
+        .unwrap_or_else(|| format!("{}-{}", host.arch, host.os));
+    WorkerInfo {
+        id: format!("{platform}-{}-{}", std::process::id(), lpdnn_jobs::now_ms()),
+        platform,
+        profile: profile.to_owned(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        engines,
+    }
+}
 
 /// A failed run, as the job records it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -17,6 +17,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
@@ -121,6 +122,24 @@ pub fn run_until<T>(
     prepare: impl FnOnce(&Path) -> std::io::Result<()>,
     collect: impl FnOnce(&Path) -> T,
 ) -> std::io::Result<(ChildRun, T)> {
+    run_watched(program, args, limits, stop, None, prepare, collect)
+}
+
+/// The latest line the child wrote that starts with a prefix (its
+/// progress), without the prefix.
+pub type Latest = Arc<Mutex<Option<String>>>;
+
+/// [`run_until`], keeping in `latest` the child's last standard-output
+/// line that starts with [`lpdnn_baas_api::PROGRESS_PREFIX`] as it runs.
+pub fn run_watched<T>(
+    program: &Path,
+    args: &[impl AsRef<OsStr>],
+    limits: &Limits,
+    stop: &AtomicBool,
+    latest: Option<Latest>,
+    prepare: impl FnOnce(&Path) -> std::io::Result<()>,
+    collect: impl FnOnce(&Path) -> T,
+) -> std::io::Result<(ChildRun, T)> {
     let folder = tempfile::Builder::new().prefix("lpdnn-job-").tempdir()?;
     prepare(folder.path())?;
     // The child says through this pipe whether it got its own network.
@@ -140,10 +159,13 @@ pub fn run_until<T>(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setpgid, setrlimit, unshare, write) on values it owns.
+    // functions (setpgid, prctl, setrlimit, unshare, write) on values it owns.
     unsafe {
         command.pre_exec(move || {
             libc::setpgid(0, 0);
+            // A worker killed outright takes its benchmark with it (the
+            // child leads its own process group, out of the worker's).
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             let set = |resource, value: u64| {
                 let lim = libc::rlimit {
                     rlim_cur: value,
@@ -182,11 +204,11 @@ pub fn run_until<T>(
         child
             .stdout
             .take()
-            .map(|s| std::thread::spawn(move || tail(s))),
+            .map(|s| std::thread::spawn(move || tail(s, latest))),
         child
             .stderr
             .take()
-            .map(|s| std::thread::spawn(move || tail(s))),
+            .map(|s| std::thread::spawn(move || tail(s, None))),
     ];
     let ended = loop {
         if let Some(status) = child.try_wait()? {
@@ -230,14 +252,37 @@ pub fn run_until<T>(
     ))
 }
 
-/// Reads a stream to its end, keeping its last [`KEPT_BYTES`].
-fn tail(mut stream: impl Read) -> String {
+/// Longest progress line kept; a longer one is not progress.
+const LINE_BYTES: usize = 4096;
+
+/// Reads a stream to its end, keeping its last [`KEPT_BYTES`], and in
+/// `latest` its last progress line.
+fn tail(mut stream: impl Read, latest: Option<Latest>) -> String {
     let mut kept: Vec<u8> = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
     let mut buf = [0u8; 8192];
+    let prefix = lpdnn_baas_api::PROGRESS_PREFIX.as_bytes();
     loop {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
+                if let Some(latest) = &latest {
+                    for &b in &buf[..n] {
+                        if b != b'\n' {
+                            if line.len() <= LINE_BYTES {
+                                line.push(b);
+                            }
+                            continue;
+                        }
+                        if line.len() <= LINE_BYTES && line.starts_with(prefix) {
+                            let text = String::from_utf8_lossy(&line[prefix.len()..]).into_owned();
+                            if let Ok(mut l) = latest.lock() {
+                                *l = Some(text);
+                            }
+                        }
+                        line.clear();
+                    }
+                }
                 kept.extend_from_slice(&buf[..n]);
                 if kept.len() > 2 * KEPT_BYTES {
                     kept.drain(..kept.len() - KEPT_BYTES);

@@ -2,13 +2,14 @@
 //! renewing the lease, write the result once. One job at a time: two
 //! benchmarks on one machine disturb each other's numbers.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lpdnn_baas_api::{Job, SubjectKind, WorkerInfo};
-use lpdnn_jobs::{ContentStore, JobQueue, JobStore, Lease, Outcome, StoreError};
+use lpdnn_baas_api::{FailureKind, Job, SubjectKind, WorkerInfo};
+use lpdnn_engine_api::ModelFormat;
+use lpdnn_jobs::{ContentStore, JobQueue, Lease, Outcome, StoreError};
 
 use crate::sandbox::{self, Limits};
 use crate::{classify, Failure};
@@ -30,7 +31,7 @@ pub struct Worker<Q> {
     pub info: WorkerInfo,
     /// Where jobs wait.
     pub jobs: Arc<Q>,
-    /// Where uploaded models are.
+    /// Where uploads are (a cache of a remote service's).
     pub content: ContentStore,
     /// The `lpdnn-host` binary the benchmark runs with.
     pub host: PathBuf,
@@ -55,7 +56,7 @@ pub struct Ran {
     pub written: bool,
 }
 
-impl<Q: JobQueue + JobStore> Worker<Q> {
+impl<Q: JobQueue> Worker<Q> {
     /// Registers, then runs jobs one at a time until `stop` is set,
     /// heartbeating between them and waiting when none is queued.
     pub async fn run_forever(&self) -> Result<(), WorkerError> {
@@ -85,15 +86,21 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
             return Ok(None);
         };
         let stop = Arc::new(AtomicBool::new(false));
-        let renewing = self.renew_while_running(&lease, &stop);
-        let run = self.benchmark(&job, stop.clone());
+        let latest = sandbox::Latest::default();
+        let renewing = self.renew_while_running(&lease, &stop, &latest);
+        let run = async {
+            let ran = self.benchmark(&job, stop.clone(), latest.clone()).await;
+            // However it ended, the lease's renewal stops with it.
+            stop.store(true, Ordering::Relaxed);
+            ran
+        };
         let (result, ()) = tokio::join!(run, renewing);
         let (outcome, report, sandbox) = match result {
             Ok(done) => done,
             // Could not even start: the worker's fault, not the job's.
             Err(e) => (
                 Err(Failure {
-                    kind: lpdnn_baas_api::FailureKind::InfraError,
+                    kind: FailureKind::InfraError,
                     message: format!("the worker could not start the benchmark: {e}"),
                 }),
                 None,
@@ -119,7 +126,7 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
                 match (&outcome, report) {
                     (Ok(()), Some(report)) => Outcome::Passed { report },
                     (Ok(()), None) => Outcome::Failed {
-                        kind: lpdnn_baas_api::FailureKind::InfraError,
+                        kind: FailureKind::InfraError,
                         message: "the benchmark ended well but wrote no report".into(),
                     },
                     (Err(f), _) => Outcome::Failed {
@@ -136,12 +143,20 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
         }))
     }
 
-    /// Renews the lease every third of its length until `stop` is set;
-    /// sets it when the lease is lost (the job was cancelled or lapsed).
-    async fn renew_while_running(&self, lease: &Lease, stop: &Arc<AtomicBool>) {
+    /// Renews the lease every third of its length, and with the run's
+    /// progress each second it changed, until `stop` is set; sets it when
+    /// the lease is lost (the job was cancelled or lapsed).
+    async fn renew_while_running(
+        &self,
+        lease: &Lease,
+        stop: &Arc<AtomicBool>,
+        latest: &sandbox::Latest,
+    ) {
         let every = (self.lease / 3).max(Duration::from_millis(10));
         let tick = Duration::from_millis(100).min(every);
         let mut since = Duration::ZERO;
+        let mut since_progress = Duration::ZERO;
+        let mut sent: Option<String> = None;
         loop {
             tokio::time::sleep(tick).await;
             if stop.load(Ordering::Relaxed) {
@@ -152,11 +167,26 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
                 return;
             }
             since += tick;
-            if since < every {
+            since_progress += tick;
+            let progress = if since_progress >= Duration::from_secs(1) {
+                since_progress = Duration::ZERO;
+                let now = latest.lock().ok().and_then(|l| l.clone());
+                (now.is_some() && now != sent).then_some(now).flatten()
+            } else {
+                None
+            };
+            if since < every && progress.is_none() {
                 continue;
             }
             since = Duration::ZERO;
-            if let Err(StoreError::LeaseLost(_)) = self.jobs.renew(lease, self.lease, None).await {
+            let renewed = self
+                .jobs
+                .renew(lease, self.lease, progress.as_deref())
+                .await;
+            if progress.is_some() && renewed.is_ok() {
+                sent = progress;
+            }
+            if let Err(StoreError::LeaseLost(_)) = renewed {
                 stop.store(true, Ordering::Relaxed);
                 return;
             }
@@ -169,25 +199,65 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
         &self,
         job: &Job,
         stop: Arc<AtomicBool>,
+        latest: sandbox::Latest,
     ) -> std::io::Result<(Result<(), Failure>, Option<String>, Option<String>)> {
         let spec = &job.spec;
-        let model = self.content.path(&spec.sha256).ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "a bad model hash")
-        })?;
-        let file = match (spec.subject, spec.format.as_str()) {
-            (SubjectKind::Model, "TFLite") => "model.tflite",
-            _ => "model.onnx",
+        let upload = match self.jobs.upload(&spec.sha256, &self.content).await {
+            Ok(path) => path,
+            Err(e) => {
+                return Ok((
+                    Err(Failure {
+                        kind: FailureKind::InfraError,
+                        message: format!("the worker cannot get the job's upload: {e}"),
+                    }),
+                    None,
+                    None,
+                ))
+            }
+        };
+        let engine = spec.engine.clone();
+        // What the child is given, as its folder will hold it.
+        let subject = match spec.subject {
+            SubjectKind::Model => {
+                // Checked again here, as the seed says ("when the model is
+                // received"): the bytes decide the file's name.
+                let name = match lpdnn_engine_api::sniff_file(&upload)? {
+                    ModelFormat::TfLite => "model.tflite",
+                    ModelFormat::Onnx => "model.onnx",
+                    other => {
+                        return Ok((
+                            Err(Failure {
+                                kind: FailureKind::UserError,
+                                message: format!(
+                                    "the upload is {other}, not a model this worker runs alone"
+                                ),
+                            }),
+                            None,
+                            None,
+                        ))
+                    }
+                };
+                Subject::Model(name)
+            }
+            SubjectKind::Bundle => Subject::Bundle,
         };
         let mut args: Vec<String> = vec![
             "benchmark".into(),
-            file.into(),
+            match subject {
+                Subject::Model(name) => name.into(),
+                Subject::Bundle => "bundle/app.json".into(),
+            },
             "--engine".into(),
             spec.engine.clone(),
             "--device".into(),
             spec.device.clone(),
             "--filename".into(),
             "report.json".into(),
+            "--progress-json".into(),
         ];
+        if subject == Subject::Bundle {
+            args.extend(["--dataset".into(), "bundle/inputs".into()]);
+        }
         let o = &spec.options;
         let mut flag = |name: &str, value: Option<String>| {
             if let Some(v) = value {
@@ -205,21 +275,76 @@ impl<Q: JobQueue + JobStore> Worker<Q> {
         }
         let (host, limits) = (self.host.clone(), self.limits.clone());
         let ran = tokio::task::spawn_blocking(move || {
-            let result = sandbox::run_until(
+            let result = sandbox::run_watched(
                 &host,
                 &args,
                 &limits,
                 &stop,
-                |dir| std::fs::copy(&model, dir.join(file)).map(|_| ()),
+                Some(latest),
+                |dir| prepare(&upload, subject, &engine, dir),
                 |dir| std::fs::read_to_string(dir.join("report.json")).ok(),
             );
             stop.store(true, Ordering::Relaxed);
             result.map(|(run, report)| (run, report, limits))
         })
         .await
-        .map_err(std::io::Error::other)??;
-        let (run, report, limits) = ran;
+        .map_err(std::io::Error::other)?;
+        let (run, report, limits) = match ran {
+            Ok(ran) => ran,
+            // A bundle this worker refuses is the sender's fault.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+                return Ok((
+                    Err(Failure {
+                        kind: FailureKind::UserError,
+                        message: e.to_string(),
+                    }),
+                    None,
+                    None,
+                ))
+            }
+            Err(e) => return Err(e),
+        };
         let sandbox = serde_json::to_string(&run.isolation).ok();
         Ok((classify(&run, &limits), report, sandbox))
+    }
+}
+
+/// What a job's folder holds for the child.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    /// The model, under this name.
+    Model(&'static str),
+    /// The bundle, unpacked in `bundle/`.
+    Bundle,
+}
+
+/// Puts the job's upload in the child's folder: the model under its name,
+/// or the bundle unpacked in `bundle/` and checked against the engine (a
+/// refused bundle is an `InvalidInput` error: the sender's fault).
+fn prepare(upload: &Path, subject: Subject, engine: &str, dir: &Path) -> std::io::Result<()> {
+    match subject {
+        Subject::Model(name) => std::fs::copy(upload, dir.join(name)).map(|_| ()),
+        Subject::Bundle => {
+            let bytes = std::fs::read(upload)?;
+            let folder = dir.join("bundle");
+            std::fs::create_dir(&folder)?;
+            let formats = lpdnn_engines::engine(engine)
+                .map(|e| e.formats().to_vec())
+                .unwrap_or_default();
+            let refused = |e: lpdnn_bundle::BundleError| match e {
+                lpdnn_bundle::BundleError::Io(e) => e,
+                e => std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!(
+                        "bundle: {}",
+                        e.to_string().replace(&format!("{}/", folder.display()), "")
+                    ),
+                ),
+            };
+            lpdnn_bundle::unpack(&bytes, &folder, lpdnn_bundle::Limits::default())
+                .map_err(refused)?;
+            lpdnn_bundle::check(&folder, engine, &formats).map_err(refused)?;
+            Ok(())
+        }
     }
 }

@@ -1,0 +1,308 @@
+//! `baas`: the seed's `bonseyes_baas_cli`, a client of a running service.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use lpdnn_baas_api::{Job, JobOptions, JobResult, JobStatus};
+use lpdnn_client::{Client, Target};
+
+/// `lpdnn-host baas` arguments.
+#[derive(Args)]
+pub struct BaasArgs {
+    /// The service's address.
+    #[arg(
+        long,
+        global = true,
+        env = "LPDNN_BAAS_URL",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub url: String,
+    /// Bearer token (the SECRET of the service's --token OWNER=SECRET).
+    #[arg(long, global = true, env = "LPDNN_BAAS_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    #[command(subcommand)]
+    pub command: BaasCommand,
+}
+
+/// What to ask the service.
+#[derive(Subcommand)]
+pub enum BaasCommand {
+    /// Upload a model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)
+    /// to benchmark on a platform.
+    #[command(after_help = "\
+Example:
+  lpdnn-host baas submit --model-path face.onnx --engine onnx --profile default \\
+      --platform x86_64-linux --wait
+
+Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the reason on stderr).")]
+    Submit {
+        /// The model or app bundle.
+        #[arg(long)]
+        model_path: PathBuf,
+        /// Engine: onnx, tflite, lpdnn, tensorrt, ncnn, acl (or our names).
+        #[arg(long)]
+        engine: String,
+        /// Profile of the platform (the set of library versions).
+        #[arg(long)]
+        profile: String,
+        /// Platform (see `baas devices`).
+        #[arg(long)]
+        platform: String,
+        /// cpu, gpu or npu.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        /// Wait for the result and print it as `benchmark` does.
+        #[arg(long)]
+        wait: bool,
+        /// Give up waiting after this many seconds (the job goes on).
+        #[arg(long, default_value_t = 3600)]
+        wait_timeout: u64,
+        /// Engine threads.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Steady-state passes.
+        #[arg(long)]
+        number: Option<u64>,
+        /// Steady-state seconds.
+        #[arg(long)]
+        duration: Option<f64>,
+        /// Warm-up iterations.
+        #[arg(long)]
+        warmup: Option<u64>,
+        /// A bare model's input shape, NAME=1,3,224,224 (repeat).
+        #[arg(long = "input-shape", value_name = "NAME=DIMS")]
+        input_shapes: Vec<String>,
+    },
+    /// A job's state.
+    Status {
+        /// The job's id.
+        id: String,
+    },
+    /// A passed job's result.
+    Result {
+        /// The job's id.
+        id: String,
+        /// text (as `benchmark` prints it), json, csv or html.
+        #[arg(long, default_value = "text", value_parser = ["text", "json", "csv", "html"])]
+        format: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Cancel a queued or running job.
+    Cancel {
+        /// The job's id.
+        id: String,
+    },
+    /// Run a finished job again.
+    Retry {
+        /// The job's id.
+        id: String,
+    },
+    /// The platforms, profiles and engines the service offers now.
+    Devices {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The profiling dataset: one row per passed job.
+    Export {
+        /// csv or jsonl.
+        #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
+        format: String,
+        /// Only jobs finished at or after this time (RFC 3339, or ms since 1970).
+        #[arg(long)]
+        since: Option<String>,
+        /// Write it to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+/// One line about a job.
+fn line(job: &Job) -> String {
+    let mut out = format!("job {}: {}", job.id, job.status);
+    if let Some(r) = job.result {
+        out.push_str(&format!(", {r}"));
+    }
+    if let Some(f) = job.failure {
+        out.push_str(&format!(" ({f})"));
+    }
+    if let Some(p) = &job.progress {
+        out.push_str(&format!(" — {} {}", p.engine, p.phase));
+        if let Some(f) = p.fraction {
+            out.push_str(&format!(" {:.0} %", f * 100.0));
+        }
+    }
+    if let Some(m) = &job.message {
+        out.push_str(&format!(": {m}"));
+    }
+    out
+}
+
+fn write_out(text: &str, output: Option<PathBuf>) -> Result<()> {
+    match output {
+        Some(path) => {
+            crate::write_atomically(&path, text.as_bytes())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            eprintln!("wrote {}", path.display());
+        }
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// The result as `benchmark` prints it.
+fn text(json: &str) -> Result<String> {
+    let report: lpdnn_bench::Report =
+        serde_json::from_str(json).context("the service's result is not a benchmark report")?;
+    Ok(lpdnn_bench::text_report(
+        &report,
+        lpdnn_bench::Detail::Brief,
+    ))
+}
+
+/// Runs `baas`.
+pub fn baas(args: BaasArgs) -> Result<ExitCode> {
+    let client = Client::new(&args.url, args.token)?;
+    match args.command {
+        BaasCommand::Submit {
+            model_path,
+            engine,
+            profile,
+            platform,
+            device,
+            wait,
+            wait_timeout,
+            threads,
+            number,
+            duration,
+            warmup,
+            input_shapes,
+        } => {
+            let target = Target {
+                platform,
+                profile,
+                engine,
+                device,
+            };
+            let options = JobOptions {
+                threads,
+                number,
+                duration_s: duration,
+                warmup,
+                input_shapes,
+            };
+            let job = client.submit(&model_path, &target, &options)?;
+            if !wait {
+                eprintln!("{}", line(&job));
+                println!("{}", job.id);
+                return Ok(ExitCode::SUCCESS);
+            }
+            let job = client.wait(&job.id, Duration::from_secs(wait_timeout), |j| {
+                eprintln!("{}", line(j))
+            })?;
+            match (job.status, job.result) {
+                (JobStatus::Completed, Some(JobResult::Passed)) => {
+                    print!("{}", text(&client.result(&job.id, "json")?)?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                (JobStatus::Completed | JobStatus::Cancelled, _) => Ok(ExitCode::FAILURE),
+                _ => {
+                    eprintln!(
+                        "still {} after {wait_timeout} s; see `lpdnn-host baas status {}`",
+                        job.status, job.id
+                    );
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        BaasCommand::Status { id } => {
+            let job = client.job(&id)?;
+            println!("{}", line(&job));
+            Ok(ExitCode::SUCCESS)
+        }
+        BaasCommand::Result { id, format, output } => {
+            let body = if format == "text" {
+                text(&client.result(&id, "json")?)?
+            } else {
+                client.result(&id, &format)?
+            };
+            write_out(&body, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        BaasCommand::Cancel { id } => {
+            println!("{}", line(&client.cancel(&id)?));
+            Ok(ExitCode::SUCCESS)
+        }
+        BaasCommand::Retry { id } => {
+            let job = client.retry(&id)?;
+            eprintln!("{}", line(&job));
+            println!("{}", job.id);
+            Ok(ExitCode::SUCCESS)
+        }
+        BaasCommand::Devices { json } => {
+            let devices = client.devices()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&devices)?);
+            } else {
+                print!("{}", devices_table(&devices));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        BaasCommand::Export {
+            format,
+            since,
+            output,
+        } => {
+            write_out(&client.export(&format, since.as_deref())?, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+/// The catalog as a table: one line per worker, its engines below it.
+fn devices_table(devices: &serde_json::Value) -> String {
+    let mut out = String::new();
+    let list = devices["devices"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        return "no worker has registered yet\n".into();
+    }
+    out.push_str(&format!(
+        "{:<24} {:<12} {:<10} {:>6}  {}\n",
+        "PLATFORM", "PROFILE", "STATE", "QUEUED", "LAST SEEN"
+    ));
+    for d in list {
+        let state = if d["available"] == true {
+            "up"
+        } else {
+            "absent"
+        };
+        out.push_str(&format!(
+            "{:<24} {:<12} {:<10} {:>6}  {}\n",
+            d["platform"].as_str().unwrap_or("?"),
+            d["profile"].as_str().unwrap_or("?"),
+            state,
+            d["queue_depth"].as_u64().unwrap_or(0),
+            d["last_seen"].as_str().unwrap_or("?"),
+        ));
+        for e in d["engines"].as_array().into_iter().flatten() {
+            let devices: Vec<&str> = e["devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|d| d.as_str())
+                .collect();
+            out.push_str(&format!(
+                "    {:<12} {:<12} {}\n",
+                e["name"].as_str().unwrap_or("?"),
+                e["version"].as_str().unwrap_or("-"),
+                devices.join(", ")
+            ));
+        }
+    }
+    out
+}

@@ -1,0 +1,461 @@
+//! The service's /v1 API, app bundles and the `baas` client, as users meet
+//! them: a real `serve` with its sandboxed worker, curl and `lpdnn-host baas`.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::baas::{curl, platform, serve, wait_for, FACE};
+use common::root;
+use serde_json::Value;
+
+/// `lpdnn-host baas --url URL ARGS...`.
+fn baas(url: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(["baas", "--url", url])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_multipart_job_streams_progress_and_its_result_comes_in_every_format() {
+    let s = serve(&[]);
+    let (code, body) = curl(&[
+        "-F",
+        &format!("model={FACE}"),
+        "-F",
+        &format!("platform={}", platform()),
+        "-F",
+        "profile=default",
+        "-F",
+        "engine=lpdnn",
+        "-F",
+        "duration=2",
+        "-F",
+        "threads=1",
+        &format!("{}/v1/jobs", s.url),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(body["job"]["spec"]["engine"], "lne");
+    assert_eq!(body["job"]["spec"]["options"]["threads"], 1);
+
+    // Server-sent events until the job ends.
+    let out = Command::new("curl")
+        .args(["-sSN", "--max-time", "300"])
+        .arg(format!("{}/v1/jobs/{id}/events", s.url))
+        .output()
+        .unwrap();
+    let events = String::from_utf8_lossy(&out.stdout);
+    let data = |kind: &str| -> Vec<Value> {
+        events
+            .split("\n\n")
+            .filter(|e| e.lines().any(|l| l == format!("event: {kind}")))
+            .filter_map(|e| e.lines().find_map(|l| l.strip_prefix("data: ")))
+            .map(|d| serde_json::from_str(d).unwrap())
+            .collect()
+    };
+    let statuses: Vec<Value> = data("status").iter().map(|j| j["status"].clone()).collect();
+    assert_eq!(statuses.last().unwrap(), "completed", "{events}");
+    assert!(statuses.contains(&Value::from("running")), "{events}");
+    let progress = data("progress");
+    assert!(
+        progress
+            .iter()
+            .any(|p| p["phase"] == "steady" && p["done"].as_u64().unwrap() > 0),
+        "{events}"
+    );
+    assert!(progress.iter().all(|p| p["engine"] == "lne"), "{events}");
+
+    let result = format!("{}/v1/jobs/{id}/result", s.url);
+    let (code, csv) = curl(&[&format!("{result}?format=csv")]);
+    assert_eq!(code, 200);
+    let csv = csv.as_str().unwrap();
+    assert!(csv.starts_with("engine,phase,anchor,calls,"), "{csv}");
+    assert!(csv.contains("lne,steady,inference,"), "{csv}");
+    let (code, html) = curl(&[&format!("{result}?format=html")]);
+    assert_eq!(code, 200);
+    assert!(html.as_str().unwrap().contains("<html"), "{html}");
+    let (code, bad) = curl(&[&format!("{result}?format=xml")]);
+    assert_eq!(code, 400, "{bad}");
+
+    // A retry is a new job that names the first; both land in the dataset.
+    let (code, retried) = curl(&["-X", "POST", &format!("{}/v1/jobs/{id}/retry", s.url)]);
+    assert_eq!(code, 202, "{retried}");
+    let again = retried["job"]["id"].as_str().unwrap();
+    assert_eq!(retried["job"]["retry_of"], id.as_str());
+    let done = wait_for(&s.url, again, &[], Duration::from_secs(300));
+    assert_eq!(done["result"], "passed", "{done}");
+    let (code, conflict) = curl(&["-X", "POST", &format!("{}/v1/jobs/{id}/cancel", s.url)]);
+    assert_eq!(code, 409, "{conflict}");
+
+    let (code, rows) = curl(&[&format!("{}/v1/export?format=csv", s.url)]);
+    assert_eq!(code, 200);
+    let rows = rows.as_str().unwrap().to_owned();
+    let lines: Vec<&str> = rows.lines().collect();
+    assert_eq!(lines.len(), 3, "{rows}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    for line in &lines[1..] {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[col("engine")], "lne", "{line}");
+        assert_eq!(cells[col("macs")], "30760960", "{line}");
+        assert_eq!(cells[col("subject")], "model", "{line}");
+        assert!(cells[col("latency_p50_ms")].parse::<f64>().unwrap() > 0.0);
+        // Power is not measured in this container: empty, never 0.
+        assert_eq!(cells[col("power_mean_w")], "", "{line}");
+    }
+    let (code, jsonl) = curl(&[&format!(
+        "{}/v1/export?format=jsonl&since=2000-01-01T00:00:00Z",
+        s.url
+    )]);
+    assert_eq!(code, 200);
+    let first: Value =
+        serde_json::from_str(jsonl.as_str().unwrap().lines().next().unwrap()).unwrap();
+    assert!(first["operators"]["Conv"].as_u64().unwrap() > 10, "{first}");
+    assert_eq!(first["power_mean_w"], Value::Null);
+    let (code, later) = curl(&[&format!("{}/v1/export?since=4000000000000", s.url)]);
+    assert_eq!((code, later.as_str().unwrap().lines().count()), (200, 1));
+
+    let (code, metrics) = curl(&[&format!("{}/metrics", s.url)]);
+    assert_eq!(code, 200);
+    let metrics = metrics.as_str().unwrap();
+    assert!(
+        metrics.contains(r#"lpdnn_jobs{status="completed",result="passed",failure=""} 2"#),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains(r#"lpdnn_uploads_total{code="202"} 1"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("lpdnn_worker_up{"), "{metrics}");
+
+    let (code, page) = curl(&[&format!("{}/", s.url)]);
+    assert_eq!(code, 200);
+    assert!(page.as_str().unwrap().contains("Benchmark as a Service"));
+}
+
+#[test]
+fn multipart_mistakes_are_refused_by_field() {
+    let s = serve(&[]);
+    let url = format!("{}/v1/jobs", s.url);
+    let p = format!("platform={}", platform());
+    let model = format!("model={FACE}");
+    for (fields, needle) in [
+        (vec![&p[..], "profile=default", "engine=onnx"], "no file"),
+        (
+            vec![&model[..], "profile=default", "engine=onnx"],
+            "field 'platform' is missing",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "colour=red",
+            ],
+            "unknown field 'colour'",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "threads=many",
+            ],
+            "threads must be a whole number",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "threads=100000",
+            ],
+            "threads must lie in",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "duration=-1",
+            ],
+            "duration must be",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "input_shape=x=0,3",
+            ],
+            "input_shape 'x=0,3'",
+        ),
+        (
+            vec![
+                &model[..],
+                &p,
+                "profile=default",
+                "engine=onnx",
+                "engine=lne",
+            ],
+            "field 'engine' is given twice",
+        ),
+    ] {
+        let mut args: Vec<&str> = fields.iter().flat_map(|f| ["-F", *f]).collect();
+        args.push(&url);
+        let (code, body) = curl(&args);
+        assert_eq!(code, 422, "{fields:?}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(needle),
+            "{fields:?}: {body}"
+        );
+    }
+    let (code, body) = curl(&[
+        "--data-binary",
+        FACE,
+        &format!(
+            "{}/bonseyes_baas/{}/default/onnx?colour=red",
+            s.url,
+            platform()
+        ),
+    ]);
+    assert_eq!(code, 400, "{body}");
+    assert!(
+        body.to_string().contains("unknown field `colour`"),
+        "{body}"
+    );
+}
+
+/// The face-detection app as a bundle folder: app.json with its files
+/// beside it and the astronaut in inputs/; `labels` overrides its labels.
+fn face_bundle(dir: &Path, labels: &str) {
+    let assets = root().join("assets");
+    let app = std::fs::read_to_string(root().join("examples/face-detection/app.json")).unwrap();
+    let mut app: Value = serde_json::from_str(&app).unwrap();
+    app["preprocessor"]["component"] = "pre.wasm".into();
+    app["postprocessor"]["component"] = "post.wasm".into();
+    app["model"] = serde_json::json!({ "onnx": "face.onnx" });
+    app["labels"] = labels.into();
+    std::fs::write(dir.join("app.json"), app.to_string()).unwrap();
+    for (from, to) in [
+        ("components/image_preprocess.wasm", "pre.wasm"),
+        ("components/detection.wasm", "post.wasm"),
+        ("models/face_detection_short_range.onnx", "face.onnx"),
+        ("labels/face.txt", "face.txt"),
+    ] {
+        std::fs::copy(assets.join(from), dir.join(to)).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("inputs")).unwrap();
+    std::fs::copy(
+        assets.join("images/astronaut.png"),
+        dir.join("inputs/astronaut.png"),
+    )
+    .unwrap();
+}
+
+fn tar_of(dir: &Path, out: &Path) {
+    let ok = Command::new("tar")
+        .arg("-cf")
+        .arg(out)
+        .arg("-C")
+        .arg(dir)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+}
+
+#[test]
+fn an_app_bundle_runs_its_whole_pipeline_and_a_bad_one_is_refused_at_upload() {
+    let s = serve(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("good");
+    std::fs::create_dir(&good).unwrap();
+    face_bundle(&good, "face.txt");
+    let bundle = tmp.path().join("face.tar");
+    tar_of(&good, &bundle);
+    let route = format!(
+        "{}/bonseyes_baas/{}/default/onnx?wait=300&duration=1",
+        s.url,
+        platform()
+    );
+    let (code, body) = curl(&["--data-binary", &format!("@{}", bundle.display()), &route]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["job"]["result"], "passed", "{body}");
+    assert_eq!(body["job"]["spec"]["subject"], "bundle");
+    assert_eq!(body["job"]["spec"]["format"], "tar");
+    let run = &body["result"]["runs"][0];
+    assert_eq!(run["engine"], "onnxruntime");
+    // The whole pipeline was timed, and the face was found.
+    let anchors = &run["phases"]["steady"]["anchors"];
+    for stage in ["preprocess", "inference", "postprocess"] {
+        assert!(
+            anchors[stage]["real_ms"]["mean"].as_f64().unwrap() > 0.0,
+            "{stage}: {anchors}"
+        );
+    }
+    let found = run["predictions"][0].to_string();
+    assert!(found.contains("face"), "{found}");
+
+    // Refused at upload: a file outside the bundle, a missing one, a path
+    // that escapes.
+    for (labels, needle) in [
+        (
+            "/etc/passwd",
+            "field labels names /etc/passwd, outside the bundle",
+        ),
+        ("missing.txt", "labels"),
+    ] {
+        let dir = tmp.path().join(labels.replace('/', "_"));
+        std::fs::create_dir(&dir).unwrap();
+        face_bundle(&dir, labels);
+        let file = dir.with_extension("tar");
+        tar_of(&dir, &file);
+        let (code, body) = curl(&["--data-binary", &format!("@{}", file.display()), &route]);
+        assert_eq!(code, 422, "{labels}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.contains(needle), "{labels}: {error}");
+        assert!(
+            !error.contains("/tmp/"),
+            "the scratch folder leaks: {error}"
+        );
+    }
+    let escape = tmp.path().join("escape.tar");
+    let ok = Command::new("tar")
+        .arg("-cPf")
+        .arg(&escape)
+        .arg(format!("{}/good/../good/app.json", tmp.path().display()))
+        .arg("--transform=s|.*|../../evil.json|")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (code, body) = curl(&["--data-binary", &format!("@{}", escape.display()), &route]);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("outside the bundle"),
+        "{body}"
+    );
+}
+
+#[test]
+fn baas_submit_waits_and_prints_the_table_and_the_other_commands_answer() {
+    let s = serve(&[]);
+    let out = baas(
+        &s.url,
+        &[
+            "submit",
+            "--model-path",
+            "assets/models/face_detection_short_range.onnx",
+            "--engine",
+            "onnx",
+            "--profile",
+            "default",
+            "--platform",
+            &platform(),
+            "--duration",
+            "1",
+            "--wait",
+        ],
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("inference"), "{stdout}");
+    assert!(stdout.contains("onnxruntime"), "{stdout}");
+    assert!(stderr.contains(": completed, passed"), "{stderr}");
+    let id = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("job ")?.split(':').next())
+        .unwrap()
+        .to_owned();
+
+    let status = baas(&s.url, &["status", &id]);
+    assert!(String::from_utf8_lossy(&status.stdout).contains("completed, passed"));
+    let csv = baas(&s.url, &["result", &id, "--format", "csv"]);
+    assert!(String::from_utf8_lossy(&csv.stdout).starts_with("engine,phase,anchor"));
+    let devices = baas(&s.url, &["devices"]);
+    let table = String::from_utf8_lossy(&devices.stdout);
+    assert!(
+        table.contains(&platform()) && table.contains("onnxruntime"),
+        "{table}"
+    );
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    let export = baas(&s.url, &["export"]);
+    let rows = String::from_utf8_lossy(&export.stdout);
+    assert_eq!(rows.lines().count(), 2, "{rows}");
+    assert!(rows.contains(",onnxruntime,"), "{rows}");
+
+    // Mistakes a newcomer makes: no service there, an unknown platform, a
+    // missing file; each a clear line and exit 1.
+    for (args, needle) in [
+        (
+            vec!["--url", "http://127.0.0.1:9", "devices"],
+            "cannot reach the service at http://127.0.0.1:9",
+        ),
+        (
+            vec!["--url", "https://example.org", "devices"],
+            "this build speaks plain HTTP",
+        ),
+        (
+            vec![
+                "--url",
+                &s.url,
+                "submit",
+                "--model-path",
+                "nope.onnx",
+                "--engine",
+                "onnx",
+                "--profile",
+                "default",
+                "--platform",
+                "x",
+            ],
+            "nope.onnx",
+        ),
+        (
+            vec![
+                "--url",
+                &s.url,
+                "submit",
+                "--model-path",
+                "assets/models/face_detection_short_range.onnx",
+                "--engine",
+                "onnx",
+                "--profile",
+                "default",
+                "--platform",
+                "riscv",
+            ],
+            "unknown platform 'riscv'",
+        ),
+        (
+            vec!["--url", &s.url, "status", "0000"],
+            "the service answered 404: no job 0000",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+            .arg("baas")
+            .args(&args)
+            .current_dir(root())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

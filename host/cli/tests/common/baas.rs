@@ -1,0 +1,126 @@
+//! A real `serve` (and remote workers) on loopback ports, and curl.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::root;
+
+/// A running `serve` or `worker`, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    /// Its data folder (taken to start another server on it).
+    pub data: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn serve(extra: &[&str]) -> Server {
+    serve_in(tempfile::tempdir().unwrap(), extra)
+}
+
+/// The first line the child prints.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
+pub fn serve_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .arg(data.path())
+        .args(extra)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        url,
+        data: Some(data),
+    }
+}
+
+/// `lpdnn-host worker --server URL` with `extra` arguments; its `url` is
+/// its id.
+pub fn worker(server: &str, extra: &[&str]) -> Server {
+    let cache = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .args(["worker", "--server", server, "--cache"])
+        .arg(cache.path())
+        .args(extra)
+        .current_dir(root())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let line = first_line(&mut child);
+    let id = line
+        .trim()
+        .strip_prefix("worker ")
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or_else(|| panic!("first line: {line:?}"))
+        .to_owned();
+    Server {
+        child,
+        url: id,
+        data: Some(cache),
+    }
+}
+
+/// curl: gives the status code and the JSON body (a string when it is
+/// not JSON).
+pub fn curl(args: &[&str]) -> (u16, Value) {
+    let out = Command::new("curl")
+        .args(["-sS", "-w", "\n%{http_code}"])
+        .args(args)
+        .current_dir(root())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').unwrap();
+    let json = serde_json::from_str(body).unwrap_or(Value::String(body.to_owned()));
+    (code.parse().unwrap(), json)
+}
+
+/// Polls the job until it is completed or cancelled.
+pub fn wait_for(base: &str, id: &str, headers: &[&str], limit: Duration) -> Value {
+    let start = Instant::now();
+    let url = format!("{base}/v1/jobs/{id}");
+    loop {
+        let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();
+        args.push(&url);
+        let (code, job) = curl(&args);
+        assert_eq!(code, 200, "{job}");
+        if job["status"] == "completed" || job["status"] == "cancelled" {
+            return job;
+        }
+        assert!(start.elapsed() < limit, "job {id} still {job}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+pub const FACE: &str = "@assets/models/face_detection_short_range.onnx";
+
+/// The platform this machine registers as.
+pub fn platform() -> String {
+    format!("{}-linux", std::env::consts::ARCH)
+}

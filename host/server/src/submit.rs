@@ -1,0 +1,459 @@
+//! Uploads: the seed's route (the model as the body) and `POST /v1/jobs`
+//! (multipart). Both go through [`Service::accept`], which checks
+//! everything before anything is queued.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lpdnn_baas_api::{Job, JobOptions, JobSpec, JobStatus, SubjectKind};
+use lpdnn_engine_api::ModelFormat;
+use lpdnn_jobs::{JobQueue, JobStore, NewJob, StoreError};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::{ApiError, Service};
+
+/// The seed's engine names (and ours) → ours.
+const SEED_ENGINES: &[(&str, &str)] = &[
+    ("onnx", "onnxruntime"),
+    ("tflite", "litert"),
+    ("lpdnn", "lne"),
+    ("tensorrt", "tensorrt"),
+    ("ncnn", "ncnn"),
+    ("acl", "acl"),
+];
+
+/// Our name of an engine the seed's or our name gives (404 listing what is
+/// offered otherwise).
+pub(crate) fn our_engine(name: &str) -> Result<&'static str, ApiError> {
+    let offered = || {
+        SEED_ENGINES
+            .iter()
+            .map(|(s, o)| {
+                if s == o {
+                    s.to_string()
+                } else {
+                    format!("{s} ({o})")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if name == "tf" {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "engine 'tf' (TensorFlow) is not offered: convert the model to TFLite or ONNX; \
+                 offered: {}",
+                offered()
+            ),
+        ));
+    }
+    SEED_ENGINES
+        .iter()
+        .find(|(seed, ours)| *seed == name || *ours == name)
+        .map(|(_, ours)| *ours)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!("unknown engine '{name}'; offered: {}", offered()),
+            )
+        })
+}
+
+/// What an upload asks for, before it is checked.
+#[derive(Debug, Default)]
+pub(crate) struct Ask {
+    pub platform: String,
+    pub profile: String,
+    pub engine: String,
+    pub device: Option<String>,
+    pub options: JobOptions,
+    /// A bare model or an app bundle.
+    pub subject: Option<SubjectKind>,
+}
+
+fn unprocessable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
+}
+
+/// Refuses options no benchmark would run with, naming the field.
+fn check_options(o: &JobOptions) -> Result<(), ApiError> {
+    if let Some(Err(m)) = o.threads.map(lpdnn_engine_api::check_threads) {
+        return Err(unprocessable(format!("threads {m}")));
+    }
+    if o.number == Some(0) {
+        return Err(unprocessable("number must be at least 1"));
+    }
+    if let Some(d) = o.duration_s {
+        if !(d.is_finite() && d > 0.0 && d <= 3600.0) {
+            return Err(unprocessable(format!(
+                "duration must be a number of seconds in (0, 3600], not {d}"
+            )));
+        }
+    }
+    if o.warmup.is_some_and(|w| w > 1_000_000) {
+        return Err(unprocessable("warmup is at most 1000000 iterations"));
+    }
+    if o.input_shapes.len() > 64 {
+        return Err(unprocessable("at most 64 input_shape fields"));
+    }
+    for shape in &o.input_shapes {
+        let (_, dims) = lpdnn_engine_api::parse_input_shape(shape)
+            .map_err(|m| unprocessable(format!("input_shape {m}")))?;
+        if dims.len() > 8
+            || dims
+                .iter()
+                .try_fold(1usize, |n, d| n.checked_mul(*d))
+                .is_none_or(|n| n > 1 << 28)
+        {
+            return Err(unprocessable(format!(
+                "input_shape '{shape}': at most 8 dimensions and 2^28 elements"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl<S: JobStore + JobQueue> Service<S> {
+    /// Checks an upload and queues it: the engine (404), the device (422),
+    /// the platform, profile and engine among the workers' (404), the
+    /// bytes against the engine's formats (422), the options (422), the
+    /// owner's quota (429). The file is stored once by its SHA-256.
+    pub(crate) async fn accept(
+        &self,
+        owner: String,
+        ask: Ask,
+        body: Bytes,
+    ) -> Result<Job, ApiError> {
+        let engine = our_engine(&ask.engine)?;
+        let device = ask.device.unwrap_or_else(|| "cpu".into());
+        if !["cpu", "gpu", "npu"].contains(&device.as_str()) {
+            return Err(unprocessable(format!(
+                "device '{device}' is not one of cpu, gpu, npu"
+            )));
+        }
+        let (platform, profile) = (ask.platform, ask.profile);
+        // What exists: the platforms and profiles workers registered.
+        let catalog = self.catalog().await?;
+        let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+        for (w, _) in &catalog {
+            exists
+                .entry(&w.platform)
+                .or_default()
+                .entry(&w.profile)
+                .or_default()
+                .extend(w.engines.iter().map(|e| e.name.as_str()));
+        }
+        let profiles = exists.get(platform.as_str()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown platform '{platform}'; platforms: {}",
+                    exists.keys().copied().collect::<Vec<_>>().join(", ")
+                ),
+            )
+            .with(json!(exists))
+        })?;
+        let engines = profiles.get(profile.as_str()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "unknown profile '{profile}' of platform {platform}; profiles: {}",
+                    profiles.keys().copied().collect::<Vec<_>>().join(", ")
+                ),
+            )
+        })?;
+        if !engines.contains(&engine) {
+            let mut offered = engines.clone();
+            offered.sort();
+            offered.dedup();
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                format!(
+                    "engine {engine} is not offered on {platform}/{profile}; engines there: {}",
+                    offered.join(", ")
+                ),
+            ));
+        }
+        let subject = ask.subject.unwrap_or(SubjectKind::Model);
+        let format = match subject {
+            SubjectKind::Model => model_format(engine, &body)?.to_string(),
+            SubjectKind::Bundle => check_bundle(engine, body.clone()).await?,
+        };
+        check_options(&ask.options)?;
+        // A cheap refusal before the upload is stored; the store checks
+        // the quota again as it queues the job.
+        if self.jobs.active_for(&owner).await? >= self.config.quota {
+            return Err(StoreError::Quota {
+                owner,
+                quota: self.config.quota,
+            }
+            .into());
+        }
+        let (sha256, _) = self
+            .content
+            .put(&body)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        Ok(self
+            .jobs
+            .submit(NewJob {
+                spec: JobSpec {
+                    platform,
+                    profile,
+                    engine: engine.into(),
+                    device,
+                    subject,
+                    sha256,
+                    format,
+                    options: ask.options,
+                },
+                owner,
+                max_attempts: self.config.max_attempts,
+                queue_ttl: self.config.queue_ttl,
+                retry_of: None,
+                quota: Some(self.config.quota),
+            })
+            .await?)
+    }
+
+    /// `202` with the job and its `Location`; with `wait`, `200` with the
+    /// job and its result when it ends within that many seconds.
+    pub(crate) async fn answer(&self, job: Job, wait: Option<u64>) -> Result<Response, ApiError> {
+        let id = job.id.clone();
+        let location = format!("/v1/jobs/{id}");
+        if let Some(wait) = wait {
+            let deadline = Instant::now() + Duration::from_secs(wait.min(600));
+            while Instant::now() < deadline {
+                let job = self.jobs.get(&id).await?;
+                if matches!(job.status, JobStatus::Completed | JobStatus::Cancelled) {
+                    let report = self.jobs.report(&id).await?;
+                    let mut body = json!({ "job": self.view(job).await? });
+                    if let Some(r) = report {
+                        body["result"] = serde_json::from_str(&r).unwrap_or(Value::Null);
+                    }
+                    return Ok((StatusCode::OK, [(header::LOCATION, location)], Json(body))
+                        .into_response());
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+        let job = self.jobs.get(&id).await?;
+        Ok((
+            StatusCode::ACCEPTED,
+            [(header::LOCATION, location)],
+            Json(json!({ "job": self.view(job).await? })),
+        )
+            .into_response())
+    }
+}
+
+/// The model's format, if `engine` takes it (422 naming both otherwise).
+fn model_format(engine: &str, body: &[u8]) -> Result<ModelFormat, ApiError> {
+    let format = lpdnn_engine_api::sniff(body);
+    let formats = lpdnn_engines::engine(engine)
+        .map(|e| e.formats().to_vec())
+        .unwrap_or_default();
+    if format == ModelFormat::Unknown {
+        return Err(unprocessable(format!(
+            "the body ({} bytes) is not a model this service recognises (ONNX, TFLite)",
+            body.len()
+        )));
+    }
+    if !formats.contains(&format) || !matches!(format, ModelFormat::Onnx | ModelFormat::TfLite) {
+        let takes: Vec<String> = formats.iter().map(ToString::to_string).collect();
+        return Err(unprocessable(format!(
+            "the model is {format}; engine {engine} takes {{{}}} (NCNN models come with \
+             their .bin in an app bundle)",
+            takes.join(", ")
+        )));
+    }
+    Ok(format)
+}
+
+/// Unpacks a bundle into a scratch folder and checks its app against the
+/// engine (422 saying what is wrong); gives its archive format.
+async fn check_bundle(engine: &'static str, body: Bytes) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        let formats = lpdnn_engines::engine(engine)
+            .map(|e| e.formats().to_vec())
+            .unwrap_or_default();
+        let dir = tempfile::Builder::new()
+            .prefix("lpdnn-bundle-check-")
+            .tempdir()
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        // Paths in the words are the bundle's own, not the scratch folder's.
+        let scratch = format!("{}/", dir.path().display());
+        let refused = |e: lpdnn_bundle::BundleError| match e {
+            lpdnn_bundle::BundleError::Io(e) => {
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+            e => unprocessable(format!("bundle: {}", e.to_string().replace(&scratch, ""))),
+        };
+        let format = lpdnn_bundle::unpack(&body, dir.path(), lpdnn_bundle::Limits::default())
+            .map_err(refused)?;
+        lpdnn_bundle::check(dir.path(), engine, &formats).map_err(refused)?;
+        Ok(format.to_string())
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+}
+
+/// The seed route's query: the seed's `device`, and beside it `wait` and
+/// the benchmark options of `POST /v1/jobs` (`input_shape` takes several
+/// shapes separated by `;`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct SeedQuery {
+    device: Option<String>,
+    wait: Option<u64>,
+    threads: Option<usize>,
+    number: Option<u64>,
+    duration: Option<f64>,
+    warmup: Option<u64>,
+    input_shape: Option<String>,
+}
+
+/// `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=&wait=`, the
+/// model as the body.
+pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Path((platform, profile, engine)): Path<(String, String, String)>,
+    Query(q): Query<SeedQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let owner = s.owner(&headers)?;
+    let ask = Ask {
+        platform,
+        profile,
+        engine,
+        device: q.device,
+        options: JobOptions {
+            threads: q.threads,
+            number: q.number,
+            duration_s: q.duration,
+            warmup: q.warmup,
+            input_shapes: q
+                .input_shape
+                .iter()
+                .flat_map(|s| s.split(';'))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        },
+        // The bytes tell a bundle from a model.
+        subject: Some(if lpdnn_bundle::sniff(&body).is_some() {
+            SubjectKind::Bundle
+        } else {
+            SubjectKind::Model
+        }),
+    };
+    let job = s.accept(owner, ask, body).await?;
+    s.answer(job, q.wait).await
+}
+
+/// `POST /v1/jobs`'s query.
+#[derive(Deserialize)]
+pub(crate) struct SubmitQuery {
+    wait: Option<u64>,
+}
+
+/// The text fields of `POST /v1/jobs`.
+const TEXT_FIELDS: &[&str] = &[
+    "platform",
+    "profile",
+    "engine",
+    "device",
+    "threads",
+    "number",
+    "duration",
+    "warmup",
+    "input_shape",
+];
+
+/// `POST /v1/jobs`, multipart: a `model` or a `bundle` file, `platform`,
+/// `profile`, `engine`, `device`, and the options `threads`, `number`,
+/// `duration` (seconds), `warmup` (iterations), `input_shape` (repeat).
+pub(crate) async fn submit<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Query(q): Query<SubmitQuery>,
+    headers: HeaderMap,
+    mut form: Multipart,
+) -> Result<Response, ApiError> {
+    let owner = s.owner(&headers)?;
+    let mut ask = Ask::default();
+    let mut file: Option<Bytes> = None;
+    let mut seen: Vec<String> = Vec::new();
+    let bad =
+        |e: axum::extract::multipart::MultipartError| ApiError::new(e.status(), e.body_text());
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or_default().to_owned();
+        if name == "model" || name == "bundle" {
+            if file.is_some() {
+                return Err(unprocessable("give one file: a model or a bundle, once"));
+            }
+            ask.subject = Some(if name == "model" {
+                SubjectKind::Model
+            } else {
+                SubjectKind::Bundle
+            });
+            file = Some(field.bytes().await.map_err(bad)?);
+            continue;
+        }
+        if !TEXT_FIELDS.contains(&name.as_str()) {
+            return Err(unprocessable(format!(
+                "unknown field '{name}'; fields: model or bundle (a file), {}",
+                TEXT_FIELDS.join(", ")
+            )));
+        }
+        if name != "input_shape" && seen.contains(&name) {
+            return Err(unprocessable(format!("field '{name}' is given twice")));
+        }
+        let text = field.text().await.map_err(bad)?;
+        if text.len() > 256 {
+            return Err(unprocessable(format!(
+                "field '{name}' is longer than 256 bytes"
+            )));
+        }
+        let number = |what: &str| -> Result<u64, ApiError> {
+            text.trim()
+                .parse()
+                .map_err(|_| unprocessable(format!("{name} must be {what}, not '{text}'")))
+        };
+        match name.as_str() {
+            "platform" => ask.platform = text.clone(),
+            "profile" => ask.profile = text.clone(),
+            "engine" => ask.engine = text.clone(),
+            "device" => ask.device = Some(text.clone()),
+            "threads" => ask.options.threads = Some(number("a whole number of threads")? as usize),
+            "number" => ask.options.number = Some(number("a whole number of passes")?),
+            "warmup" => ask.options.warmup = Some(number("a whole number of iterations")?),
+            "duration" => {
+                ask.options.duration_s = Some(text.trim().parse().map_err(|_| {
+                    unprocessable(format!("duration must be seconds, not '{text}'"))
+                })?)
+            }
+            _ => ask.options.input_shapes.push(text.clone()),
+        }
+        seen.push(name);
+    }
+    for needed in ["platform", "profile", "engine"] {
+        if !seen.iter().any(|s| s == needed) {
+            return Err(unprocessable(format!("field '{needed}' is missing")));
+        }
+    }
+    let Some(body) = file else {
+        return Err(unprocessable(
+            "no file: give a 'model' (ONNX, TFLite) or a 'bundle' (.tar or .zip of an app)",
+        ));
+    };
+    let job = s.accept(owner, ask, body).await?;
+    s.answer(job, q.wait).await
+}
