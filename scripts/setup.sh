@@ -54,6 +54,7 @@ if [ "$mode" = --all ]; then
   command -v espeak-ng >/dev/null || missing+=(espeak-ng) # test speech
   command -v chromium >/dev/null || missing+=(chromium)   # renders the HTML report in a test
   command -v curl >/dev/null || missing+=(curl)           # the service's tests speak HTTP as clients do
+  command -v chromedriver >/dev/null || missing+=(chromium-driver) # drives the service's web page in a test
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
