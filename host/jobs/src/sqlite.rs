@@ -175,11 +175,16 @@ impl JobStore for SqliteJobs {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_ms();
         let spec = serde_json::to_string(&job.spec).map_err(|e| corrupt(&id, e))?;
-        // One statement: the quota is checked and the job queued together.
+        // One statement: the quota is checked (counting no further than
+        // it) and the job queued together.
+        let quota = job
+            .quota
+            .map_or(i64::MAX, |q| q.min(i64::MAX as u64) as i64);
         let done = sqlx::query(
             "INSERT INTO jobs (id, owner, platform, profile, spec, status, max_attempts, created, \
              expires, retry_of) SELECT ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ? \
-             WHERE (SELECT COUNT(*) FROM jobs WHERE owner = ? AND status IN ('queued', 'running')) < ?",
+             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner = ? AND \
+             status IN ('queued', 'running') LIMIT ?)) < ?",
         )
         .bind(&id)
         .bind(&job.owner)
@@ -191,7 +196,8 @@ impl JobStore for SqliteJobs {
         .bind(now.saturating_add(job.queue_ttl.as_millis() as i64))
         .bind(&job.retry_of)
         .bind(&job.owner)
-        .bind(job.quota.map_or(i64::MAX, |q| q.min(i64::MAX as u64) as i64))
+        .bind(if job.quota.is_some() { quota } else { 0 })
+        .bind(quota)
         .execute(&self.writer)
         .await?
         .rows_affected();
@@ -201,7 +207,10 @@ impl JobStore for SqliteJobs {
                 quota: job.quota.unwrap_or_default(),
             });
         }
+        // Wakes the workers waiting now, and leaves a permit for one that
+        // is between a claim that found nothing and its wait.
         self.work.notify_waiters();
+        self.work.notify_one();
         self.job(&id).await
     }
 
