@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 /// Where a job is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobStatus {
     /// Waiting for a worker of its platform and profile.
@@ -26,7 +26,7 @@ pub enum JobStatus {
 }
 
 /// How a completed job ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum JobResult {
     /// The benchmark ran; its report is ready.
@@ -36,7 +36,7 @@ pub enum JobResult {
 }
 
 /// Why a job failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureKind {
     /// The model or app is at fault (it does not load, crashes the engine,
@@ -107,7 +107,7 @@ pub struct UnknownWord {
 }
 
 /// What a job runs: a bare model or an app bundle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum SubjectKind {
     /// A model file alone, on synthetic or given tensors.
@@ -118,7 +118,7 @@ pub enum SubjectKind {
 
 /// The benchmark settings a job carries (all optional: the worker's
 /// defaults otherwise).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JobOptions {
     /// Engine threads.
@@ -139,7 +139,7 @@ pub struct JobOptions {
 }
 
 /// What a user asks for, as stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobSpec {
     /// Platform name (a descriptor in `platforms/`).
     pub platform: String,
@@ -160,7 +160,7 @@ pub struct JobSpec {
 }
 
 /// A job as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Job {
     /// Its id.
     pub id: String,
@@ -190,6 +190,7 @@ pub struct Job {
     pub retry_of: Option<String>,
     /// Which isolation measures applied to its last run (rlimits, network
     /// namespace, own folder, wall-clock limit), as the worker recorded them.
+    #[schema(value_type = Option<Object>)]
     pub sandbox: Option<serde_json::Value>,
     /// How far a running job is (shown by the API, not stored in the job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -197,7 +198,7 @@ pub struct Job {
 }
 
 /// What a worker offers, as it registers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerInfo {
     /// Its id (chosen by the worker, unique per process).
     pub id: String,
@@ -209,10 +210,19 @@ pub struct WorkerInfo {
     pub version: String,
     /// Engines available there, with their library versions.
     pub engines: Vec<WorkerEngine>,
+    /// The machine: architecture, OS, CPU model, cores, kernel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub machine: Option<lpdnn_platforms::Host>,
+    /// The platform's descriptor (devices, engines, sensors), when the
+    /// platform has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub descriptor: Option<lpdnn_platforms::Descriptor>,
 }
 
 /// One engine a worker offers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerEngine {
     /// Our name.
     pub name: String,
@@ -227,7 +237,7 @@ pub struct WorkerEngine {
 /// A running job's progress, as the benchmark child reports it (one line
 /// on its standard output, prefixed [`PROGRESS_PREFIX`]) and the service
 /// streams it (`GET /v1/jobs/{id}/events`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     /// The engine running.
     pub engine: String,

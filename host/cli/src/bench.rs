@@ -105,6 +105,11 @@ pub struct BenchmarkArgs {
     /// instead of a progress bar (for a service's worker).
     #[arg(long, hide = true)]
     pub progress_json: bool,
+    /// Narrow this process's filesystem with Landlock before reading
+    /// anything (a service's worker asks for it): read the system, the
+    /// binary and the lpdnn cache; write the current folder only.
+    #[arg(long, hide = true)]
+    pub landlock: bool,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {

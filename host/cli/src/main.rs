@@ -226,6 +226,11 @@ fn parse_size(s: &str) -> Result<u64, String> {
 fn run(cli: Cli) -> Result<ExitCode> {
     lpdnn_engine_api::set_max_file_bytes(cli.max_file_size);
     let cache_dir = cli.cache_dir.or_else(RuntimeConfig::default_cache_dir);
+    if let Command::Benchmark(args) = &cli.command {
+        if args.landlock {
+            narrow(cache_dir.as_deref())?;
+        }
+    }
     let mut limits = lpdnn_runtime::Limits::default();
     if cli.no_deadline {
         limits.call_timeout = None;
@@ -576,4 +581,19 @@ pub(crate) fn check_writable(flag: &str, path: &Path) -> Result<()> {
     std::fs::create_dir_all(dir)
         .and_then(|()| tempfile::NamedTempFile::new_in(dir).map(drop))
         .with_context(|| format!("{flag}: cannot write {}", path.display()))
+}
+
+/// Narrows this benchmark's filesystem with Landlock (before it reads the
+/// model) and says how far, in its folder, for the worker.
+fn narrow(components: Option<&Path>) -> Result<()> {
+    let folder = std::env::current_dir().context("--landlock: the current folder")?;
+    let mut read = vec![lpdnn_engine_api::cache_dir()];
+    read.extend(components.map(Path::to_owned));
+    let (read, write) = lpdnn_worker::landlock::child_rules(&folder, &read);
+    let narrowed = lpdnn_worker::landlock::narrow(&read, &write)
+        .map_err(|e| anyhow::anyhow!("--landlock: {e}"))?;
+    write_atomically(
+        &folder.join(lpdnn_worker::landlock::LANDLOCK_FILE),
+        serde_json::to_string(&narrowed)?.as_bytes(),
+    )
 }

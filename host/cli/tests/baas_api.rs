@@ -134,6 +134,28 @@ fn a_multipart_job_streams_progress_and_its_result_comes_in_every_format() {
     );
     assert!(metrics.contains("lpdnn_worker_up{"), "{metrics}");
 
+    // The API's description, from the handlers themselves.
+    let (code, api) = curl(&[&format!("{}/openapi.json", s.url)]);
+    assert_eq!(code, 200);
+    assert!(api["openapi"].as_str().unwrap().starts_with("3."), "{api}");
+    for path in [
+        "/bonseyes_baas/{platform}/{profile}/{engine}",
+        "/v1/jobs",
+        "/v1/jobs/{id}/events",
+        "/v1/jobs/{id}/result",
+        "/v1/export",
+    ] {
+        assert!(api["paths"][path].is_object(), "{path}: {}", api["paths"]);
+    }
+    let status = &api["components"]["schemas"]["JobStatus"]["enum"];
+    assert!(
+        status
+            .as_array()
+            .unwrap()
+            .contains(&Value::from("pending_device")),
+        "{status}"
+    );
+
     let (code, page) = curl(&[&format!("{}/", s.url)]);
     assert_eq!(code, 200);
     assert!(page.as_str().unwrap().contains("Benchmark as a Service"));

@@ -138,3 +138,49 @@ fn the_child_has_no_network_but_loopback() {
         .collect();
     assert_eq!(interfaces, ["lo"], "{}", run.stdout);
 }
+
+/// Whether this kernel has Landlock (its ABI version, from the syscall).
+fn kernel_has_landlock() -> bool {
+    // SAFETY: landlock_create_ruleset(NULL, 0, VERSION) only reads its flags.
+    unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, 0usize, 0usize, 1u32) > 0 }
+}
+
+#[test]
+fn with_landlock_the_child_runs_but_cannot_read_outside_its_folder() {
+    let face = "assets/models/face_detection_short_range.onnx";
+    let (run, report) = job(face, &["--landlock", "--number", "3"], &limits(4096, 120));
+    assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
+    assert!(report.is_some());
+    let expected = if kernel_has_landlock() {
+        lpdnn_worker::landlock::Narrowed::Full
+    } else {
+        lpdnn_worker::landlock::Narrowed::None
+    };
+    assert_eq!(run.isolation.landlock, Some(expected));
+
+    // Inputs from a folder outside the job's: refused by the kernel with
+    // landlock, read (and found wanting) without.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("input.npy"), b"not npy").unwrap();
+    let inputs = outside.path().display().to_string();
+    let (plain, _) = job(face, &["--inputs", &inputs], &limits(4096, 120));
+    assert_eq!(plain.ended, Ended::Exited(1), "{}", plain.stderr);
+    assert!(
+        !plain.stderr.contains("Permission denied"),
+        "{}",
+        plain.stderr
+    );
+    if kernel_has_landlock() {
+        let (narrowed, _) = job(
+            face,
+            &["--landlock", "--inputs", &inputs],
+            &limits(4096, 120),
+        );
+        assert_eq!(narrowed.ended, Ended::Exited(1), "{}", narrowed.stderr);
+        assert!(
+            narrowed.stderr.contains("Permission denied"),
+            "{}",
+            narrowed.stderr
+        );
+    }
+}

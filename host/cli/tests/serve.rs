@@ -46,6 +46,12 @@ fn the_seed_route_benchmarks_an_uploaded_model_and_answers_with_the_result() {
     assert_eq!(code, 200);
     assert_eq!(devices["devices"][0]["platform"], platform().as_str());
     assert_eq!(devices["devices"][0]["available"], true);
+    // What the worker registered: its machine and its platform's descriptor.
+    assert!(devices["devices"][0]["machine"]["cores"].as_u64().unwrap() >= 1);
+    assert_eq!(
+        devices["devices"][0]["descriptor"]["name"],
+        platform().as_str()
+    );
 }
 
 #[test]

@@ -67,6 +67,8 @@ impl Service {
                 profile: "default".into(),
                 version: "test".into(),
                 engines: Vec::new(),
+                machine: None,
+                descriptor: None,
             },
             jobs: self.jobs.clone(),
             content: self.content.clone(),

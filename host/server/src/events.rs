@@ -69,7 +69,11 @@ impl<S: JobStore + JobQueue> Watch<S> {
     }
 }
 
-/// The handler.
+/// The job's life as server-sent events.
+#[utoipa::path(get, path = "/v1/jobs/{id}/events", tag = "jobs",
+    params(("id" = String, Path, description = "the job's id")),
+    responses((status = 200, content_type = "text/event-stream",
+        description = "`status` events (the job) and `progress` events (lpdnn_baas_api::Progress)")))]
 pub(crate) async fn events<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,

@@ -20,6 +20,7 @@
 pub mod dataset;
 mod events;
 mod metrics;
+mod openapi;
 mod submit;
 mod workers;
 
@@ -175,7 +176,8 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
         .route("/v1/export", get(export::<S>))
         .merge(workers::routes(service.clone()))
         .route("/metrics", get(metrics::<S>))
-        .route("/health", get(|| async { Json(json!({ "status": "ok" })) }))
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
         .route("/", get(page))
         .with_state(service)
 }
@@ -318,6 +320,9 @@ impl<S: JobStore + JobQueue> Service<S> {
     }
 }
 
+/// A job: status, result, failure, attempts, worker, isolation, progress.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "jobs", params(("id" = String, Path, description = "the job's id")),
+    responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
 async fn job<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
@@ -333,6 +338,13 @@ struct ResultQuery {
     format: Option<String>,
 }
 
+/// A passed job's report.
+#[utoipa::path(get, path = "/v1/jobs/{id}/result", tag = "jobs",
+    params(("id" = String, Path, description = "the job's id"),
+           ("format" = Option<String>, Query, description = "json (default), csv or html")),
+    responses((status = 200, description = "the report: the JSON of `benchmark --filename` \
+        (schemas/benchmark.schema.json), its per-stage CSV, or its HTML"),
+        (status = 409, body = ErrorBody, description = "the job has no result (yet)")))]
 async fn result<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
@@ -384,6 +396,9 @@ async fn result<S: JobStore + JobQueue>(
     }
 }
 
+/// Cancels a queued or running job.
+#[utoipa::path(post, path = "/v1/jobs/{id}/cancel", tag = "jobs", params(("id" = String, Path, description = "the job's id")),
+    responses((status = 200, body = Job), (status = 409, body = ErrorBody)))]
 async fn cancel<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
@@ -394,6 +409,10 @@ async fn cancel<S: JobStore + JobQueue>(
     Ok(Json(s.view(job).await?))
 }
 
+/// The live catalog of workers.
+#[utoipa::path(get, path = "/v1/devices", tag = "devices",
+    responses((status = 200, description = "`{\"devices\": [...]}`: per worker its platform, profile, \
+        version, engines, availability, queue depth and last heartbeat")))]
 async fn devices<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
 ) -> Result<Json<Value>, ApiError> {
@@ -408,6 +427,8 @@ async fn devices<S: JobStore + JobQueue>(
             "profile": w.profile,
             "version": w.version,
             "engines": w.engines,
+            "machine": w.machine,
+            "descriptor": w.descriptor,
             "available": alive,
             "queue_depth": depth,
             "last_seen": humantime::format_rfc3339_seconds(at).to_string(),
@@ -418,6 +439,10 @@ async fn devices<S: JobStore + JobQueue>(
 }
 
 /// Runs a finished job again as a new job (`retry_of` names this one).
+/// Runs a finished job again as a new job.
+#[utoipa::path(post, path = "/v1/jobs/{id}/retry", tag = "jobs", params(("id" = String, Path, description = "the job's id")),
+    responses((status = 202, body = Accepted), (status = 409, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 async fn retry<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(id): Path<String>,
@@ -455,6 +480,11 @@ struct ExportQuery {
 
 /// The profiling dataset: a row per passed job finished at or after
 /// `since` (RFC 3339, or milliseconds since the epoch).
+/// The profiling dataset.
+#[utoipa::path(get, path = "/v1/export", tag = "dataset",
+    params(("format" = Option<String>, Query, description = "csv (default) or jsonl"),
+           ("since" = Option<String>, Query, description = "RFC 3339, or ms since 1970")),
+    responses((status = 200, description = "one row per passed job (columns: docs/baas.md)")))]
 async fn export<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Query(q): Query<ExportQuery>,
@@ -524,6 +554,9 @@ async fn export<S: JobStore + JobQueue>(
         .into_response())
 }
 
+/// The service's metrics for Prometheus.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses((status = 200, description = "OpenMetrics text")))]
 async fn metrics<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
 ) -> Result<Response, ApiError> {
@@ -549,4 +582,46 @@ async fn page() -> Response {
         include_str!("page/index.html"),
     )
         .into_response()
+}
+
+/// Whether the service answers.
+#[utoipa::path(get, path = "/health", tag = "service",
+    responses((status = 200, description = "`{\"status\": \"ok\"}`")))]
+async fn health() -> Json<Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// This API's OpenAPI 3.1 description, made from the handlers' annotations
+/// and the shared types.
+async fn openapi() -> Response {
+    use utoipa::OpenApi;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        openapi::ApiDoc::openapi()
+            .to_pretty_json()
+            .unwrap_or_default(),
+    )
+        .into_response()
+}
+
+/// An error's body.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct ErrorBody {
+    /// What is wrong, in words.
+    error: String,
+    /// What exists, when the error is about a name (platforms, profiles).
+    #[schema(value_type = Option<Object>)]
+    details: Option<Value>,
+}
+
+/// An accepted upload's body (`200` with `wait` adds the result).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub(crate) struct Accepted {
+    /// The job.
+    job: Job,
+    /// With `wait`, the report when the job ended in time.
+    #[schema(value_type = Option<Object>)]
+    result: Option<Value>,
 }

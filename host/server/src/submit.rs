@@ -322,6 +322,21 @@ pub(crate) struct SeedQuery {
 
 /// `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=&wait=`, the
 /// model as the body.
+#[utoipa::path(post, path = "/bonseyes_baas/{platform}/{profile}/{engine}", tag = "jobs",
+    params(("platform" = String, Path), ("profile" = String, Path),
+        ("engine" = String, Path, description = "onnx, tflite, lpdnn, tensorrt, ncnn, acl (or ours)"),
+        ("device" = Option<String>, Query, description = "cpu (default), gpu, npu"),
+        ("wait" = Option<u64>, Query, description = "seconds to wait for the result (at most 600)"),
+        ("threads" = Option<usize>, Query), ("number" = Option<u64>, Query),
+        ("duration" = Option<f64>, Query), ("warmup" = Option<u64>, Query),
+        ("input_shape" = Option<String>, Query, description = "NAME=1,3,224,224, several separated by ;")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+        description = "the model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)"),
+    responses((status = 202, body = crate::Accepted, description = "queued; Location: /v1/jobs/{id}"),
+        (status = 200, body = crate::Accepted, description = "ended within `wait`"),
+        (status = 401, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+        (status = 413, description = "over --max-upload"), (status = 422, body = crate::ErrorBody),
+        (status = 429, body = crate::ErrorBody)))]
 pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path((platform, profile, engine)): Path<(String, String, String)>,
@@ -381,6 +396,14 @@ const TEXT_FIELDS: &[&str] = &[
 /// `POST /v1/jobs`, multipart: a `model` or a `bundle` file, `platform`,
 /// `profile`, `engine`, `device`, and the options `threads`, `number`,
 /// `duration` (seconds), `warmup` (iterations), `input_shape` (repeat).
+#[utoipa::path(post, path = "/v1/jobs", tag = "jobs",
+    params(("wait" = Option<u64>, Query, description = "seconds to wait for the result (at most 600)")),
+    request_body(content = String, content_type = "multipart/form-data",
+        description = "model or bundle (a file), platform, profile, engine, device, threads, number, \
+            duration, warmup, input_shape (repeat)"),
+    responses((status = 202, body = crate::Accepted), (status = 401, body = crate::ErrorBody),
+        (status = 404, body = crate::ErrorBody), (status = 413, description = "over --max-upload"),
+        (status = 422, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
 pub(crate) async fn submit<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Query(q): Query<SubmitQuery>,

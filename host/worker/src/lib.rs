@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+pub mod landlock;
 pub mod sandbox;
 mod worker;
 
@@ -31,14 +32,19 @@ pub fn local_info(platform: Option<String>, profile: &str) -> WorkerInfo {
         })
         .collect();
     let platform = platform
-        .or(host.descriptor)
+        .or(host.descriptor.clone())
         .unwrap_or_else(|| format!("{}-{}", host.arch, host.os));
+    let descriptor = lpdnn_platforms::Descriptor::builtin()
+        .into_iter()
+        .find(|d| d.name == platform);
     WorkerInfo {
         id: format!("{platform}-{}-{}", std::process::id(), lpdnn_jobs::now_ms()),
         platform,
         profile: profile.to_owned(),
         version: env!("CARGO_PKG_VERSION").into(),
         engines,
+        machine: Some(host),
+        descriptor,
     }
 }
 

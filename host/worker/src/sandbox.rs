@@ -7,7 +7,9 @@
 //! - a **wall-clock limit**, after which the child's process group is killed;
 //! - its own **empty folder** as working directory, removed afterwards;
 //! - **no network**: a new network namespace where the kernel allows it
-//!   (`unshare(CLONE_NEWNET)`; root, or unprivileged user namespaces).
+//!   (`unshare(CLONE_NEWNET)`; root, or unprivileged user namespaces);
+//! - **a narrowed filesystem**: the child applies Landlock to itself at its
+//!   start when given `--landlock` ([`crate::landlock`]).
 //!
 //! What applied is recorded in [`Isolation`], for the job's result.
 
@@ -60,6 +62,9 @@ pub struct Isolation {
     pub own_folder: bool,
     /// Killed at the wall-clock limit if it ran past it.
     pub wall_clock_limit: bool,
+    /// How far Landlock narrowed its filesystem (as the child said;
+    /// `null` when it did not say).
+    pub landlock: Option<crate::landlock::Narrowed>,
 }
 
 /// How the child ended.
@@ -234,11 +239,15 @@ pub fn run_watched<T>(
     let wall = start.elapsed();
     let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
     let collected = collect(folder.path());
+    let landlock = std::fs::read(folder.path().join(crate::landlock::LANDLOCK_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
     let isolation = Isolation {
         rlimits: got == 2 && report[0] == 1,
         network_namespace: got == 2 && report[1] == 1,
         own_folder: true,
         wall_clock_limit: true,
+        landlock,
     };
     Ok((
         ChildRun {

@@ -254,6 +254,7 @@ impl<Q: JobQueue> Worker<Q> {
             "--filename".into(),
             "report.json".into(),
             "--progress-json".into(),
+            "--landlock".into(),
         ];
         if subject == Subject::Bundle {
             args.extend(["--dataset".into(), "bundle/inputs".into()]);
