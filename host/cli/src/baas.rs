@@ -297,7 +297,7 @@ fn devices_table(devices: &serde_json::Value) -> String {
                 .filter_map(|d| d.as_str())
                 .collect();
             out.push_str(&format!(
-                "    {:<12} {:<12} {}\n",
+                "    {:<12} {:<22} {}\n",
                 e["name"].as_str().unwrap_or("?"),
                 e["version"].as_str().unwrap_or("-"),
                 devices.join(", ")
