@@ -325,6 +325,21 @@ impl JobStore for SqliteJobs {
     }
 }
 
+/// The condition of a write that needs `lease` still held: the job is
+/// running this attempt on this worker (bound by [`held`]).
+const HELD: &str = "id = ? AND attempts = ? AND worker = ? AND status = 'running'";
+
+/// Binds [`HELD`]'s values.
+fn held<'q>(
+    query: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
+    lease: &Lease,
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(lease.job.clone())
+        .bind(i64::from(lease.attempt))
+        .bind(lease.worker.clone())
+}
+
 /// Lapsed leases and expired queue times are swept at least this often
 /// (ms), and whenever a claim finds nothing.
 const SWEEP_EVERY_MS: i64 = 1000;
@@ -431,18 +446,15 @@ impl JobQueue for SqliteJobs {
         duration: Duration,
         progress: Option<&str>,
     ) -> Result<(), StoreError> {
-        let done = sqlx::query(
-            "UPDATE jobs SET lease_until = ?, progress = COALESCE(?, progress) \
-             WHERE id = ? AND attempts = ? AND worker = ? AND status = 'running'",
-        )
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET lease_until = ?, progress = COALESCE(?, progress) WHERE {HELD}"
+        )))
         .bind(now_ms().saturating_add(duration.as_millis() as i64))
-        .bind(progress)
-        .bind(&lease.job)
-        .bind(i64::from(lease.attempt))
-        .bind(&lease.worker)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
+        .bind(progress.map(str::to_owned));
+        let done = held(query, lease)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
         if done == 0 {
             return Err(StoreError::LeaseLost(lease.job.clone()));
         }
@@ -450,16 +462,11 @@ impl JobQueue for SqliteJobs {
     }
 
     async fn record_sandbox(&self, lease: &Lease, sandbox: &str) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE jobs SET sandbox = ? WHERE id = ? AND attempts = ? AND worker = ? \
-             AND status = 'running'",
-        )
-        .bind(sandbox)
-        .bind(&lease.job)
-        .bind(i64::from(lease.attempt))
-        .bind(&lease.worker)
-        .execute(&self.writer)
-        .await?;
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "UPDATE jobs SET sandbox = ? WHERE {HELD}"
+        )))
+        .bind(sandbox.to_owned());
+        held(query, lease).execute(&self.writer).await?;
         Ok(())
     }
 
@@ -470,22 +477,19 @@ impl JobQueue for SqliteJobs {
                 ("failed", Some(kind.as_str()), Some(message), None)
             }
         };
-        let done = sqlx::query(
+        let query = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE jobs SET status = 'completed', result = ?, failure = ?, message = ?, \
-             report = ?, finished = ?, lease_until = NULL \
-             WHERE id = ? AND attempts = ? AND worker = ? AND status = 'running'",
-        )
+             report = ?, finished = ?, lease_until = NULL WHERE {HELD}"
+        )))
         .bind(result)
         .bind(failure)
         .bind(message)
         .bind(report)
-        .bind(now_ms())
-        .bind(&lease.job)
-        .bind(i64::from(lease.attempt))
-        .bind(&lease.worker)
-        .execute(&self.writer)
-        .await?
-        .rows_affected();
+        .bind(now_ms());
+        let done = held(query, lease)
+            .execute(&self.writer)
+            .await?
+            .rows_affected();
         Ok(done == 1)
     }
 
