@@ -337,7 +337,7 @@ fn an_app_bundle_runs_its_whole_pipeline_and_a_bad_one_is_refused_at_upload() {
             "/etc/passwd",
             "field labels names /etc/passwd, outside the bundle",
         ),
-        ("missing.txt", "labels"),
+        ("missing.txt", "missing.txt"),
     ] {
         let dir = tmp.path().join(labels.replace('/', "_"));
         std::fs::create_dir(&dir).unwrap();

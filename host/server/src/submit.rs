@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use lpdnn_baas_api::{Job, JobOptions, JobSpec, JobStatus, SubjectKind};
 use lpdnn_engine_api::ModelFormat;
-use lpdnn_jobs::{JobQueue, JobStore, NewJob, StoreError};
+use lpdnn_jobs::{JobQueue, JobStore, NewJob};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -187,16 +187,9 @@ impl<S: JobStore + JobQueue> Service<S> {
             SubjectKind::Model => model_format(engine, &body)?.to_string(),
             SubjectKind::Bundle => check_bundle(engine, body.clone()).await?,
         };
+        // The quota was checked before the body was read (the uploads'
+        // middleware); the store checks it again as it queues the job.
         check_options(&ask.options)?;
-        // A cheap refusal before the upload is stored; the store checks
-        // the quota again as it queues the job.
-        if self.jobs.active_for(&owner).await? >= self.config.quota {
-            return Err(StoreError::Quota {
-                owner,
-                quota: self.config.quota,
-            }
-            .into());
-        }
         let (sha256, _) = self
             .content
             .put(&body)
