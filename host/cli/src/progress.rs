@@ -29,6 +29,34 @@ fn seconds(d: Duration) -> String {
     }
 }
 
+/// How far a steady phase is (0 to 1) and the seconds it has left, by
+/// whichever of its limits (a count, a duration) comes first; `None`
+/// without a limit.
+fn steady_share(
+    done: u64,
+    total: Option<u64>,
+    duration: Option<Duration>,
+    elapsed: Duration,
+) -> Option<(f64, f64)> {
+    let per_it = elapsed.as_secs_f64() / done.max(1) as f64;
+    let by_count = total.map(|t| {
+        (
+            done as f64 / t.max(1) as f64,
+            t.saturating_sub(done) as f64 * per_it,
+        )
+    });
+    let by_time = duration.map(|d| {
+        (
+            elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9),
+            d.saturating_sub(elapsed).as_secs_f64(),
+        )
+    });
+    match (by_count, by_time) {
+        (Some(c), Some(t)) => Some(if c.0 >= t.0 { c } else { t }),
+        (c, t) => c.or(t),
+    }
+}
+
 impl EngineBar {
     /// The line for engine `index` (from 1) of `count`.
     pub fn new(engine: &str, index: usize, count: usize) -> Self {
@@ -150,32 +178,8 @@ impl EngineBar {
                     return;
                 }
                 let p50 = self.p50();
-                let per_it = elapsed.as_secs_f64() / done.max(1) as f64;
-                // Whichever limit comes first ends the run.
-                let by_count = total.map(|t| {
-                    (
-                        done as f64 / t.max(1) as f64,
-                        t.saturating_sub(done) as f64 * per_it,
-                    )
-                });
-                let by_time = duration.map(|d| {
-                    (
-                        elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9),
-                        (d.saturating_sub(elapsed)).as_secs_f64(),
-                    )
-                });
-                let (fraction, left) = match (by_count, by_time) {
-                    (Some(c), Some(t)) => {
-                        if c.0 >= t.0 {
-                            c
-                        } else {
-                            t
-                        }
-                    }
-                    (Some(c), None) => c,
-                    (None, Some(t)) => t,
-                    (None, None) => (0.0, 0.0),
-                };
+                let (fraction, left) =
+                    steady_share(done, total, duration, elapsed).unwrap_or((0.0, 0.0));
                 let count = match total {
                     Some(t) => format!("{done}/{t} it"),
                     None => format!(
@@ -282,12 +286,7 @@ impl JsonProgress {
                 elapsed,
                 last_ms,
             } => {
-                let by_count = total.map(|t| done as f64 / t.max(1) as f64);
-                let by_time = duration.map(|d| elapsed.as_secs_f64() / d.as_secs_f64().max(1e-9));
-                let fraction = match (by_count, by_time) {
-                    (Some(c), Some(t)) => Some(c.max(t)),
-                    (c, t) => c.or(t),
-                };
+                let fraction = steady_share(done, total, duration, elapsed).map(|(f, _)| f);
                 let last = fraction.is_some_and(|f| f >= 1.0);
                 self.write(done, total, fraction, elapsed, Some(last_ms), last);
             }
