@@ -1,11 +1,22 @@
-//! Platforms: descriptor files (one per board: target, devices, engines,
-//! sensor paths) and a description of the machine the host runs on.
+//! Platforms: descriptor files (one per board: target, CPU, accelerators,
+//! engines, sensor paths, profiles, sources), detection of the board this
+//! runs on, and a description of the machine.
 
 #![warn(missing_docs)]
 
-use std::path::{Path, PathBuf};
+mod descriptor;
+mod detect;
+
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+pub use descriptor::{
+    Accelerator, AcceleratorKind, Arch, Cluster, Cpu, Descriptor, Detect, Device, EngineSupport,
+    Kind, LibrarySource, LoadFile, LoadFormat, PowerRail, PowerUnit, Profile, ProfileEngine,
+    RailSource, Sensors, Source,
+};
+pub use detect::{detect, Detection, Facts};
 
 /// Errors of reading a descriptor.
 #[derive(Debug, thiserror::Error)]
@@ -28,64 +39,6 @@ pub enum PlatformError {
     },
 }
 
-/// Where a board's sensors are, as sysfs paths (globs allowed).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sensors {
-    /// Temperature files (millidegrees Celsius).
-    #[serde(default)]
-    pub thermal: Vec<String>,
-    /// Power or energy files.
-    #[serde(default)]
-    pub power: Vec<String>,
-}
-
-/// A board descriptor.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Descriptor {
-    /// Short name.
-    pub name: String,
-    /// Free text.
-    pub description: String,
-    /// Rust target triple of the host binary for this board.
-    pub target_triple: String,
-    /// CPU architecture (`x86_64`, `aarch64`, ...).
-    pub arch: String,
-    /// Devices inference can run on (`cpu`, `gpu`, `npu`).
-    pub devices: Vec<String>,
-    /// Engines supported on the board.
-    pub engines: Vec<String>,
-    /// Sensor paths.
-    #[serde(default)]
-    pub sensors: Sensors,
-}
-
-impl Descriptor {
-    /// Reads a descriptor file.
-    pub fn load(path: &Path) -> Result<Self, PlatformError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PlatformError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| PlatformError::Invalid {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })
-    }
-
-    /// The descriptors shipped with lpdnn-host.
-    pub fn builtin() -> Vec<Descriptor> {
-        [
-            include_str!("../descriptors/x86_64-linux.json"),
-            include_str!("../descriptors/aarch64-linux.json"),
-        ]
-        .iter()
-        .map(|t| serde_json::from_str(t).expect("built-in descriptors are valid"))
-        .collect()
-    }
-}
-
 /// The machine the host runs on, as read from the OS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Host {
@@ -99,38 +52,52 @@ pub struct Host {
     pub cores: usize,
     /// Kernel release, when the OS tells it.
     pub kernel: Option<String>,
-    /// The built-in descriptor for this architecture, if any.
+    /// The built-in descriptor that describes this machine (a detected
+    /// board, else the generic one of its architecture), if any.
     pub descriptor: Option<String>,
+    /// Why that descriptor (the rules that matched).
+    #[serde(default)]
+    pub detected_by: Option<String>,
+    /// The kernel's architecture, when it differs from `arch`: the binary
+    /// runs under user-mode emulation (qemu-user) and its timings are not
+    /// the target's.
+    #[serde(default)]
+    pub emulated_on: Option<String>,
 }
 
 impl Host {
     /// Describes this machine.
     pub fn detect() -> Host {
-        let arch = std::env::consts::ARCH.to_owned();
-        let cpu_model = std::fs::read_to_string("/proc/cpuinfo")
-            .ok()
-            .and_then(|s| cpu_model(&s));
+        let descriptors = Descriptor::builtin();
+        let facts = Facts::read(&descriptors);
+        let detection = detect(&facts, &descriptors);
         let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease")
             .ok()
             .map(|s| s.trim().to_owned());
-        let descriptor = Descriptor::builtin()
-            .into_iter()
-            .find(|d| d.arch == arch && std::env::consts::OS == "linux")
-            .map(|d| d.name);
         Host {
+            arch: std::env::consts::ARCH.to_owned(),
             os: std::env::consts::OS.to_owned(),
-            cpu_model,
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             kernel,
-            descriptor,
-            arch,
+            descriptor: detection.descriptor,
+            detected_by: Some(detection.reason),
+            emulated_on: facts
+                .emulated()
+                .then(|| facts.kernel_arch.clone())
+                .flatten(),
+            cpu_model: facts.cpu_model,
         }
+    }
+
+    /// Whether this runs under user-mode emulation.
+    pub fn emulated(&self) -> bool {
+        self.emulated_on.is_some()
     }
 }
 
 /// The CPU model from `/proc/cpuinfo` text (x86 `model name`, Arm `Model`
 /// or `Hardware`).
-fn cpu_model(cpuinfo: &str) -> Option<String> {
+pub(crate) fn cpu_model(cpuinfo: &str) -> Option<String> {
     ["model name", "Model", "Hardware"].iter().find_map(|key| {
         cpuinfo.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
@@ -144,11 +111,79 @@ mod tests {
     use super::*;
 
     #[test]
-    fn builtin_descriptors_load_and_cover_both_arches() {
+    fn builtin_descriptors_load_and_cover_every_seed_board() {
         let all = Descriptor::builtin();
-        let arches: Vec<&str> = all.iter().map(|d| d.arch.as_str()).collect();
-        assert_eq!(arches, ["x86_64", "aarch64"]);
-        assert!(all.iter().all(|d| d.target_triple.starts_with(&d.arch)));
+        let names: Vec<&str> = all.iter().map(|d| d.name.as_str()).collect();
+        assert_eq!(names, Descriptor::builtin_names());
+        for board in [
+            "intel-nuc-i5-7260u",
+            "raspberry-pi-3b-plus",
+            "raspberry-pi-4b",
+            "jetson-nano",
+            "jetson-xavier",
+            "imx8m-nano",
+            "stm32mp1",
+            "atlas-200-dk",
+            "atlas-800-9010",
+            "x86_64-linux",
+            "aarch64-linux",
+            "armv7-linux",
+            "riscv64-linux",
+        ] {
+            let d = Descriptor::named(board).unwrap();
+            assert!(d.hosts_lpdnn() && d.profile("default").is_some(), "{board}");
+        }
+        for mcu in ["stm32h7a3", "gap8"] {
+            let d = Descriptor::named(mcu).unwrap();
+            assert!(!d.hosts_lpdnn() && d.cannot_host.as_ref().unwrap().len() > 40);
+        }
+        // Every file in descriptors/ is built in.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("descriptors");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .replace(".json", "")
+            })
+            .collect();
+        files.sort();
+        let mut names = Descriptor::builtin_names();
+        names.sort();
+        assert_eq!(files, names);
+    }
+
+    #[test]
+    fn validation_names_the_field() {
+        let base = include_str!("../descriptors/jetson-nano.json");
+        let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+            let mut v: serde_json::Value = serde_json::from_str(base).unwrap();
+            f(&mut v);
+            Descriptor::parse(&v.to_string()).unwrap_err()
+        };
+        let e = edit(&|v| v["target_triple"] = "x86_64-unknown-linux-gnu".into());
+        assert!(e.starts_with("target_triple:"), "{e}");
+        let e = edit(&|v| v["cpu"]["cores"] = 6.into());
+        assert!(e.contains("cpu.clusters") && e.contains("6"), "{e}");
+        let e = edit(&|v| v["profiles"][1]["engines"][2]["engine"] = "acl".into());
+        assert!(e.starts_with("profiles[1].engines[2].engine: acl"), "{e}");
+        let e = edit(&|v| v["sensors"]["power"][1]["unit"] = "W".into());
+        assert!(e.starts_with("sensors.power[1].unit:"), "{e}");
+        let e = edit(&|v| {
+            v["sensors"]["power"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("unit");
+        });
+        assert!(
+            e.contains("sensors.power[0]") && e.contains("POM_5V_IN"),
+            "{e}"
+        );
+        let e = edit(&|v| v["kind"] = "microcontroller".into());
+        assert!(e.starts_with("cannot_host:"), "{e}");
+        let e = edit(&|v| v["cannot_host"] = "too small".into());
+        assert!(e.starts_with("cannot_host: only"), "{e}");
     }
 
     #[test]
@@ -156,7 +191,10 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("lpdnn-platform-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("board.json");
-        std::fs::write(&path, r#"{"name": "b", "description": "", "target_triple": "t", "arch": "a", "devices": [], "engines": [], "gpu": 1}"#).unwrap();
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../descriptors/x86_64-linux.json")).unwrap();
+        v["gpu"] = 1.into();
+        std::fs::write(&path, v.to_string()).unwrap();
         let err = Descriptor::load(&path).unwrap_err().to_string();
         assert!(err.contains("board.json") && err.contains("gpu"), "{err}");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -180,6 +218,7 @@ mod tests {
     fn this_host_is_described() {
         let h = Host::detect();
         assert_eq!(h.arch, std::env::consts::ARCH);
+        assert!(h.descriptor.is_some() && h.detected_by.is_some(), "{h:?}");
         assert!(h.cores >= 1);
         if cfg!(target_os = "linux") {
             assert!(h.kernel.is_some());

@@ -49,3 +49,69 @@ fn schema_and_loader_refuse_the_same_mistakes() {
         assert!(App::load(&path).is_err(), "loader accepts: {what}");
     }
 }
+
+fn platform_validator() -> jsonschema::Validator {
+    let schema = read(&root().join("schemas/platform.schema.json"));
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn every_platform_descriptor_follows_the_schema_and_names_real_engines() {
+    let v = platform_validator();
+    let dir = root().join("platforms/descriptors");
+    let engines: Vec<&str> = lpdnn_engines::REGISTRY.iter().map(|r| r.name).collect();
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let doc = read(&path);
+        let errors: Vec<String> = v.iter_errors(&doc).map(|e| e.to_string()).collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", path.display());
+        let d = lpdnn_platforms::Descriptor::load(&path).unwrap();
+        assert_eq!(
+            path.file_stem().unwrap().to_str(),
+            Some(d.name.as_str()),
+            "a descriptor's file is named after it"
+        );
+        for e in d.engines.iter().map(|e| &e.engine) {
+            assert!(engines.contains(&e.as_str()), "{}: engine {e}", d.name);
+        }
+        n += 1;
+    }
+    assert_eq!(n, 15);
+}
+
+#[test]
+fn platform_schema_and_loader_refuse_the_same_mistakes() {
+    let v = platform_validator();
+    let nano = read(&root().join("platforms/descriptors/jetson-nano.json"));
+    type Edit = fn(&mut Value);
+    let mistakes: [(&str, Edit); 6] = [
+        ("unknown field", |d| d["gpu"] = json!(true)),
+        ("unknown arch", |d| d["arch"] = json!("mips")),
+        ("unknown device", |d| {
+            d["engines"][0]["devices"] = json!(["fpga"])
+        }),
+        ("rail without unit", |d| {
+            d["sensors"]["power"][0]
+                .as_object_mut()
+                .unwrap()
+                .remove("unit");
+        }),
+        ("microcontroller with engines", |d| {
+            d["kind"] = json!("microcontroller");
+            d["cannot_host"] = json!("no MMU");
+        }),
+        ("board saying it cannot host", |d| {
+            d["cannot_host"] = json!("x")
+        }),
+    ];
+    for (what, edit) in mistakes {
+        let mut d = nano.clone();
+        edit(&mut d);
+        assert!(!v.is_valid(&d), "the schema takes: {what}");
+        assert!(
+            lpdnn_platforms::Descriptor::parse(&d.to_string()).is_err(),
+            "the loader takes: {what}"
+        );
+    }
+}

@@ -171,6 +171,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         },
         monitors: (!args.no_monitors).then(|| MonitorConfig {
             interval: Duration::from_millis(args.monitor_interval),
+            board: lpdnn_monitors::BoardSensors::detect(),
             ..Default::default()
         }),
         cooldown: args

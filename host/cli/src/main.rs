@@ -4,6 +4,7 @@ mod baas;
 mod bench;
 mod component;
 mod convert;
+mod platform;
 mod progress;
 mod serve;
 
@@ -135,6 +136,10 @@ than A by more than PCT %); 1 some stage is (one line on stderr names it), or an
     /// Work with processor components: inspect, check, compile, run alone.
     #[command(subcommand)]
     Component(component::ComponentCommand),
+    /// Platforms: list the boards lpdnn-host knows, show one, detect this
+    /// machine.
+    #[command(subcommand)]
+    Platform(platform::PlatformCommand),
     /// Convert a model to another engine's format.
     Convert {
         /// Target format (ncnn).
@@ -281,6 +286,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fail_if_slower,
             json,
         } => bench::compare(&a, b.as_deref(), &engines, fail_if_slower, json),
+        Command::Platform(c) => platform::run(c).map(|()| ExitCode::SUCCESS),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_engines::REGISTRY
                 .iter()

@@ -37,9 +37,32 @@ pub struct MonitorConfig {
     /// Extra temperature files (millidegrees Celsius), e.g. from a platform
     /// descriptor; globs are not expanded here.
     pub thermal_files: Vec<String>,
-    /// Extra power files (hwmon `power*_input` in µW, or INA3221
-    /// `in_power*_input` in mW, told apart by name).
-    pub power_files: Vec<String>,
+    /// The board's own sensors, from its platform descriptor: its thermal
+    /// files are read besides those found, its power rails replace the
+    /// ones found (they are named, and know which is the board's total),
+    /// its GPU and NPU load files are read where NVML or RKNPU are absent.
+    pub board: Option<BoardSensors>,
+}
+
+/// A board's sensors, as its platform descriptor lists them.
+#[derive(Debug, Clone)]
+pub struct BoardSensors {
+    /// The descriptor's name.
+    pub board: String,
+    /// Its sensors (globs allowed).
+    pub sensors: lpdnn_platforms::Sensors,
+}
+
+impl BoardSensors {
+    /// The sensors of the descriptor that describes this machine.
+    pub fn detect() -> Option<BoardSensors> {
+        let name = lpdnn_platforms::Host::detect().descriptor?;
+        let d = lpdnn_platforms::Descriptor::named(&name)?;
+        Some(BoardSensors {
+            board: d.name,
+            sensors: d.sensors,
+        })
+    }
 }
 
 impl Default for MonitorConfig {
@@ -47,7 +70,7 @@ impl Default for MonitorConfig {
         MonitorConfig {
             interval: Duration::from_millis(100),
             thermal_files: Vec::new(),
-            power_files: Vec::new(),
+            board: None,
         }
     }
 }

@@ -11,11 +11,14 @@ use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 use crate::{Metric, MonitorConfig, Point};
 
 /// A readable channel; `read` returns `None` when it has no value this time.
+/// A channel's reader.
+type Read = Box<dyn FnMut() -> Option<f64>>;
+
 pub(crate) struct Channel {
     pub name: String,
     pub unit: &'static str,
     pub source: String,
-    pub read: Box<dyn FnMut() -> Option<f64>>,
+    pub read: Read,
 }
 
 type Finish = Box<dyn FnOnce(&[Point]) -> Vec<(String, Metric)>>;
@@ -49,6 +52,18 @@ pub(crate) fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
     found
 }
 
+/// The files a descriptor's pattern names (a path, or a glob), sorted.
+pub(crate) fn expand(pattern: &str) -> Vec<PathBuf> {
+    match glob::glob(pattern) {
+        Ok(paths) => {
+            let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
+            found.sort();
+            found
+        }
+        Err(_) => vec![PathBuf::from(pattern)],
+    }
+}
+
 /// The trimmed content of `dir/file`, or the folder's name.
 pub(crate) fn name_of(dir: &Path, file: &str) -> String {
     std::fs::read_to_string(dir.join(file))
@@ -62,8 +77,8 @@ pub(crate) fn discover(config: &MonitorConfig) -> Probes {
     cpu_and_memory(&mut channels, &mut unsupported);
     temperature(config, &mut channels, &mut unsupported);
     let has_power = power(config, &mut channels, &mut unsupported);
-    gpu(&mut channels, &mut unsupported);
-    npu(&mut channels, &mut unsupported);
+    gpu(config, &mut channels, &mut unsupported);
+    npu(config, &mut channels, &mut unsupported);
     match crate::perf::memory_bandwidth() {
         Ok(channel) => channels.push(channel),
         Err(reason) => {
@@ -225,7 +240,11 @@ fn temperature(
     channels: &mut Vec<Channel>,
     unsupported: &mut BTreeMap<String, Metric>,
 ) {
-    let sensors = crate::thermal::temperature_sensors(&config.thermal_files);
+    let mut extra: Vec<PathBuf> = config.thermal_files.iter().map(PathBuf::from).collect();
+    if let Some(board) = &config.board {
+        extra.extend(board.sensors.thermal.iter().flat_map(|p| expand(p)));
+    }
+    let sensors = crate::thermal::temperature_sensors(&extra);
     if sensors.is_empty() {
         unsupported.insert(
             "temperature".into(),
@@ -280,6 +299,8 @@ enum Rail {
     },
     /// Power file and the factor to watts.
     Power { file: PathBuf, to_watts: f64 },
+    /// Voltage (mV) and current (mA) files.
+    VoltageCurrent { voltage: PathBuf, current: PathBuf },
 }
 
 impl Rail {
@@ -299,6 +320,9 @@ impl Rail {
                 w
             }
             Rail::Power { file, to_watts } => read_f64(file).map(|v| v * *to_watts),
+            Rail::VoltageCurrent { voltage, current } => {
+                Some(read_f64(voltage)? * read_f64(current)? * 1e-6)
+            }
         }
     }
 }
@@ -308,6 +332,11 @@ fn power(
     channels: &mut Vec<Channel>,
     unsupported: &mut BTreeMap<String, Metric>,
 ) -> bool {
+    if let Some(board) = &config.board {
+        if board_power(board, channels) {
+            return true;
+        }
+    }
     let mut rails: Vec<(String, Rail)> = Vec::new();
     let mut refused = Vec::new();
     // RAPL packages (intel-rapl:N, not their sub-zones, which they contain).
@@ -376,19 +405,6 @@ fn power(
             }
         }
     }
-    for extra in &config.power_files {
-        let file = PathBuf::from(extra);
-        let to_watts = if extra.contains("in_power") {
-            1e-3
-        } else {
-            1e-6
-        };
-        if read_f64(&file).is_some() {
-            rails.push((format!("rail.{extra}"), Rail::Power { file, to_watts }));
-        } else {
-            refused.push(file);
-        }
-    }
     if rails.is_empty() {
         let reason = if refused.is_empty() {
             "no power sensor: no RAPL powercap zone, hwmon power*_input or INA3221 rail (virtual machine?)".to_owned()
@@ -419,6 +435,113 @@ fn power(
         }),
     });
     true
+}
+
+/// The board's named rails: `power` is its total rail when it has one and
+/// it reads, else the sum of its rails; `power.NAME` each rail. False when
+/// none of its rails reads here (the monitors then look by themselves).
+fn board_power(board: &crate::BoardSensors, channels: &mut Vec<Channel>) -> bool {
+    use lpdnn_platforms::RailSource;
+    let first = |pattern: &str| expand(pattern).into_iter().find(|f| read_f64(f).is_some());
+    let mut rails: Vec<(String, bool, Rail)> = Vec::new();
+    for r in &board.sensors.power {
+        if rails.iter().any(|(n, ..)| *n == r.name) {
+            continue; // an earlier form of the same rail (another JetPack's path) read
+        }
+        let rail = match r.source() {
+            Some(RailSource::Power(p, unit)) => first(p).map(|file| {
+                if unit == lpdnn_platforms::PowerUnit::MicroJoule {
+                    let range = file
+                        .parent()
+                        .and_then(|d| read_f64(&d.join("max_energy_range_uj")))
+                        .unwrap_or(f64::MAX);
+                    Rail::Energy {
+                        file,
+                        range,
+                        last: None,
+                    }
+                } else {
+                    Rail::Power {
+                        file,
+                        to_watts: unit.to_si(),
+                    }
+                }
+            }),
+            Some(RailSource::VoltageCurrent(v, c)) => first(v)
+                .zip(first(c))
+                .map(|(voltage, current)| Rail::VoltageCurrent { voltage, current }),
+            None => None,
+        };
+        if let Some(rail) = rail {
+            rails.push((r.name.clone(), r.total, rail));
+        }
+    }
+    if rails.is_empty() {
+        return false;
+    }
+    let names: Vec<String> = rails.iter().map(|(n, ..)| n.clone()).collect();
+    let total = rails.iter().find(|(_, t, _)| *t).map(|(n, ..)| n.clone());
+    let source = match &total {
+        Some(t) => format!("{} rail {t} (the board's input)", board.board),
+        None => format!("{}: sum of rails {}", board.board, names.join(", ")),
+    };
+    // One read of every rail per sample, shared by `power` and `power.NAME`.
+    let last: Rc<RefCell<BTreeMap<String, f64>>> = Rc::default();
+    let rails = Rc::new(RefCell::new(rails));
+    {
+        let last = last.clone();
+        channels.push(Channel {
+            name: "power".into(),
+            unit: "W",
+            source,
+            read: Box::new(move || {
+                let mut readings = last.borrow_mut();
+                readings.clear();
+                for (name, _, rail) in rails.borrow_mut().iter_mut() {
+                    if let Some(w) = rail.watts() {
+                        readings.insert(name.clone(), w);
+                    }
+                }
+                match &total {
+                    Some(t) => readings.get(t).copied(),
+                    None => (!readings.is_empty()).then(|| readings.values().sum()),
+                }
+            }),
+        });
+    }
+    for name in names {
+        let last = last.clone();
+        channels.push(Channel {
+            name: format!("power.{name}"),
+            unit: "W",
+            source: format!("{} rail {name}", board.board),
+            read: Box::new(move || last.borrow().get(&name).copied()),
+        });
+    }
+    true
+}
+
+/// The first readable load file of `candidates`, as a channel reader.
+fn load_file(candidates: &[lpdnn_platforms::LoadFile]) -> Option<(PathBuf, Read)> {
+    candidates.iter().find_map(|c| {
+        let parse = {
+            let (format, scale) = (c.format, c.scale);
+            move |text: &str| match format {
+                lpdnn_platforms::LoadFormat::Number => {
+                    text.trim().parse::<f64>().ok().map(|v| v * scale)
+                }
+                lpdnn_platforms::LoadFormat::Rknpu => parse_rknpu(text),
+            }
+        };
+        let file = expand(&c.path)
+            .into_iter()
+            .find(|f| parse(&std::fs::read_to_string(f).unwrap_or_default()).is_some())?;
+        let read_file = file.clone();
+        Some((
+            file,
+            Box::new(move || parse(&std::fs::read_to_string(&read_file).ok()?)) as Read,
+        ))
+    })
 }
 
 /// Energy over the run: the power samples integrated (trapezoids).
@@ -465,7 +588,11 @@ const GPU_CHANNELS: [(&str, &str, &str, NvmlRead); 4] = [
     }),
 ];
 
-fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+fn gpu(
+    config: &MonitorConfig,
+    channels: &mut Vec<Channel>,
+    unsupported: &mut BTreeMap<String, Metric>,
+) {
     let nvml = nvml_wrapper::Nvml::builder()
         .lib_path(std::ffi::OsStr::new("libnvidia-ml.so.1"))
         .init();
@@ -476,6 +603,16 @@ fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) 
                 format!("NVML unavailable (libnvidia-ml.so.1: {e}); no NVIDIA GPU or driver here");
             for (name, ..) in GPU_CHANNELS {
                 unsupported.insert(name.into(), Metric::unsupported(reason.clone()));
+            }
+            let board = config.board.as_ref();
+            if let Some((file, read)) = board.and_then(|b| load_file(&b.sensors.gpu_load)) {
+                unsupported.remove("gpu_load");
+                channels.push(Channel {
+                    name: "gpu_load".into(),
+                    unit: "%",
+                    source: format!("{} ({})", file.display(), board.map_or("", |b| &b.board)),
+                    read,
+                });
             }
             return;
         }
@@ -496,7 +633,21 @@ fn gpu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) 
 }
 
 /// NPU load where the platform exposes one (Rockchip RKNPU's debugfs file).
-fn npu(channels: &mut Vec<Channel>, unsupported: &mut BTreeMap<String, Metric>) {
+fn npu(
+    config: &MonitorConfig,
+    channels: &mut Vec<Channel>,
+    unsupported: &mut BTreeMap<String, Metric>,
+) {
+    let board = config.board.as_ref();
+    if let Some((file, read)) = board.and_then(|b| load_file(&b.sensors.npu_load)) {
+        channels.push(Channel {
+            name: "npu_load".into(),
+            unit: "%",
+            source: format!("{} ({})", file.display(), board.map_or("", |b| &b.board)),
+            read,
+        });
+        return;
+    }
     let file = PathBuf::from("/sys/kernel/debug/rknpu/load");
     if parse_rknpu(&std::fs::read_to_string(&file).unwrap_or_default()).is_none() {
         unsupported.insert(

@@ -9,7 +9,7 @@ use crate::probes::{glob, name_of, read_f64};
 
 /// Every readable temperature file (millidegrees Celsius) with a name:
 /// thermal zones by `type`, hwmon inputs by chip name, and `extra` files.
-pub(crate) fn temperature_sensors(extra: &[String]) -> Vec<(String, PathBuf)> {
+pub(crate) fn temperature_sensors(extra: &[PathBuf]) -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
     for zone in glob("/sys/class/thermal", "thermal_zone") {
         let file = zone.join("temp");
@@ -41,10 +41,14 @@ pub(crate) fn temperature_sensors(extra: &[String]) -> Vec<(String, PathBuf)> {
             }
         }
     }
-    for e in extra {
-        let file = PathBuf::from(e);
-        if read_f64(&file).is_some() {
-            out.push((e.clone(), file));
+    // A descriptor's file may be one found above by another path
+    // (/sys/devices/virtual/thermal/... is /sys/class/thermal/...).
+    let real = |p: &PathBuf| std::fs::canonicalize(p).unwrap_or_else(|_| p.clone());
+    let mut seen: Vec<PathBuf> = out.iter().map(|(_, p)| real(p)).collect();
+    for file in extra {
+        if read_f64(file).is_some() && !seen.contains(&real(file)) {
+            seen.push(real(file));
+            out.push((file.display().to_string(), file.clone()));
         }
     }
     out
