@@ -22,7 +22,9 @@ pub use files::{
     check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
 pub use format::{ncnn_bin_path, sniff, sniff_file, ModelFormat};
-pub use native::{cache_dir, capture_stderr, contain, load_quietly, locate_library, NativeLibrary};
+pub use native::{
+    cache_dir, capture_stderr, contain, load_quietly, locate_library, package_root, NativeLibrary,
+};
 pub use synthetic::{parse_input_shape, synthetic};
 pub use tensor::{DType, Tensor, TensorInfo};
 

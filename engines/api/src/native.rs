@@ -13,10 +13,24 @@ pub fn cache_dir() -> PathBuf {
     home.join(".cache/lpdnn")
 }
 
+/// The deployment package this binary runs from: the folder above the
+/// binary's when it holds a `package.yml` (`bin/lpdnn-host` of a package).
+pub fn package_root() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let root = exe.parent()?.parent()?;
+    root.join("package.yml").is_file().then(|| root.to_owned())
+}
+
 /// Finds a native library: the file named by the first set variable of
-/// `env_vars`, else `default` under [`cache_dir`]. The error says where it
-/// looked and how to install it (`install`).
-pub fn locate_library(env_vars: &[&str], default: &str, install: &str) -> Result<PathBuf, String> {
+/// `env_vars`, else `packaged` in the deployment package this binary runs
+/// from, else `default` under [`cache_dir`]. The error says where it looked
+/// and how to install it (`install`).
+pub fn locate_library(
+    env_vars: &[&str],
+    packaged: &str,
+    default: &str,
+    install: &str,
+) -> Result<PathBuf, String> {
     for var in env_vars {
         if let Some(p) = std::env::var_os(var) {
             let p = PathBuf::from(p);
@@ -28,6 +42,11 @@ pub fn locate_library(env_vars: &[&str], default: &str, install: &str) -> Result
                     p.display()
                 ))
             };
+        }
+    }
+    if let Some(p) = package_root().map(|r| r.join(packaged)) {
+        if p.is_file() {
+            return Ok(p);
         }
     }
     let p = cache_dir().join(default);

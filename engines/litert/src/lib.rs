@@ -26,6 +26,8 @@ use ffi::{Api, RankedTensorType, Status};
 
 const NAME: &str = "litert";
 const LIB_VARS: &[&str] = &["LPDNN_LITERT_LIB"];
+/// The library in a deployment package (`lpdnn-host package`).
+const LIB_PACKAGED: &str = "lib/litert/libLiteRt.so";
 const LIB_DEFAULT: &str = "lib/litert/libLiteRt.so";
 const INSTALL: &str = "run scripts/setup.sh, which installs it from the ai-edge-litert wheel \
                        (pip install ai-edge-litert; the library is ai_edge_litert/libLiteRt.so)";
@@ -37,7 +39,7 @@ pub struct LiteRt;
 fn api() -> Result<&'static Api, String> {
     static API: OnceLock<Result<Api, String>> = OnceLock::new();
     API.get_or_init(|| {
-        let path = locate_library(LIB_VARS, LIB_DEFAULT, INSTALL)?;
+        let path = locate_library(LIB_VARS, LIB_PACKAGED, LIB_DEFAULT, INSTALL)?;
         Api::load(&path)
     })
     .as_ref()

@@ -32,6 +32,8 @@ use ffi::Api;
 
 const NAME: &str = "ncnn";
 const LIB_VARS: &[&str] = &["LPDNN_NCNN_LIB"];
+/// The library in a deployment package (`lpdnn-host package`).
+const LIB_PACKAGED: &str = "lib/ncnn/libncnn.so";
 const LIB_DEFAULT: &str = "ncnn/lib/libncnn.so";
 const INSTALL: &str = "run scripts/setup.sh, which builds it from the ncnn source archive on PyPI \
                        (scripts/build-ncnn.sh, about 10 minutes on 2 cores)";
@@ -86,7 +88,7 @@ pub struct Ncnn;
 fn api() -> Result<&'static Api, String> {
     static API: OnceLock<Result<Api, String>> = OnceLock::new();
     API.get_or_init(|| {
-        let path = locate_library(LIB_VARS, LIB_DEFAULT, INSTALL)?;
+        let path = locate_library(LIB_VARS, LIB_PACKAGED, LIB_DEFAULT, INSTALL)?;
         Api::load(&path)
     })
     .as_ref()

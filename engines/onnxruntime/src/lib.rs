@@ -32,6 +32,8 @@ use ort::value::{DynTensor, DynTensorValueType, TensorElementType, ValueType};
 /// Where the library is looked for, in order.
 const LIB_VARS: &[&str] = &["LPDNN_ORT_LIB", "ORT_DYLIB_PATH"];
 /// Its place under the cache folder, as the set-up script installs it.
+/// The library in a deployment package (`lpdnn-host package`).
+const LIB_PACKAGED: &str = "lib/onnxruntime/libonnxruntime.so";
 const LIB_DEFAULT: &str = "lib/onnxruntime/libonnxruntime.so";
 const INSTALL: &str = "run scripts/setup.sh, which installs it from the onnxruntime wheel \
                        (pip install onnxruntime; the library is onnxruntime/capi/libonnxruntime.so.*)";
@@ -110,7 +112,7 @@ fn runtime() -> Result<&'static Runtime, String> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(|| {
-            let path = locate_library(LIB_VARS, LIB_DEFAULT, INSTALL)?;
+            let path = locate_library(LIB_VARS, LIB_PACKAGED, LIB_DEFAULT, INSTALL)?;
             let version = library_version(&path)?;
             let env = ort::init_from(&path)
                 .map_err(|e| format!("cannot load {}: {e}", path.display()))?

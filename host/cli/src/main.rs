@@ -4,6 +4,7 @@ mod baas;
 mod bench;
 mod component;
 mod convert;
+mod package;
 mod platform;
 mod progress;
 mod serve;
@@ -140,6 +141,9 @@ than A by more than PCT %); 1 some stage is (one line on stderr names it), or an
     /// machine.
     #[command(subcommand)]
     Platform(platform::PlatformCommand),
+    /// Build a deployment package for a platform (bin/, lib/, apps/,
+    /// solutions/, package.yml, runtime.yml, engines.yml), or verify one.
+    Package(package::PackageArgs),
     /// Convert a model to another engine's format.
     Convert {
         /// Target format (ncnn).
@@ -286,6 +290,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             fail_if_slower,
             json,
         } => bench::compare(&a, b.as_deref(), &engines, fail_if_slower, json),
+        Command::Package(args) => package::run(args).map(|()| ExitCode::SUCCESS),
         Command::Platform(c) => platform::run(c).map(|()| ExitCode::SUCCESS),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_engines::REGISTRY

@@ -60,6 +60,8 @@ pub fn child_rules(folder: &Path, read: &[PathBuf]) -> (Vec<PathBuf>, Vec<PathBu
     {
         r.push(dir);
     }
+    // A deployment package's engine libraries and apps (bin/..).
+    r.extend(lpdnn_engine_api::package_root());
     (r, vec![folder.to_owned(), PathBuf::from("/dev")])
 }
 

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Cross-builds lpdnn-host and its engine libraries for another target, into
+# $LPDNN_CACHE/targets/TRIPLE/{bin,lib}, where `lpdnn-host package` takes them.
+# Idempotent: a second run only rebuilds what changed.
+#
+# usage: scripts/cross.sh aarch64 | armv7 | riscv64
+#   aarch64  aarch64-unknown-linux-gnu (Raspberry Pi 4, Jetson, i.MX8M, Atlas 200 DK):
+#            lpdnn-host (LNE inside), ONNX Runtime 1.32.0 and LiteRT 2.3.0 from their
+#            aarch64 wheels (pinned in scripts/requirements/downloads.txt)
+#   armv7    armv7-unknown-linux-gnueabihf (STM32MP1, Raspberry Pi OS 32-bit): lpdnn-host
+#            with LNE; components on wasmtime's Pulley interpreter
+#   riscv64  riscv64gc-unknown-linux-gnu: lpdnn-host with LNE
+# Needs Debian's cross compilers and qemu-user (installed when missing, as root).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target}
+say() { printf '\033[1m[cross]\033[0m %s\n' "$*" >&2; }
+
+case ${1:-} in
+aarch64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu debs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
+armv7) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf debs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
+riscv64) triple=riscv64gc-unknown-linux-gnu gnu=riscv64-linux-gnu debs="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross" ;;
+*)
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+  ;;
+esac
+out=$cache/targets/$triple
+
+missing=()
+for p in $debs qemu-user; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian packages: ${missing[*]}"
+    log=$(mktemp)
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"; } \
+      >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    rm -f "$log"
+  else
+    echo "cross: install them, then run this again: sudo apt-get install ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+# qemu-user 7.2 (Debian 12) hands an Arm program the x86 host's /proc/cpuinfo, on
+# which ONNX Runtime's and LiteRT's CPU detection crash; 8.2 and later emulate it.
+# Debian 12's backports carry qemu 10.
+if ! qemu-aarch64 --version 2>/dev/null | grep -Eq 'version ([89]\.[2-9]|[1-9][0-9])'; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing qemu-user from bookworm-backports (qemu 8.2 or later emulates /proc/cpuinfo)"
+    list=/etc/apt/sources.list.d/bookworm-backports.list
+    grep -qs bookworm-backports /etc/apt/sources.list /etc/apt/sources.list.d/* ||
+      echo "deb http://deb.debian.org/debian bookworm-backports main" >"$list"
+    log=$(mktemp)
+    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      -t bookworm-backports qemu-user; } >"$log" 2>&1 || { cat "$log" >&2; exit 1; }
+    rm -f "$log"
+  else
+    echo "cross: qemu-user 8.2 or later is needed (Debian 12: sudo apt-get install -t bookworm-backports qemu-user)" >&2
+    exit 1
+  fi
+fi
+rustup target add "$triple" >/dev/null 2>&1 || true
+
+install_file() { # SOURCE DEST
+  if [ ! -f "$2" ] || ! cmp -s "$1" "$2"; then
+    mkdir -p "$(dirname "$2")"
+    cp "$1" "$2.tmp" && mv "$2.tmp" "$2"
+  fi
+}
+
+# --- lpdnn-host -------------------------------------------------------------------
+upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+export "CARGO_TARGET_${upper}_LINKER=$gnu-gcc"
+[ -f "$out/bin/lpdnn-host" ] || say "building lpdnn-host for $triple (about 15 minutes on 2 cores the first time)"
+(cd "$root" && cargo build --release --quiet -p lpdnn-cli --target "$triple")
+# Without its debug line tables (375 MB with them, a tenth without): a board's disk is small.
+built=$CARGO_TARGET_DIR/$triple/release/lpdnn-host
+if [ ! -f "$out/bin/lpdnn-host" ] || [ "$built" -nt "$out/bin/lpdnn-host" ]; then
+  mkdir -p "$out/bin"
+  "$gnu-strip" --strip-debug -o "$out/bin/lpdnn-host.tmp" "$built"
+  mv "$out/bin/lpdnn-host.tmp" "$out/bin/lpdnn-host"
+fi
+
+# --- Engine libraries from the target's wheels -------------------------------------
+if [ "$1" = aarch64 ]; then
+  python3 "$root/scripts/requirements/fetch.py" "$root/scripts/requirements/downloads.txt" "$cache/wheels" aarch64
+  unzip_member() { # WHEEL MEMBER DEST
+    if [ ! -f "$3" ]; then
+      mkdir -p "$(dirname "$3")"
+      python3 -c 'import sys, zipfile
+sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$2" >"$3.tmp"
+      mv "$3.tmp" "$3"
+    fi
+  }
+  ort=$cache/wheels/onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_aarch64.whl
+  unzip_member "$ort" onnxruntime/capi/libonnxruntime.so.1.32.0 "$out/lib/onnxruntime/libonnxruntime.so"
+  unzip_member "$ort" onnxruntime/capi/libonnxruntime_providers_shared.so "$out/lib/onnxruntime/libonnxruntime_providers_shared.so"
+  unzip_member "$cache/wheels/ai_edge_litert-2.3.0-cp311-cp311-manylinux_2_27_aarch64.whl" \
+    ai_edge_litert/libLiteRt.so "$out/lib/litert/libLiteRt.so"
+  echo 2.3.0 >"$out/lib/litert/version.txt"
+fi
+say "$triple ready in $out: $(cd "$out" && find . -type f | sort | tr '\n' ' ')"
