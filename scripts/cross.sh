@@ -102,4 +102,18 @@ sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$
     ai_edge_litert/libLiteRt.so "$out/lib/litert/libLiteRt.so"
   echo 2.3.0 >"$out/lib/litert/version.txt"
 fi
+# --- binfmt_misc: the kernel hands aarch64 programs to qemu, so that a package's
+# binary starts its own children (a BaaS worker's sandboxed benchmark) as on a
+# board. Root only; where binfmt_misc cannot be mounted the tests say so and run
+# the package through qemu-aarch64 explicitly. QEMU_LD_PREFIX names the sysroot.
+if [ "$1" = aarch64 ] && [ "$(id -u)" = 0 ]; then
+  bm=/proc/sys/fs/binfmt_misc
+  [ -f $bm/register ] || mount -t binfmt_misc binfmt_misc $bm 2>/dev/null || true
+  if [ -f $bm/register ] && [ ! -f $bm/qemu-aarch64 ]; then
+    magic='\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xb7\x00'
+    mask='\xff\xff\xff\xff\xff\xff\xff\x00\xff\xff\xff\xff\xff\xff\xff\xff\xfe\xff\xff\xff'
+    echo ":qemu-aarch64:M::$magic:$mask:$(command -v qemu-aarch64):F" >$bm/register 2>/dev/null &&
+      say "registered qemu-aarch64 with binfmt_misc" || say "binfmt_misc registration refused"
+  fi
+fi
 say "$triple ready in $out: $(cd "$out" && find . -type f | sort | tr '\n' ' ')"

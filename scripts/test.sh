@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
 # The project's test command: set up everything the tests need (idempotent;
-# see scripts/setup.sh --all), then run every test: the host workspace (real
-# apps, hostile components, bad input, CLI) and the processor components' own
-# unit tests, natively.
+# see scripts/setup.sh --all, and scripts/cross.sh aarch64), then run every test:
+# the host workspace (real apps, hostile components, bad input, CLI, the aarch64
+# package under qemu) and the processor components' own unit tests, natively.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
 
 "$root/scripts/setup.sh" --all
+# The aarch64 build, its engine libraries and qemu-user, for the tests that run
+# the aarch64 deployment package under emulation (host/cli/tests/emulated.rs);
+# they fail rather than skip when it is missing.
+"$root/scripts/cross.sh" aarch64
+export LPDNN_REQUIRE_CROSS=1
 cd "$root"
 cargo test --release --workspace
 host=$(rustc -vV | sed -n 's/^host: //p')

@@ -347,6 +347,13 @@ fn header(out: &mut String, report: &Report, slugs: &[String]) {
         escape(&p.lpdnn_host.version),
         escape(&commit[..commit.len().min(12)]),
     );
+    if let Some(kernel) = &p.host.emulated_on {
+        let _ = writeln!(
+            out,
+            "<p class=\"warning\"><b>Emulated:</b> {}</p>",
+            escape(&crate::text::emulated_note(&p.host.arch, kernel))
+        );
+    }
     out.push_str("<nav><a href=\"#summary\">Summary</a>");
     if report
         .runs
@@ -1382,7 +1389,19 @@ fn provenance(out: &mut String, report: &Report) {
         ("kernel", escape(h.kernel.as_deref().unwrap_or("unknown"))),
         (
             "platform descriptor",
-            escape(h.descriptor.as_deref().unwrap_or("none")),
+            escape(&match (&h.descriptor, &h.detected_by) {
+                (Some(d), Some(why)) => format!("{d} ({why})"),
+                (Some(d), None) => d.clone(),
+                (None, _) => "none".into(),
+            }),
+        ),
+        (
+            "emulated",
+            escape(
+                &h.emulated_on
+                    .as_deref()
+                    .map_or("no".into(), |k| format!("yes: qemu-user on an {k} kernel")),
+            ),
         ),
         ("started", escape(&p.started_at)),
         (

@@ -61,6 +61,14 @@ pub enum Detail {
 /// The seed-style text of a whole report.
 pub fn text_report(report: &Report, detail: Detail) -> String {
     let mut out = String::new();
+    if let Some(kernel) = &report.provenance.host.emulated_on {
+        say(
+            &mut out,
+            detail,
+            "emulated: ",
+            &emulated_note(&report.provenance.host.arch, kernel),
+        );
+    }
     for run in &report.runs {
         engine_text(&mut out, run, detail);
     }
@@ -82,6 +90,14 @@ pub fn text_report(report: &Report, detail: Detail) -> String {
         );
     }
     out
+}
+
+/// What a result measured under user-mode emulation is worth.
+pub fn emulated_note(arch: &str, kernel: &str) -> String {
+    format!(
+        "{arch} code ran under user-mode emulation (qemu-user) on an {kernel} kernel: \
+         predictions are the target's, timings and resources are not the board's"
+    )
 }
 
 /// Writes `first` + `text`, wrapped to [`WIDTH`] in brief text.
