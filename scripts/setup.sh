@@ -55,6 +55,8 @@ if [ "$mode" = --all ]; then
   command -v chromium >/dev/null || missing+=(chromium)   # renders the HTML report in a test
   command -v curl >/dev/null || missing+=(curl)           # the service's tests speak HTTP as clients do
   command -v chromedriver >/dev/null || missing+=(chromium-driver) # drives the service's web page in a test
+  [ -x /usr/sbin/sshd ] || missing+=(openssh-server)      # a loopback target for benchmark --target-config
+  command -v ssh >/dev/null || missing+=(openssh-client)  # reaches that target
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"

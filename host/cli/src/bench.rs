@@ -110,6 +110,15 @@ pub struct BenchmarkArgs {
     /// binary and the lpdnn cache; write the current folder only.
     #[arg(long, hide = true)]
     pub landlock: bool,
+    /// Benchmark on a remote target over SSH (host, port, user, key,
+    /// platform, workdir, env): the deployment package and the dataset are
+    /// copied there, the package's lpdnn-host runs the benchmark, and the
+    /// result files come back here. APP is then an app of the package.
+    #[arg(long, value_name = "TARGET.json", requires_all = ["deployment_package", "dataset"])]
+    pub target_config: Option<PathBuf>,
+    /// The deployment package for --target-config (`lpdnn-host package`).
+    #[arg(long, value_name = "DIR", requires = "target_config")]
+    pub deployment_package: Option<PathBuf>,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {
@@ -119,8 +128,70 @@ fn secs(name: &str, v: f64) -> Result<Duration> {
     Ok(Duration::from_secs_f64(v))
 }
 
+/// Runs `benchmark --target-config`: on the target, over SSH.
+fn remote(args: &BenchmarkArgs, config: &Path) -> Result<ExitCode> {
+    for (given, flag) in [
+        (args.inputs.is_some(), "--inputs"),
+        (args.csv.is_some(), "--csv"),
+        (args.samples.is_some(), "--samples"),
+    ] {
+        if given {
+            bail!("{flag} is not available with --target-config (the result's JSON has it all)");
+        }
+    }
+    let target = lpdnn_remote::TargetConfig::load(config)?;
+    let package = args.deployment_package.clone().expect("clap requires it");
+    // The app: a name in the package, or a local app of that name.
+    let app = match lpdnn_app::App::load(&args.app) {
+        Ok(a) => a.name,
+        Err(_) => args.app.to_string_lossy().into_owned(),
+    };
+    let argv: Vec<String> = std::env::args()
+        .skip_while(|a| a != "benchmark")
+        .skip(1)
+        .collect();
+    let job = lpdnn_remote::RemoteBenchmark {
+        options: lpdnn_remote::forwarded_options(&argv, &args.app.to_string_lossy()),
+        target,
+        package,
+        app,
+        dataset: args.dataset.clone().expect("clap requires it"),
+        filename: args.filename.clone(),
+    };
+    let bar = indicatif::ProgressBar::new_spinner();
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg}").expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let label = job.target.label();
+    let outcome = job.run(&mut |e| match e {
+        lpdnn_remote::Event::Step(s) => bar.set_message(format!("{label}: {s}")),
+        lpdnn_remote::Event::Progress(p) => {
+            let of = p.total.map_or(String::new(), |t| format!("/{t}"));
+            bar.set_message(format!(
+                "{label}: {} {} {}{of} ({:.1} s)",
+                p.engine, p.phase, p.done, p.elapsed_s
+            ));
+        }
+        lpdnn_remote::Event::Line(l) => bar.suspend(|| println!("{l}")),
+    });
+    bar.finish_and_clear();
+    let outcome = outcome?;
+    for f in &outcome.written {
+        eprintln!("wrote {}", f.display());
+    }
+    Ok(match outcome.status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
+        None => ExitCode::FAILURE,
+    })
+}
+
 /// Runs `benchmark`.
 pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
+    if let Some(config) = &args.target_config {
+        return remote(&args, config);
+    }
     if let Some(Err(m)) = args.threads.map(lpdnn_engine_api::check_threads) {
         bail!("--threads: {m}");
     }
