@@ -196,6 +196,9 @@ fn quote(s: &str) -> String {
     shlex::try_quote(s).map_or_else(|_| "''".into(), |q| q.into_owned())
 }
 
+/// Writes what a step sends to the target (a tar stream).
+type Feed = dyn Fn(&mut dyn Write) -> std::io::Result<()>;
+
 /// A remote benchmark to run.
 #[derive(Debug, Clone)]
 pub struct RemoteBenchmark {
@@ -291,7 +294,7 @@ impl RemoteBenchmark {
         &self,
         step: &str,
         remote: &str,
-        input: Option<&dyn Fn(&mut dyn Write) -> std::io::Result<()>>,
+        input: Option<&Feed>,
     ) -> Result<Vec<u8>, RemoteError> {
         let mut child = self
             .target
