@@ -2,11 +2,37 @@
 # Builds libncnn (shared, C API, CPU only) from the PyPI source archive into
 # $LPDNN_CACHE/ncnn/{lib,include}. Never rebuilds when the library is there.
 # Needs cmake and ninja (the set-up's venv has them) and a C++ compiler.
+#
+# usage: scripts/build-ncnn.sh [aarch64-unknown-linux-gnu]
+#   With a target, cross-builds with Debian's aarch64-linux-gnu-g++ and ncnn's own
+#   toolchain file into $LPDNN_CACHE/targets/TRIPLE/ncnn (scripts/cross.sh calls it).
 set -euo pipefail
 
 cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
 version=1.0.20261020
-prefix=$cache/ncnn
+target=${1:-}
+cross=()
+case $target in
+"") prefix=$cache/ncnn ;;
+aarch64-unknown-linux-gnu)
+  prefix=$cache/targets/$target/ncnn
+  # Debian's cross compiler and sysroot (the PyPI archive has no toolchain
+  # files). The ARMv8.2+ kernel variants (fp16 arithmetic, dot product, bf16,
+  # i8mm, SVE) are left out: they double the build, and the Cortex-A53/A57/A72
+  # of the Raspberry Pis and the Jetson Nano have none of them.
+  cross=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64
+    -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++
+    -DCMAKE_FIND_ROOT_PATH=/usr/aarch64-linux-gnu -DCMAKE_FIND_ROOT_PATH_MODE_PROGRAM=NEVER
+    -DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY -DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY
+    -DNCNN_ARM82=OFF -DNCNN_ARM82DOT=OFF -DNCNN_ARM82FP16FML=OFF -DNCNN_ARM84BF16=OFF
+    -DNCNN_ARM84I8MM=OFF -DNCNN_ARM86SVE=OFF -DNCNN_ARM86SVE2=OFF -DNCNN_ARM86SVEBF16=OFF
+    -DNCNN_ARM86SVEI8MM=OFF -DNCNN_ARM86SVEF32MM=OFF)
+  ;;
+*)
+  echo "build-ncnn: no cross build for $target" >&2
+  exit 2
+  ;;
+esac
 stamp=$prefix/.built-$version
 
 if [ -f "$stamp" ] && [ -f "$prefix/lib/libncnn.so" ]; then
@@ -19,7 +45,7 @@ command -v cmake >/dev/null && command -v ninja >/dev/null || {
   exit 1
 }
 
-src=$cache/ncnn-src
+src=$cache/ncnn-src${target:+-$target}
 # Fetched and SHA-256-checked by the set-up (scripts/requirements/downloads.txt).
 archive=$cache/wheels/ncnn-$version.tar.gz
 [ -f "$archive" ] || {
@@ -29,24 +55,25 @@ archive=$cache/wheels/ncnn-$version.tar.gz
 rm -rf "$src" && mkdir -p "$src"
 tar xzf "$archive" -C "$src" --strip-components=1
 
-printf '\033[1m[setup]\033[0m building libncnn %s (about 10 minutes on 2 cores, once; log: %s)\n' \
-  "$version" "$cache/ncnn-build.log" >&2
-cmake -S "$src" -B "$src/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+log=$cache/ncnn-build${target:+-$target}.log
+printf '\033[1m[setup]\033[0m building libncnn %s%s (about 10 minutes on 2 cores, once; log: %s)\n' \
+  "$version" "${target:+ for $target}" "$log" >&2
+(cd "$src" && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cross[@]}" \
   -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
   -DNCNN_VULKAN=OFF -DNCNN_SHARED_LIB=ON -DNCNN_C_API=ON -DNCNN_BUILD_TOOLS=OFF \
   -DNCNN_BUILD_EXAMPLES=OFF -DNCNN_BUILD_BENCHMARK=OFF -DNCNN_BUILD_TESTS=OFF \
-  -DNCNN_PYTHON=OFF -DNCNN_OPENMP=ON >"$cache/ncnn-build.log" 2>&1 || {
-  tail -20 "$cache/ncnn-build.log" >&2
+  -DNCNN_PYTHON=OFF -DNCNN_OPENMP=ON) >"$log" 2>&1 || {
+  tail -20 "$log" >&2
   exit 1
 }
 # Ninja prints "[done/total] ..." per step: show every tenth of the way.
-if ! cmake --build "$src/build" -j "$(nproc)" 2>&1 | tee -a "$cache/ncnn-build.log" |
+if ! cmake --build "$src/build" -j "$(nproc)" 2>&1 | tee -a "$log" |
   awk -F'[][/]' '/^\[[0-9]+\/[0-9]+\]/ { p = int(10 * $2 / $3); if (p > shown) { shown = p
     printf "[setup]   libncnn %d%% (%d/%d)\n", 10 * p, $2, $3 > "/dev/stderr" } }'; then
-  tail -20 "$cache/ncnn-build.log" >&2
+  tail -20 "$log" >&2
   exit 1
 fi
-rm -rf "$prefix.tmp" && cmake --install "$src/build" >>"$cache/ncnn-build.log"
+rm -rf "$prefix.tmp" && cmake --install "$src/build" >>"$log"
 # The install folder is swapped in whole, so a cut-off build never leaves a
 # half library behind.
 mv "$prefix.tmp/lib64" "$prefix.tmp/lib" 2>/dev/null || true

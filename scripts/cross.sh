@@ -6,7 +6,8 @@
 # usage: scripts/cross.sh aarch64 | armv7 | riscv64
 #   aarch64  aarch64-unknown-linux-gnu (Raspberry Pi 4, Jetson, i.MX8M, Atlas 200 DK):
 #            lpdnn-host (LNE inside), ONNX Runtime 1.32.0 and LiteRT 2.3.0 from their
-#            aarch64 wheels (pinned in scripts/requirements/downloads.txt)
+#            aarch64 wheels (pinned in scripts/requirements/downloads.txt), libncnn
+#            cross-built from its source archive (after scripts/setup.sh --all)
 #   armv7    armv7-unknown-linux-gnueabihf (STM32MP1, Raspberry Pi OS 32-bit): lpdnn-host
 #            with LNE; components on wasmtime's Pulley interpreter
 #   riscv64  riscv64gc-unknown-linux-gnu: lpdnn-host with LNE
@@ -18,11 +19,11 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$cache/target}
 say() { printf '\033[1m[cross]\033[0m %s\n' "$*" >&2; }
 
 case ${1:-} in
-aarch64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu debs="gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
+aarch64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu debs="gcc-aarch64-linux-gnu g++-aarch64-linux-gnu libc6-dev-arm64-cross" ;;
 armv7) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf debs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
 riscv64) triple=riscv64gc-unknown-linux-gnu gnu=riscv64-linux-gnu debs="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross" ;;
 *)
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n "2,14p" "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
@@ -101,6 +102,14 @@ sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$
   unzip_member "$cache/wheels/ai_edge_litert-2.3.0-cp311-cp311-manylinux_2_27_aarch64.whl" \
     ai_edge_litert/libLiteRt.so "$out/lib/litert/libLiteRt.so"
   echo 2.3.0 >"$out/lib/litert/version.txt"
+  # libncnn from the same source archive as this machine's (scripts/build-ncnn.sh).
+  python3 "$root/scripts/requirements/fetch.py" "$root/scripts/requirements/downloads.txt" "$cache/wheels" tests
+  [ -x "$cache/venv/bin/cmake" ] || {
+    echo "cross: cmake and ninja come from the set-up's venv: run scripts/setup.sh --all first" >&2
+    exit 1
+  }
+  VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache "$root/scripts/build-ncnn.sh" "$triple"
+  install_file "$out/ncnn/lib/libncnn.so" "$out/lib/ncnn/libncnn.so"
 fi
 # --- binfmt_misc: the kernel hands aarch64 programs to qemu, so that a package's
 # binary starts its own children (a BaaS worker's sandboxed benchmark) as on a

@@ -91,6 +91,17 @@ pub enum Device {
     Npu,
 }
 
+impl Device {
+    /// The name in descriptors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+            Device::Npu => "npu",
+        }
+    }
+}
+
 /// An accelerator's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -105,6 +116,19 @@ pub enum AcceleratorKind {
     Dsp,
     /// A companion microcontroller core.
     Mcu,
+}
+
+impl AcceleratorKind {
+    /// The name in descriptors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AcceleratorKind::Gpu => "gpu",
+            AcceleratorKind::Npu => "npu",
+            AcceleratorKind::Dla => "dla",
+            AcceleratorKind::Dsp => "dsp",
+            AcceleratorKind::Mcu => "mcu",
+        }
+    }
 }
 
 /// A cluster of identical CPU cores.
@@ -205,6 +229,17 @@ pub enum PowerUnit {
     /// An energy counter in microjoules (RAPL `energy_uj`).
     #[serde(rename = "uJ")]
     MicroJoule,
+}
+
+impl PowerUnit {
+    /// The name in descriptors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PowerUnit::MilliWatt => "mW",
+            PowerUnit::MicroWatt => "uW",
+            PowerUnit::MicroJoule => "uJ",
+        }
+    }
 }
 
 impl PowerUnit {
@@ -326,6 +361,17 @@ pub enum LibrarySource {
     Builtin,
     /// Installed on the board by its vendor's SDK (JetPack, CANN).
     System,
+}
+
+impl LibrarySource {
+    /// The name in descriptors.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LibrarySource::Bundled => "bundled",
+            LibrarySource::Builtin => "builtin",
+            LibrarySource::System => "system",
+        }
+    }
 }
 
 /// One engine library of a profile.

@@ -256,6 +256,17 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<App, AppError> {
     })
 }
 
+/// The key of `model` in app.json for a format (`onnx`, `tflite`,
+/// `ncnn`); `model` for a format app.json has no field for.
+pub fn model_key(format: ModelFormat) -> &'static str {
+    match format {
+        ModelFormat::Onnx => "onnx",
+        ModelFormat::TfLite => "tflite",
+        ModelFormat::NcnnParam => "ncnn",
+        _ => "model",
+    }
+}
+
 impl App {
     /// Reads, parses and checks an app file. Errors name the file and the
     /// field; referenced files must exist.
@@ -341,10 +352,11 @@ impl App {
     /// The model file of `format`, checked to exist (and, for NCNN, its
     /// weights beside it); errors name the app field.
     pub fn model_file(&self, format: ModelFormat) -> Result<&ModelFile, AppError> {
+        let key = model_key(format);
         let (key, file) = match format {
-            ModelFormat::Onnx => ("onnx", &self.model.onnx),
-            ModelFormat::TfLite => ("tflite", &self.model.tflite),
-            ModelFormat::NcnnParam => ("ncnn", &self.model.ncnn),
+            ModelFormat::Onnx => (key, &self.model.onnx),
+            ModelFormat::TfLite => (key, &self.model.tflite),
+            ModelFormat::NcnnParam => (key, &self.model.ncnn),
             other => {
                 return Err(AppError::Field {
                     path: self.file.clone(),

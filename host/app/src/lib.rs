@@ -11,7 +11,8 @@ mod stage;
 use std::path::{Path, PathBuf};
 
 pub use config::{
-    App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec, StateSpec, StreamSpec,
+    model_key, App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec, StateSpec,
+    StreamSpec,
 };
 pub use lpdnn_runtime::{
     ClassScore, Detection, InputMeta, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,

@@ -366,7 +366,10 @@ pub fn check(dir: &Path, engine: &str, formats: &[ModelFormat]) -> Result<Bundle
     let available = app.model.available();
     let mut usable = None;
     for (format, model) in &available {
-        within(&format!("model.{}", format_key(*format)), &model.file)?;
+        within(
+            &format!("model.{}", lpdnn_app::model_key(*format)),
+            &model.file,
+        )?;
         if formats.contains(format) && usable.is_none() {
             usable = Some(*format);
         }
@@ -391,14 +394,6 @@ pub fn check(dir: &Path, engine: &str, formats: &[ModelFormat]) -> Result<Bundle
         return Err(BundleError::NoInputs);
     }
     Ok(Bundle { app: file, inputs })
-}
-
-fn format_key(format: ModelFormat) -> &'static str {
-    match format {
-        ModelFormat::Onnx => "onnx",
-        ModelFormat::TfLite => "tflite",
-        _ => "ncnn",
-    }
 }
 
 #[cfg(test)]

@@ -177,10 +177,7 @@ fn list(all: &[Descriptor], here: Option<&str>) -> String {
                     .devices
                     .iter()
                     .filter(|d| **d != lpdnn_platforms::Device::Cpu)
-                    .map(|d| match d {
-                        lpdnn_platforms::Device::Gpu => "gpu",
-                        _ => "npu",
-                    })
+                    .map(|d| d.as_str())
                     .collect();
                 if gpu.is_empty() {
                     e.engine.clone()
@@ -298,24 +295,13 @@ fn show(d: &Descriptor) -> String {
             .note
             .as_deref()
             .map_or(String::new(), |n| format!(" — {n}"));
-        let kind = serde_json::to_value(a.kind).unwrap_or_default();
-        let line = format!("{} {}{note}", kind.as_str().unwrap_or(""), a.name);
+        let line = format!("{} {}{note}", a.kind.as_str(), a.name);
         wrap_first(&mut out, "accelerator   ", &line);
     }
     if !d.engines.is_empty() {
         let _ = writeln!(out, "\nengines");
         for e in &d.engines {
-            let devices: Vec<String> = e
-                .devices
-                .iter()
-                .map(|d| {
-                    serde_json::to_value(d)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("")
-                        .to_owned()
-                })
-                .collect();
+            let devices: Vec<&str> = e.devices.iter().map(|d| d.as_str()).collect();
             let _ = writeln!(out, "  {:<12}{}", e.engine, devices.join(", "));
             if let Some(n) = &e.note {
                 wrap(&mut out, "              ", n);
@@ -348,13 +334,7 @@ fn show(d: &Descriptor) -> String {
         for r in &s.power {
             let total = if r.total { " (total)" } else { "" };
             let at = match r.source() {
-                Some(RailSource::Power(p, u)) => format!(
-                    "{p} [{}]",
-                    serde_json::to_value(u)
-                        .unwrap_or_default()
-                        .as_str()
-                        .unwrap_or("")
-                ),
+                Some(RailSource::Power(p, u)) => format!("{p} [{}]", u.as_str()),
                 Some(RailSource::VoltageCurrent(v, c)) => format!("{v} [mV] × {c} [mA]"),
                 None => String::new(),
             };
@@ -377,12 +357,11 @@ fn show(d: &Descriptor) -> String {
         let _ = writeln!(out, "\nprofile {}", p.name);
         wrap(&mut out, "  ", &p.description);
         for e in &p.engines {
-            let lib = serde_json::to_value(e.library).unwrap_or_default();
             let _ = writeln!(
                 out,
                 "  {:<12}{:<9}{}",
                 e.engine,
-                lib.as_str().unwrap_or(""),
+                e.library.as_str(),
                 e.version
             );
         }

@@ -20,16 +20,12 @@ use common::{asset, host, read_json, root, text};
 const TRIPLE: &str = "aarch64-unknown-linux-gnu";
 const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
-fn cache() -> PathBuf {
-    std::env::var_os("LPDNN_CACHE").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lpdnn"),
-        PathBuf::from,
-    )
-}
-
 /// Whether the cross build is there; panics when CI requires it.
 fn ready(what: &str) -> bool {
-    let bin = cache().join("targets").join(TRIPLE).join("bin/lpdnn-host");
+    let bin = lpdnn_engine_api::cache_dir()
+        .join("targets")
+        .join(TRIPLE)
+        .join("bin/lpdnn-host");
     let qemu = Command::new("qemu-aarch64").arg("--version").output();
     let missing = if !bin.is_file() {
         Some(format!(
@@ -60,7 +56,10 @@ fn package() -> &'static Path {
     &PKG.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
         let pkg = dir.path().join("rpi4");
-        let lib = cache().join("targets").join(TRIPLE).join("lib");
+        let lib = lpdnn_engine_api::cache_dir()
+            .join("targets")
+            .join(TRIPLE)
+            .join("lib");
         let mut engines = vec!["lne"];
         for (e, file) in [
             ("onnxruntime", "onnxruntime/libonnxruntime.so"),

@@ -308,10 +308,7 @@ fn remote_mistakes_get_one_clear_line() {
 #[test]
 fn the_aarch64_package_benchmarks_over_ssh_under_binfmt_qemu() {
     let Some(sshd) = sshd() else { return };
-    let cache = std::env::var_os("LPDNN_CACHE").map_or_else(
-        || PathBuf::from(std::env::var_os("HOME").unwrap()).join(".cache/lpdnn"),
-        PathBuf::from,
-    );
+    let cache = lpdnn_engine_api::cache_dir();
     let cross = cache.join("targets/aarch64-unknown-linux-gnu/bin/lpdnn-host");
     let binfmt = Path::new("/proc/sys/fs/binfmt_misc/qemu-aarch64").is_file();
     if !cross.is_file() || !binfmt {

@@ -441,15 +441,6 @@ fn list_files(root: &Path) -> Result<Vec<FileEntry>, PackageError> {
     Ok(files)
 }
 
-fn model_key(f: ModelFormat) -> Option<&'static str> {
-    match f {
-        ModelFormat::Onnx => Some("onnx"),
-        ModelFormat::TfLite => Some("tflite"),
-        ModelFormat::NcnnParam => Some("ncnn"),
-        _ => None,
-    }
-}
-
 /// Copies one app and the files it names into `apps/NAME/`, rewriting its
 /// paths; keeps the model formats a packaged engine takes and whose files
 /// exist.
@@ -498,9 +489,7 @@ fn package_app(
     let wanted: Vec<ModelFormat> = engines.iter().flat_map(|e| e.formats.clone()).collect();
     let mut formats = Vec::new();
     for (format, file) in app.model.available() {
-        let Some(key) = model_key(format) else {
-            continue;
-        };
+        let key = lpdnn_app::model_key(format);
         let keep = wanted.contains(&format);
         let exists = app.model_file(format).is_ok();
         if !keep || !exists {

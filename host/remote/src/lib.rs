@@ -290,12 +290,7 @@ impl RemoteBenchmark {
 
     /// Runs `remote` there, feeding `input` (a tar stream) if any; returns
     /// its standard output.
-    fn call(
-        &self,
-        step: &str,
-        remote: &str,
-        input: Option<&Feed>,
-    ) -> Result<Vec<u8>, RemoteError> {
+    fn call(&self, step: &str, remote: &str, input: Option<&Feed>) -> Result<Vec<u8>, RemoteError> {
         let mut child = self
             .target
             .ssh(remote)

@@ -172,6 +172,8 @@ pub fn run_watched<T>(
             // child leads its own process group, out of the worker's).
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             let set = |resource, value: u64| {
+                // A 32-bit board's rlim_t: past it is no limit there.
+                let value = libc::rlim_t::try_from(value).unwrap_or(libc::RLIM_INFINITY);
                 let lim = libc::rlimit {
                     rlim_cur: value,
                     rlim_max: value,
