@@ -125,4 +125,4 @@ if [ "$1" = aarch64 ] && [ "$(id -u)" = 0 ]; then
       say "registered qemu-aarch64 with binfmt_misc" || say "binfmt_misc registration refused"
   fi
 fi
-say "$triple ready in $out: $(cd "$out" && find . -type f | sort | tr '\n' ' ')"
+say "$triple ready in $out: $(cd "$out" && find bin lib -type f 2>/dev/null | sort | tr '\n' ' ')"

@@ -137,18 +137,7 @@ fn a_package_verifies_moves_and_runs_every_engine_on_its_own() {
 fn verify_names_each_file_that_was_changed_added_or_removed() {
     let dir = tempfile::tempdir().unwrap();
     let pkg = dir.path().join("pkg");
-    let o = host(&[
-        "package",
-        "--platform",
-        "x86_64-linux",
-        "--app",
-        "examples/face-detection",
-        "--engines",
-        "lne",
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    let o = common::face_package("x86_64-linux", "lne", &pkg);
     let engines = std::fs::read_to_string(pkg.join("engines.yml")).unwrap();
     assert!(!engines.contains("onnxruntime") && !pkg.join("lib").exists());
     // LNE takes ONNX and TFLite: the NCNN files are left out, and said so.

@@ -138,18 +138,7 @@ fn a_remote_benchmark_brings_back_what_a_local_one_writes() {
     let Some(sshd) = sshd() else { return };
     let work = tempfile::tempdir().unwrap();
     let pkg = work.path().join("pkg");
-    let o = host(&[
-        "package",
-        "--platform",
-        "x86_64-linux",
-        "--engines",
-        "lne,onnxruntime",
-        "--app",
-        "examples/face-detection",
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    common::face_package("x86_64-linux", "lne,onnxruntime", &pkg);
     let target = sshd.target("x86_64-linux", serde_json::json!({}));
     let data = common::dataset();
     let out = work.path().join("results/face.json");
@@ -248,18 +237,7 @@ fn remote_mistakes_get_one_clear_line() {
     let Some(sshd) = sshd() else { return };
     let work = tempfile::tempdir().unwrap();
     let pkg = work.path().join("pkg");
-    let o = host(&[
-        "package",
-        "--platform",
-        "x86_64-linux",
-        "--engines",
-        "lne",
-        "--app",
-        "examples/face-detection",
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    common::face_package("x86_64-linux", "lne", &pkg);
     let data = common::dataset();
     let out = work.path().join("r.json");
     // A key the server does not know.
@@ -322,18 +300,7 @@ fn the_aarch64_package_benchmarks_over_ssh_under_binfmt_qemu() {
     }
     let work = tempfile::tempdir().unwrap();
     let pkg = work.path().join("pi4");
-    let o = host(&[
-        "package",
-        "--platform",
-        "raspberry-pi-4b",
-        "--engines",
-        "lne",
-        "--app",
-        "examples/face-detection",
-        "-o",
-        pkg.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", text(&o));
+    common::face_package("raspberry-pi-4b", "lne", &pkg);
     // The emulated board's C library is the cross sysroot.
     let target = sshd.target(
         "raspberry-pi-4b",

@@ -82,3 +82,21 @@ pub fn host(args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// `lpdnn-host package` of the face app for `platform` with `engines`
+/// (comma-separated) into `out`, which must succeed; its output.
+pub fn face_package(platform: &str, engines: &str, out: &Path) -> Output {
+    let o = host(&[
+        "package",
+        "--platform",
+        platform,
+        "--engines",
+        engines,
+        "--app",
+        "examples/face-detection",
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    o
+}
