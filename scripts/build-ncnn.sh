@@ -56,8 +56,8 @@ rm -rf "$src" && mkdir -p "$src"
 tar xzf "$archive" -C "$src" --strip-components=1
 
 log=$cache/ncnn-build${target:+-$target}.log
-printf '\033[1m[setup]\033[0m building libncnn %s%s (about 10 minutes on 2 cores, once; log: %s)\n' \
-  "$version" "${target:+ for $target}" "$log" >&2
+printf '\033[1m[setup]\033[0m building libncnn %s%s (about %s minutes on 2 cores, once; log: %s)\n' \
+  "$version" "${target:+ for $target}" "${target:+4}${target:-10}" "$log" >&2
 (cd "$src" && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cross[@]}" \
   -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
   -DNCNN_VULKAN=OFF -DNCNN_SHARED_LIB=ON -DNCNN_C_API=ON -DNCNN_BUILD_TOOLS=OFF \
