@@ -174,6 +174,7 @@ fn remote(args: &BenchmarkArgs, config: &Path) -> Result<ExitCode> {
             ));
         }
         lpdnn_remote::Event::Line(l) => bar.suspend(|| println!("{l}")),
+        lpdnn_remote::Event::Stderr(l) => bar.suspend(|| eprintln!("{l}")),
     });
     bar.finish_and_clear();
     let outcome = outcome?;

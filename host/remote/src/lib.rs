@@ -236,6 +236,8 @@ pub enum Event<'a> {
     Progress(lpdnn_baas_api::Progress),
     /// Any other line of its standard output (the text report).
     Line(&'a str),
+    /// A line of its standard error (warnings, its error message).
+    Stderr(&'a str),
 }
 
 /// The `benchmark` options of `argv` (the words after `benchmark`) that
@@ -440,7 +442,7 @@ impl RemoteBenchmark {
         // The benchmark's own errors (exit 1, 2) reach the user as its
         // last stderr lines; the result files, when any, still come back.
         for l in err.lines().filter(|l| !l.trim().is_empty()) {
-            eprintln!("{l}");
+            on(Event::Stderr(l));
         }
 
         let mut written = Vec::new();
