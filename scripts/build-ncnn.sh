@@ -4,8 +4,9 @@
 # Needs cmake and ninja (the set-up's venv has them) and a C++ compiler.
 #
 # usage: scripts/build-ncnn.sh [aarch64-unknown-linux-gnu]
-#   With a target, cross-builds with Debian's aarch64-linux-gnu-g++ and ncnn's own
-#   toolchain file into $LPDNN_CACHE/targets/TRIPLE/ncnn (scripts/cross.sh calls it).
+#   With a target, cross-builds with zig's clang against glibc 2.27 (the wrappers
+#   $ZIG_DIR/aarch64-cc and aarch64-c++ that scripts/cross.sh writes, which calls
+#   this) into $LPDNN_CACHE/targets/TRIPLE/ncnn.
 set -euo pipefail
 
 cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
@@ -16,14 +17,16 @@ case $target in
 "") prefix=$cache/ncnn ;;
 aarch64-unknown-linux-gnu)
   prefix=$cache/targets/$target/ncnn
-  # Debian's cross compiler and sysroot (the PyPI archive has no toolchain
-  # files). The ARMv8.2+ kernel variants (fp16 arithmetic, dot product, bf16,
+  # zig's clang, its libc++ linked in and glibc 2.27's symbols, so that the
+  # library loads on Ubuntu 18.04 and later with no libstdc++ of the board's;
+  # ncnn's own OpenMP runtime (NCNN_SIMPLEOMP) instead of a libgomp the board
+  # may lack. The ARMv8.2+ kernel variants (fp16 arithmetic, dot product, bf16,
   # i8mm, SVE) are left out: they double the build, and the Cortex-A53/A57/A72
   # of the Raspberry Pis and the Jetson Nano have none of them.
+  zig_dir=${ZIG_DIR:?ZIG_DIR: scripts/cross.sh aarch64 sets it}
   cross=(-DCMAKE_SYSTEM_NAME=Linux -DCMAKE_SYSTEM_PROCESSOR=aarch64
-    -DCMAKE_C_COMPILER=aarch64-linux-gnu-gcc -DCMAKE_CXX_COMPILER=aarch64-linux-gnu-g++
-    -DCMAKE_FIND_ROOT_PATH=/usr/aarch64-linux-gnu -DCMAKE_FIND_ROOT_PATH_MODE_PROGRAM=NEVER
-    -DCMAKE_FIND_ROOT_PATH_MODE_LIBRARY=ONLY -DCMAKE_FIND_ROOT_PATH_MODE_INCLUDE=ONLY
+    -DCMAKE_C_COMPILER="$zig_dir/aarch64-cc" -DCMAKE_CXX_COMPILER="$zig_dir/aarch64-c++"
+    -DNCNN_SIMPLEOMP=ON
     -DNCNN_ARM82=OFF -DNCNN_ARM82DOT=OFF -DNCNN_ARM82FP16FML=OFF -DNCNN_ARM84BF16=OFF
     -DNCNN_ARM84I8MM=OFF -DNCNN_ARM86SVE=OFF -DNCNN_ARM86SVE2=OFF -DNCNN_ARM86SVEBF16=OFF
     -DNCNN_ARM86SVEI8MM=OFF -DNCNN_ARM86SVEF32MM=OFF)
@@ -33,7 +36,8 @@ aarch64-unknown-linux-gnu)
   exit 2
   ;;
 esac
-stamp=$prefix/.built-$version
+# The stamp names the toolchain too: a library from an earlier one is rebuilt.
+stamp=$prefix/.built-$version${target:+-zig-glibc2.27}
 
 if [ -f "$stamp" ] && [ -f "$prefix/lib/libncnn.so" ]; then
   exit 0
@@ -56,8 +60,10 @@ rm -rf "$src" && mkdir -p "$src"
 tar xzf "$archive" -C "$src" --strip-components=1
 
 log=$cache/ncnn-build${target:+-$target}.log
+minutes=10
+[ -z "$target" ] || minutes=4
 printf '\033[1m[setup]\033[0m building libncnn %s%s (about %s minutes on 2 cores, once; log: %s)\n' \
-  "$version" "${target:+ for $target}" "${target:+4}${target:-10}" "$log" >&2
+  "$version" "${target:+ for $target}" "$minutes" "$log" >&2
 (cd "$src" && cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "${cross[@]}" \
   -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
   -DNCNN_VULKAN=OFF -DNCNN_SHARED_LIB=ON -DNCNN_C_API=ON -DNCNN_BUILD_TOOLS=OFF \

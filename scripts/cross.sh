@@ -5,9 +5,10 @@
 #
 # usage: scripts/cross.sh aarch64 | armv7 | riscv64
 #   aarch64  aarch64-unknown-linux-gnu (Raspberry Pi 4, Jetson, i.MX8M, Atlas 200 DK):
-#            lpdnn-host (LNE inside), ONNX Runtime 1.32.0 and LiteRT 2.3.0 from their
-#            aarch64 wheels (pinned in scripts/requirements/downloads.txt), libncnn
-#            cross-built from its source archive (after scripts/setup.sh --all)
+#            lpdnn-host (LNE inside) and libncnn (from its source archive, after
+#            scripts/setup.sh --all) linked by zig against glibc 2.27, so that they
+#            load on Ubuntu 18.04 and later; ONNX Runtime 1.32.0 and LiteRT 2.3.0 from
+#            their aarch64 wheels (all pinned in scripts/requirements/downloads.txt)
 #   armv7    armv7-unknown-linux-gnueabihf (STM32MP1, Raspberry Pi OS 32-bit): lpdnn-host
 #            with LNE; components on wasmtime's Pulley interpreter
 #   riscv64  riscv64gc-unknown-linux-gnu: lpdnn-host with LNE
@@ -23,7 +24,7 @@ aarch64) triple=aarch64-unknown-linux-gnu gnu=aarch64-linux-gnu debs="gcc-aarch6
 armv7) triple=armv7-unknown-linux-gnueabihf gnu=arm-linux-gnueabihf debs="gcc-arm-linux-gnueabihf libc6-dev-armhf-cross" ;;
 riscv64) triple=riscv64gc-unknown-linux-gnu gnu=riscv64-linux-gnu debs="gcc-riscv64-linux-gnu libc6-dev-riscv64-cross" ;;
 *)
-  sed -n "2,14p" "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n "2,15p" "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
   ;;
 esac
@@ -72,11 +73,46 @@ install_file() { # SOURCE DEST
   fi
 }
 
+# --- zig, for aarch64: Debian's cross compiler links against Debian 12's glibc 2.36,
+# whose symbol versions (GLIBC_2.34, 2.35) a board on Ubuntu 18.04 or 20.04 lacks.
+# zig carries every glibc version's symbol lists; cargo-zigbuild drives it for cargo.
+glibc=2.27
+zig_dir=$cache/tools/zig-0.15.2
+if [ "$1" = aarch64 ]; then
+  if [ ! -x "$zig_dir/zig" ] || [ ! -x "$zig_dir/cargo-zigbuild" ]; then
+    python3 "$root/scripts/requirements/fetch.py" "$root/scripts/requirements/downloads.txt" "$cache/wheels" aarch64
+    rm -rf "$zig_dir.tmp" && mkdir -p "$zig_dir.tmp"
+    python3 - "$cache/wheels" "$zig_dir.tmp" <<'PY'
+import os, shutil, sys, zipfile
+wheels, dest = sys.argv[1], sys.argv[2]
+zipfile.ZipFile(f"{wheels}/ziglang-0.15.2-py3-none-manylinux_2_12_x86_64.manylinux2010_x86_64.musllinux_1_1_x86_64.whl").extractall(dest)
+for name in os.listdir(f"{dest}/ziglang"):
+    os.rename(f"{dest}/ziglang/{name}", f"{dest}/{name}")
+z = zipfile.ZipFile(f"{wheels}/cargo_zigbuild-0.24.0-py3-none-manylinux_2_5_x86_64.manylinux1_x86_64.whl")
+with z.open("cargo_zigbuild-0.24.0.data/scripts/cargo-zigbuild") as src, open(f"{dest}/cargo-zigbuild", "wb") as out:
+    shutil.copyfileobj(src, out)
+PY
+    chmod +x "$zig_dir.tmp/zig" "$zig_dir.tmp/cargo-zigbuild"
+    rm -rf "$zig_dir" && mv "$zig_dir.tmp" "$zig_dir"
+  fi
+  export PATH=$zig_dir:$PATH
+  # C and C++ compilers for cmake (libncnn): zig's clang for the target and glibc.
+  for lang in cc c++; do
+    printf '#!/bin/sh\nexec "%s/zig" %s -target aarch64-linux-gnu.%s "$@"\n' "$zig_dir" "$lang" "$glibc" \
+      >"$zig_dir/aarch64-$lang"
+    chmod +x "$zig_dir/aarch64-$lang"
+  done
+fi
+
 # --- lpdnn-host -------------------------------------------------------------------
-upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
-export "CARGO_TARGET_${upper}_LINKER=$gnu-gcc"
 [ -f "$out/bin/lpdnn-host" ] || say "building lpdnn-host for $triple (about 15 minutes on 2 cores the first time)"
-(cd "$root" && cargo build --release --quiet -p lpdnn-cli --target "$triple")
+if [ "$1" = aarch64 ]; then
+  (cd "$root" && cargo zigbuild --release --quiet -p lpdnn-cli --target "$triple.$glibc")
+else
+  upper=$(echo "$triple" | tr 'a-z-' 'A-Z_')
+  export "CARGO_TARGET_${upper}_LINKER=$gnu-gcc"
+  (cd "$root" && cargo build --release --quiet -p lpdnn-cli --target "$triple")
+fi
 # Without its debug line tables (375 MB with them, a tenth without): a board's disk is small.
 built=$CARGO_TARGET_DIR/$triple/release/lpdnn-host
 if [ ! -f "$out/bin/lpdnn-host" ] || [ "$built" -nt "$out/bin/lpdnn-host" ]; then
@@ -108,7 +144,7 @@ sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$
     echo "cross: cmake and ninja come from the set-up's venv: run scripts/setup.sh --all first" >&2
     exit 1
   }
-  VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache "$root/scripts/build-ncnn.sh" "$triple"
+  VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache ZIG_DIR=$zig_dir "$root/scripts/build-ncnn.sh" "$triple"
   install_file "$out/ncnn/lib/libncnn.so" "$out/lib/ncnn/libncnn.so"
 fi
 # --- binfmt_misc: the kernel hands aarch64 programs to qemu, so that a package's

@@ -402,6 +402,57 @@ pub struct Profile {
     pub engines: Vec<ProfileEngine>,
 }
 
+/// A dotted version of a shared library's ABI (`2.27` for glibc, `3.4.28`
+/// for libstdc++'s `GLIBCXX_3.4.28`), ordered number by number.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AbiVersion(pub Vec<u32>);
+
+impl std::str::FromStr for AbiVersion {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let parts = s
+            .split('.')
+            .map(|p| p.parse::<u32>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| format!("{s:?} is not a dotted version such as 2.27"))?;
+        Ok(AbiVersion(parts))
+    }
+}
+
+impl std::fmt::Display for AbiVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(u32::to_string).collect();
+        f.write_str(&parts.join("."))
+    }
+}
+
+impl Serialize for AbiVersion {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for AbiVersion {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// The operating system a board's facts assume: what its C and C++
+/// runtime libraries provide decides which binaries load there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Os {
+    /// Distribution and release (`Ubuntu 20.04`).
+    pub name: String,
+    /// The glibc version it ships (`2.31`).
+    pub glibc: AbiVersion,
+    /// The newest `GLIBCXX_` version of its libstdc++ (`3.4.28`).
+    pub libstdcxx: AbiVersion,
+}
+
 /// Where a fact comes from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -435,6 +486,11 @@ pub struct Descriptor {
     /// The application processor (absent for a generic descriptor).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu: Option<Cpu>,
+    /// The OS the facts assume (absent for generic descriptors and
+    /// microcontrollers): packages for it must load on its glibc and
+    /// libstdc++.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub os: Option<Os>,
     /// Memory, KiB (the smallest variant a board is sold with).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_kib: Option<u64>,
@@ -623,6 +679,15 @@ impl Descriptor {
                     cpu.cores
                 ));
             }
+        }
+        match (self.kind, &self.os) {
+            (Kind::Board | Kind::Server, None) => {
+                return Err("os: a board or server names the OS its facts assume".into())
+            }
+            (Kind::Generic | Kind::Microcontroller, Some(_)) => {
+                return Err("os: only a board or server names its OS".into())
+            }
+            _ => {}
         }
         if self.kind == Kind::Generic && !self.detect.is_empty() {
             return Err("detect: a generic descriptor matches by architecture only".into());

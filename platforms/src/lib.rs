@@ -12,9 +12,9 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use descriptor::{
-    Accelerator, AcceleratorKind, Arch, Cluster, Cpu, Descriptor, Detect, Device, EngineSupport,
-    Kind, LibrarySource, LoadFile, LoadFormat, PowerRail, PowerUnit, Profile, ProfileEngine,
-    RailSource, Sensors, Source,
+    AbiVersion, Accelerator, AcceleratorKind, Arch, Cluster, Cpu, Descriptor, Detect, Device,
+    EngineSupport, Kind, LibrarySource, LoadFile, LoadFormat, Os, PowerRail, PowerUnit, Profile,
+    ProfileEngine, RailSource, Sensors, Source,
 };
 pub use detect::{detect, Detection, Facts};
 
@@ -180,6 +180,12 @@ mod tests {
             e.contains("sensors.power[0]") && e.contains("POM_5V_IN"),
             "{e}"
         );
+        let e = edit(&|v| {
+            v.as_object_mut().unwrap().remove("os");
+        });
+        assert!(e.starts_with("os: a board"), "{e}");
+        let e = edit(&|v| v["os"]["glibc"] = "2.x".into());
+        assert!(e.starts_with("os.glibc:") && e.contains("2.x"), "{e}");
         let e = edit(&|v| v["kind"] = "microcontroller".into());
         assert!(e.starts_with("cannot_host:"), "{e}");
         let e = edit(&|v| v["cannot_host"] = "too small".into());

@@ -85,7 +85,13 @@ fn platform_schema_and_loader_refuse_the_same_mistakes() {
     let v = platform_validator();
     let nano = read(&root().join("platforms/descriptors/jetson-nano.json"));
     type Edit = fn(&mut Value);
-    let mistakes: [(&str, Edit); 6] = [
+    let mistakes: [(&str, Edit); 8] = [
+        ("board without its OS", |d| {
+            d.as_object_mut().unwrap().remove("os");
+        }),
+        ("glibc that is not a version", |d| {
+            d["os"]["glibc"] = json!("2.x")
+        }),
         ("unknown field", |d| d["gpu"] = json!(true)),
         ("unknown arch", |d| d["arch"] = json!("mips")),
         ("unknown device", |d| {

@@ -178,19 +178,14 @@ pub fn read_npy(path: &Path) -> Result<lpdnn_engine_api::Tensor, BenchError> {
     let (dtype, data) = match (ts.type_char(), ts.size_field()) {
         (TypeChar::Float, 4) => (
             DType::F32,
-            npy.into_vec::<f32>()
-                .map_err(bad)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
+            le_bytes(npy.into_vec::<f32>().map_err(bad)?, f32::to_le_bytes),
         ),
         (TypeChar::Float, 2) => (
             DType::F16,
-            npy.into_vec::<half::f16>()
-                .map_err(bad)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
+            le_bytes(
+                npy.into_vec::<half::f16>().map_err(bad)?,
+                half::f16::to_le_bytes,
+            ),
         ),
         (TypeChar::Uint, 1) => (DType::U8, npy.into_vec::<u8>().map_err(bad)?),
         (TypeChar::Int, 1) => (
@@ -203,19 +198,11 @@ pub fn read_npy(path: &Path) -> Result<lpdnn_engine_api::Tensor, BenchError> {
         ),
         (TypeChar::Int, 4) => (
             DType::I32,
-            npy.into_vec::<i32>()
-                .map_err(bad)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
+            le_bytes(npy.into_vec::<i32>().map_err(bad)?, i32::to_le_bytes),
         ),
         (TypeChar::Int, 8) => (
             DType::I64,
-            npy.into_vec::<i64>()
-                .map_err(bad)?
-                .iter()
-                .flat_map(|v| v.to_le_bytes())
-                .collect(),
+            le_bytes(npy.into_vec::<i64>().map_err(bad)?, i64::to_le_bytes),
         ),
         _ => {
             return Err(err(format!(
@@ -224,4 +211,9 @@ pub fn read_npy(path: &Path) -> Result<lpdnn_engine_api::Tensor, BenchError> {
         }
     };
     Tensor::new(name, dtype, shape, data).map_err(|e| err(e.to_string()))
+}
+
+/// The values' bytes, little-endian (the tensor layout on every target).
+fn le_bytes<T, const N: usize>(values: Vec<T>, f: fn(T) -> [u8; N]) -> Vec<u8> {
+    values.into_iter().flat_map(f).collect()
 }

@@ -63,7 +63,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
     if let Some(PackageCommand::Verify { dir }) = args.command {
         let v = lpdnn_package::verify(&dir)?;
         println!(
-            "{}: {} ({}, profile {}): {} files, {:.1} MiB, hashes match; {} app(s), engines {}",
+            "{}: {} ({}, profile {}): {} files, {:.1} MiB, hashes match; {} app(s), engines {}; needs {}",
             dir.display(),
             v.package.name,
             v.package.target,
@@ -76,7 +76,8 @@ pub fn run(args: PackageArgs) -> Result<()> {
                 .iter()
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
-                .join(", ")
+                .join(", "),
+            requires_text(&v.package.requires)
         );
         return Ok(());
     }
@@ -199,9 +200,49 @@ pub fn run(args: PackageArgs) -> Result<()> {
     for n in &built.notes {
         println!("  note   {n}");
     }
+    let r = &built.package.requires;
+    println!(
+        "  needs  {}{}",
+        requires_text(r),
+        d.os.as_ref()
+            .map(|os| format!(
+                " ({} has glibc {}, GLIBCXX_{})",
+                os.name, os.glibc, os.libstdcxx
+            ))
+            .unwrap_or_default()
+    );
+    // The system libraries the board must have, wrapped to 100 columns.
+    let mut line = String::from("  system");
+    for l in &r.libraries {
+        if line.len() + 1 + l.len() > 100 {
+            println!("{line}");
+            line = "        ".into();
+        }
+        line.push(' ');
+        line.push_str(l);
+    }
+    if !r.libraries.is_empty() {
+        println!("{line}");
+    }
     println!(
         "Run it there: {0}/solutions/run-app.sh APP --input FILE; check it: lpdnn-host package verify {0}",
         out.display()
     );
     Ok(())
+}
+
+/// `glibc 2.28, GLIBCXX_3.4.22`: the newest symbol versions a package needs.
+fn requires_text(r: &lpdnn_package::Needs) -> String {
+    let mut parts = Vec::new();
+    if let Some(v) = &r.glibc {
+        parts.push(format!("glibc {v}"));
+    }
+    if let Some(v) = &r.libstdcxx {
+        parts.push(format!("GLIBCXX_{v}"));
+    }
+    if parts.is_empty() {
+        "no glibc symbol version".into()
+    } else {
+        parts.join(", ")
+    }
 }

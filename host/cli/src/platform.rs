@@ -290,6 +290,13 @@ fn show(d: &Descriptor) -> String {
         };
         let _ = writeln!(out, "memory        {mem}");
     }
+    if let Some(os) = &d.os {
+        let _ = writeln!(
+            out,
+            "os            {}: glibc {}, libstdc++ up to GLIBCXX_{}",
+            os.name, os.glibc, os.libstdcxx
+        );
+    }
     for a in &d.accelerators {
         let note = a
             .note

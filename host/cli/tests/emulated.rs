@@ -49,13 +49,33 @@ fn ready(what: &str) -> bool {
     }
 }
 
-/// The aarch64 package of the face and voice apps, built once for all
-/// tests, with every engine whose aarch64 library the cache has.
+/// Packages the face and voice apps for `platform` into `dir/NAME`, with
+/// `engines` (comma-separated) or the profile's.
+fn build_package(platform: &str, engines: Option<&str>, dir: &Path) -> PathBuf {
+    let pkg = dir.join(platform);
+    let mut args = vec!["package", "--platform", platform];
+    if let Some(e) = engines {
+        args.extend(["--engines", e]);
+    }
+    args.extend([
+        "--app",
+        "examples/face-detection",
+        "--app",
+        "examples/voice-activity",
+        "-o",
+        pkg.to_str().unwrap(),
+    ]);
+    let o = host(&args);
+    assert!(o.status.success(), "{platform}: {}", text(&o));
+    pkg
+}
+
+/// The generic aarch64 package, built once for all tests, with every
+/// engine whose aarch64 library the cache has.
 fn package() -> &'static Path {
     static PKG: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
     &PKG.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let pkg = dir.path().join("rpi4");
         let lib = lpdnn_engine_api::cache_dir()
             .join("targets")
             .join(TRIPLE)
@@ -70,21 +90,18 @@ fn package() -> &'static Path {
                 engines.push(e);
             }
         }
-        let engines = engines.join(",");
-        let o = host(&[
-            "package",
-            "--platform",
-            "raspberry-pi-4b",
-            "--engines",
-            &engines,
-            "--app",
-            "examples/face-detection",
-            "--app",
-            "examples/voice-activity",
-            "-o",
-            pkg.to_str().unwrap(),
-        ]);
-        assert!(o.status.success(), "{}", text(&o));
+        let pkg = build_package("aarch64-linux", Some(&engines.join(",")), dir.path());
+        (dir, pkg)
+    })
+    .1
+}
+
+/// The Raspberry Pi 4's package (its default profile), built once.
+fn board_package() -> &'static Path {
+    static PKG: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    &PKG.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let pkg = build_package("raspberry-pi-4b", None, dir.path());
         (dir, pkg)
     })
     .1
@@ -367,7 +384,7 @@ fn a_worker_from_the_aarch64_package_serves_its_platform() {
         eprintln!("skipped: {why}");
         return;
     }
-    let pkg = package();
+    let pkg = board_package();
     let s = serve(&["--no-worker"]);
     let home = tempfile::tempdir().unwrap();
     let _worker = common::baas::Server {
@@ -421,4 +438,53 @@ fn a_worker_from_the_aarch64_package_serves_its_platform() {
     let h = &result["provenance"]["host"];
     assert_eq!(h["arch"], "aarch64", "{h}");
     assert_eq!(h["emulated_on"], "x86_64", "{h}");
+}
+
+#[test]
+fn the_board_package_loads_on_the_glibc_of_the_boards_os() {
+    if !ready("the Raspberry Pi 4's package") {
+        return;
+    }
+    // The Pi 4 runs the seed's Ubuntu 20.04 (glibc 2.31): the binary and
+    // libncnn are linked against glibc 2.27, ONNX Runtime's wheel needs 2.28.
+    let pkg = board_package();
+    let o = host(&["package", "verify", pkg.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    let yml = std::fs::read_to_string(pkg.join("package.yml")).unwrap();
+    assert!(yml.contains("glibc: '2.28'"), "{yml}");
+    for f in ["bin/lpdnn-host", "lib/ncnn/libncnn.so"] {
+        let needs = lpdnn_package::elf_needs(&pkg.join(f)).unwrap().unwrap();
+        assert_eq!(needs.glibc, Some("2.27".parse().unwrap()), "{f}: {needs:?}");
+        // No libstdc++ or libgomp of the board's: libc++ and ncnn's own
+        // OpenMP runtime are inside.
+        assert!(
+            needs.libstdcxx.is_none()
+                && !needs
+                    .libraries
+                    .iter()
+                    .any(|l| l.contains("stdc++") || l.contains("gomp")),
+            "{f}: {needs:?}"
+        );
+    }
+    // The same files claimed for the Jetson Nano (Ubuntu 18.04, glibc 2.27):
+    // verify names the one library that would not load there.
+    let nano = tempfile::tempdir().unwrap();
+    let copy = nano.path().join("pkg");
+    let status = Command::new("cp")
+        .args(["-a", pkg.to_str().unwrap(), copy.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let yml = yml.replace("platform: raspberry-pi-4b", "platform: jetson-nano");
+    std::fs::write(copy.join("package.yml"), yml).unwrap();
+    let o = host(&["package", "verify", copy.to_str().unwrap()]);
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(
+        out.contains(
+            "lib/onnxruntime/libonnxruntime.so: needs GLIBC_2.28 (Ubuntu 18.04 (L4T R32.7, JetPack 4.6) has glibc 2.27): it would not load on jetson-nano"
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("bin/lpdnn-host"), "{out}");
 }

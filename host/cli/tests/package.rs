@@ -273,3 +273,54 @@ fn package_mistakes_get_one_clear_line() {
     let t = text(&r);
     assert!(t.contains("scripts/cross.sh aarch64"), "{t}");
 }
+
+#[test]
+fn a_package_for_an_older_os_names_each_file_that_would_not_load() {
+    // A board on Ubuntu 16.04 (glibc 2.23, GCC 5's libstdc++): this
+    // machine's binary and ONNX Runtime's wheel need newer symbols.
+    let dir = tempfile::tempdir().unwrap();
+    let descriptor = dir.path().join("old-board.json");
+    let d = serde_json::json!({
+        "name": "old-board",
+        "title": "A board on an old OS",
+        "kind": "board",
+        "description": "x86_64 with Ubuntu 16.04",
+        "arch": "x86_64",
+        "target_triple": "x86_64-unknown-linux-gnu",
+        "cpu": {"model": "any", "cores": 2, "clusters": [{"core": "any", "count": 2, "max_mhz": 2000}]},
+        "os": {"name": "Ubuntu 16.04", "glibc": "2.23", "libstdcxx": "3.4.21"},
+        "engines": [{"engine": "lne", "devices": ["cpu"]}, {"engine": "onnxruntime", "devices": ["cpu"]}],
+        "profiles": [{"name": "default", "description": "two", "engines": [
+            {"engine": "lne", "version": "tract", "library": "builtin"},
+            {"engine": "onnxruntime", "version": "1.32.0", "library": "bundled"}]}],
+        "sources": [{"about": "a test", "url": "host/cli/tests/package.rs"}]
+    });
+    std::fs::write(&descriptor, d.to_string()).unwrap();
+    let out = dir.path().join("p");
+    let r = host(&[
+        "package",
+        "--platform",
+        descriptor.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    let t = text(&r);
+    assert_eq!(r.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("old-board runs Ubuntu 16.04, where these would not load:"),
+        "{t}"
+    );
+    assert!(t.contains("  bin/lpdnn-host needs GLIBC_2."), "{t}");
+    assert!(
+        t.contains(
+            "  lib/onnxruntime/libonnxruntime.so needs GLIBC_2.28 (Ubuntu 16.04 has glibc 2.23)"
+        ),
+        "{t}"
+    );
+    assert!(
+        t.contains("GLIBCXX_3.4.22 (Ubuntu 16.04 has libstdc++ up to GLIBCXX_3.4.21)"),
+        "{t}"
+    );
+    assert!(t.contains("--engines"), "{t}");
+    assert!(!out.exists(), "nothing is left behind by a refused package");
+}

@@ -129,6 +129,9 @@ impl Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_connect(Some(Duration::from_secs(10)))
+            // A service that takes a request and never answers must not
+            // hold a worker or a client for ever (a claim waits 10 s there).
+            .timeout_recv_response(Some(Duration::from_secs(120)))
             .build()
             .into();
         Ok(Client {

@@ -17,10 +17,10 @@
 
 #![warn(missing_docs)]
 
+mod elf;
 pub mod manifest;
 
 use std::collections::BTreeMap;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use lpdnn_engine_api::ModelFormat;
@@ -28,6 +28,7 @@ use lpdnn_platforms::{Arch, Descriptor, LibrarySource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+pub use elf::{elf_arch, elf_needs, running_glibc, Needs};
 pub use manifest::{AppEntry, Build, EngineEntry, EnginesYml, FileEntry, PackageYml, RuntimeYml};
 
 /// Errors of building or checking a package.
@@ -138,31 +139,6 @@ pub fn bundled_files(engine: &str, triple: &str, host_triple: &str, cache: &Path
 /// Where `lpdnn-host` for another target is (scripts/cross.sh puts it).
 pub fn cross_binary(triple: &str, cache: &Path) -> PathBuf {
     cache.join("targets").join(triple).join("bin/lpdnn-host")
-}
-
-/// The architecture of an ELF file, if it is one.
-pub fn elf_arch(path: &Path) -> Result<Option<Arch>, PackageError> {
-    let mut head = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(64).read_to_end(&mut head))
-        .map_err(io(path))?;
-    if !head.starts_with(b"\x7fELF") || head.len() < 20 {
-        return Ok(None);
-    }
-    // e_machine, in the file's byte order (EI_DATA: 1 little, 2 big).
-    let m = if head[5] == 2 {
-        u16::from_be_bytes([head[18], head[19]])
-    } else {
-        u16::from_le_bytes([head[18], head[19]])
-    };
-    Ok(match (m, head[4]) {
-        (object::elf::EM_X86_64, _) => Some(Arch::X86_64),
-        (object::elf::EM_AARCH64, _) => Some(Arch::Aarch64),
-        (object::elf::EM_ARM, _) => Some(Arch::Armv7),
-        (object::elf::EM_RISCV, 2) => Some(Arch::Riscv64),
-        (object::elf::EM_RISCV, _) => Some(Arch::Riscv32),
-        _ => None,
-    })
 }
 
 fn sha256_file(path: &Path) -> Result<(u64, String), PackageError> {
@@ -325,6 +301,8 @@ pub fn build(inputs: &Inputs, out: &Path) -> Result<Built, PackageError> {
         });
     }
 
+    let requires = abi_requires(d, root, &engines)?;
+
     let mut notes = Vec::new();
     let mut apps = Vec::new();
     for app in &inputs.apps {
@@ -378,6 +356,7 @@ pub fn build(inputs: &Inputs, out: &Path) -> Result<Built, PackageError> {
         target: d.target_triple.clone(),
         lpdnn_host: inputs.build.clone(),
         created: now_rfc3339(),
+        requires,
         files: list_files(root)?,
     };
     write(
@@ -398,6 +377,53 @@ pub fn build(inputs: &Inputs, out: &Path) -> Result<Built, PackageError> {
         package,
         notes,
     })
+}
+
+/// What the package's binary and libraries need of the board's system
+/// (the newest of each); an error naming every file that would not load on
+/// the OS the platform's descriptor names.
+fn abi_requires(
+    d: &Descriptor,
+    root: &Path,
+    engines: &[EngineEntry],
+) -> Result<Needs, PackageError> {
+    let files = std::iter::once("bin/lpdnn-host").chain(
+        engines
+            .iter()
+            .flat_map(|e| e.files.iter().map(String::as_str)),
+    );
+    let mut requires = Needs::default();
+    let mut unmet = Vec::new();
+    let mut carried = Vec::new();
+    for rel in files {
+        carried.push(rel.rsplit('/').next().unwrap_or(rel).to_owned());
+        let Some(needs) = elf_needs(&root.join(rel))? else {
+            continue;
+        };
+        if let Some(os) = &d.os {
+            unmet.extend(
+                needs
+                    .unmet(os)
+                    .into_iter()
+                    .map(|l| format!("{rel} needs {l}")),
+            );
+        }
+        requires = requires.max(&needs);
+    }
+    if let (Some(os), false) = (&d.os, unmet.is_empty()) {
+        return Err(PackageError::Input(format!(
+            "{} runs {}, where these would not load:\n  {}\nLeave their engines out with \
+             --engines, or rebuild them for an older glibc (scripts/cross.sh links lpdnn-host \
+             and libncnn against glibc 2.27)",
+            d.name,
+            os.name,
+            unmet.join("\n  ")
+        )));
+    }
+    // The libraries the board must have: not those the package carries.
+    requires.libraries.retain(|l| !carried.contains(l));
+    requires.libraries.sort();
+    Ok(requires)
 }
 
 #[cfg(unix)]
@@ -594,7 +620,9 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
     let (Some(package), Some(runtime), Some(engines)) = (package, runtime, engines) else {
         return Err(invalid(problems));
     };
-    let arch = Descriptor::named(&package.platform)
+    let descriptor = Descriptor::named(&package.platform);
+    let os = descriptor.as_ref().and_then(|d| d.os.clone());
+    let arch = descriptor
         .map(|d| d.arch)
         .or_else(|| Arch::from_rust(package.target.split('-').next().unwrap_or_default()));
     let mut bytes = 0;
@@ -636,6 +664,7 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
         }
         Err(e) => problems.push(e.to_string()),
     }
+    let here = running_glibc().filter(|_| arch.is_some() && arch == Arch::this());
     let mut binaries: Vec<String> = vec![runtime.binary.clone()];
     binaries.extend(engines.engines.iter().flat_map(|e| e.files.iter().cloned()));
     for b in &binaries {
@@ -644,6 +673,26 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
                 "{b}: named by runtime.yml or engines.yml, not in package.yml"
             ));
             continue;
+        }
+        match elf_needs(&dir.join(b)) {
+            Ok(Some(needs)) => {
+                if let Some(os) = &os {
+                    problems.extend(needs.unmet(os).into_iter().map(|l| {
+                        format!("{b}: needs {l}: it would not load on {}", package.platform)
+                    }));
+                }
+                // Verified on a machine of its architecture (the board
+                // itself): against the glibc here.
+                if let (Some(v), Some(here)) = (&needs.glibc, &here) {
+                    if v > here {
+                        problems.push(format!(
+                            "{b}: needs GLIBC_{v}: this machine has glibc {here}"
+                        ));
+                    }
+                }
+            }
+            Ok(None) => {}
+            Err(e) => problems.push(e.to_string()),
         }
         match elf_arch(&dir.join(b)) {
             Ok(found) if found == arch && found.is_some() => {}

@@ -20,6 +20,10 @@ pub struct PackageYml {
     pub lpdnn_host: Build,
     /// When it was made (RFC 3339, UTC).
     pub created: String,
+    /// What its binary and libraries need of the board: the newest glibc
+    /// and libstdc++ symbol versions, the system libraries they name.
+    #[serde(default)]
+    pub requires: crate::Needs,
     /// Every file but this one.
     pub files: Vec<FileEntry>,
 }
