@@ -96,6 +96,8 @@ PY
     rm -rf "$zig_dir" && mv "$zig_dir.tmp" "$zig_dir"
   fi
   export PATH=$zig_dir:$PATH
+  # zig's own cache (its libc++, the glibc stubs) in ours, not in ~/.cache/zig.
+  export ZIG_GLOBAL_CACHE_DIR=$cache/zig-cache
   # C and C++ compilers for cmake (libncnn): zig's clang for the target and glibc.
   for lang in cc c++; do
     printf '#!/bin/sh\nexec "%s/zig" %s -target aarch64-linux-gnu.%s "$@"\n' "$zig_dir" "$lang" "$glibc" \
