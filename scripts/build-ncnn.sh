@@ -37,7 +37,7 @@ aarch64-unknown-linux-gnu)
   ;;
 esac
 # The stamp names the toolchain too: a library from an earlier one is rebuilt.
-stamp=$prefix/.built-$version${target:+-zig-glibc2.27}
+stamp=$prefix/.built-$version${target:+-zig-glibc${GLIBC:?GLIBC: scripts/cross.sh aarch64 sets it}}
 
 if [ -f "$stamp" ] && [ -f "$prefix/lib/libncnn.so" ]; then
   exit 0

@@ -100,9 +100,9 @@ PY
   export ZIG_GLOBAL_CACHE_DIR=$cache/zig-cache
   # C and C++ compilers for cmake (libncnn): zig's clang for the target and glibc.
   for lang in cc c++; do
-    printf '#!/bin/sh\nexec "%s/zig" %s -target aarch64-linux-gnu.%s "$@"\n' "$zig_dir" "$lang" "$glibc" \
-      >"$zig_dir/aarch64-$lang"
-    chmod +x "$zig_dir/aarch64-$lang"
+    printf '#!/bin/sh\nexec %q %s -target aarch64-linux-gnu.%s "$@"\n' "$zig_dir/zig" "$lang" "$glibc" \
+      >"$zig_dir/aarch64-$lang.tmp"
+    chmod +x "$zig_dir/aarch64-$lang.tmp" && mv "$zig_dir/aarch64-$lang.tmp" "$zig_dir/aarch64-$lang"
   done
 fi
 
@@ -146,7 +146,7 @@ sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$
     echo "cross: cmake and ninja come from the set-up's venv: run scripts/setup.sh --all first" >&2
     exit 1
   }
-  VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache ZIG_DIR=$zig_dir "$root/scripts/build-ncnn.sh" "$triple"
+  VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache ZIG_DIR=$zig_dir GLIBC=$glibc "$root/scripts/build-ncnn.sh" "$triple"
   install_file "$out/ncnn/lib/libncnn.so" "$out/lib/ncnn/libncnn.so"
 fi
 # --- binfmt_misc: the kernel hands aarch64 programs to qemu, so that a package's

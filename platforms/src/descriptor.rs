@@ -410,11 +410,19 @@ pub struct AbiVersion(pub Vec<u32>);
 impl std::str::FromStr for AbiVersion {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("{s:?} is not a dotted version such as 2.27");
         let parts = s
             .split('.')
-            .map(|p| p.parse::<u32>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|_| format!("{s:?} is not a dotted version such as 2.27"))?;
+            .map(|p| {
+                if p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(bad());
+                }
+                p.parse::<u32>().map_err(|_| bad())
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if parts.len() < 2 {
+            return Err(bad());
+        }
         Ok(AbiVersion(parts))
     }
 }

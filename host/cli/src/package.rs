@@ -77,7 +77,7 @@ pub fn run(args: PackageArgs) -> Result<()> {
                 .map(|e| e.name.as_str())
                 .collect::<Vec<_>>()
                 .join(", "),
-            requires_text(&v.package.requires)
+            requires_text(&v.requires)
         );
         return Ok(());
     }

@@ -22,15 +22,19 @@ const SYSROOT: &str = "/usr/aarch64-linux-gnu";
 
 /// Whether the cross build is there; panics when CI requires it.
 fn ready(what: &str) -> bool {
-    let bin = lpdnn_engine_api::cache_dir()
-        .join("targets")
-        .join(TRIPLE)
-        .join("bin/lpdnn-host");
+    let target = lpdnn_engine_api::cache_dir().join("targets").join(TRIPLE);
+    // The binary and the libraries of the Raspberry Pi 4's default profile.
+    let files = [
+        "bin/lpdnn-host",
+        "lib/onnxruntime/libonnxruntime.so",
+        "lib/ncnn/libncnn.so",
+    ];
+    let absent = files.iter().map(|f| target.join(f)).find(|f| !f.is_file());
     let qemu = Command::new("qemu-aarch64").arg("--version").output();
-    let missing = if !bin.is_file() {
+    let missing = if let Some(f) = absent {
         Some(format!(
             "{} is missing (scripts/cross.sh aarch64)",
-            bin.display()
+            f.display()
         ))
     } else if !qemu.is_ok_and(|o| o.status.success()) {
         Some("qemu-aarch64 is missing (scripts/cross.sh aarch64 installs it)".into())

@@ -69,6 +69,17 @@ impl Needs {
         self
     }
 
+    /// Keeps the libraries the board must have: not those among the
+    /// package's `files` (paths inside it); sorted.
+    pub fn keep_system_libraries(&mut self, files: &[String]) {
+        let carried: Vec<&str> = files
+            .iter()
+            .map(|f| f.rsplit('/').next().unwrap_or(f))
+            .collect();
+        self.libraries.retain(|l| !carried.contains(&l.as_str()));
+        self.libraries.sort();
+    }
+
     /// What of this the OS lacks, in words (`GLIBC_2.34 (Ubuntu 20.04 has
     /// glibc 2.31)`); empty when it loads there.
     pub fn unmet(&self, os: &lpdnn_platforms::Os) -> Vec<String> {
@@ -91,7 +102,10 @@ impl Needs {
 pub fn elf_needs(path: &Path) -> Result<Option<Needs>, PackageError> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let cache = ReadCache::new(file);
-    let bad = |e: object::Error| PackageError::Input(format!("{}: {e}", path.display()));
+    let bad = |source| PackageError::Elf {
+        path: path.to_owned(),
+        source,
+    };
     match FileKind::parse(&cache) {
         Ok(FileKind::Elf64) => needs_of::<FileHeader64<Endianness>, _>(&cache)
             .map(Some)
@@ -117,7 +131,10 @@ where
         while let Some((_, mut versions)) = files.next()? {
             while let Some(v) = versions.next()? {
                 let name = String::from_utf8_lossy(v.name(endian, strings)?);
-                if let Some(n) = name.strip_prefix("GLIBCXX_") {
+                if name == "GLIBC_ABI_DT_RELR" {
+                    // Packed relative relocations: glibc 2.36 and later.
+                    needs.glibc = needs.glibc.max(Some(AbiVersion(vec![2, 36])));
+                } else if let Some(n) = name.strip_prefix("GLIBCXX_") {
                     needs.libstdcxx = needs.libstdcxx.max(n.parse().ok());
                 } else if let Some(n) = name.strip_prefix("GLIBC_") {
                     needs.glibc = needs.glibc.max(n.parse().ok());

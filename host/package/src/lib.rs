@@ -53,6 +53,29 @@ pub enum PackageError {
         /// Why.
         message: String,
     },
+    /// Files the package would carry do not load on the platform's OS.
+    #[error(
+        "{platform} runs {os}, where these would not load:\n  {}\n{advice}",
+        files.join("\n  ")
+    )]
+    WouldNotLoad {
+        /// The platform.
+        platform: String,
+        /// Its OS.
+        os: String,
+        /// Each file with the symbol version it needs.
+        files: Vec<String>,
+        /// What to do.
+        advice: String,
+    },
+    /// An ELF file cannot be read.
+    #[error("{path}: not a readable ELF file: {source}")]
+    Elf {
+        /// The file.
+        path: PathBuf,
+        /// What `object` found wrong.
+        source: object::Error,
+    },
     /// The package does not verify; one line per problem.
     #[error("{dir}: {} problem(s):\n  {}", problems.len(), problems.join("\n  "))]
     Invalid {
@@ -396,7 +419,7 @@ fn abi_requires(
     let mut unmet = Vec::new();
     let mut carried = Vec::new();
     for rel in files {
-        carried.push(rel.rsplit('/').next().unwrap_or(rel).to_owned());
+        carried.push(rel.to_owned());
         let Some(needs) = elf_needs(&root.join(rel))? else {
             continue;
         };
@@ -411,18 +434,33 @@ fn abi_requires(
         requires = requires.max(&needs);
     }
     if let (Some(os), false) = (&d.os, unmet.is_empty()) {
-        return Err(PackageError::Input(format!(
-            "{} runs {}, where these would not load:\n  {}\nLeave their engines out with \
-             --engines, or rebuild them for an older glibc (scripts/cross.sh links lpdnn-host \
-             and libncnn against glibc 2.27)",
-            d.name,
-            os.name,
-            unmet.join("\n  ")
-        )));
+        let mut advice = Vec::new();
+        if unmet.iter().any(|l| l.starts_with("bin/")) {
+            advice.push(if d.arch == Arch::Aarch64 {
+                "build lpdnn-host with scripts/cross.sh aarch64 (it links against glibc 2.27)"
+                    .to_owned()
+            } else {
+                format!(
+                    "build lpdnn-host for {} on a machine as old as the board's OS, and give it with --bin",
+                    d.target_triple
+                )
+            });
+        }
+        if unmet.iter().any(|l| l.starts_with("lib/")) {
+            advice.push("leave those engines out with --engines".to_owned());
+        }
+        let mut advice = advice.join("; ");
+        if let Some(first) = advice.get(..1) {
+            advice = first.to_uppercase() + &advice[1..];
+        }
+        return Err(PackageError::WouldNotLoad {
+            platform: d.name.clone(),
+            os: os.name.clone(),
+            files: unmet,
+            advice,
+        });
     }
-    // The libraries the board must have: not those the package carries.
-    requires.libraries.retain(|l| !carried.contains(l));
-    requires.libraries.sort();
+    requires.keep_system_libraries(&carried);
     Ok(requires)
 }
 
@@ -580,6 +618,8 @@ pub struct Verified {
     pub engines: EnginesYml,
     /// Bytes in all.
     pub bytes: u64,
+    /// What its binary and libraries need, read from the files.
+    pub requires: Needs,
 }
 
 fn read_yml<T: serde::de::DeserializeOwned>(
@@ -664,7 +704,13 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
         }
         Err(e) => problems.push(e.to_string()),
     }
-    let here = running_glibc().filter(|_| arch.is_some() && arch == Arch::this());
+    // Verified on the board the package is for: against the glibc it runs.
+    let here = running_glibc().filter(|_| {
+        arch.is_some()
+            && arch == Arch::this()
+            && lpdnn_platforms::Host::detect().descriptor.as_deref() == Some(&package.platform)
+    });
+    let mut requires = Needs::default();
     let mut binaries: Vec<String> = vec![runtime.binary.clone()];
     binaries.extend(engines.engines.iter().flat_map(|e| e.files.iter().cloned()));
     for b in &binaries {
@@ -681,8 +727,7 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
                         format!("{b}: needs {l}: it would not load on {}", package.platform)
                     }));
                 }
-                // Verified on a machine of its architecture (the board
-                // itself): against the glibc here.
+                requires = requires.max(&needs);
                 if let (Some(v), Some(here)) = (&needs.glibc, &here) {
                     if v > here {
                         problems.push(format!(
@@ -743,11 +788,13 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
         }
     }
     if problems.is_empty() {
+        requires.keep_system_libraries(&binaries);
         Ok(Verified {
             package,
             runtime,
             engines,
             bytes,
+            requires,
         })
     } else {
         Err(invalid(problems))

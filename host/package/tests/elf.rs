@@ -22,7 +22,11 @@ fn readelf(path: &Path, prefix: &str) -> (Option<AbiVersion>, Vec<String>) {
     };
     let newest = run("-V")
         .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
-        .filter_map(|w| w.strip_prefix(prefix))
+        .filter_map(|w| match w {
+            // glibc 2.36's packed relocations, a version without a number.
+            "GLIBC_ABI_DT_RELR" if prefix == "GLIBC_" => Some("2.36"),
+            w => w.strip_prefix(prefix),
+        })
         .filter_map(|v| v.parse::<AbiVersion>().ok())
         .max();
     let needed = run("-d")
@@ -96,4 +100,7 @@ fn an_os_lacks_what_is_newer_than_it_has() {
     );
     // Number by number, not as text: 2.9 is older than 2.27.
     assert!(needs("2.9", None).unmet(&os).is_empty());
+    for bad in ["2", "+2.27", "2..27", "2.27a", ""] {
+        assert!(bad.parse::<AbiVersion>().is_err(), "{bad:?}");
+    }
 }
