@@ -410,29 +410,20 @@ fn abi_requires(
     root: &Path,
     engines: &[EngineEntry],
 ) -> Result<Needs, PackageError> {
-    let files = std::iter::once("bin/lpdnn-host").chain(
-        engines
+    let mut files = vec!["bin/lpdnn-host".to_owned()];
+    files.extend(engines.iter().flat_map(|e| e.files.iter().cloned()));
+    let (each, requires) = read_needs(root, &files)?;
+    let unmet: Vec<String> = match &d.os {
+        Some(os) => each
             .iter()
-            .flat_map(|e| e.files.iter().map(String::as_str)),
-    );
-    let mut requires = Needs::default();
-    let mut unmet = Vec::new();
-    let mut carried = Vec::new();
-    for rel in files {
-        carried.push(rel.to_owned());
-        let Some(needs) = elf_needs(&root.join(rel))? else {
-            continue;
-        };
-        if let Some(os) = &d.os {
-            unmet.extend(
-                needs
-                    .unmet(os)
+            .flat_map(|(rel, n)| {
+                n.unmet(os)
                     .into_iter()
-                    .map(|l| format!("{rel} needs {l}")),
-            );
-        }
-        requires = requires.max(&needs);
-    }
+                    .map(move |l| format!("{rel} needs {l}"))
+            })
+            .collect(),
+        None => Vec::new(),
+    };
     if let (Some(os), false) = (&d.os, unmet.is_empty()) {
         let mut advice = Vec::new();
         if unmet.iter().any(|l| l.starts_with("bin/")) {
@@ -460,8 +451,26 @@ fn abi_requires(
             advice,
         });
     }
-    requires.keep_system_libraries(&carried);
     Ok(requires)
+}
+
+/// Reads what each ELF file among `files` (paths inside `root`) needs, and
+/// what they need together: the newest versions, and the system libraries
+/// they name that are not among `files`.
+fn read_needs(
+    root: &Path,
+    files: &[String],
+) -> Result<(Vec<(String, Needs)>, Needs), PackageError> {
+    let mut each = Vec::new();
+    let mut all = Needs::default();
+    for rel in files {
+        if let Some(needs) = elf_needs(&root.join(rel))? {
+            all = all.max(&needs);
+            each.push((rel.clone(), needs));
+        }
+    }
+    all.keep_system_libraries(files);
+    Ok((each, all))
 }
 
 #[cfg(unix)]
@@ -710,35 +719,42 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
             && arch == Arch::this()
             && lpdnn_platforms::Host::detect().descriptor.as_deref() == Some(&package.platform)
     });
-    let mut requires = Needs::default();
     let mut binaries: Vec<String> = vec![runtime.binary.clone()];
     binaries.extend(engines.engines.iter().flat_map(|e| e.files.iter().cloned()));
-    for b in &binaries {
-        if !listed.contains_key(b.as_str()) {
+    binaries.retain(|b| {
+        let listed = listed.contains_key(b.as_str());
+        if !listed {
             problems.push(format!(
                 "{b}: named by runtime.yml or engines.yml, not in package.yml"
             ));
-            continue;
         }
-        match elf_needs(&dir.join(b)) {
-            Ok(Some(needs)) => {
-                if let Some(os) = &os {
-                    problems.extend(needs.unmet(os).into_iter().map(|l| {
-                        format!("{b}: needs {l}: it would not load on {}", package.platform)
-                    }));
-                }
-                requires = requires.max(&needs);
-                if let (Some(v), Some(here)) = (&needs.glibc, &here) {
-                    if v > here {
-                        problems.push(format!(
-                            "{b}: needs GLIBC_{v}: this machine has glibc {here}"
-                        ));
-                    }
-                }
+        listed
+    });
+    let (each, requires) = match read_needs(dir, &binaries) {
+        Ok(r) => r,
+        Err(e) => {
+            problems.push(e.to_string());
+            Default::default()
+        }
+    };
+    for (b, needs) in &each {
+        if let Some(os) = &os {
+            problems.extend(
+                needs
+                    .unmet(os)
+                    .into_iter()
+                    .map(|l| format!("{b}: needs {l}: it would not load on {}", package.platform)),
+            );
+        }
+        if let (Some(v), Some(here)) = (&needs.glibc, &here) {
+            if v > here {
+                problems.push(format!(
+                    "{b}: needs GLIBC_{v}: this machine has glibc {here}"
+                ));
             }
-            Ok(None) => {}
-            Err(e) => problems.push(e.to_string()),
         }
+    }
+    for b in &binaries {
         match elf_arch(&dir.join(b)) {
             Ok(found) if found == arch && found.is_some() => {}
             Ok(found) => problems.push(format!(
@@ -788,7 +804,6 @@ pub fn verify(dir: &Path) -> Result<Verified, PackageError> {
         }
     }
     if problems.is_empty() {
-        requires.keep_system_libraries(&binaries);
         Ok(Verified {
             package,
             runtime,
