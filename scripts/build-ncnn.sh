@@ -2,6 +2,8 @@
 # Builds libncnn (shared, C API, CPU only) from the PyPI source archive into
 # $LPDNN_CACHE/ncnn/{lib,include}. Never rebuilds when the library is there.
 # Needs cmake and ninja (the set-up's venv has them) and a C++ compiler.
+# Writes lib/libncnn.so.version, the release built (the archive's version), which
+# lpdnn-host reports: ncnn_version() gives the build date unless cmake is told.
 #
 # usage: scripts/build-ncnn.sh [aarch64-unknown-linux-gnu]
 #   With a target, cross-builds with zig's clang against glibc 2.27 (the wrappers
@@ -39,7 +41,11 @@ esac
 # The stamp names the toolchain too: a library from an earlier one is rebuilt.
 stamp=$prefix/.built-$version${target:+-zig-glibc${GLIBC:?GLIBC: scripts/cross.sh aarch64 sets it}}
 
+version_file=$prefix/lib/libncnn.so.version
 if [ -f "$stamp" ] && [ -f "$prefix/lib/libncnn.so" ]; then
+  # A library built before the version file existed: the stamp says which
+  # archive it came from, so record that rather than rebuild.
+  [ -f "$version_file" ] || echo "$version" >"$version_file"
   exit 0
 fi
 bin=${VENV_BIN:-$cache/venv/bin}
@@ -68,7 +74,7 @@ printf '\033[1m[setup]\033[0m building libncnn %s%s (about %s minutes on 2 cores
   -DCMAKE_INSTALL_PREFIX="$prefix.tmp" \
   -DNCNN_VULKAN=OFF -DNCNN_SHARED_LIB=ON -DNCNN_C_API=ON -DNCNN_BUILD_TOOLS=OFF \
   -DNCNN_BUILD_EXAMPLES=OFF -DNCNN_BUILD_BENCHMARK=OFF -DNCNN_BUILD_TESTS=OFF \
-  -DNCNN_PYTHON=OFF -DNCNN_OPENMP=ON) >"$log" 2>&1 || {
+  -DNCNN_PYTHON=OFF -DNCNN_OPENMP=ON -DNCNN_VERSION="${version##*.}") >"$log" 2>&1 || {
   tail -20 "$log" >&2
   exit 1
 }
@@ -83,6 +89,7 @@ rm -rf "$prefix.tmp" && cmake --install "$src/build" >>"$log"
 # The install folder is swapped in whole, so a cut-off build never leaves a
 # half library behind.
 mv "$prefix.tmp/lib64" "$prefix.tmp/lib" 2>/dev/null || true
+echo "$version" >"$prefix.tmp/lib/libncnn.so.version"
 rm -rf "$prefix" && mv "$prefix.tmp" "$prefix"
 touch "$stamp"
 rm -rf "$src"

@@ -148,6 +148,8 @@ sys.stdout.buffer.write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' "$1" "$
   }
   VENV_BIN=$cache/venv/bin LPDNN_CACHE=$cache ZIG_DIR=$zig_dir GLIBC=$glibc "$root/scripts/build-ncnn.sh" "$triple"
   install_file "$out/ncnn/lib/libncnn.so" "$out/lib/ncnn/libncnn.so"
+  # The release built, which lpdnn-host reports (ncnn_version() is a date).
+  install_file "$out/ncnn/lib/libncnn.so.version" "$out/lib/ncnn/libncnn.so.version"
 fi
 # --- binfmt_misc: the kernel hands aarch64 programs to qemu, so that a package's
 # binary starts its own children (a BaaS worker's sandboxed benchmark) as on a

@@ -84,6 +84,7 @@ fn a_bare_model_on_two_engines_reports_every_sample_to_the_observer() {
         config: config(4),
         source: "face.onnx".into(),
         dataset: String::new(),
+        title: None,
         build: build(),
     };
     let mut rec = Recorder::default();

@@ -178,11 +178,43 @@ pub fn load_quietly<T>(
     }
 }
 
+thread_local! {
+    /// How many [`contain`] calls this thread is inside.
+    static CONTAINING: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Installs, once, a panic hook that stays silent for a panic [`contain`]
+/// catches (its text goes into the error) and calls the hook it replaced
+/// for every other panic.
+fn silence_contained_panics() {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CONTAINING.with(|c| c.get()) == 0 {
+                previous(info);
+            }
+        }));
+    });
+}
+
 /// Runs engine-library code that may panic on a hostile model (tract
 /// panics on a 2^53-byte allocation a ~110-byte ONNX file asks for), and
-/// turns a panic into an error message instead of ending the host.
+/// turns a panic into an error message instead of ending the host. The
+/// panic's text is in the error only: nothing reaches the terminal.
 pub fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+    silence_contained_panics();
+    struct Inside;
+    impl Drop for Inside {
+        fn drop(&mut self) {
+            CONTAINING.with(|c| c.set(c.get() - 1));
+        }
+    }
+    CONTAINING.with(|c| c.set(c.get() + 1));
+    let inside = Inside;
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    drop(inside);
+    caught.map_err(|payload| {
         let message = payload
             .downcast_ref::<&str>()
             .map(|s| s.to_string())

@@ -81,6 +81,28 @@ impl Meta {
     }
 }
 
+/// The file beside `library` that names the ncnn release it was built from
+/// (`libncnn.so.version`, written by `scripts/build-ncnn.sh` and carried
+/// into packages). ncnn's own `ncnn_version()` gives the date the library
+/// was built (`1.0.YYYYMMDD`, stamped by its CMakeLists) unless cmake was
+/// told the release, so the file is the version shown and recorded.
+pub fn version_file(library: &Path) -> PathBuf {
+    let mut name = library.as_os_str().to_owned();
+    name.push(".version");
+    PathBuf::from(name)
+}
+
+/// The release named by [`version_file`]: digits and dots, else `None`.
+fn recorded_version(library: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(version_file(library)).ok()?;
+    let v = text.trim();
+    let valid = !v.is_empty()
+        && v.len() <= 32
+        && v.starts_with(|c: char| c.is_ascii_digit())
+        && v.chars().all(|c| c.is_ascii_digit() || c == '.');
+    valid.then(|| v.to_owned())
+}
+
 /// The NCNN engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Ncnn;
@@ -108,10 +130,13 @@ impl Engine for Ncnn {
         let mut info = EngineInfo::new(NAME, self.formats(), OPTIONS);
         match api() {
             Ok(api) => {
-                // SAFETY: ncnn_version returns a static C string.
-                let v = unsafe { CStr::from_ptr((api.version)()) };
+                let v = recorded_version(&api.path).unwrap_or_else(|| {
+                    // SAFETY: ncnn_version returns a static C string.
+                    let v = unsafe { CStr::from_ptr((api.version)()) };
+                    v.to_string_lossy().into_owned()
+                });
                 info.available = true;
-                info.version = Some(format!("ncnn {}", v.to_string_lossy()));
+                info.version = Some(format!("ncnn {v}"));
                 info.library = Some(api.path.clone());
                 info.devices = vec![Device::Cpu];
                 info.reason =
@@ -495,6 +520,18 @@ fn new_mat(api: &'static Api, dims: &[usize]) -> Result<MatGuard, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_release_is_read_from_the_file_beside_the_library() {
+        let dir = tempfile::tempdir().unwrap();
+        let lib = dir.path().join("libncnn.so");
+        assert_eq!(version_file(&lib), dir.path().join("libncnn.so.version"));
+        assert_eq!(recorded_version(&lib), None);
+        std::fs::write(version_file(&lib), "1.0.20261020\n").unwrap();
+        assert_eq!(recorded_version(&lib).as_deref(), Some("1.0.20261020"));
+        std::fs::write(version_file(&lib), "<html>").unwrap();
+        assert_eq!(recorded_version(&lib), None);
+    }
 
     #[test]
     fn batch_axis_of_one_is_dropped() {

@@ -136,6 +136,31 @@ pub struct JobOptions {
     /// Input shapes of a bare model, `NAME=1,3,224,224`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_shapes: Vec<String>,
+    /// The uploaded file's name, made safe by [`upload_name`]: a bare
+    /// model's report is titled with it. Never used as a path.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// Longest upload name kept, in characters.
+pub const MAX_NAME_CHARS: usize = 128;
+
+/// A stranger's file name made fit to show: its last path component
+/// (after `/` or `\`), without control or bidirectional-override
+/// characters, trimmed, at most [`MAX_NAME_CHARS`] characters; `None`
+/// when nothing is left (or only `.`/`..`).
+pub fn upload_name(raw: &str) -> Option<String> {
+    let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
+    let kept: String = last
+        .chars()
+        .filter(|c| {
+            !c.is_control()
+                && !matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+        })
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let kept = kept.trim();
+    (!kept.is_empty() && kept != "." && kept != "..").then(|| kept.to_owned())
 }
 
 /// What a user asks for, as stored.
@@ -195,6 +220,13 @@ pub struct Job {
     /// How far a running job is (shown by the API, not stored in the job).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub progress: Option<Progress>,
+}
+
+/// `GET /v1/jobs`: the caller's jobs, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobList {
+    /// The jobs, newest first, at most `limit`.
+    pub jobs: Vec<Job>,
 }
 
 /// What a worker offers, as it registers.
@@ -286,5 +318,27 @@ mod tests {
             "timeout".parse::<FailureKind>().unwrap(),
             FailureKind::Timeout
         );
+    }
+
+    #[test]
+    fn upload_names_keep_only_a_printable_last_component() {
+        assert_eq!(upload_name("face.onnx").as_deref(), Some("face.onnx"));
+        assert_eq!(
+            upload_name("../../etc/x\u{1b}[31m.onnx").as_deref(),
+            Some("x[31m.onnx")
+        );
+        assert_eq!(
+            upload_name("C:\\models\\ev\u{202e}xnno.onnx").as_deref(),
+            Some("evxnno.onnx")
+        );
+        assert_eq!(
+            upload_name(" my model.tflite ").as_deref(),
+            Some("my model.tflite")
+        );
+        for nothing in ["", "/", "..", "dir/", "\u{7}\n"] {
+            assert_eq!(upload_name(nothing), None, "{nothing:?}");
+        }
+        let long = "é".repeat(500);
+        assert_eq!(upload_name(&long).unwrap().chars().count(), MAX_NAME_CHARS);
     }
 }

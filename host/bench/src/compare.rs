@@ -2,7 +2,9 @@
 //! against A's, with Welch's 95 % interval and a verdict; warnings when the
 //! two results measured different things (app, dataset, model, engine,
 //! threads, stages timed, machine); two engines of one result; a gate for CI
-//! (`--fail-if-slower`).
+//! (`--fail-if-slower`). A verdict on a disturbed run (NOISY, THROTTLED or
+//! partial, on either side) is inconclusive unless asked otherwise
+//! (`--allow-noisy`): the gate then neither passes nor fails.
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -25,6 +27,115 @@ pub struct Comparison {
     pub rows: Vec<Row>,
     /// Engines or stages only one side has.
     pub unmatched: Vec<String>,
+    /// The runs compared that were disturbed, each with the reason its
+    /// result records; their rows are `inconclusive` unless `allow_noisy`.
+    pub disturbed: Vec<Disturbed>,
+    /// Disturbed runs are judged all the same (`--allow-noisy`).
+    pub allow_noisy: bool,
+    /// The answer of `--fail-if-slower`, when asked ([`Comparison::judge`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gate: Option<Gate>,
+}
+
+/// Which result a run comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub enum Side {
+    /// The baseline.
+    A,
+    /// The result compared with it.
+    B,
+}
+
+/// A compared run that was not measured undisturbed.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Disturbed {
+    /// The result it comes from.
+    pub side: Side,
+    /// Its engine.
+    pub engine: String,
+    /// Its state: `noisy`, `throttled` or `partial`.
+    pub state: RunState,
+    /// What its result records: the interference evidence, the throttling
+    /// seen, or where it was interrupted.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Disturbed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:?}'s {} run is {}: {}",
+            self.side,
+            self.engine,
+            self.state.word(),
+            self.reason
+        )
+    }
+}
+
+impl Disturbed {
+    /// The disturbance of `run`, or `None` for a run in state OK.
+    fn of(side: Side, run: &EngineRun) -> Option<Disturbed> {
+        let noise = || {
+            run.interference
+                .as_ref()
+                .filter(|i| i.noisy && !i.evidence.is_empty())
+                .map(|i| i.evidence.join("; "))
+        };
+        let reason = match run.state {
+            RunState::Ok => return None,
+            RunState::Noisy => noise().unwrap_or_else(|| "no evidence recorded".into()),
+            RunState::Throttled => {
+                let mut r = run
+                    .throttle
+                    .as_ref()
+                    .filter(|t| !t.reasons.is_empty())
+                    .map_or("no reason recorded".into(), |t| t.reasons.join("; "));
+                if let Some(n) = noise() {
+                    r.push_str(&format!("; also disturbed: {n}"));
+                }
+                r
+            }
+            RunState::Partial => match &run.phases.steady {
+                Some(s) => format!(
+                    "interrupted after {} steady-state iteration(s)",
+                    s.iterations
+                ),
+                None => "interrupted before its steady state".into(),
+            },
+        };
+        Some(Disturbed {
+            side,
+            engine: run.engine.clone(),
+            state: run.state,
+            reason,
+        })
+    }
+}
+
+/// What `--fail-if-slower` concludes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GateOutcome {
+    /// No judged stage of B is significantly slower by more than the
+    /// threshold, and none is inconclusive.
+    Pass,
+    /// Some judged stage of B is significantly slower by more than it.
+    Fail,
+    /// No judged stage fails, but some could not be judged: a run of their
+    /// pair was disturbed.
+    Inconclusive,
+}
+
+/// The gate's answer.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Gate {
+    /// The threshold, % slower.
+    pub percent: f64,
+    /// Pass, fail or inconclusive.
+    pub outcome: GateOutcome,
+    /// One line saying why, naming the stages or the disturbed runs.
+    pub message: String,
 }
 
 /// One stage of one engine pair: B's steady-state mean against A's.
@@ -36,8 +147,12 @@ pub struct Row {
     pub engine_b: String,
     /// The stage (anchor): `preprocess`, `inference`, `postprocess`, `total`.
     pub stage: String,
-    /// B − A of the real-time mean, ms and %, with Welch's 95 % interval.
+    /// B − A of the real-time mean, ms and %, with Welch's 95 % interval
+    /// and the verdict the statistics give.
     pub difference: Difference,
+    /// The verdict given: the difference's, or `inconclusive` when a run
+    /// of this pair was disturbed (unless `--allow-noisy`).
+    pub verdict: Verdict,
 }
 
 impl Row {
@@ -123,10 +238,14 @@ fn find<'r>(report: &'r Report, engine: &str, path: &Path) -> Result<&'r EngineR
 /// are compared whatever their engines, with a warning when they differ);
 /// `Some((x, y))` compares A's engine `x` with B's engine `y` only, and the
 /// engine difference is then expected (no warning for it).
+///
+/// `allow_noisy`: judge the rows of disturbed runs (NOISY, THROTTLED,
+/// partial) as any other; otherwise their verdict is `inconclusive`.
 pub fn compare_reports(
     a: &Path,
     b: &Path,
     engines: Option<(&str, &str)>,
+    allow_noisy: bool,
 ) -> Result<Comparison, BenchError> {
     let ra = read(a)?;
     let rb = if b == a { ra.clone() } else { read(b)? };
@@ -165,9 +284,26 @@ pub fn compare_reports(
         );
     }
 
+    let mut disturbed: Vec<Disturbed> = Vec::new();
+    for (run_a, run_b) in &pairs {
+        for d in [Disturbed::of(Side::A, run_a), Disturbed::of(Side::B, run_b)]
+            .into_iter()
+            .flatten()
+        {
+            // One file against itself: each run once.
+            let seen = disturbed.iter().any(|o| {
+                o.engine == d.engine && (o.side == d.side || b == a) && o.state == d.state
+            });
+            if !seen {
+                disturbed.push(d);
+            }
+        }
+    }
+
     let mut rows = Vec::new();
     for (run_a, run_b) in &pairs {
         let label = pair_label(&run_a.engine, &run_b.engine);
+        let judged = allow_noisy || (run_a.state == RunState::Ok && run_b.state == RunState::Ok);
         let (sa, sb) = match (&run_a.phases.steady, &run_b.phases.steady) {
             (Some(sa), Some(sb)) => (sa, sb),
             (sa, _) => {
@@ -185,11 +321,17 @@ pub fn compare_reports(
                 only_a.push(stage);
                 continue;
             };
+            let difference = compare(&stats_a.real_ms, &stats_b.real_ms);
             rows.push(Row {
                 engine_a: run_a.engine.clone(),
                 engine_b: run_b.engine.clone(),
                 stage: stage.to_owned(),
-                difference: compare(&stats_a.real_ms, &stats_b.real_ms),
+                verdict: if judged {
+                    difference.verdict
+                } else {
+                    Verdict::Inconclusive
+                },
+                difference,
             });
         }
         let only_b: Vec<&str> = in_pipeline_order(&sb.anchors)
@@ -231,6 +373,9 @@ pub fn compare_reports(
         warnings,
         rows,
         unmatched,
+        disturbed,
+        allow_noisy,
+        gate: None,
     })
 }
 
@@ -350,56 +495,87 @@ fn run_warnings(a: &EngineRun, b: &EngineRun, engine_matters: bool) -> Vec<Strin
     if a.model_sha256 != b.model_sha256 {
         out.push(format!("model differs: A {}, B {}", model(a), model(b)));
     }
-    if a.state != RunState::Ok || b.state != RunState::Ok {
-        out.push(format!(
-            "run state: A {}, B {} (see each result's interference and throttling)",
-            a.state.word(),
-            b.state.word()
-        ));
-    }
     out
 }
 
 impl Comparison {
     /// The rows where B is slower than A by more than `percent` % and the
-    /// difference is significant (its 95 % interval excludes 0).
+    /// difference is significant (its 95 % interval excludes 0); rows not
+    /// judged (`inconclusive`) are not among them.
     pub fn slower_than(&self, percent: f64) -> Vec<&Row> {
         self.rows
             .iter()
-            .filter(|r| {
-                r.difference.verdict == Verdict::Slower && r.difference.diff_percent > percent
-            })
+            .filter(|r| r.verdict == Verdict::Slower && r.difference.diff_percent > percent)
             .collect()
     }
 
-    /// `--fail-if-slower PERCENT`: one line naming every engine and stage
-    /// of B significantly slower than A by more than `percent` %, or `None`
-    /// when there is none.
-    pub fn fail_if_slower(&self, percent: f64) -> Option<String> {
+    /// `--fail-if-slower PERCENT`: fails when a judged stage of B is
+    /// significantly slower than A by more than `percent` %; otherwise
+    /// inconclusive when some stage could not be judged (a disturbed run),
+    /// else passes. The message is one line.
+    pub fn judge(&self, percent: f64) -> Gate {
+        let describe = |rows: &[&Row]| {
+            rows.iter()
+                .map(|r| {
+                    let d = &r.difference;
+                    format!(
+                        "{} {} {:+.2} % ({:.4} -> {:.4} ms, B-A 95 % CI [{:+.4}, {:+.4}] ms)",
+                        r.engines(),
+                        r.stage,
+                        d.diff_percent,
+                        d.a,
+                        d.b,
+                        d.ci95[0],
+                        d.ci95[1]
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        let gate = |outcome, message| Gate {
+            percent,
+            outcome,
+            message,
+        };
         let slower = self.slower_than(percent);
-        if slower.is_empty() {
-            return None;
-        }
-        let stages: Vec<String> = slower
-            .iter()
-            .map(|r| {
-                let d = &r.difference;
+        if !slower.is_empty() {
+            return gate(
+                GateOutcome::Fail,
                 format!(
-                    "{} {} {:+.2} % ({:.4} -> {:.4} ms, B-A 95 % CI [{:+.4}, {:+.4}] ms)",
-                    r.engines(),
-                    r.stage,
-                    d.diff_percent,
-                    d.a,
-                    d.b,
-                    d.ci95[0],
-                    d.ci95[1]
-                )
-            })
-            .collect();
-        Some(format!(
-            "B is slower than A by more than {percent} %: {}",
-            stages.join("; ")
-        ))
+                    "B is slower than A by more than {percent} %: {}",
+                    describe(&slower)
+                ),
+            );
+        }
+        if self.rows.iter().any(|r| r.verdict == Verdict::Inconclusive) {
+            let would: Vec<&Row> = self
+                .rows
+                .iter()
+                .filter(|r| {
+                    r.verdict == Verdict::Inconclusive
+                        && r.difference.verdict == Verdict::Slower
+                        && r.difference.diff_percent > percent
+                })
+                .collect();
+            let measured = if would.is_empty() {
+                "as measured, no stage would fail it".to_owned()
+            } else {
+                format!("as measured, it would fail on {}", describe(&would))
+            };
+            let why: Vec<String> = self.disturbed.iter().map(ToString::to_string).collect();
+            return gate(
+                GateOutcome::Inconclusive,
+                format!(
+                    "inconclusive: --fail-if-slower {percent} not judged, {}; {measured} \
+                     (rerun on a quiet machine, or --allow-noisy to judge it all the same)",
+                    why.join("; ")
+                ),
+            );
+        }
+        gate(
+            GateOutcome::Pass,
+            format!("no stage of B is significantly slower than A by more than {percent} %"),
+        )
     }
 
     /// The comparison as text: the warnings, then a table per engine pair,
@@ -417,6 +593,17 @@ impl Comparison {
         };
         for w in &self.warnings {
             wrap(&mut out, "warning: ", w);
+        }
+        for d in &self.disturbed {
+            if self.allow_noisy {
+                wrap(
+                    &mut out,
+                    "warning: ",
+                    &format!("{d} (judged all the same: --allow-noisy)"),
+                );
+            } else {
+                wrap(&mut out, "inconclusive: ", &d.to_string());
+            }
         }
         let width = self
             .rows
@@ -450,11 +637,19 @@ impl Comparison {
                 d.b,
                 d.diff_percent,
                 format!("[{:+.4}, {:+.4}]", d.ci95[0], d.ci95[1]),
-                d.verdict
+                r.verdict
             );
         }
         for u in &self.unmatched {
             wrap(&mut out, "not compared: ", u);
+        }
+        if self.rows.iter().any(|r| r.verdict == Verdict::Inconclusive) {
+            wrap(
+                &mut out,
+                "",
+                "Verdicts on a disturbed run are inconclusive: rerun on a quiet machine, \
+                 or give --allow-noisy to judge them all the same.",
+            );
         }
         out
     }
@@ -477,6 +672,35 @@ mod tests {
                 ci95: ci,
                 verdict,
             },
+            verdict,
+        }
+    }
+
+    fn comparison(rows: Vec<Row>, disturbed: Vec<Disturbed>) -> Comparison {
+        Comparison {
+            a: "a.json".into(),
+            b: "b.json".into(),
+            warnings: vec![],
+            rows,
+            unmatched: vec![],
+            disturbed,
+            allow_noisy: false,
+            gate: None,
+        }
+    }
+
+    /// `row`, not judged: a run of its pair was disturbed.
+    fn inconclusive(mut r: Row) -> Row {
+        r.verdict = Verdict::Inconclusive;
+        r
+    }
+
+    fn noisy(side: Side, engine: &str) -> Disturbed {
+        Disturbed {
+            side,
+            engine: engine.into(),
+            state: RunState::Noisy,
+            reason: "other processes kept 1.20 CPU cores busy".into(),
         }
     }
 
@@ -492,11 +716,8 @@ mod tests {
 
     #[test]
     fn the_gate_needs_both_the_threshold_and_significance() {
-        let c = Comparison {
-            a: "a.json".into(),
-            b: "b.json".into(),
-            warnings: vec![],
-            rows: vec![
+        let c = comparison(
+            vec![
                 // +50 % but not significant.
                 row(
                     "lne",
@@ -511,13 +732,79 @@ mod tests {
                 // -20 %, significant.
                 row("lne", "total", 10.0, 8.0, [-2.5, -1.5], Verdict::Faster),
             ],
-            unmatched: vec![],
-        };
+            vec![],
+        );
         assert_eq!(c.slower_than(10.0).len(), 1);
-        let m = c.fail_if_slower(10.0).unwrap();
-        assert!(m.contains("lne inference +20.00 %"), "{m}");
-        assert!(!m.contains('\n') && !m.contains("preprocess"), "{m}");
-        assert_eq!(c.fail_if_slower(25.0), None);
+        let g = c.judge(10.0);
+        assert_eq!(g.outcome, GateOutcome::Fail);
+        assert!(
+            g.message.contains("lne inference +20.00 %"),
+            "{}",
+            g.message
+        );
+        assert!(
+            !g.message.contains('\n') && !g.message.contains("preprocess"),
+            "{}",
+            g.message
+        );
+        assert_eq!(c.judge(25.0).outcome, GateOutcome::Pass);
         assert!(c.table().lines().all(|l| l.chars().count() <= WIDTH));
+    }
+
+    #[test]
+    fn a_slowdown_of_a_disturbed_run_is_inconclusive_not_a_failure() {
+        // The issue's case: both runs NOISY, B +23.5 % "slower".
+        let c = comparison(
+            vec![inconclusive(row(
+                "lne",
+                "total",
+                4.0,
+                4.94,
+                [0.5, 1.4],
+                Verdict::Slower,
+            ))],
+            vec![noisy(Side::A, "lne"), noisy(Side::B, "lne")],
+        );
+        assert!(c.slower_than(5.0).is_empty());
+        let g = c.judge(5.0);
+        assert_eq!(g.outcome, GateOutcome::Inconclusive, "{}", g.message);
+        // Which run, which state, the recorded reason, and what the
+        // statistics alone would have said.
+        for want in [
+            "A's lne run is NOISY: other processes kept 1.20 CPU cores busy",
+            "B's lne run is NOISY",
+            "it would fail on lne total +23.50 %",
+            "--allow-noisy",
+        ] {
+            assert!(g.message.contains(want), "{want}: {}", g.message);
+        }
+        assert!(!g.message.contains('\n'), "{}", g.message);
+        let table = c.table();
+        assert!(
+            table.contains("inconclusive: A's lne run is NOISY"),
+            "{table}"
+        );
+        let total = table.lines().find(|l| l.trim_start().starts_with("total"));
+        assert!(total.unwrap().ends_with("inconclusive"), "{table}");
+        assert!(table.lines().all(|l| l.chars().count() <= WIDTH), "{table}");
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["rows"][0]["verdict"], "inconclusive");
+        assert_eq!(json["rows"][0]["difference"]["verdict"], "slower");
+        assert_eq!(json["disturbed"][1]["side"], "B");
+        assert_eq!(json["disturbed"][1]["state"], "noisy");
+
+        // A judged pair that fails still fails beside an inconclusive one;
+        // a judged pair that passes does not make the whole pass.
+        let mut c = c;
+        c.rows.push(row(
+            "onnxruntime",
+            "total",
+            5.0,
+            6.0,
+            [0.5, 1.5],
+            Verdict::Slower,
+        ));
+        assert_eq!(c.judge(5.0).outcome, GateOutcome::Fail);
+        assert_eq!(c.judge(50.0).outcome, GateOutcome::Inconclusive);
     }
 }

@@ -23,7 +23,7 @@ use std::fmt::Write;
 use lpdnn_monitors::Metric;
 
 use crate::report::{AnchorStats, EngineRun, Report, RunState};
-use crate::stats::{samples_needed, Stats};
+use crate::stats::{samples_needed, Ranked, Ranking};
 use charts::{engine_color, Dist};
 use svg::escape;
 
@@ -36,6 +36,25 @@ pub(crate) fn timed_stage(run: &EngineRun) -> &'static str {
         }
         _ => "total",
     }
+}
+
+/// The engines of `runs` ranked by their timed stage's steady-state mean
+/// (runs without a steady state left out); `None` when none has one.
+pub(crate) fn ranking(runs: &[EngineRun]) -> Option<Ranking<'_>> {
+    Ranking::of(
+        runs.iter()
+            .filter_map(|r| {
+                let s = r.phases.steady.as_ref()?;
+                let a = s.anchors.get(timed_stage(r))?;
+                Some(Ranked {
+                    engine: &r.engine,
+                    stage: timed_stage(r),
+                    stats: &a.real_ms,
+                    throughput_per_s: s.throughput_per_s,
+                })
+            })
+            .collect(),
+    )
 }
 
 /// Milliseconds with three or four significant figures.
@@ -376,54 +395,52 @@ fn header(out: &mut String, report: &Report, slugs: &[String]) {
     out.push_str("<a href=\"#provenance\">Provenance</a></nav></header>\n");
 
     // The answer first.
-    let mut ranked: Vec<(&EngineRun, &Stats, f64)> = report
-        .runs
-        .iter()
-        .filter_map(|r| {
-            let s = r.phases.steady.as_ref()?;
-            let a = s.anchors.get(timed_stage(r))?;
-            Some((r, &a.real_ms, s.throughput_per_s))
-        })
-        .collect();
-    ranked.sort_by(|a, b| a.1.mean.total_cmp(&b.1.mean));
-    if let Some((best, s, tput)) = ranked.first() {
+    if let Some(ranking) = ranking(&report.runs) {
+        let best = ranking.fastest();
+        let s = best.stats;
+        let several = ranking.by_mean.len() > 1;
         let _ = write!(
             out,
             "<div class=\"verdict\">{}<b>{}</b>, {} ± {} ms per input ({}, mean and 95 % CI), \
              p99 {} ms, {:.2} inputs/s.",
-            if ranked.len() > 1 {
-                "Fastest here: "
-            } else {
-                ""
-            },
-            escape(&best.engine),
+            if several { "Fastest here: " } else { "" },
+            escape(best.engine),
             fmt_ms(s.mean),
             fmt_ms(s.ci95_half()),
-            timed_stage(best),
+            best.stage,
             fmt_ms(s.p99),
-            tput
+            best.throughput_per_s
         );
-        if ranked.len() > 1 {
-            let others: Vec<String> = ranked[1..]
+        if several {
+            let others: Vec<String> = ranking.by_mean[1..]
                 .iter()
-                .map(|(r, o, _)| {
+                .map(|o| {
                     format!(
                         "{} {} ms ({:.2}×)",
-                        escape(&r.engine),
-                        fmt_ms(o.mean),
-                        o.mean / s.mean
+                        escape(o.engine),
+                        fmt_ms(o.stats.mean),
+                        o.stats.mean / s.mean
                     )
                 })
                 .collect();
             let _ = write!(out, " Then: {}.", others.join(", "));
-            let (second, s2, _) = ranked[1];
-            if s2.ci95[0] <= s.ci95[1] {
+            if !ranking.within.is_empty() {
+                let names: Vec<String> = ranking.within.iter().map(|o| escape(o.engine)).collect();
                 let _ = write!(
                     out,
-                    " The 95 % intervals of {} and {} overlap: this run does not tell them \
+                    " The 95 % interval of {} overlaps that of {}: this run does not tell them \
                      apart (<code>lpdnn-host compare</code> tests it).",
-                    escape(&best.engine),
-                    escape(&second.engine)
+                    escape(best.engine),
+                    names.join(", ")
+                );
+            }
+            if let Some(low) = ranking.lowest_p99 {
+                let _ = write!(
+                    out,
+                    " The p99 ranks them otherwise: {} has the lowest, {} ms against {} ms.",
+                    escape(low.engine),
+                    fmt_ms(low.stats.p99),
+                    fmt_ms(s.p99)
                 );
             }
         }

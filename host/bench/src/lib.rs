@@ -12,6 +12,7 @@ mod benchmark;
 mod compare;
 mod dataset;
 mod html;
+mod isolate;
 pub mod noise;
 mod provenance;
 mod report;
@@ -22,10 +23,11 @@ mod text;
 
 use std::path::PathBuf;
 
-pub use benchmark::Benchmark;
-pub use compare::{compare_reports, Comparison, Row};
+pub use benchmark::{Benchmark, Refusal};
+pub use compare::{compare_reports, Comparison, Disturbed, Gate, GateOutcome, Row, Side};
 pub use dataset::{load_dataset, load_tensor_sets, read_npy, Input};
 pub use html::html_report;
+pub use isolate::CHILD_PREFIX;
 pub use provenance::{Build, Provenance};
 pub use report::{
     AnchorStats, BenchConfigRecord, EndedBy, EngineFailure, EngineRun, Phases, Report, RunState,
@@ -33,7 +35,9 @@ pub use report::{
 };
 pub use runner::{BenchConfig, Event, Observer, Phase, Sample, Stop, WarmupPlan};
 pub use subject::{ModelInputs, Subject};
-pub use text::{anchor_csv, cross_engine_table, text_report, Detail, WIDTH};
+pub use text::{
+    anchor_csv, cross_engine_table, text_report, text_report_without_errors, Detail, WIDTH,
+};
 
 /// Errors of a benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -97,9 +101,43 @@ pub enum BenchError {
         /// Why.
         message: String,
     },
+    /// An engine's run in a process of its own failed there (the child's
+    /// error, as one line).
+    #[error("{0}")]
+    InChild(String),
+    /// An engine's process could not start, or ended without a result.
+    #[error("{0}")]
+    ChildProcess(String),
+    /// Engines that cannot run the subject, found before anything was
+    /// measured.
+    #[error("{}", cannot_run(subject, refusals))]
+    CannotRun {
+        /// The app or model, as named.
+        subject: String,
+        /// Each engine that cannot, with why.
+        refusals: Vec<Refusal>,
+    },
     /// Writing raw samples failed.
     #[error("cannot write samples: {0}")]
     Samples(std::io::Error),
+}
+
+/// The text of [`BenchError::CannotRun`]: one line, then one per engine.
+fn cannot_run(subject: &str, refusals: &[Refusal]) -> String {
+    let mut text = format!(
+        "{} cannot run {subject}; nothing was measured",
+        match refusals.len() {
+            1 => "1 engine".to_owned(),
+            n => format!("{n} engines"),
+        }
+    );
+    for r in refusals {
+        text.push_str(&format!("\n  {}: {}", r.engine, r.reason));
+        if let Some(hint) = &r.hint {
+            text.push_str(&format!("\n    {hint}"));
+        }
+    }
+    text
 }
 
 /// An error and its causes on one line, each cause once (a message that

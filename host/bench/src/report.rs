@@ -210,18 +210,27 @@ impl Serialize for AnchorTable {
 }
 
 impl<'de> Deserialize<'de> for AnchorTable {
+    /// In the file's order (the recording order), as an engine's child
+    /// process hands its run over and as a result is read back.
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        // serde_json keeps object order with `preserve_order`; without it a
-        // read-back result is in name order, which only affects display.
-        let map = serde_json::Map::<String, serde_json::Value>::deserialize(d)?;
-        map.into_iter()
-            .map(|(k, v)| {
-                serde_json::from_value(v)
-                    .map(|s| (k, s))
-                    .map_err(serde::de::Error::custom)
-            })
-            .collect::<Result<_, _>>()
-            .map(AnchorTable)
+        struct InOrder;
+        impl<'de> serde::de::Visitor<'de> for InOrder {
+            type Value = AnchorTable;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of anchor statistics")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<AnchorTable, A::Error> {
+                let mut table = Vec::new();
+                while let Some(entry) = map.next_entry::<String, AnchorStats>()? {
+                    table.push(entry);
+                }
+                Ok(AnchorTable(table))
+            }
+        }
+        d.deserialize_map(InOrder)
     }
 }
 
@@ -424,4 +433,33 @@ pub struct InputPrediction {
     pub input: String,
     /// What the post-processor returned.
     pub prediction: serde_json::Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Read back, a table keeps the recording order (pre-processing before
+    /// inference), not the names' order.
+    #[test]
+    fn an_anchor_table_reads_back_in_its_order() {
+        let stats = |ms: f64| {
+            let s = Stats::of(&[ms, ms * 1.1]).unwrap();
+            AnchorStats {
+                real_ms: s.clone(),
+                cpu_ms: s,
+                alloc_bytes: None,
+                throughput_per_s: 1e3 / ms,
+            }
+        };
+        let table = AnchorTable(vec![
+            ("preprocess".into(), stats(2.0)),
+            ("inference".into(), stats(5.0)),
+            ("total".into(), stats(7.0)),
+        ]);
+        let json = serde_json::to_string(&table).unwrap();
+        let back: AnchorTable = serde_json::from_str(&json).unwrap();
+        let names = |t: &AnchorTable| t.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&back), ["preprocess", "inference", "total"]);
+    }
 }

@@ -149,6 +149,9 @@ pub enum Verdict {
     Slower,
     /// The interval of the difference contains 0.
     NoSignificantDifference,
+    /// Not judged: a run on either side was disturbed (NOISY, THROTTLED or
+    /// partial). `compare` gives it; [`compare`] never does.
+    Inconclusive,
 }
 
 impl std::fmt::Display for Verdict {
@@ -157,6 +160,7 @@ impl std::fmt::Display for Verdict {
             Verdict::Faster => "faster",
             Verdict::Slower => "slower",
             Verdict::NoSignificantDifference => "no significant difference",
+            Verdict::Inconclusive => "inconclusive",
         })
     }
 }
@@ -215,6 +219,62 @@ pub fn compare(a: &Stats, b: &Stats) -> Difference {
     }
 }
 
+/// One engine's time per input, as ranked by [`Ranking`].
+#[derive(Debug, Clone, Copy)]
+pub struct Ranked<'a> {
+    /// The engine.
+    pub engine: &'a str,
+    /// The stage timed as a whole: `total`, or `inference` alone.
+    pub stage: &'a str,
+    /// Its steady-state real time per input (that stage), ms.
+    pub stats: &'a Stats,
+    /// Its throughput over the steady state, inputs per second.
+    pub throughput_per_s: f64,
+}
+
+/// The answer to "which engine is fastest?": the engines by mean time per
+/// input, those the fastest's 95 % interval does not tell apart from it,
+/// and whether the p99 ranks them otherwise. The text report's headline
+/// and the HTML report's say the same thing from it.
+#[derive(Debug, Clone)]
+pub struct Ranking<'a> {
+    /// Every engine, fastest mean first.
+    pub by_mean: Vec<Ranked<'a>>,
+    /// The others whose 95 % interval of the mean overlaps the fastest's
+    /// (this run does not tell them apart), in rank order.
+    pub within: Vec<Ranked<'a>>,
+    /// The engine with the lowest p99 when it is not the fastest by mean.
+    pub lowest_p99: Option<Ranked<'a>>,
+}
+
+impl<'a> Ranking<'a> {
+    /// Ranks `entries`; `None` when there are none.
+    pub fn of(mut entries: Vec<Ranked<'a>>) -> Option<Ranking<'a>> {
+        entries.sort_by(|a, b| a.stats.mean.total_cmp(&b.stats.mean));
+        let best = *entries.first()?;
+        let within = entries[1..]
+            .iter()
+            .filter(|o| o.stats.ci95[0] <= best.stats.ci95[1])
+            .copied()
+            .collect();
+        let lowest_p99 = entries
+            .iter()
+            .min_by(|a, b| a.stats.p99.total_cmp(&b.stats.p99))
+            .filter(|l| l.stats.p99 < best.stats.p99)
+            .copied();
+        Some(Ranking {
+            by_mean: entries,
+            within,
+            lowest_p99,
+        })
+    }
+
+    /// The fastest engine by mean.
+    pub fn fastest(&self) -> Ranked<'a> {
+        self.by_mean[0]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +319,44 @@ mod tests {
         );
         assert!(!w.contains("p90"), "{w}");
         assert_eq!(percentile_warning("total", 10_000), None);
+    }
+
+    #[test]
+    fn ranking_names_the_fastest_those_within_its_interval_and_a_lower_p99() {
+        // a: mean 10; b: mean 10.01, its interval overlaps a's; c: mean 20.
+        let a: Vec<f64> = (0..100).map(|i| 9.9 + (i % 3) as f64 * 0.1).collect();
+        let b: Vec<f64> = (0..100).map(|i| 9.91 + (i % 3) as f64 * 0.1).collect();
+        let c: Vec<f64> = (0..100).map(|i| 19.9 + (i % 3) as f64 * 0.1).collect();
+        let (a, b, c) = (
+            Stats::of(&a).unwrap(),
+            Stats::of(&b).unwrap(),
+            Stats::of(&c).unwrap(),
+        );
+        let entry = |engine, stats| Ranked {
+            engine,
+            stage: "total",
+            stats,
+            throughput_per_s: 0.0,
+        };
+        let r = Ranking::of(vec![entry("c", &c), entry("b", &b), entry("a", &a)]).unwrap();
+        fn names<'a>(v: &[Ranked<'a>]) -> Vec<&'a str> {
+            v.iter().map(|e| e.engine).collect()
+        }
+        assert_eq!(names(&r.by_mean), ["a", "b", "c"]);
+        assert_eq!(r.fastest().engine, "a");
+        assert_eq!(names(&r.within), ["b"]);
+        // p99 agrees with the mean here (a's 10.1 < b's 10.11).
+        assert!(r.lowest_p99.is_none(), "{:?}", r.lowest_p99);
+        // Make a's tail long: b now has the lowest p99.
+        let mut a2: Vec<f64> = (0..100).map(|i| 9.7 + (i % 3) as f64 * 0.1).collect();
+        a2[0] = 15.0;
+        a2[1] = 15.0;
+        let a2 = Stats::of(&a2).unwrap();
+        assert!(a2.mean < b.mean && a2.p99 > b.p99);
+        let r = Ranking::of(vec![entry("b", &b), entry("a", &a2)]).unwrap();
+        assert_eq!(r.fastest().engine, "a");
+        assert_eq!(r.lowest_p99.map(|e| e.engine), Some("b"));
+        assert!(Ranking::of(vec![]).is_none());
     }
 
     #[test]

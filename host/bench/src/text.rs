@@ -60,6 +60,16 @@ pub enum Detail {
 
 /// The seed-style text of a whole report.
 pub fn text_report(report: &Report, detail: Detail) -> String {
+    text_of(report, detail, true)
+}
+
+/// [`text_report`] without the failed engines' errors, for a caller that
+/// printed each on stderr as it happened (once is enough).
+pub fn text_report_without_errors(report: &Report, detail: Detail) -> String {
+    text_of(report, detail, false)
+}
+
+fn text_of(report: &Report, detail: Detail, errors: bool) -> String {
     let mut out = String::new();
     if let Some(kernel) = &report.provenance.host.emulated_on {
         say(
@@ -74,8 +84,11 @@ pub fn text_report(report: &Report, detail: Detail) -> String {
     }
     if report.runs.len() > 1 {
         let _ = writeln!(out, "{}", cross_engine_table(&report.runs));
+        if let Some(line) = fastest_line(&report.runs) {
+            say(&mut out, detail, "fastest: ", &line);
+        }
     }
-    for f in &report.errors {
+    for f in report.errors.iter().filter(|_| errors) {
         say(
             &mut out,
             detail,
@@ -90,6 +103,35 @@ pub fn text_report(report: &Report, detail: Detail) -> String {
         );
     }
     out
+}
+
+/// The answer to "which engine is fastest?" (the HTML report's headline,
+/// from the same [`crate::stats::Ranking`]): the fastest by mean with its
+/// 95 % interval, the others within that interval (not told apart from it),
+/// and the engine with the lowest p99 when it is another, e.g. `ncnn 3.912
+/// ± 0.041 ms (inference, 95 % CI); lne within it; p99 lower: lne 4.210
+/// ms`. `None` with fewer than two engines timed.
+pub(crate) fn fastest_line(runs: &[EngineRun]) -> Option<String> {
+    let ranking = crate::html::ranking(runs).filter(|r| r.by_mean.len() > 1)?;
+    let best = ranking.fastest();
+    let ms = crate::html::fmt_ms;
+    let mut line = format!(
+        "{} {} ± {} ms ({}, 95 % CI)",
+        best.engine,
+        ms(best.stats.mean),
+        ms(best.stats.ci95_half()),
+        best.stage,
+    );
+    if ranking.within.is_empty() {
+        line.push_str("; the others beyond it");
+    } else {
+        let names: Vec<&str> = ranking.within.iter().map(|r| r.engine).collect();
+        let _ = write!(line, "; {} within it", names.join(", "));
+    }
+    if let Some(low) = ranking.lowest_p99 {
+        let _ = write!(line, "; p99 lower: {} {} ms", low.engine, ms(low.stats.p99));
+    }
+    Some(line)
 }
 
 /// What a result measured under user-mode emulation is worth.
@@ -294,8 +336,10 @@ fn table(out: &mut String, title: &str, head: &[String], rows: &[Vec<String>]) {
 }
 
 /// The anchor table of one run's steady state. Brief: calls, mean, 95 %
-/// interval, p50/p90/p99, CPU time, calls per second. Wide: every
-/// statistic and the heap bytes allocated per call.
+/// interval, p50/p90/p99, CPU time. Wide: every statistic and the heap
+/// bytes allocated per call. Neither shows a stage's calls per second
+/// (1000 / its mean): the run's one throughput is its steady state's
+/// inputs/s, iterations over the phase's seconds, printed above the table.
 pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
     let mut out = String::new();
     let Some(steady) = &run.phases.steady else {
@@ -308,7 +352,6 @@ pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
             "Steady state per stage (real time unless marked CPU; ± is the 95 % CI half-width)",
             owned(&[
                 "stage", "calls", "mean ms", "± ms", "p50 ms", "p90 ms", "p99 ms", "CPU ms",
-                "calls/s",
             ]),
             steady
                 .anchors
@@ -325,7 +368,6 @@ pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
                         ms(r.p90),
                         ms(r.p99),
                         ms(a.cpu_ms.mean),
-                        format!("{:.1}", a.throughput_per_s),
                     ]
                 })
                 .collect(),

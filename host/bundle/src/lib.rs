@@ -6,6 +6,8 @@
 //! and folders, each under the target folder (no absolute path, no `..`,
 //! no link, no device), within a count and a size; and [`check`] loads the
 //! app and refuses one whose files lie outside the bundle or are missing.
+//! [`outline`] makes the same checks as the archive streams without
+//! writing its files out (the service's check at upload).
 
 #![warn(missing_docs)]
 
@@ -138,6 +140,9 @@ pub enum BundleError {
     /// Too many bytes once unpacked.
     #[error("the bundle unpacks to more than {} MiB", .0 >> 20)]
     TooLarge(u64),
+    /// `app.json` is larger than an app file can be.
+    #[error("the bundle's app.json is larger than {} KiB", .0 >> 10)]
+    AppTooLarge(u64),
     /// No `app.json` at the root.
     #[error("the bundle has no app.json at its root (entries: {0})")]
     NoApp(String),
@@ -187,9 +192,22 @@ fn inside(entry: &Path) -> Result<Option<PathBuf>, BundleError> {
     Ok((!out.as_os_str().is_empty()).then_some(out))
 }
 
+/// The largest `app.json` [`outline`] takes.
+pub const APP_JSON_MAX: u64 = 1 << 20;
+
+/// What unpacking writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Every file with its bytes.
+    Files,
+    /// The folders, `app.json`, and every other file empty.
+    Outline,
+}
+
 /// Counts entries and bytes against the limits as files are written.
 struct Budget {
     limits: Limits,
+    mode: Mode,
     entries: usize,
     bytes: u64,
 }
@@ -203,17 +221,42 @@ impl Budget {
         Ok(())
     }
 
-    /// Writes `from` to `path` (under `dir`), within the byte budget.
-    fn write(&mut self, dir: &Path, rel: &Path, from: &mut dyn Read) -> Result<(), BundleError> {
+    /// Writes `from` to `path` (under `dir`), within the byte budget: a
+    /// file whose declared size is past it is refused before it is read,
+    /// and the bytes are counted as they inflate, whatever it declares.
+    fn write(
+        &mut self,
+        dir: &Path,
+        rel: &Path,
+        declared: u64,
+        from: &mut dyn Read,
+    ) -> Result<(), BundleError> {
+        let left = self.limits.bytes - self.bytes;
+        if declared > left {
+            return Err(BundleError::TooLarge(self.limits.bytes));
+        }
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
             std::fs::create_dir_all(parent)?;
         }
-        let left = self.limits.bytes - self.bytes;
         // A file already there (a second entry of the same name) is
         // replaced, never followed: nothing unpacked is a link.
         let mut out = File::create(&path)?;
-        let n = std::io::copy(&mut from.take(left + 1), &mut out)?;
+        let n = if self.mode == Mode::Files || rel == Path::new("app.json") {
+            let cap = if self.mode == Mode::Files {
+                left
+            } else {
+                left.min(APP_JSON_MAX)
+            };
+            let n = std::io::copy(&mut from.take(cap + 1), &mut out)?;
+            if n > cap && cap < left {
+                return Err(BundleError::AppTooLarge(APP_JSON_MAX));
+            }
+            n
+        } else {
+            // Read to its end (the archive's checks run), kept nowhere.
+            std::io::copy(&mut from.take(left + 1), &mut std::io::sink())?
+        };
         if n > left {
             return Err(BundleError::TooLarge(self.limits.bytes));
         }
@@ -225,9 +268,29 @@ impl Budget {
 /// Unpacks `bytes` into `dir` (which should be empty): regular files and
 /// folders only, each inside `dir`, within `limits`. Gives the format.
 pub fn unpack(bytes: &[u8], dir: &Path, limits: Limits) -> Result<BundleFormat, BundleError> {
+    unpack_as(bytes, dir, limits, Mode::Files)
+}
+
+/// Checks `bytes` as [`unpack`] does, entry by entry as the archive
+/// streams (paths, kinds, count, sizes as they inflate; each file read to
+/// its end into nothing), but writes only its outline into `dir`: the
+/// folders, `app.json` (at most [`APP_JSON_MAX`] bytes) and every other
+/// file empty — enough for [`check`] to judge the app, in a scratch space
+/// that stays small whatever the archive inflates to. Gives the format.
+pub fn outline(bytes: &[u8], dir: &Path, limits: Limits) -> Result<BundleFormat, BundleError> {
+    unpack_as(bytes, dir, limits, Mode::Outline)
+}
+
+fn unpack_as(
+    bytes: &[u8],
+    dir: &Path,
+    limits: Limits,
+    mode: Mode,
+) -> Result<BundleFormat, BundleError> {
     let format = sniff(bytes).ok_or(BundleError::NotABundle)?;
     let mut budget = Budget {
         limits,
+        mode,
         entries: 0,
         bytes: 0,
     };
@@ -264,7 +327,10 @@ fn unpack_tar<R: Read>(
         match (kind, rel) {
             (T::Directory, Some(rel)) => std::fs::create_dir_all(dir.join(rel))?,
             (T::Directory, None) => {}
-            (T::Regular | T::Continuous, Some(rel)) => budget.write(dir, &rel, &mut entry)?,
+            (T::Regular | T::Continuous, Some(rel)) => {
+                let declared = entry.size();
+                budget.write(dir, &rel, declared, &mut entry)?
+            }
             // pax and GNU long-name headers are read by the tar crate itself.
             (T::XHeader | T::XGlobalHeader | T::GNULongName, _) => {}
             (kind, _) => {
@@ -303,7 +369,10 @@ fn unpack_zip(bytes: &[u8], dir: &Path, budget: &mut Budget) -> Result<(), Bundl
         }
         match rel {
             Some(rel) if file.is_dir() => std::fs::create_dir_all(dir.join(rel))?,
-            Some(rel) => budget.write(dir, &rel, &mut file)?,
+            Some(rel) => {
+                let declared = file.size();
+                budget.write(dir, &rel, declared, &mut file)?
+            }
             None => {}
         }
     }
@@ -503,6 +572,100 @@ mod tests {
         broken.truncate(20);
         let (_, r) = unpacked(&broken);
         assert!(matches!(r, Err(BundleError::Damaged { .. })), "{r:?}");
+    }
+
+    #[test]
+    fn an_outline_holds_the_app_and_empty_files_and_is_enough_to_check() {
+        let app = br#"{"name": "x", "class": "image_classification",
+            "preprocessor": {"component": "pre.wasm"}, "engine": {"name": "lne"},
+            "model": {"onnx": "m.onnx"}, "postprocessor": {"component": "post.wasm"},
+            "labels": "l.txt"}"#;
+        let big = vec![7u8; 100_000];
+        let bytes = tar_of(&[
+            ("app.json", app),
+            ("pre.wasm", b"wasm"),
+            ("post.wasm", b"wasm"),
+            ("m.onnx", &big),
+            ("l.txt", b"a\n"),
+            ("inputs/a.png", &big),
+        ]);
+        let dir = tempfile::tempdir().unwrap();
+        let format = outline(&bytes, dir.path(), Limits::default()).unwrap();
+        assert_eq!(format, BundleFormat::Tar);
+        assert_eq!(std::fs::read(dir.path().join("app.json")).unwrap(), app);
+        for empty in ["m.onnx", "inputs/a.png", "pre.wasm"] {
+            let len = std::fs::metadata(dir.path().join(empty)).unwrap().len();
+            assert_eq!(len, 0, "{empty}");
+        }
+        check(dir.path(), "lne", &[ModelFormat::Onnx]).unwrap();
+        // The sizes still count, though nothing is written.
+        let limits = Limits {
+            entries: 10,
+            bytes: 150_000,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let e = outline(&bytes, dir.path(), limits).unwrap_err();
+        assert!(matches!(e, BundleError::TooLarge(150_000)), "{e}");
+    }
+
+    #[test]
+    fn a_declared_size_past_the_budget_is_refused_before_it_is_read() {
+        // The header says 1 MiB; the data is not even there.
+        let mut h = tar::Header::new_old();
+        h.as_old_mut().name[..5].copy_from_slice(b"big.x");
+        h.set_size(1 << 20);
+        h.set_mode(0o644);
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_cksum();
+        let mut bytes = h.as_bytes().to_vec();
+        bytes.extend_from_slice(&[0u8; 512]);
+        let limits = Limits {
+            entries: 10,
+            bytes: 6000,
+        };
+        for mode in [Mode::Files, Mode::Outline] {
+            let dir = tempfile::tempdir().unwrap();
+            let e = unpack_as(&bytes, dir.path(), limits, mode).unwrap_err();
+            assert!(matches!(e, BundleError::TooLarge(6000)), "{mode:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn an_outline_refuses_a_zip_bomb_and_a_huge_app_json_writing_nothing_big() {
+        let mut z = zip::ZipWriter::new(Cursor::new(Vec::new()));
+        let deflated = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated);
+        z.start_file("inputs/zeros.bin", deflated).unwrap();
+        std::io::Write::write_all(&mut z, &vec![0u8; 1 << 20]).unwrap();
+        let bomb = z.finish().unwrap().into_inner();
+        assert!(bomb.len() < 16 << 10, "{}", bomb.len());
+        let limits = Limits {
+            entries: 10,
+            bytes: 512 << 10,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let e = outline(&bomb, dir.path(), limits).unwrap_err();
+        assert!(matches!(e, BundleError::TooLarge(_)), "{e}");
+        // Within the budget it passes, and the file is there empty.
+        outline(&bomb, dir.path(), Limits::default()).unwrap();
+        let len = std::fs::metadata(dir.path().join("inputs/zeros.bin"))
+            .unwrap()
+            .len();
+        assert_eq!(len, 0);
+
+        let huge = vec![b' '; APP_JSON_MAX as usize + 1];
+        let dir = tempfile::tempdir().unwrap();
+        let e = outline(
+            &tar_of(&[("app.json", &huge)]),
+            dir.path(),
+            Limits::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(e, BundleError::AppTooLarge(_)), "{e}");
+        assert!(
+            e.to_string().contains("app.json is larger than 1024 KiB"),
+            "{e}"
+        );
     }
 
     #[test]

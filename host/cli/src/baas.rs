@@ -76,6 +76,16 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         #[arg(long = "input-shape", value_name = "NAME=DIMS")]
         input_shapes: Vec<String>,
     },
+    /// Your jobs (those of your token; all jobs on a service without
+    /// tokens), newest first.
+    List {
+        /// At most this many (1 to 1000).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        limit: u32,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// A job's state.
     Status {
         /// The job's id.
@@ -195,6 +205,7 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
                 duration_s: duration,
                 warmup,
                 input_shapes,
+                name: None,
             };
             let job = client.submit(&model_path, &target, &options)?;
             if !wait {
@@ -219,6 +230,15 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
                     Ok(ExitCode::FAILURE)
                 }
             }
+        }
+        BaasCommand::List { limit, json } => {
+            let jobs = client.jobs(limit)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&jobs)?);
+            } else {
+                print!("{}", jobs_table(&jobs, now_ms()));
+            }
+            Ok(ExitCode::SUCCESS)
         }
         BaasCommand::Status { id } => {
             let job = client.job(&id)?;
@@ -305,4 +325,139 @@ fn devices_table(devices: &serde_json::Value) -> String {
         }
     }
     out
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// `s` cut to `width` characters, `…` marking a cut.
+fn cell(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        s.to_owned()
+    } else {
+        let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
+        out.push('…');
+        out
+    }
+}
+
+/// How long ago `ms` was, in one short word (`42s`, `5m`, `3h`, `12d`).
+fn age(ms: i64, now: i64) -> String {
+    let s = (now - ms).max(0) / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86_400),
+    }
+}
+
+/// The jobs as a table of at most 100 columns: the full id (what `status`
+/// and `result` take), the state, where it ran and the uploaded file's name.
+fn jobs_table(jobs: &[Job], now: i64) -> String {
+    if jobs.is_empty() {
+        return "no jobs yet\n".into();
+    }
+    let row = |cols: [&str; 6]| {
+        format!(
+            "{:<36} {:<19} {:<11} {:<13} {:>5} {}\n",
+            cols[0],
+            cell(cols[1], 19),
+            cell(cols[2], 11),
+            cell(cols[3], 13),
+            cols[4],
+            cell(cols[5], 11)
+        )
+    };
+    let mut out = row(["ID", "STATE", "ENGINE", "PLATFORM", "AGE", "NAME"]);
+    for job in jobs {
+        let state = match (job.result, job.failure) {
+            (Some(JobResult::Passed), _) => "passed".to_owned(),
+            (Some(JobResult::Failed), Some(f)) => format!("failed: {f}"),
+            (Some(JobResult::Failed), None) => "failed".to_owned(),
+            (None, _) => job.status.to_string(),
+        };
+        let name = job
+            .spec
+            .options
+            .name
+            .as_deref()
+            .unwrap_or(match job.spec.subject {
+                lpdnn_baas_api::SubjectKind::Model => "-",
+                lpdnn_baas_api::SubjectKind::Bundle => "(bundle)",
+            });
+        out.push_str(&row([
+            &job.id,
+            &state,
+            &job.spec.engine,
+            &job.spec.platform,
+            &age(job.created_ms, now),
+            name,
+        ]));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lpdnn_baas_api::{FailureKind, JobOptions, JobSpec, SubjectKind};
+
+    fn job(name: Option<&str>, result: Option<JobResult>) -> Job {
+        Job {
+            id: "0f8fad5b-d9cb-469f-a165-70867728950e".into(),
+            owner: "alice".into(),
+            spec: JobSpec {
+                platform: "raspberry-pi-3b-plus-with-a-long-name".into(),
+                profile: "default".into(),
+                engine: "onnxruntime".into(),
+                device: "cpu".into(),
+                subject: SubjectKind::Model,
+                sha256: "ab".repeat(32),
+                format: "ONNX".into(),
+                options: JobOptions {
+                    name: name.map(str::to_owned),
+                    ..JobOptions::default()
+                },
+            },
+            status: JobStatus::Completed,
+            result,
+            failure: result
+                .filter(|r| *r == JobResult::Failed)
+                .map(|_| FailureKind::InfraError),
+            message: None,
+            attempts: 1,
+            worker: None,
+            created_ms: 0,
+            started_ms: None,
+            finished_ms: None,
+            retry_of: None,
+            sandbox: None,
+            progress: None,
+        }
+    }
+
+    #[test]
+    fn the_jobs_table_fits_100_columns_and_keeps_whole_ids() {
+        let jobs = [
+            job(
+                Some(&"a very long model name ".repeat(9)),
+                Some(JobResult::Failed),
+            ),
+            job(None, Some(JobResult::Passed)),
+        ];
+        let table = jobs_table(&jobs, 90_000_000);
+        assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+        assert!(
+            table.contains("0f8fad5b-d9cb-469f-a165-70867728950e"),
+            "{table}"
+        );
+        assert!(table.contains("failed: infra_error"), "{table}");
+        assert!(table.contains(" 1d "), "{table}");
+        assert_eq!(jobs_table(&[], 0), "no jobs yet\n");
+    }
 }

@@ -41,7 +41,7 @@ pub struct BenchmarkArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Passes over the dataset in the steady state.
-    #[arg(long)]
+    #[arg(long, short = 'n', visible_alias = "iterations")]
     pub number: Option<u64>,
     /// Steady-state duration, seconds. With --number, whichever ends first;
     /// with neither, 5 s.
@@ -119,6 +119,24 @@ pub struct BenchmarkArgs {
     /// The deployment package for --target-config (`lpdnn-host package`).
     #[arg(long, value_name = "DIR", requires = "target_config")]
     pub deployment_package: Option<PathBuf>,
+    /// The report's title (default: the app's name, or the model's file
+    /// name).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+    /// Run every engine in this one process. By default each of several
+    /// engines runs in a process of its own, so that its memory, threads and
+    /// libraries are its own, not also those of the engines before it.
+    #[arg(long)]
+    pub same_process: bool,
+    /// The child's side of a several-engine benchmark: run only ENGINE and
+    /// report to the parent on standard output (see `--same-process`).
+    #[arg(
+        long,
+        hide = true,
+        value_name = "ENGINE",
+        conflicts_with = "same_process"
+    )]
+    pub engine_child: Option<String>,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {
@@ -255,17 +273,54 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
 
     // Ctrl-C, SIGTERM (timeout, systemd, containers, CI) or SIGHUP: stop
     // after the current input and write what was measured; a second one
-    // quits at once.
+    // quits at once (an engine's child dies with its parent; in the child
+    // every signal only asks it to stop).
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupt.clone();
+        let child = args.engine_child.is_some();
         ctrlc::set_handler(move || {
-            if flag.swap(true, Ordering::SeqCst) {
+            if flag.swap(true, Ordering::SeqCst) && !child {
                 std::process::exit(130);
             }
         })
         .context("installing the Ctrl-C handler")?;
     }
+
+    let benchmark = Benchmark {
+        subject,
+        engines,
+        config,
+        source: args.app.display().to_string(),
+        dataset: args
+            .dataset
+            .as_ref()
+            .or(args.inputs.as_ref())
+            .map(|d| d.display().to_string())
+            .unwrap_or_default(),
+        title: args.title.clone(),
+        build: Build {
+            version: env!("CARGO_PKG_VERSION").into(),
+            commit: env!("LPDNN_GIT_COMMIT").into(),
+            target: env!("LPDNN_TARGET").into(),
+            profile: env!("LPDNN_PROFILE").into(),
+        },
+    };
+    if let Some(engine) = &args.engine_child {
+        // Not the locked handle: a line an engine library prints must not
+        // wait for the end of the run.
+        let mut out = std::io::BufWriter::new(std::io::stdout());
+        benchmark.serve_child(
+            runtime,
+            engine,
+            args.samples.is_some(),
+            &|| interrupt.load(Ordering::SeqCst),
+            &mut out,
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    // Every engine is checked against the subject before anything runs.
+    benchmark.check()?;
 
     // Every output is checked before the run, not lost after it.
     if let Some(path) = &args.filename {
@@ -292,38 +347,34 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         None => None,
     };
 
-    let benchmark = Benchmark {
-        subject,
-        engines,
-        config,
-        source: args.app.display().to_string(),
-        dataset: args
-            .dataset
-            .as_ref()
-            .or(args.inputs.as_ref())
-            .map(|d| d.display().to_string())
-            .unwrap_or_default(),
-        build: Build {
-            version: env!("CARGO_PKG_VERSION").into(),
-            commit: env!("LPDNN_GIT_COMMIT").into(),
-            target: env!("LPDNN_TARGET").into(),
-            profile: env!("LPDNN_PROFILE").into(),
-        },
-    };
     let mut observer = Terminal {
         bar: None,
         json: args.progress_json.then_some(None),
         samples,
         interrupt,
+        hints: Vec::new(),
     };
-    let report = benchmark.run(runtime, &mut observer);
+    let report = if benchmark.engines.len() > 1 && !args.same_process {
+        let exe = std::env::current_exe().context("finding this program to run each engine")?;
+        benchmark.run_isolated(&mut observer, &|engine| {
+            // The same arguments, so the same settings, and the engine
+            // this child runs.
+            let mut c = std::process::Command::new(&exe);
+            c.args(std::env::args_os().skip(1))
+                .arg("--engine-child")
+                .arg(engine);
+            c
+        })
+    } else {
+        benchmark.run(runtime, &mut observer)
+    };
     if let Some(mut s) = observer.samples {
         s.flush().context("writing --samples")?;
     }
 
     let mut out = std::io::stdout().lock();
     out.write_all(
-        lpdnn_bench::text_report(
+        lpdnn_bench::text_report_without_errors(
             &report,
             if args.wide {
                 Detail::Wide
@@ -338,6 +389,9 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     if !written.is_empty() {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("wrote {}", names.join(", "));
+    }
+    for hint in &observer.hints {
+        eprintln!("hint: {hint}");
     }
 
     Ok(if report.partial {
@@ -358,6 +412,9 @@ struct Terminal {
     json: Option<Option<crate::progress::JsonProgress>>,
     samples: Option<std::io::BufWriter<std::fs::File>>,
     interrupt: Arc<AtomicBool>,
+    /// What to do about the engines that failed, printed once after the
+    /// report.
+    hints: Vec<String>,
 }
 
 impl Observer for Terminal {
@@ -381,13 +438,17 @@ impl Observer for Terminal {
             bar.finish();
         }
         if let Err(e) = outcome {
+            // Once, here, as it happens (the text report leaves it out).
             eprintln!("error: engine {engine}: {}", crate::error_text(e));
             if let BenchError::InputShape {
                 example: Some(example),
                 ..
             } = e
             {
-                eprintln!("hint: give each size with --input-shape {example} (N: a size)");
+                let hint = format!("give each size with --input-shape {example} (N: a size)");
+                if !self.hints.contains(&hint) {
+                    self.hints.push(hint);
+                }
             }
         }
     }
@@ -547,6 +608,7 @@ pub fn compare(
     b: Option<&Path>,
     engines: &[String],
     fail_if_slower: Option<f64>,
+    allow_noisy: bool,
     json: bool,
 ) -> Result<ExitCode> {
     let engines = match engines {
@@ -569,7 +631,8 @@ pub fn compare(
             bail!("--fail-if-slower must be a percentage of at least 0, not {p}");
         }
     }
-    let c = lpdnn_bench::compare_reports(a, b.unwrap_or(a), engines)?;
+    let mut c = lpdnn_bench::compare_reports(a, b.unwrap_or(a), engines, allow_noisy)?;
+    c.gate = fail_if_slower.map(|p| c.judge(p));
     let mut out = std::io::stdout().lock();
     if json {
         serde_json::to_writer_pretty(&mut out, &c)?;
@@ -579,9 +642,19 @@ pub fn compare(
         out.write_all(c.table().as_bytes())?;
     }
     out.flush()?;
-    if let Some(message) = fail_if_slower.and_then(|p| c.fail_if_slower(p)) {
-        eprintln!("{message}");
-        return Ok(ExitCode::FAILURE);
-    }
-    Ok(ExitCode::SUCCESS)
+    // Exit status: 0 pass, 1 fail, 3 inconclusive (2 is clap's usage error).
+    Ok(match &c.gate {
+        None => ExitCode::SUCCESS,
+        Some(g) => match g.outcome {
+            lpdnn_bench::GateOutcome::Pass => ExitCode::SUCCESS,
+            lpdnn_bench::GateOutcome::Fail => {
+                eprintln!("{}", g.message);
+                ExitCode::FAILURE
+            }
+            lpdnn_bench::GateOutcome::Inconclusive => {
+                eprintln!("{}", g.message);
+                ExitCode::from(3)
+            }
+        },
+    })
 }

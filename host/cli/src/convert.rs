@@ -58,12 +58,12 @@ pub struct Converted {
 }
 
 /// Converts `model` (ONNX) to NCNN in `out_dir`, with the model's own fixed
-/// input shapes when `input_shapes` is empty. The NCNN model is loaded and
-/// run on a seeded input before anything is written: its outputs must match
-/// the source model's.
+/// input shapes for the inputs `input_shapes` does not name. The NCNN model
+/// is loaded and run on a seeded input before anything is written: its
+/// outputs must match the source model's.
 pub fn to_ncnn(
     model: &Path,
-    input_shapes: &[Vec<usize>],
+    input_shapes: &[ShapeArg],
     out_dir: Option<&Path>,
 ) -> Result<Converted> {
     let format = sniff_file(model).with_context(|| format!("cannot read {}", model.display()))?;
@@ -74,51 +74,7 @@ pub fn to_ncnn(
         );
     }
     let (inputs, outputs) = onnx_io(model)?;
-    let declared: Vec<Vec<usize>>;
-    let input_shapes = if input_shapes.is_empty() {
-        declared = inputs
-            .iter()
-            .map(|i| {
-                i.shape.iter().copied().collect::<Option<Vec<usize>>>().with_context(|| {
-                    format!(
-                        "input '{}' has an open dimension {}: give --input-shape for every input, in order",
-                        i.name,
-                        i.shape_string()
-                    )
-                })
-            })
-            .collect::<Result<_>>()?;
-        &declared[..]
-    } else {
-        input_shapes
-    };
-    if input_shapes.len() != inputs.len() {
-        bail!(
-            "--input-shape: the model has {} input(s) ({}), {} shape(s) given",
-            inputs.len(),
-            inputs
-                .iter()
-                .map(|i| i.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-            input_shapes.len()
-        );
-    }
-    for (shape, info) in input_shapes.iter().zip(&inputs) {
-        let fits = info.shape.len() == shape.len()
-            && info
-                .shape
-                .iter()
-                .zip(shape)
-                .all(|(w, g)| w.is_none_or(|w| w == *g));
-        if !fits {
-            bail!(
-                "--input-shape {shape:?} does not fit input '{}' {}",
-                info.name,
-                info.shape_string()
-            );
-        }
-    }
+    let input_shapes = &resolve_shapes(input_shapes, &inputs)?[..];
     let stem = model
         .file_stem()
         .context("the model path has no file name")?
@@ -298,13 +254,190 @@ fn self_check(
     ))
 }
 
-/// Parses `1,3,128,128` into a shape.
-pub fn parse_shape(s: &str) -> Result<Vec<usize>, String> {
-    let dims: Result<Vec<usize>, _> = s.split(',').map(|d| d.trim().parse::<usize>()).collect();
-    match dims {
-        Ok(d) if !d.is_empty() && d.iter().all(|&x| x > 0) => Ok(d),
-        _ => Err(format!(
-            "'{s}' is not a shape: give positive integers separated by commas, e.g. 1,3,224,224"
-        )),
+/// An `--input-shape` as given: `NAME=DIMS` (as `benchmark` takes it), or
+/// bare `DIMS` for a model of one input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeArg {
+    /// The input it is for; `None` for bare dimensions.
+    pub name: Option<String>,
+    /// The dimensions.
+    pub dims: Vec<usize>,
+}
+
+impl std::fmt::Display for ShapeArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(n) = &self.name {
+            write!(f, "{n}=")?;
+        }
+        f.write_str(&dims_text(&self.dims))
+    }
+}
+
+fn dims_text(dims: &[usize]) -> String {
+    dims.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Parses `NAME=1,3,128,128` (also `NAME:1x3x128x128`, as `benchmark`
+/// does), or bare `1,3,128,128`.
+pub fn parse_shape(s: &str) -> Result<ShapeArg, String> {
+    if s.contains(['=', ':']) {
+        let (name, dims) = lpdnn_engine_api::parse_input_shape(s)?;
+        return Ok(ShapeArg {
+            name: Some(name),
+            dims,
+        });
+    }
+    s.split([',', 'x'])
+        .map(|d| d.trim().parse::<usize>().ok().filter(|&d| d > 0))
+        .collect::<Option<Vec<usize>>>()
+        .map(|dims| ShapeArg { name: None, dims })
+        .ok_or_else(|| {
+            format!(
+                "'{s}' is not a shape: give NAME=DIMS with positive integers, e.g. \
+                 input=1,3,224,224"
+            )
+        })
+}
+
+/// The shape of every input, in model order: the one `given` names, else
+/// the model's own when it has no open dimension. Bare dimensions are
+/// taken for a model of one input only; errors name the model's inputs.
+fn resolve_shapes(given: &[ShapeArg], inputs: &[TensorInfo]) -> Result<Vec<Vec<usize>>> {
+    let listing = || {
+        inputs
+            .iter()
+            .map(|i| format!("{} {}", i.name, i.shape_string()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let example = |i: &TensorInfo| {
+        let dims: Vec<String> = i
+            .shape
+            .iter()
+            .map(|d| d.map_or("N".into(), |d| d.to_string()))
+            .collect();
+        format!("{}={}", i.name, dims.join(","))
+    };
+    let mut chosen: Vec<Option<&ShapeArg>> = vec![None; inputs.len()];
+    for g in given {
+        let index = match &g.name {
+            None if inputs.len() == 1 => 0,
+            None => bail!(
+                "--input-shape {g}: the model has {} inputs ({}): name the input, NAME=DIMS \
+                 (e.g. {})",
+                inputs.len(),
+                listing(),
+                inputs.first().map_or_else(String::new, example)
+            ),
+            Some(name) => inputs
+                .iter()
+                .position(|i| &i.name == name)
+                .with_context(|| {
+                    format!(
+                        "--input-shape {g}: the model has no input '{name}'; its inputs: {}",
+                        listing()
+                    )
+                })?,
+        };
+        if chosen[index].is_some() {
+            bail!(
+                "--input-shape {g}: input '{}' is given twice",
+                inputs[index].name
+            );
+        }
+        chosen[index] = Some(g);
+    }
+    inputs
+        .iter()
+        .zip(chosen)
+        .map(|(info, given)| {
+            let Some(given) = given else {
+                return info
+                    .shape
+                    .iter()
+                    .copied()
+                    .collect::<Option<Vec<usize>>>()
+                    .with_context(|| {
+                        format!(
+                            "input '{}' has an open dimension {}: give --input-shape {}",
+                            info.name,
+                            info.shape_string(),
+                            example(info)
+                        )
+                    });
+            };
+            let shape = &given.dims;
+            let fits = info.shape.len() == shape.len()
+                && info
+                    .shape
+                    .iter()
+                    .zip(shape)
+                    .all(|(w, g)| w.is_none_or(|w| w == *g));
+            if !fits {
+                bail!(
+                    "--input-shape {given} does not fit input '{}' {}",
+                    info.name,
+                    info.shape_string()
+                );
+            }
+            Ok(shape.clone())
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lpdnn_engine_api::DType;
+
+    fn info(name: &str, shape: &[Option<usize>]) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            dtype: DType::F32,
+            shape: shape.to_vec(),
+        }
+    }
+
+    fn shapes(args: &[&str], inputs: &[TensorInfo]) -> Result<Vec<Vec<usize>>> {
+        let given: Vec<ShapeArg> = args.iter().map(|a| parse_shape(a).unwrap()).collect();
+        resolve_shapes(&given, inputs)
+    }
+
+    #[test]
+    fn shapes_are_named_as_benchmark_takes_them_bare_only_for_one_input() {
+        let one = [info("x", &[Some(1), Some(3), None, None])];
+        assert_eq!(
+            shapes(&["x=1,3,64,64"], &one).unwrap(),
+            [vec![1, 3, 64, 64]]
+        );
+        assert_eq!(
+            shapes(&["x:1x3x64x64"], &one).unwrap(),
+            [vec![1, 3, 64, 64]]
+        );
+        assert_eq!(shapes(&["1,3,64,64"], &one).unwrap(), [vec![1, 3, 64, 64]]);
+        let e = shapes(&[], &one).unwrap_err().to_string();
+        assert!(e.contains("give --input-shape x=1,3,N,N"), "{e}");
+        let e = shapes(&["y=1,3,64,64"], &one).unwrap_err().to_string();
+        assert!(e.contains("no input 'y'; its inputs: x [1,3,?,?]"), "{e}");
+        let two = [info("a", &[Some(1), None]), info("b", &[Some(4)])];
+        // Named in any order; a fixed input may be left out.
+        assert_eq!(shapes(&["a=1,7"], &two).unwrap(), [vec![1, 7], vec![4]]);
+        let e = shapes(&["1,7"], &two).unwrap_err().to_string();
+        assert!(
+            e.contains("the model has 2 inputs (a [1,?], b [4]): name the input, NAME=DIMS"),
+            "{e}"
+        );
+        let e = shapes(&["a=1,7", "a=1,8"], &two).unwrap_err().to_string();
+        assert!(e.contains("input 'a' is given twice"), "{e}");
+        let e = shapes(&["a=1,7", "b=5"], &two).unwrap_err().to_string();
+        assert!(
+            e.contains("--input-shape b=5 does not fit input 'b' [4]"),
+            "{e}"
+        );
+        assert!(parse_shape("1,x,3").unwrap_err().contains("is not a shape"));
+        assert!(parse_shape("x=1,0").is_err());
     }
 }

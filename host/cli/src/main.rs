@@ -106,24 +106,35 @@ Examples:
   lpdnn-host compare a.json b.json --engines lne,ncnn       A's lne against B's ncnn
   lpdnn-host compare base.json new.json --fail-if-slower 5  a CI gate
 
+A verdict on a disturbed run (NOISY, THROTTLED or partial, in A or B) is
+inconclusive: the table says which run and why; --allow-noisy judges it all the same.
+
 Exit status: 0 compared (with --fail-if-slower: no stage of B is significantly slower
 than A by more than PCT %); 1 some stage is (one line on stderr names it), or an error
-(a file that is not a result, an engine it lacks); 2 bad arguments.")]
+(a file that is not a result, an engine it lacks); 2 bad arguments; 3 --fail-if-slower
+could not judge: no stage fails, but a disturbed run left some stage inconclusive (one
+line on stderr names the runs, their state and why).")]
     Compare {
         /// The baseline result (JSON from `benchmark --filename`).
         a: PathBuf,
-        /// The result compared with it (default: A itself, with two --engines).
-        #[arg(required_unless_present = "engines")]
+        /// The result compared with A. Leave it out to compare two engines
+        /// of A, named with --engines X,Y.
         b: Option<PathBuf>,
         /// Compare A's engine X with B's engine Y only (X,Y), or engine X of
         /// both (X). Default: every engine both results have, by name.
+        /// Without B, two engines of A: X,Y.
         #[arg(long, value_name = "X[,Y]", value_delimiter = ',')]
         engines: Vec<String>,
         /// Exit with status 1 when any stage of B is slower than A by more
         /// than PCT percent and the difference is significant (its 95 %
-        /// interval excludes 0).
+        /// interval excludes 0); with status 3 when none is but a disturbed
+        /// run left some stage inconclusive.
         #[arg(long, value_name = "PCT")]
         fail_if_slower: Option<f64>,
+        /// Judge disturbed runs (NOISY, THROTTLED, partial) as quiet ones
+        /// instead of calling their verdicts inconclusive.
+        #[arg(long)]
+        allow_noisy: bool,
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
@@ -151,10 +162,11 @@ than A by more than PCT %); 1 some stage is (one line on stderr names it), or an
         to: String,
         /// The source model (ONNX).
         model: PathBuf,
-        /// Input shape, e.g. 1,3,224,224; once per model input, in order
-        /// (default: the model's own, when it has no open dimension).
-        #[arg(long = "input-shape", value_parser = convert::parse_shape)]
-        input_shapes: Vec<Vec<usize>>,
+        /// An input's shape, NAME=1,3,224,224 as `benchmark` takes it;
+        /// repeat per input (default: the model's own, when it has no open
+        /// dimension). A model of one input also takes bare 1,3,224,224.
+        #[arg(long = "input-shape", value_name = "NAME=DIMS", value_parser = convert::parse_shape)]
+        input_shapes: Vec<convert::ShapeArg>,
         /// Output folder (default: beside the model).
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -288,8 +300,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             b,
             engines,
             fail_if_slower,
+            allow_noisy,
             json,
-        } => bench::compare(&a, b.as_deref(), &engines, fail_if_slower, json),
+        } => {
+            if b.is_none() && !matches!(engines.as_slice(), [x, y] if x != y) {
+                // A usage error, said as clap says one (exit status 2).
+                use clap::CommandFactory;
+                let mut cli = Cli::command();
+                cli.build();
+                let compare = cli
+                    .find_subcommand_mut("compare")
+                    .expect("compare is a subcommand");
+                compare
+                    .error(
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "B is missing: give a second result, or two engines of A with \
+                         --engines X,Y (e.g. --engines lne,onnxruntime)",
+                    )
+                    .exit();
+            }
+            bench::compare(
+                &a,
+                b.as_deref(),
+                &engines,
+                fail_if_slower,
+                allow_noisy,
+                json,
+            )
+        }
         Command::Package(args) => package::run(args).map(|()| ExitCode::SUCCESS),
         Command::Platform(c) => platform::run(c).map(|()| ExitCode::SUCCESS),
         Command::Engines { json } => {
@@ -557,9 +595,17 @@ fn print_prediction(
 /// Writes `bytes` to `path` through a temporary file in the same folder,
 /// renamed over `path` at the end: never half-written, and the temporary file
 /// is removed if anything fails. Errors name `path`, never the temporary.
+///
+/// The file gets the mode `cp` would give a new file, 0666 less the umask
+/// (results are meant to be read by others), not the temporary file's 0600:
+/// the temporary file is created with mode 0666 and the kernel applies the
+/// umask in that same `open`, so the umask is never read or changed (reading
+/// it with `umask(2)` means setting it, racy in a threaded process).
 pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = output_dir(path)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)
+    let mut tmp = tempfile::Builder::new()
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .tempfile_in(dir)
         .with_context(|| format!("cannot write {}", path.display()))?;
     tmp.write_all(bytes)
         .and_then(|()| tmp.as_file().sync_data())

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
-use common::baas::{curl, platform, serve, wait_for, FACE};
+use common::baas::{curl, platform, serve, serve_in, serve_with, until_up, wait_for, FACE};
 use common::root;
 use serde_json::Value;
 
@@ -480,4 +480,261 @@ fn baas_submit_waits_and_prints_the_table_and_the_other_commands_answer() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+#[test]
+fn a_users_jobs_are_listed_newest_first_over_the_api_and_by_baas_list() {
+    // A first run registers this machine's worker; the second, with
+    // tokens and no worker, keeps the jobs queued.
+    let mut first = serve(&[]);
+    until_up(&first.url, &platform(), &[]);
+    let data = first.data.take().unwrap();
+    drop(first);
+    let s = serve_in(
+        data,
+        &[
+            "--no-worker",
+            "--token",
+            "alice=0123456789",
+            "--token",
+            "bob=9876543210",
+        ],
+    );
+    let alice = "Authorization: Bearer 0123456789";
+    let bob = "Authorization: Bearer 9876543210";
+    let submit = |who: &str, name: &str| -> String {
+        let (code, body) = curl(&[
+            "-H",
+            who,
+            "-F",
+            &format!("model={FACE};filename={name}"),
+            "-F",
+            &format!("platform={}", platform()),
+            "-F",
+            "profile=default",
+            "-F",
+            "engine=onnx",
+            &format!("{}/v1/jobs", s.url),
+        ]);
+        assert_eq!(code, 202, "{body}");
+        body["job"]["id"].as_str().unwrap().to_owned()
+    };
+    let mut mine: Vec<String> = ["a.onnx", "b.onnx", "c.onnx"]
+        .into_iter()
+        .map(|n| submit(alice, n))
+        .collect();
+    mine.reverse();
+    let bobs = submit(bob, "bob.onnx");
+
+    let list = |who: &str, query: &str| curl(&["-H", who, &format!("{}/v1/jobs{query}", s.url)]);
+    let ids = |body: &Value| -> Vec<String> {
+        body["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|j| j["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (code, body) = list(alice, "");
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(ids(&body), mine);
+    let waiting = ["queued", "pending_device"].map(Value::from);
+    assert!(waiting.contains(&body["jobs"][0]["status"]), "{body}");
+    assert_eq!(
+        body["jobs"][0]["spec"]["options"]["name"], "c.onnx",
+        "{body}"
+    );
+    let (code, body) = list(alice, "?limit=2");
+    assert_eq!((code, ids(&body)), (200, mine[..2].to_vec()));
+    let (code, body) = list(bob, "");
+    assert_eq!((code, ids(&body)), (200, vec![bobs]));
+    let (code, body) = list(alice, "?limit=0");
+    assert_eq!(code, 422, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("limit must lie in 1..=1000"));
+    assert_eq!(curl(&[&format!("{}/v1/jobs", s.url)]).0, 401);
+
+    let (_, api) = curl(&[&format!("{}/openapi.json", s.url)]);
+    assert!(
+        api["paths"]["/v1/jobs"]["get"].is_object(),
+        "{}",
+        api["paths"]
+    );
+    assert!(api["components"]["schemas"]["JobList"].is_object());
+
+    let out = baas(&s.url, &["--token", "0123456789", "list"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(table.lines().count(), 4, "{table}");
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    assert!(
+        table.lines().nth(1).unwrap().starts_with(&mine[0]),
+        "{table}"
+    );
+    assert!(
+        table.contains("onnxruntime") && table.contains("c.onnx"),
+        "{table}"
+    );
+    let out = baas(
+        &s.url,
+        &["--token", "0123456789", "list", "--json", "--limit", "1"],
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json.as_array().unwrap().len(), 1, "{json}");
+    assert_eq!(json[0]["id"], mine[0].as_str());
+}
+
+#[test]
+fn a_bare_models_report_is_titled_with_the_uploaded_files_name() {
+    let s = serve(&[]);
+    // A stranger's name: a path, a bidirectional override. Only its last
+    // component is kept, printable; the file is still model.onnx there.
+    let (code, body) = curl(&[
+        "-F",
+        &format!("model={FACE};filename=\"../../My Face\u{202e}[31m.onnx\""),
+        "-F",
+        &format!("platform={}", platform()),
+        "-F",
+        "profile=default",
+        "-F",
+        "engine=onnx",
+        "-F",
+        "duration=1",
+        &format!("{}/v1/jobs?wait=300", s.url),
+    ]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["job"]["result"], "passed", "{body}");
+    assert_eq!(body["job"]["spec"]["options"]["name"], "My Face[31m.onnx");
+    assert_eq!(body["result"]["config"]["app_name"], "My Face[31m.onnx");
+    assert_eq!(body["result"]["config"]["subject"], "model");
+    let id = body["job"]["id"].as_str().unwrap();
+    let (code, html) = curl(&[&format!("{}/v1/jobs/{id}/result?format=html", s.url)]);
+    assert_eq!(code, 200);
+    assert!(
+        html.as_str()
+            .unwrap()
+            .contains("<title>Benchmark of My Face[31m.onnx</title>"),
+        "{html}"
+    );
+    // The seed's route takes it as `name` (a control character there).
+    let (code, body) = curl(&[
+        "--data-binary",
+        FACE,
+        &format!(
+            "{}/bonseyes_baas/{}/default/onnx?number=1&name=..%2Fevil%1B%5B31m.onnx",
+            s.url,
+            platform()
+        ),
+    ]);
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["job"]["spec"]["options"]["name"], "evil[31m.onnx");
+    // The seed's route through `baas submit` carries the file's name too.
+    let out = baas(
+        &s.url,
+        &[
+            "submit",
+            "--model-path",
+            "assets/models/face_detection_short_range.onnx",
+            "--engine",
+            "onnx",
+            "--profile",
+            "default",
+            "--platform",
+            &platform(),
+            "--number",
+            "3",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let job = wait_for(&s.url, &id, &[], Duration::from_secs(300));
+    assert_eq!(job["result"], "passed", "{job}");
+    let (_, report) = curl(&[&format!("{}/v1/jobs/{id}/result", s.url)]);
+    assert_eq!(
+        report["config"]["app_name"],
+        "face_detection_short_range.onnx"
+    );
+}
+
+#[test]
+fn a_bundle_is_checked_as_it_streams_without_being_written_out() {
+    // The server may write no file past 16 MiB: a bundle holding a 64 MiB
+    // file (64 KiB once compressed) must be checked without unpacking it.
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("big");
+    std::fs::create_dir(&dir).unwrap();
+    face_bundle(&dir, "face.txt");
+    std::fs::write(dir.join("inputs/zeros.bin"), vec![0u8; 64 << 20]).unwrap();
+    let bundle = tmp.path().join("big.tar.gz");
+    let ok = Command::new("tar")
+        .arg("-czf")
+        .arg(&bundle)
+        .arg("-C")
+        .arg(&dir)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    assert!(std::fs::metadata(&bundle).unwrap().len() < 2 << 20);
+    // A first run registers this machine's worker; the second runs none
+    // (a worker unpacks the bundle, as it should, in the job's folder).
+    let mut first = serve(&[]);
+    until_up(&first.url, &platform(), &[]);
+    let data = first.data.take().unwrap();
+    drop(first);
+    let s = serve_with(data, &["--no-worker"], |command| {
+        use std::os::unix::process::CommandExt;
+        let limit = libc::rlimit {
+            rlim_cur: 16 << 20,
+            rlim_max: 16 << 20,
+        };
+        // SAFETY: setrlimit is async-signal-safe; nothing else runs here.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            });
+        }
+    });
+    let route = format!("{}/bonseyes_baas/{}/default/onnx", s.url, platform());
+    let (code, body) = curl(&["--data-binary", &format!("@{}", bundle.display()), &route]);
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["job"]["spec"]["subject"], "bundle");
+    assert_eq!(body["job"]["spec"]["format"], "tar.gz");
+    // And a bad one is still refused, by what is wrong.
+    std::fs::remove_dir_all(dir.join("inputs")).unwrap();
+    std::fs::create_dir(dir.join("data")).unwrap();
+    std::fs::write(dir.join("data/zeros.bin"), vec![0u8; 64 << 20]).unwrap();
+    let ok = Command::new("tar")
+        .arg("-czf")
+        .arg(&bundle)
+        .arg("-C")
+        .arg(&dir)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let (code, body) = curl(&["--data-binary", &format!("@{}", bundle.display()), &route]);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("no inputs/ folder"),
+        "{body}"
+    );
+    assert_eq!(curl(&[&format!("{}/health", s.url)]).0, 200);
 }

@@ -7,29 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::baas::{curl, serve, serve_in, wait_for, worker, FACE};
+use common::baas::{curl, serve, serve_in, until_up, wait_for, worker, FACE};
 use serde_json::Value;
-
-/// Waits until the catalog lists `platform` as up.
-fn until_up(url: &str, platform: &str, headers: &[&str]) {
-    let start = Instant::now();
-    loop {
-        let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();
-        let devices = format!("{url}/v1/devices");
-        args.push(&devices);
-        let (_, d) = curl(&args);
-        let up = d["devices"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|w| w["platform"] == platform && w["available"] == true);
-        if up {
-            return;
-        }
-        assert!(start.elapsed() < Duration::from_secs(60), "{d}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn export_rows(url: &str, headers: &[&str]) -> Vec<Value> {
     let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();

@@ -250,7 +250,7 @@ fn mistakes_are_refused_with_what_to_do() {
         ),
         (
             vec!["benchmark", face, "--engine", "litert", "--number", "1"],
-            "engine litert accepts {TFLite}",
+            "litert: takes TFLite models; this is ONNX",
         ),
         (
             vec!["benchmark", face, "--inputs", "assets/images"],
@@ -262,5 +262,94 @@ fn mistakes_are_refused_with_what_to_do() {
         assert!(!o.status.success(), "{args:?}: {t}");
         assert!(t.contains(needle), "{args:?}: want {needle:?} in {t}");
         assert!(!t.contains("panicked"), "{args:?}: {t}");
+    }
+}
+
+/// Every engine is checked against the model before anything is measured:
+/// the two that cannot run ONNX are named once each, with how to get the
+/// format they take, and no engine runs, no result is written.
+#[test]
+fn engines_that_cannot_run_the_model_are_refused_before_anything_runs() {
+    let face = "assets/models/face_detection_short_range.onnx";
+    let (ok, t, r) = bench(face, &["--engine", "lne,onnxruntime,ncnn,litert"]);
+    assert!(!ok, "{t}");
+    assert!(r.is_none(), "a result was written: {t}");
+    assert!(
+        t.contains(&format!(
+            "2 engines cannot run {face}; nothing was measured"
+        )),
+        "{t}"
+    );
+    assert_eq!(
+        t.matches("ncnn: takes NCNN models; this is ONNX").count(),
+        1,
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!("lpdnn-host convert --to ncnn {face}")),
+        "{t}"
+    );
+    assert_eq!(t.matches("litert: takes TFLite models").count(), 1, "{t}");
+    // Nothing ran: no engine's table, no load.
+    assert!(!t.contains("inference"), "{t}");
+
+    // An app without the TFLite form: the app's field to add is named.
+    let dir = tempfile::tempdir().unwrap();
+    let mut app: Value = read_json(&root().join("examples/face-detection/app.json"));
+    app["model"].as_object_mut().unwrap().remove("tflite");
+    let base = root().join("examples/face-detection");
+    for key in ["onnx", "ncnn"] {
+        let rel = app["model"][key].as_str().unwrap().to_owned();
+        app["model"][key] = Value::from(base.join(rel).to_str().unwrap());
+    }
+    for (p, key) in [
+        ("preprocessor", "component"),
+        ("postprocessor", "component"),
+    ] {
+        let rel = app[p][key].as_str().unwrap().to_owned();
+        app[p][key] = Value::from(base.join(rel).to_str().unwrap());
+    }
+    let rel = app["labels"].as_str().unwrap().to_owned();
+    app["labels"] = Value::from(base.join(rel).to_str().unwrap());
+    let app_json = dir.path().join("app.json");
+    std::fs::write(&app_json, app.to_string()).unwrap();
+    let o = host(&[
+        "benchmark",
+        app_json.to_str().unwrap(),
+        "--dataset",
+        "assets/images",
+        "--engine",
+        "lne,litert",
+        "--number",
+        "1",
+    ]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("litert: takes TFLite models; the app has ONNX, NCNN"),
+        "{t}"
+    );
+    assert!(t.contains(r#"as "model": {"tflite": "FILE"}"#), "{t}");
+}
+
+/// A contained panic of an engine's library (tract asked for 2^50 elements
+/// by a ~100-byte model) is an error naming the file; Rust's panic message
+/// never reaches the terminal, where it reads as a crash.
+#[test]
+fn a_contained_engine_panic_prints_no_panic_message() {
+    for name in ["constant_of_shape_2e50.onnx", "range_2e40.onnx"] {
+        let bomb = format!("tests/hostile/models/{name}");
+        for args in [
+            vec!["inspect", &bomb],
+            vec!["benchmark", &bomb, "--engine", "lne", "--number", "1"],
+        ] {
+            let o = host(&args);
+            let t = text(&o);
+            assert!(!t.contains("panicked at"), "{args:?}: {t}");
+            if args[0] == "benchmark" {
+                assert_eq!(o.status.code(), Some(1), "{args:?}: {t}");
+                assert!(t.contains(name), "{args:?}: {t}");
+            }
+        }
     }
 }

@@ -280,3 +280,185 @@ fn convert_writes_nothing_when_the_converted_model_does_not_load() {
     assert!(!String::from_utf8_lossy(&out.stdout).contains("wrote"));
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn convert_takes_input_shapes_by_name_as_benchmark_does() {
+    let face = asset("models/face_detection_short_range.onnx");
+    let vad = asset("models/silero_vad_16k.onnx");
+    let convert = |model: &std::path::Path, shape: &str, out: &std::path::Path| {
+        host(
+            &[
+                "convert",
+                "--to",
+                "ncnn",
+                model.to_str().unwrap(),
+                "--input-shape",
+                shape,
+                "--output",
+                out.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // A name the model lacks, or bare dimensions for a model of several
+    // inputs: refused naming the model's inputs, nothing written.
+    let o = convert(&face, "image=1,3,128,128", dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("no input 'image'; its inputs: input [1,3,128,128]"),
+        "{}",
+        text(&o)
+    );
+    let o = convert(&vad, "1,576", dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("--input-shape 1,576: the model has 2 inputs (input ")
+            && t.contains("name the input, NAME=DIMS"),
+        "{t}"
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // NAME=DIMS, as `benchmark --input-shape` takes it.
+    let o = convert(&face, "input=1,3,128,128", dir.path());
+    assert!(o.status.success(), "{}", text(&o));
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("face_detection_short_range.ncnn.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        meta["inputs"][0]["shape"],
+        serde_json::json!([1, 3, 128, 128])
+    );
+    // The help says so.
+    let help = text(&host(&["convert", "--help"], &[]));
+    assert!(help.contains("--input-shape <NAME=DIMS>"), "{help}");
+}
+
+/// The ncnn release the set-up builds: the pinned source archive's version.
+fn pinned_ncnn() -> String {
+    let list = std::fs::read_to_string(root().join("scripts/requirements/downloads.txt")).unwrap();
+    list.lines()
+        .find_map(|l| {
+            let file = l.split_whitespace().nth(1)?;
+            Some(
+                file.strip_prefix("ncnn-")?
+                    .strip_suffix(".tar.gz")?
+                    .to_owned(),
+            )
+        })
+        .expect("downloads.txt pins an ncnn source archive")
+}
+
+#[test]
+fn ncnn_reports_the_release_built_not_the_build_date() {
+    let want = format!("ncnn {}", pinned_ncnn());
+    let out = host(&["engines", "--json"], &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ncnn = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "ncnn")
+        .unwrap();
+    assert_eq!(ncnn["version"], want.as_str(), "{ncnn}");
+    assert!(text(&host(&["engines"], &[])).contains(&want));
+    // The same in a benchmark's result and text.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let out = host(
+        &[
+            "benchmark",
+            asset("models/face_detection_short_range.ncnn.param")
+                .to_str()
+                .unwrap(),
+            "--number",
+            "1",
+            "--warmup",
+            "1",
+            "--no-monitors",
+            "--filename",
+            json.to_str().unwrap(),
+        ],
+        &[],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains(&format!("== engine ncnn ({want})")),
+        "{}",
+        text(&out)
+    );
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(r["runs"][0]["engine_version"], want.as_str());
+}
+
+#[test]
+fn a_package_is_readable_as_the_umask_allows_and_its_ncnn_says_its_release() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pkg = dir.path().join("pkg");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
+    cmd.args([
+        "package",
+        "--platform",
+        "x86_64-linux",
+        "--engines",
+        "lne,ncnn",
+    ])
+    .args(["--app", "examples/face-detection", "-o"])
+    .arg(&pkg)
+    .current_dir(root());
+    // SAFETY: umask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let o = cmd.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    // The folder is a temporary one renamed: it keeps 0777 less the umask.
+    assert_eq!(mode(&pkg), 0o755, "{:o}", mode(&pkg));
+    assert_eq!(mode(&pkg.join("engines.yml")), 0o644);
+    // The release libncnn was built from travels beside it; the package's
+    // binary reports it, as engines.yml records it.
+    let want = pinned_ncnn();
+    let engines = std::fs::read_to_string(pkg.join("engines.yml")).unwrap();
+    assert!(engines.contains(&format!("version: {want}")), "{engines}");
+    assert_eq!(
+        std::fs::read_to_string(pkg.join("lib/ncnn/libncnn.so.version"))
+            .unwrap()
+            .trim(),
+        want
+    );
+    let home = tempfile::tempdir().unwrap();
+    let o = Command::new(pkg.join("bin/lpdnn-host"))
+        .args(["engines", "--json"])
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("LPDNN_CACHE", home.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let ncnn = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "ncnn")
+        .unwrap();
+    assert_eq!(ncnn["version"], format!("ncnn {want}").as_str(), "{ncnn}");
+    assert!(
+        ncnn["library"]
+            .as_str()
+            .unwrap()
+            .starts_with(pkg.to_str().unwrap()),
+        "{ncnn}"
+    );
+    let o = host(&["package", "verify", pkg.to_str().unwrap()], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+}

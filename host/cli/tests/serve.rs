@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::baas::{curl, platform, serve, serve_in, FACE};
+use common::baas::{curl, platform, serve, serve_in, until_up, worker, FACE};
 use serde_json::Value;
 
 #[test]
@@ -184,4 +184,156 @@ fn a_job_whose_workers_are_gone_waits_as_pending_device_and_says_why() {
     let (_, devices) = curl(&[&format!("{}/v1/devices", s.url)]);
     assert_eq!(devices["devices"][0]["available"], false, "{devices}");
     assert_eq!(devices["devices"][0]["queue_depth"], 1, "{devices}");
+}
+
+#[test]
+fn the_seeds_platform_names_resolve_to_ours_and_a_device_not_offered_is_refused() {
+    let s = serve(&["--no-worker"]);
+    let small = "@tests/models/open_dims.onnx";
+    let seed = |platform: &str, query: &str| {
+        curl(&[
+            "--data-binary",
+            small,
+            &format!("{}/bonseyes_baas/{platform}/default/onnx?{query}", s.url),
+        ])
+    };
+    // No worker yet: the seed's name says what it stands for.
+    let (code, body) = seed("x86", "");
+    assert_eq!(code, 404, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("platform 'x86' (the seed's name for x86_64-linux, intel-nuc-i5-7260u)"),
+        "{error}"
+    );
+    let (code, body) = seed("riscv", "");
+    assert_eq!(code, 404, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("the seed's names x86, x86_64, raspberrypi, jetson are taken too"),
+        "{body}"
+    );
+
+    // A Pi 3B+ alone: `raspberrypi` is it.
+    let _pi3 = worker(&s.url, &["--platform", "raspberry-pi-3b-plus"]);
+    until_up(&s.url, "raspberry-pi-3b-plus", &[]);
+    let (code, body) = seed("raspberrypi", "number=1&warmup=0");
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["job"]["spec"]["platform"], "raspberry-pi-3b-plus");
+    // With a Pi 4B beside it, the 4B is preferred.
+    let _pi4 = worker(&s.url, &["--platform", "raspberry-pi-4b"]);
+    until_up(&s.url, "raspberry-pi-4b", &[]);
+    let (code, body) = seed("raspberrypi", "number=1&warmup=0");
+    assert_eq!(code, 202, "{body}");
+    assert_eq!(body["job"]["spec"]["platform"], "raspberry-pi-4b");
+
+    // A device the workers' engine does not offer there: refused at upload,
+    // naming the devices it does offer.
+    let (_, devices) = curl(&[&format!("{}/v1/devices", s.url)]);
+    let offered: Vec<String> = devices["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| w["platform"] == "raspberry-pi-4b")
+        .flat_map(|w| w["engines"].as_array().unwrap().clone())
+        .filter(|e| e["name"] == "onnxruntime")
+        .flat_map(|e| e["devices"].as_array().unwrap().clone())
+        .map(|d| d.as_str().unwrap().to_owned())
+        .collect();
+    let missing = ["gpu", "npu"]
+        .into_iter()
+        .find(|d| !offered.iter().any(|o| o == d))
+        .expect("this machine's onnxruntime offers every device");
+    let (code, body) = seed("raspberrypi", &format!("device={missing}"));
+    assert_eq!(code, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains(&format!(
+            "device '{missing}' is not offered by engine onnxruntime on raspberry-pi-4b/default; \
+             devices there: {}",
+            offered.join(", ")
+        )),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_multipart_upload_to_the_seed_route_is_told_to_send_the_raw_body() {
+    let s = serve(&["--no-worker"]);
+    let (code, body) = curl(&[
+        "-F",
+        &format!("file={FACE}"),
+        &format!("{}/bonseyes_baas/x86/default/onnx", s.url),
+    ]);
+    assert_eq!(code, 415, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(error.contains("raw body"), "{error}");
+    assert!(error.contains("--data-binary @model.onnx"), "{error}");
+    assert!(error.contains("POST /v1/jobs"), "{error}");
+}
+
+#[test]
+fn with_tokens_only_health_api_and_page_are_public_and_a_wrong_token_is_refused_everywhere() {
+    let s = serve(&[
+        "--no-worker",
+        "--token",
+        "alice=0123456789",
+        "--worker-token",
+        "worker-secret-1",
+    ]);
+    let at = |path: &str| format!("{}{path}", s.url);
+    let alice = "Authorization: Bearer 0123456789";
+    let worker = "Authorization: Bearer worker-secret-1";
+    let wrong = "Authorization: Bearer 0123456788";
+    let basic = "Authorization: Basic YWxpY2U6MDEyMzQ1Njc4OQ==";
+    for path in ["/health", "/openapi.json", "/"] {
+        assert_eq!(curl(&[&at(path)]).0, 200, "{path}");
+        assert_eq!(curl(&["-H", alice, &at(path)]).0, 200, "{path}");
+        for bad in [wrong, basic] {
+            let (code, body) = curl(&["-H", bad, &at(path)]);
+            assert_eq!(code, 401, "{path} {bad}: {body}");
+        }
+    }
+    // The catalog and the metrics describe the machines and everyone's
+    // jobs: a user's or a worker's token.
+    for path in ["/v1/devices", "/metrics"] {
+        let (code, body) = curl(&[&at(path)]);
+        assert_eq!(code, 401, "{path}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains("bearer token"),
+            "{body}"
+        );
+        assert_eq!(curl(&["-H", wrong, &at(path)]).0, 401, "{path}");
+        assert_eq!(curl(&["-H", alice, &at(path)]).0, 200, "{path}");
+        assert_eq!(curl(&["-H", worker, &at(path)]).0, 200, "{path}");
+    }
+    // The rest: a wrong token is a 401, never a 404.
+    for (method, path) in [
+        ("GET", "/v1/jobs"),
+        ("GET", "/v1/jobs/nope"),
+        ("GET", "/v1/export"),
+        ("POST", "/v1/workers/x/heartbeat"),
+        ("POST", "/bonseyes_baas/x86/default/onnx"),
+    ] {
+        let (code, body) = curl(&["-X", method, "-H", wrong, &at(path)]);
+        assert_eq!(code, 401, "{method} {path}: {body}");
+    }
+    // A worker's token is not a user's.
+    let (code, body) = curl(&["-H", worker, &at("/v1/jobs/nope")]);
+    assert_eq!(code, 401, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("only the workers' routes"),
+        "{body}"
+    );
+
+    // Without tokens nothing is checked: a stale token does no harm.
+    let open = serve(&["--no-worker"]);
+    for path in ["/health", "/v1/devices", "/metrics", "/v1/jobs"] {
+        let (code, body) = curl(&["-H", wrong, &format!("{}{path}", open.url)]);
+        assert_eq!(code, 200, "{path}: {body}");
+    }
 }

@@ -253,6 +253,11 @@ impl Client {
             "input_shape",
             (!options.input_shapes.is_empty()).then(|| options.input_shapes.join(";")),
         );
+        // The report of a bare model is titled with its file's name.
+        add(
+            "name",
+            file.file_name().map(|n| n.to_string_lossy().into_owned()),
+        );
         let path = format!(
             "/bonseyes_baas/{}/{}/{}?{}",
             escape(&target.platform),
@@ -273,6 +278,18 @@ impl Client {
         let path = format!("/v1/jobs/{}", escape(id));
         let v = self.json("GET", &path)?;
         self.job_of(&path, v)
+    }
+
+    /// The caller's latest `limit` jobs (its token's), newest first.
+    pub fn jobs(&self, limit: u32) -> Result<Vec<Job>, ClientError> {
+        let path = format!("/v1/jobs?limit={limit}");
+        let v = self.json("GET", &path)?;
+        serde_json::from_value::<lpdnn_baas_api::JobList>(v)
+            .map(|l| l.jobs)
+            .map_err(|e| ClientError::Answer {
+                url: self.url(&path),
+                message: e.to_string(),
+            })
     }
 
     /// A passed job's report as `json`, `csv` or `html` text.

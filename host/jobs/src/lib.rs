@@ -140,6 +140,12 @@ pub trait JobStore: Send + Sync + 'static {
     fn cancel(&self, id: &str) -> impl Future<Output = Result<Job, StoreError>> + Send;
     /// Jobs of `owner` still waiting or running (for quotas).
     fn active_for(&self, owner: &str) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// The latest `limit` jobs of `owner`, newest first.
+    fn jobs_of(
+        &self,
+        owner: &str,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Job>, StoreError>> + Send;
     /// Jobs waiting for `platform`/`profile` (the queue depth).
     fn queued_for(
         &self,

@@ -52,6 +52,8 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS jobs_leases ON jobs (status, lease_until)",
     "CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (status, expires)",
     "CREATE INDEX IF NOT EXISTS jobs_owner ON jobs (owner, status)",
+    // An owner's jobs, newest first (`GET /v1/jobs`).
+    "CREATE INDEX IF NOT EXISTS jobs_owner_seq ON jobs (owner, seq)",
     "CREATE TABLE IF NOT EXISTS workers (
         id TEXT PRIMARY KEY,
         info TEXT NOT NULL,
@@ -257,6 +259,17 @@ impl JobStore for SqliteJobs {
         .fetch_one(&self.reader)
         .await?;
         Ok(row.try_get::<i64, _>("n")? as u64)
+    }
+
+    async fn jobs_of(&self, owner: &str, limit: u32) -> Result<Vec<Job>, StoreError> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE owner = ? ORDER BY seq DESC LIMIT ?"
+        )))
+        .bind(owner)
+        .bind(i64::from(limit))
+        .fetch_all(&self.reader)
+        .await?;
+        rows.iter().map(job_of).collect()
     }
 
     async fn queued_for(&self, platform: &str, profile: &str) -> Result<u64, StoreError> {

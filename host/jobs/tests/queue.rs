@@ -312,3 +312,31 @@ async fn the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once
     .unwrap();
     q.submit(limited()).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_owners_jobs_are_listed_newest_first_and_no_one_elses() {
+    let (_dir, q) = store().await;
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(q.submit(new_job("x86_64")).await.unwrap().id);
+    }
+    let mut bob = new_job("x86_64");
+    bob.owner = "bob".into();
+    let bobs = q.submit(bob).await.unwrap().id;
+    let listed: Vec<String> = q
+        .jobs_of("alice", 10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    ids.reverse();
+    assert_eq!(listed, ids);
+    let two = q.jobs_of("alice", 2).await.unwrap();
+    assert_eq!(two.len(), 2);
+    assert_eq!(two[0].id, ids[0]);
+    let only_bob = q.jobs_of("bob", 10).await.unwrap();
+    assert_eq!(only_bob.len(), 1);
+    assert_eq!(only_bob[0].id, bobs);
+    assert!(q.jobs_of("carol", 10).await.unwrap().is_empty());
+}

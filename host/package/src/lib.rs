@@ -179,6 +179,33 @@ fn copy(from: &Path, to: &Path) -> Result<(), PackageError> {
     Ok(())
 }
 
+/// Copies the file naming the release a library was built from
+/// (`LIB.version` beside it, as scripts/build-ncnn.sh writes for libncnn)
+/// into the package beside the library, where the engine reads it; a
+/// release other than the profile's is refused.
+fn carry_version_file(
+    lib: &Path,
+    rel: &str,
+    engine: &str,
+    version: &str,
+    root: &Path,
+) -> Result<(), PackageError> {
+    let mut name = lib.as_os_str().to_owned();
+    name.push(".version");
+    let file = PathBuf::from(name);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return Ok(());
+    };
+    if text.trim() != version {
+        return Err(PackageError::Input(format!(
+            "{}: the library was built from {engine} {}, the profile carries {engine} {version}",
+            file.display(),
+            text.trim()
+        )));
+    }
+    copy(&file, &root.join(format!("{rel}.version")))
+}
+
 fn write(path: &Path, text: &str) -> Result<(), PackageError> {
     if let Some(p) = path.parent() {
         std::fs::create_dir_all(p).map_err(io(p))?;
@@ -306,6 +333,7 @@ pub fn build(inputs: &Inputs, out: &Path) -> Result<Built, PackageError> {
                 f.file_name().unwrap_or_default().to_string_lossy()
             );
             copy(f, &root.join(&rel))?;
+            carry_version_file(f, &rel, &e.engine, &e.version, root)?;
             files.push(rel);
         }
         let devices = d

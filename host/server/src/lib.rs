@@ -6,14 +6,20 @@
 //! - `POST /v1/jobs` (multipart: a model or an app bundle, and options),
 //!   `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/events` (server-sent progress),
 //!   `GET /v1/jobs/{id}/result?format=json|csv|html`, `POST /v1/jobs/{id}/cancel`,
-//!   `POST /v1/jobs/{id}/retry`, `GET /v1/devices`,
+//!   `POST /v1/jobs/{id}/retry`, `GET /v1/jobs` (the caller's jobs), `GET /v1/devices`,
 //!   `GET /v1/export?format=csv|jsonl&since=` (the profiling dataset), `GET /health`,
 //!   `GET /metrics` (Prometheus).
 //!
 //! Everything is checked at upload, before anything is queued: the bearer
 //! token (401), the body's size (413), the owner's quota of active jobs
-//! (429), the platform, profile and engine (404, listing what exists), and
-//! the model's bytes against the engine's formats (422).
+//! (429), the platform, profile and engine (404, listing what exists), the
+//! device (422, naming those offered), and the model's bytes against the
+//! engine's formats (422).
+//!
+//! With tokens configured, only `/health`, `/openapi.json` and the page
+//! are public; a request that presents a token that is not one of the
+//! service's gets `401` on every route, public ones included. Tokens are
+//! compared by SHA-256 digest in constant time.
 
 #![warn(missing_docs)]
 
@@ -83,18 +89,52 @@ pub struct Service<S> {
     pub config: Config,
     /// What the server counts for `/metrics`.
     pub counters: Counters,
+    /// The users' tokens as `(owner, SHA-256 of the secret)`.
+    user_keys: Vec<(String, [u8; 32])>,
+    /// The workers' tokens, SHA-256 of each.
+    worker_keys: Vec<[u8; 32]>,
+    /// Bundle checks running at once (each takes a CPU while it inflates).
+    pub(crate) bundle_checks: tokio::sync::Semaphore,
 }
 
 impl<S> Service<S> {
     /// A service over `jobs` and `content`.
     pub fn new(jobs: Arc<S>, content: ContentStore, config: Config) -> Self {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
         Service {
             jobs,
             content,
+            user_keys: config
+                .tokens
+                .iter()
+                .map(|(owner, secret)| (owner.clone(), digest(secret)))
+                .collect(),
+            worker_keys: config.worker_tokens.iter().map(|t| digest(t)).collect(),
             config,
             counters: Counters::default(),
+            bundle_checks: tokio::sync::Semaphore::new(cpus),
         }
     }
+}
+
+/// The SHA-256 of a secret: tokens are compared by digest, so that
+/// neither their bytes nor their length show in an answer's timing.
+fn digest(secret: &str) -> [u8; 32] {
+    use sha2::Digest;
+    sha2::Sha256::digest(secret.as_bytes()).into()
+}
+
+/// The token a request presents, as the service knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Presented {
+    /// No `Authorization` header.
+    Nothing,
+    /// A user's token: its owner.
+    User(String),
+    /// A worker's token.
+    Worker,
+    /// Something that is none of the service's tokens.
+    Invalid,
 }
 
 /// An error answered as JSON `{"error": ...}` with its status.
@@ -165,8 +205,10 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
             service.clone(),
             count_uploads::<S>,
         ));
-    Router::new()
-        .merge(uploads)
+    // Every other route: a token that is presented must be valid (the
+    // uploads check theirs in `count_uploads`, where the answer is counted).
+    let rest = Router::new()
+        .route("/v1/jobs", get(list::<S>))
         .route("/v1/jobs/{id}", get(job::<S>))
         .route("/v1/jobs/{id}/events", get(events::events::<S>))
         .route("/v1/jobs/{id}/result", get(result::<S>))
@@ -179,7 +221,28 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/", get(page))
-        .with_state(service)
+        .route_layer(axum::middleware::from_fn_with_state(
+            service.clone(),
+            valid_token::<S>,
+        ));
+    Router::new().merge(uploads).merge(rest).with_state(service)
+}
+
+/// `401` for a request that presents a token that is not one of the
+/// service's, whatever the route (public ones too).
+async fn valid_token<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if s.presented(request.headers()) == Presented::Invalid {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "the bearer token is not valid here (Authorization: Bearer TOKEN)",
+        )
+        .into_response();
+    }
+    next.run(request).await
 }
 
 /// Before an upload's body is read: its token (401) and its owner's quota
@@ -223,30 +286,80 @@ async fn count_uploads<S: JobStore + JobQueue>(
     response
 }
 
-impl<S: JobStore + JobQueue> Service<S> {
-    /// The owner a request's bearer token names (401 without a valid one
-    /// when tokens are configured).
-    fn owner(&self, headers: &HeaderMap) -> Result<String, ApiError> {
-        if self.config.tokens.is_empty() {
-            return Ok("anonymous".into());
-        }
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        self.config
-            .tokens
-            .iter()
-            .find(|(_, secret)| Some(secret.as_str()) == given)
-            .map(|(owner, _)| owner.clone())
-            .ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNAUTHORIZED,
-                    "a valid bearer token is needed (Authorization: Bearer TOKEN)",
-                )
-            })
+impl<S> Service<S> {
+    /// Whether any token is configured (no token: a loopback service where
+    /// nothing is checked and every job is `anonymous`'s).
+    fn guarded(&self) -> bool {
+        !(self.user_keys.is_empty() && self.worker_keys.is_empty())
     }
 
+    /// Which of the service's tokens the request presents. Every token is
+    /// compared, by digest, in constant time.
+    fn presented(&self, headers: &HeaderMap) -> Presented {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Presented::Nothing;
+        };
+        if !self.guarded() {
+            // Nothing is checked: a stale token does no harm.
+            return Presented::Nothing;
+        }
+        let given = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| digest(token.trim()));
+        let Some(given) = given else {
+            return Presented::Invalid;
+        };
+        let mut found = Presented::Invalid;
+        for (owner, key) in &self.user_keys {
+            if constant_time_eq::constant_time_eq_32(key, &given) && found == Presented::Invalid {
+                found = Presented::User(owner.clone());
+            }
+        }
+        for key in &self.worker_keys {
+            if constant_time_eq::constant_time_eq_32(key, &given) && found == Presented::Invalid {
+                found = Presented::Worker;
+            }
+        }
+        found
+    }
+
+    /// The owner a request's bearer token names (401 without a valid
+    /// user's token when tokens are configured).
+    fn owner(&self, headers: &HeaderMap) -> Result<String, ApiError> {
+        match self.presented(headers) {
+            Presented::User(owner) => Ok(owner),
+            Presented::Nothing if self.config.tokens.is_empty() => Ok("anonymous".into()),
+            Presented::Worker => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a worker's token opens only the workers' routes; give a user's token \
+                 (Authorization: Bearer TOKEN)",
+            )),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is needed (Authorization: Bearer TOKEN)",
+            )),
+        }
+    }
+
+    /// For the service-wide reads (`/v1/devices`, `/metrics`): with tokens
+    /// configured, a user's or a worker's token (401 otherwise).
+    fn reader(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        match self.presented(headers) {
+            Presented::User(_) | Presented::Worker => Ok(()),
+            Presented::Nothing if !self.guarded() => Ok(()),
+            _ => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is needed (Authorization: Bearer TOKEN): the catalog \
+                 and the metrics describe the machines and everyone's jobs",
+            )),
+        }
+    }
+}
+
+impl<S: JobStore + JobQueue> Service<S> {
     /// Workers by platform and profile, with whether any is alive.
     async fn catalog(&self) -> Result<Vec<(WorkerInfo, bool)>, ApiError> {
         Ok(self
@@ -271,9 +384,22 @@ impl<S: JobStore + JobQueue> Service<S> {
 
     /// The job as the API shows it: a queued job with no live worker of
     /// its platform and profile is `pending_device`, and says so.
-    async fn view(&self, mut job: Job) -> Result<Value, ApiError> {
+    async fn view(&self, job: Job) -> Result<Value, ApiError> {
+        let catalog = if job.status == JobStatus::Queued {
+            self.catalog().await?
+        } else {
+            Vec::new()
+        };
+        self.view_in(job, &catalog).await
+    }
+
+    /// [`Service::view`] against a catalog already read.
+    async fn view_in(
+        &self,
+        mut job: Job,
+        catalog: &[(WorkerInfo, bool)],
+    ) -> Result<Value, ApiError> {
         if job.status == JobStatus::Queued {
-            let catalog = self.catalog().await?;
             let alive = catalog.iter().any(|(w, alive)| {
                 *alive && w.platform == job.spec.platform && w.profile == job.spec.profile
             });
@@ -330,6 +456,49 @@ async fn job<S: JobStore + JobQueue>(
 ) -> Result<Json<Value>, ApiError> {
     let job = s.owned(&headers, &id).await?;
     Ok(Json(s.view(job).await?))
+}
+
+/// `GET /v1/jobs`'s query.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    limit: Option<u32>,
+}
+
+/// Most jobs `GET /v1/jobs` gives at once, and how many without `limit`.
+const LIST_MAX: u32 = 1000;
+const LIST_DEFAULT: u32 = 50;
+
+/// The caller's jobs (its token's owner; `anonymous` without tokens),
+/// newest first.
+#[utoipa::path(get, path = "/v1/jobs", tag = "jobs",
+    params(("limit" = Option<u32>, Query, description = "at most this many (default 50, 1 to 1000)")),
+    responses((status = 200, body = lpdnn_baas_api::JobList), (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "limit out of range")))]
+async fn list<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Query(q): Query<ListQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Value>, ApiError> {
+    let owner = s.owner(&headers)?;
+    let limit = q.limit.unwrap_or(LIST_DEFAULT);
+    if !(1..=LIST_MAX).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("limit must lie in 1..={LIST_MAX}, not {limit}"),
+        ));
+    }
+    let jobs = s.jobs.jobs_of(&owner, limit).await?;
+    let catalog = if jobs.iter().any(|j| j.status == JobStatus::Queued) {
+        s.catalog().await?
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        out.push(s.view_in(job, &catalog).await?);
+    }
+    Ok(Json(json!({ "jobs": out })))
 }
 
 /// `?format=` of a result.
@@ -412,10 +581,13 @@ async fn cancel<S: JobStore + JobQueue>(
 /// The live catalog of workers.
 #[utoipa::path(get, path = "/v1/devices", tag = "devices",
     responses((status = 200, description = "`{\"devices\": [...]}`: per worker its platform, profile, \
-        version, engines, availability, queue depth and last heartbeat")))]
+        version, engines, availability, queue depth and last heartbeat"),
+        (status = 401, body = ErrorBody, description = "tokens are configured and none valid was given")))]
 async fn devices<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
+    headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
+    s.reader(&headers)?;
     let mut out = Vec::new();
     let now = now_ms();
     for (w, seen, alive) in s.heard().await? {
@@ -556,10 +728,13 @@ async fn export<S: JobStore + JobQueue>(
 
 /// The service's metrics for Prometheus.
 #[utoipa::path(get, path = "/metrics", tag = "service",
-    responses((status = 200, description = "OpenMetrics text")))]
+    responses((status = 200, description = "OpenMetrics text"),
+        (status = 401, body = ErrorBody, description = "tokens are configured and none valid was given")))]
 async fn metrics<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    s.reader(&headers)?;
     Ok((
         StatusCode::OK,
         [(

@@ -3,7 +3,7 @@
 //! share. (The workers' routes are internal and left out.)
 
 use lpdnn_baas_api::{
-    FailureKind, Job, JobOptions, JobResult, JobSpec, JobStatus, Progress, SubjectKind,
+    FailureKind, Job, JobList, JobOptions, JobResult, JobSpec, JobStatus, Progress, SubjectKind,
     WorkerEngine, WorkerInfo,
 };
 
@@ -12,11 +12,14 @@ use lpdnn_baas_api::{
     info(
         title = "lpdnn-host Benchmark as a Service",
         description = "Upload a model or an app bundle, name platform, profile, engine and device, \
-            get the benchmark back. docs/baas.md describes states, limits and the dataset."
+            get the benchmark back. docs/baas.md describes states, limits and the dataset. With \
+            tokens configured, every route but /health, /openapi.json and the page needs one, and \
+            a token that is not valid is refused (401) everywhere."
     ),
     paths(
         crate::submit::seed_submit,
         crate::submit::submit,
+        crate::list,
         crate::job,
         crate::events::events,
         crate::result,
@@ -29,6 +32,7 @@ use lpdnn_baas_api::{
     ),
     components(schemas(
         Job,
+        JobList,
         JobSpec,
         JobOptions,
         JobStatus,

@@ -2,7 +2,7 @@
 //! (multipart). Both go through [`Service::accept`], which checks
 //! everything before anything is queued.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,58 @@ const SEED_ENGINES: &[(&str, &str)] = &[
     ("ncnn", "ncnn"),
     ("acl", "acl"),
 ];
+
+/// The seed's platform names (`x86`, `raspberrypi`, `jetson`; and
+/// `x86_64`) → ours, in order of preference: a name resolves to the first
+/// of its platforms with a live worker, else the first with any. `x86` is
+/// any x86-64 Linux machine (the generic descriptor; the seed's one x86
+/// board, the Intel NUC, after it); the seed's Raspberry Pis are the 4B and
+/// the 3B+ (the newer first); its Jetsons the AGX Xavier (the board of its
+/// worked example) and the Nano.
+pub(crate) const SEED_PLATFORMS: &[(&str, &[&str])] = &[
+    ("x86", &["x86_64-linux", "intel-nuc-i5-7260u"]),
+    ("x86_64", &["x86_64-linux", "intel-nuc-i5-7260u"]),
+    ("raspberrypi", &["raspberry-pi-4b", "raspberry-pi-3b-plus"]),
+    ("jetson", &["jetson-xavier", "jetson-nano"]),
+];
+
+/// The platform `name` stands for among those workers registered
+/// (`registered`: each with whether one of its workers is live): itself,
+/// or the preferred platform of a seed name; 404 listing what exists
+/// otherwise.
+fn our_platform(name: &str, registered: &BTreeMap<&str, bool>) -> Result<String, ApiError> {
+    if registered.contains_key(name) {
+        return Ok(name.to_owned());
+    }
+    let platforms = registered.keys().copied().collect::<Vec<_>>().join(", ");
+    let seed = SEED_PLATFORMS.iter().find(|(seed, _)| *seed == name);
+    let Some((_, ours)) = seed else {
+        let seeds = SEED_PLATFORMS
+            .iter()
+            .map(|(s, _)| *s)
+            .collect::<Vec<_>>()
+            .join(", ");
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "unknown platform '{name}'; platforms: {platforms} (the seed's names {seeds} \
+                 are taken too)"
+            ),
+        ));
+    };
+    let live = ours.iter().find(|p| registered.get(**p) == Some(&true));
+    let any = ours.iter().find(|p| registered.contains_key(**p));
+    live.or(any).map(|p| (*p).to_owned()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "platform '{name}' (the seed's name for {}) has no worker registered; \
+                 platforms: {platforms}",
+                ours.join(", ")
+            ),
+        )
+    })
+}
 
 /// Our name of an engine the seed's or our name gives (404 listing what is
 /// offered otherwise).
@@ -139,28 +191,23 @@ impl<S: JobStore + JobQueue> Service<S> {
                 "device '{device}' is not one of cpu, gpu, npu"
             )));
         }
-        let (platform, profile) = (ask.platform, ask.profile);
         // What exists: the platforms and profiles workers registered.
         let catalog = self.catalog().await?;
         let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
-        for (w, _) in &catalog {
+        let mut registered: BTreeMap<&str, bool> = BTreeMap::new();
+        for (w, alive) in &catalog {
             exists
                 .entry(&w.platform)
                 .or_default()
                 .entry(&w.profile)
                 .or_default()
                 .extend(w.engines.iter().map(|e| e.name.as_str()));
+            *registered.entry(&w.platform).or_default() |= *alive;
         }
-        let profiles = exists.get(platform.as_str()).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!(
-                    "unknown platform '{platform}'; platforms: {}",
-                    exists.keys().copied().collect::<Vec<_>>().join(", ")
-                ),
-            )
-            .with(json!(exists))
-        })?;
+        let platform =
+            our_platform(&ask.platform, &registered).map_err(|e| e.with(json!(exists)))?;
+        let profile = ask.profile;
+        let profiles = &exists[platform.as_str()];
         let engines = profiles.get(profile.as_str()).ok_or_else(|| {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -182,10 +229,37 @@ impl<S: JobStore + JobQueue> Service<S> {
                 ),
             ));
         }
+        // The devices that engine has there, on any of the workers.
+        let devices: BTreeSet<&str> = catalog
+            .iter()
+            .filter(|(w, _)| w.platform == platform && w.profile == profile)
+            .flat_map(|(w, _)| &w.engines)
+            .filter(|e| e.name == engine)
+            .flat_map(|e| e.devices.iter().map(String::as_str))
+            .collect();
+        if !devices.contains(device.as_str()) {
+            return Err(unprocessable(format!(
+                "device '{device}' is not offered by engine {engine} on {platform}/{profile}; \
+                 devices there: {}",
+                if devices.is_empty() {
+                    "none".to_owned()
+                } else {
+                    devices.into_iter().collect::<Vec<_>>().join(", ")
+                }
+            )));
+        }
         let subject = ask.subject.unwrap_or(SubjectKind::Model);
         let format = match subject {
             SubjectKind::Model => model_format(engine, &body)?.to_string(),
-            SubjectKind::Bundle => check_bundle(engine, body.clone()).await?,
+            SubjectKind::Bundle => {
+                // One check per CPU at once; the others wait their turn.
+                let _turn = self
+                    .bundle_checks
+                    .acquire()
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?;
+                check_bundle(engine, body.clone()).await?
+            }
         };
         // The quota was checked before the body was read (the uploads'
         // middleware); the store checks it again as it queues the job.
@@ -270,8 +344,10 @@ fn model_format(engine: &str, body: &[u8]) -> Result<ModelFormat, ApiError> {
     Ok(format)
 }
 
-/// Unpacks a bundle into a scratch folder and checks its app against the
-/// engine (422 saying what is wrong); gives its archive format.
+/// Checks a bundle as its archive streams, writing only its outline (its
+/// folders, app.json, every other file empty) into a scratch folder, and
+/// checks its app against the engine (422 saying what is wrong); gives its
+/// archive format. The worker unpacks it for real in the job's folder.
 async fn check_bundle(engine: &'static str, body: Bytes) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
         let formats = lpdnn_engines::engine(engine)
@@ -289,7 +365,7 @@ async fn check_bundle(engine: &'static str, body: Bytes) -> Result<String, ApiEr
             }
             e => unprocessable(format!("bundle: {}", e.to_string().replace(&scratch, ""))),
         };
-        let format = lpdnn_bundle::unpack(&body, dir.path(), lpdnn_bundle::Limits::default())
+        let format = lpdnn_bundle::outline(&body, dir.path(), lpdnn_bundle::Limits::default())
             .map_err(refused)?;
         lpdnn_bundle::check(dir.path(), engine, &formats).map_err(refused)?;
         Ok(format.to_string())
@@ -311,6 +387,7 @@ pub(crate) struct SeedQuery {
     duration: Option<f64>,
     warmup: Option<u64>,
     input_shape: Option<String>,
+    name: Option<String>,
 }
 
 /// `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=&wait=`, the
@@ -322,14 +399,16 @@ pub(crate) struct SeedQuery {
         ("wait" = Option<u64>, Query, description = "seconds to wait for the result (at most 600)"),
         ("threads" = Option<usize>, Query), ("number" = Option<u64>, Query),
         ("duration" = Option<f64>, Query), ("warmup" = Option<u64>, Query),
-        ("input_shape" = Option<String>, Query, description = "NAME=1,3,224,224, several separated by ;")),
+        ("input_shape" = Option<String>, Query, description = "NAME=1,3,224,224, several separated by ;"),
+        ("name" = Option<String>, Query, description = "the model's file name: a bare model's report is titled with it")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "the model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)"),
     responses((status = 202, body = crate::Accepted, description = "queued; Location: /v1/jobs/{id}"),
         (status = 200, body = crate::Accepted, description = "ended within `wait`"),
         (status = 401, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
-        (status = 413, description = "over --max-upload"), (status = 422, body = crate::ErrorBody),
-        (status = 429, body = crate::ErrorBody)))]
+        (status = 413, description = "over --max-upload"),
+        (status = 415, body = crate::ErrorBody, description = "a multipart body: this route takes the raw file"),
+        (status = 422, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
 pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path((platform, profile, engine)): Path<(String, String, String)>,
@@ -338,6 +417,19 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let owner = s.owner(&headers)?;
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA);
+    if multipart {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "this route takes the model (or bundle) as the raw body: curl --data-binary \
+             @model.onnx URL; a multipart form (curl -F model=@model.onnx -F platform=... \
+             -F profile=... -F engine=...) goes to POST /v1/jobs",
+        ));
+    }
     let ask = Ask {
         platform,
         profile,
@@ -355,6 +447,7 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            name: q.name.as_deref().and_then(lpdnn_baas_api::upload_name),
         },
         // The bytes tell a bundle from a model.
         subject: Some(if lpdnn_bundle::sniff(&body).is_some() {
@@ -420,6 +513,7 @@ pub(crate) async fn submit<S: JobStore + JobQueue>(
             } else {
                 SubjectKind::Bundle
             });
+            ask.options.name = field.file_name().and_then(lpdnn_baas_api::upload_name);
             file = Some(field.bytes().await.map_err(bad)?);
             continue;
         }

@@ -18,7 +18,7 @@ use lpdnn_jobs::{JobQueue, JobStore, Lease, Outcome, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{ApiError, Service};
+use crate::{ApiError, Presented, Service};
 
 /// The workers' routes, each behind the worker-token check (made before
 /// the body is read).
@@ -52,14 +52,8 @@ impl<S: JobStore + JobQueue> Service<S> {
     /// 401 unless the request carries a worker token (or no token is
     /// configured at all: a loopback service).
     fn worker_auth(&self, headers: &HeaderMap) -> Result<(), ApiError> {
-        if self.config.tokens.is_empty() && self.config.worker_tokens.is_empty() {
-            return Ok(());
-        }
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
-        if given.is_some_and(|g| self.config.worker_tokens.iter().any(|t| t == g)) {
+        let presented = self.presented(headers);
+        if presented == Presented::Worker || (!self.guarded() && presented == Presented::Nothing) {
             Ok(())
         } else {
             Err(ApiError::new(

@@ -259,6 +259,17 @@ impl<Q: JobQueue> Worker<Q> {
         if subject == Subject::Bundle {
             args.extend(["--dataset".into(), "bundle/inputs".into()]);
         }
+        // A bare model runs as `model.onnx`; its report is titled with the
+        // uploaded file's name (shown, never used as a path).
+        if let Some(name) = spec
+            .options
+            .name
+            .as_deref()
+            .and_then(lpdnn_baas_api::upload_name)
+            .filter(|_| matches!(subject, Subject::Model(_)))
+        {
+            args.push(format!("--title={name}"));
+        }
         let o = &spec.options;
         let mut flag = |name: &str, value: Option<String>| {
             if let Some(v) = value {

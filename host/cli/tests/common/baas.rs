@@ -37,15 +37,26 @@ fn first_line(child: &mut Child) -> String {
 }
 
 pub fn serve_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+    serve_with(data, extra, |_| {})
+}
+
+/// `serve_in` with the command adjusted by `adjust` before it starts
+/// (its environment, its limits).
+pub fn serve_with(
+    data: tempfile::TempDir,
+    extra: &[&str],
+    adjust: impl FnOnce(&mut Command),
+) -> Server {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
+    command
         .args(["serve", "--bind", "127.0.0.1:0", "--data"])
         .arg(data.path())
         .args(extra)
         .current_dir(root())
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
+        .stderr(Stdio::inherit());
+    adjust(&mut command);
+    let mut child = command.spawn().unwrap();
     let line = first_line(&mut child);
     let url = line
         .trim()
@@ -123,4 +134,25 @@ pub const FACE: &str = "@assets/models/face_detection_short_range.onnx";
 /// The platform this machine registers as.
 pub fn platform() -> String {
     format!("{}-linux", std::env::consts::ARCH)
+}
+
+/// Waits until the catalog lists `platform` as up.
+pub fn until_up(url: &str, platform: &str, headers: &[&str]) {
+    let start = Instant::now();
+    loop {
+        let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();
+        let devices = format!("{url}/v1/devices");
+        args.push(&devices);
+        let (_, d) = curl(&args);
+        let up = d["devices"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|w| w["platform"] == platform && w["available"] == true);
+        if up {
+            return;
+        }
+        assert!(start.elapsed() < Duration::from_secs(60), "{d}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
