@@ -155,6 +155,7 @@ fn an_observer_that_stops_the_run_gets_a_partial_report() {
         config: config(1000),
         source: "face".into(),
         dataset: "assets/images".into(),
+        title: None,
         build: build(),
     };
     // Four anchors a steady iteration (preprocess, inference, postprocess,

@@ -25,7 +25,9 @@ pub use format::{ncnn_bin_path, sniff, sniff_file, ModelFormat};
 pub use native::{
     cache_dir, capture_stderr, contain, load_quietly, locate_library, package_root, NativeLibrary,
 };
-pub use synthetic::{parse_input_shape, synthetic};
+pub use synthetic::{
+    describe_inputs, parse_input_shape, resolve_input_shapes, synthetic, ShapeError,
+};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.

@@ -9,6 +9,8 @@
 //! seed and continued across the inputs in order, so a seed names one set
 //! of tensors on every machine.
 
+use std::collections::BTreeMap;
+
 use crate::{DType, EngineError, Tensor, TensorInfo};
 
 /// splitmix64 (Steele, Lea and Flood 2014): tiny, fast, and the same on
@@ -95,6 +97,95 @@ pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), String> {
     Ok((name.to_owned(), dims))
 }
 
+/// Why given input shapes do not fit a model's inputs
+/// ([`resolve_input_shapes`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ShapeError {
+    /// A shape names an input the model does not have.
+    #[error("the model has no input '{name}'; its inputs: {inputs}")]
+    NoSuchInput {
+        /// The name given.
+        name: String,
+        /// The model's inputs ([`describe_inputs`]).
+        inputs: String,
+    },
+    /// A shape does not fit its input's fixed dimensions.
+    #[error("input '{name}' is {input}; [{}] does not fit it", dims(.given))]
+    DoesNotFit {
+        /// The input.
+        name: String,
+        /// Its type and shape, `f32 [1,3,?,?]`.
+        input: String,
+        /// The shape given.
+        given: Vec<usize>,
+    },
+    /// An input with open dimensions was given no shape.
+    #[error("input '{name}' is {input}: its open dimensions need sizes")]
+    Open {
+        /// The input.
+        name: String,
+        /// Its type and shape.
+        input: String,
+        /// How to give it ([`TensorInfo::shape_example`]).
+        example: String,
+    },
+}
+
+/// Dimensions as shapes are written everywhere else: `1,3,224,224`.
+fn dims(given: &[usize]) -> String {
+    given
+        .iter()
+        .map(usize::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A model's inputs as errors list them: `input f32 [1,3,?,?], ...`.
+pub fn describe_inputs(inputs: &[TensorInfo]) -> String {
+    inputs
+        .iter()
+        .map(|i| format!("{} {} {}", i.name, i.dtype, i.shape_string()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The shape of each of a model's inputs, in its order: the one `given`
+/// (input name → dimensions) names, else the model's own, which must then
+/// be fixed.
+pub fn resolve_input_shapes(
+    inputs: &[TensorInfo],
+    given: &BTreeMap<String, Vec<usize>>,
+) -> Result<Vec<Vec<usize>>, ShapeError> {
+    if let Some(unknown) = given.keys().find(|k| !inputs.iter().any(|i| &i.name == *k)) {
+        return Err(ShapeError::NoSuchInput {
+            name: unknown.clone(),
+            inputs: describe_inputs(inputs),
+        });
+    }
+    let input = |info: &TensorInfo| format!("{} {}", info.dtype, info.shape_string());
+    inputs
+        .iter()
+        .map(|info| match given.get(&info.name) {
+            Some(shape) if info.accepts(info.dtype, shape) => Ok(shape.clone()),
+            Some(shape) => Err(ShapeError::DoesNotFit {
+                name: info.name.clone(),
+                input: input(info),
+                given: shape.clone(),
+            }),
+            None => info
+                .shape
+                .iter()
+                .copied()
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| ShapeError::Open {
+                    name: info.name.clone(),
+                    input: input(info),
+                    example: info.shape_example(),
+                }),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,5 +230,42 @@ mod tests {
         let inputs = [info("x", DType::F32, &[Some(1), Some(3)])];
         let err = synthetic(&inputs, &[vec![1, 4]], 0).unwrap_err();
         assert!(err.to_string().contains("input 'x' is [1,3]"), "{err}");
+    }
+
+    #[test]
+    fn shapes_resolve_by_name_and_say_what_does_not_fit() {
+        let inputs = [
+            info("x", DType::F32, &[Some(1), Some(3), None, None]),
+            info("ids", DType::I64, &[Some(4)]),
+        ];
+        let given = |pairs: &[(&str, &[usize])]| {
+            pairs
+                .iter()
+                .map(|(n, d)| (n.to_string(), d.to_vec()))
+                .collect::<BTreeMap<_, _>>()
+        };
+        assert_eq!(
+            resolve_input_shapes(&inputs, &given(&[("x", &[1, 3, 8, 8])])).unwrap(),
+            [vec![1, 3, 8, 8], vec![4]]
+        );
+        let e = resolve_input_shapes(&inputs, &given(&[])).unwrap_err();
+        assert_eq!(
+            e,
+            ShapeError::Open {
+                name: "x".into(),
+                input: "f32 [1,3,?,?]".into(),
+                example: "x=1,3,N,N".into(),
+            }
+        );
+        let e = resolve_input_shapes(&inputs, &given(&[("x", &[1, 3, 8, 8]), ("ids", &[5])]));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "input 'ids' is i64 [4]; [5] does not fit it"
+        );
+        let e = resolve_input_shapes(&inputs, &given(&[("image", &[1])]));
+        assert_eq!(
+            e.unwrap_err().to_string(),
+            "the model has no input 'image'; its inputs: x f32 [1,3,?,?], ids i64 [4]"
+        );
     }
 }

@@ -74,6 +74,17 @@ impl TensorInfo {
                 .all(|(want, got)| want.is_none_or(|w| w == *got))
     }
 
+    /// How `--input-shape` gives this input: `name=1,3,N,N`, `N` for each
+    /// open dimension.
+    pub fn shape_example(&self) -> String {
+        let dims: Vec<String> = self
+            .shape
+            .iter()
+            .map(|d| d.map_or("N".to_owned(), |d| d.to_string()))
+            .collect();
+        format!("{}={}", self.name, dims.join(","))
+    }
+
     /// The shape as text, `?` for open dimensions.
     pub fn shape_string(&self) -> String {
         let dims: Vec<String> = self

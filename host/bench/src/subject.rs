@@ -297,64 +297,14 @@ fn input_shapes(
     inputs: &[TensorInfo],
     given: &BTreeMap<String, Vec<usize>>,
 ) -> Result<Vec<Vec<usize>>, BenchError> {
-    if let Some(unknown) = given.keys().find(|k| !inputs.iter().any(|i| &i.name == *k)) {
-        return Err(BenchError::InputShape {
-            model: model.to_owned(),
-            message: format!(
-                "the model has no input '{unknown}'; its inputs: {}",
-                describe(inputs)
-            ),
-            example: None,
-        });
-    }
-    inputs
-        .iter()
-        .map(|info| match given.get(&info.name) {
-            Some(shape) if info.accepts(info.dtype, shape) => Ok(shape.clone()),
-            Some(shape) => Err(BenchError::InputShape {
-                model: model.to_owned(),
-                message: format!(
-                    "input '{}' is {} {}; {shape:?} does not fit it",
-                    info.name,
-                    info.dtype,
-                    info.shape_string()
-                ),
-                example: None,
-            }),
-            None => info
-                .shape
-                .iter()
-                .copied()
-                .collect::<Option<Vec<_>>>()
-                .ok_or_else(|| BenchError::InputShape {
-                    model: model.to_owned(),
-                    message: format!(
-                        "input '{}' is {} {}: its open dimensions need sizes",
-                        info.name,
-                        info.dtype,
-                        info.shape_string(),
-                    ),
-                    example: Some(format!(
-                        "{}={}",
-                        info.name,
-                        info.shape
-                            .iter()
-                            .map(|d| d.map_or("N".to_owned(), |d| d.to_string()))
-                            .collect::<Vec<_>>()
-                            .join(",")
-                    )),
-                }),
-        })
-        .collect()
-}
-
-/// `name f32 [1,3,?,?], ...`
-fn describe(inputs: &[TensorInfo]) -> String {
-    inputs
-        .iter()
-        .map(|i| format!("{} {} {}", i.name, i.dtype, i.shape_string()))
-        .collect::<Vec<_>>()
-        .join(", ")
+    lpdnn_engine_api::resolve_input_shapes(inputs, given).map_err(|e| BenchError::InputShape {
+        model: model.to_owned(),
+        message: e.to_string(),
+        example: match e {
+            lpdnn_engine_api::ShapeError::Open { example, .. } => Some(example),
+            _ => None,
+        },
+    })
 }
 
 /// Orders a given set as the model's inputs (by name) and checks it.
@@ -371,7 +321,7 @@ fn bind(inputs: &[TensorInfo], set: &str, tensors: &[Tensor]) -> Result<Vec<Tens
                     message: format!(
                         "no tensor for model input '{}'; the model takes {}",
                         info.name,
-                        describe(inputs)
+                        lpdnn_engine_api::describe_inputs(inputs)
                     ),
                 })
         })
@@ -385,7 +335,7 @@ fn bind(inputs: &[TensorInfo], set: &str, tensors: &[Tensor]) -> Result<Vec<Tens
             message: format!(
                 "tensor '{}' names no model input; the model takes {}",
                 extra.name(),
-                describe(inputs)
+                lpdnn_engine_api::describe_inputs(inputs)
             ),
         });
     }

@@ -2,6 +2,7 @@
 //! the `pnnx` wheel, plus the side file that maps NCNN's blob names back to
 //! the ONNX tensor names, so the converted model drops into an app.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -303,89 +304,34 @@ pub fn parse_shape(s: &str) -> Result<ShapeArg, String> {
 }
 
 /// The shape of every input, in model order: the one `given` names, else
-/// the model's own when it has no open dimension. Bare dimensions are
-/// taken for a model of one input only; errors name the model's inputs.
+/// the model's own when it has no open dimension (as `benchmark` resolves
+/// them). Bare dimensions are taken for a model of one input only.
 fn resolve_shapes(given: &[ShapeArg], inputs: &[TensorInfo]) -> Result<Vec<Vec<usize>>> {
-    let listing = || {
-        inputs
-            .iter()
-            .map(|i| format!("{} {}", i.name, i.shape_string()))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let example = |i: &TensorInfo| {
-        let dims: Vec<String> = i
-            .shape
-            .iter()
-            .map(|d| d.map_or("N".into(), |d| d.to_string()))
-            .collect();
-        format!("{}={}", i.name, dims.join(","))
-    };
-    let mut chosen: Vec<Option<&ShapeArg>> = vec![None; inputs.len()];
+    let mut named = BTreeMap::new();
     for g in given {
-        let index = match &g.name {
-            None if inputs.len() == 1 => 0,
-            None => bail!(
+        let name = match (&g.name, inputs) {
+            (Some(name), _) => name.clone(),
+            (None, [one]) => one.name.clone(),
+            (None, _) => bail!(
                 "--input-shape {g}: the model has {} inputs ({}): name the input, NAME=DIMS \
                  (e.g. {})",
                 inputs.len(),
-                listing(),
-                inputs.first().map_or_else(String::new, example)
+                lpdnn_engine_api::describe_inputs(inputs),
+                inputs
+                    .first()
+                    .map_or_else(String::new, TensorInfo::shape_example)
             ),
-            Some(name) => inputs
-                .iter()
-                .position(|i| &i.name == name)
-                .with_context(|| {
-                    format!(
-                        "--input-shape {g}: the model has no input '{name}'; its inputs: {}",
-                        listing()
-                    )
-                })?,
         };
-        if chosen[index].is_some() {
-            bail!(
-                "--input-shape {g}: input '{}' is given twice",
-                inputs[index].name
-            );
+        if named.insert(name.clone(), g.dims.clone()).is_some() {
+            bail!("--input-shape {g}: input '{name}' is given twice");
         }
-        chosen[index] = Some(g);
     }
-    inputs
-        .iter()
-        .zip(chosen)
-        .map(|(info, given)| {
-            let Some(given) = given else {
-                return info
-                    .shape
-                    .iter()
-                    .copied()
-                    .collect::<Option<Vec<usize>>>()
-                    .with_context(|| {
-                        format!(
-                            "input '{}' has an open dimension {}: give --input-shape {}",
-                            info.name,
-                            info.shape_string(),
-                            example(info)
-                        )
-                    });
-            };
-            let shape = &given.dims;
-            let fits = info.shape.len() == shape.len()
-                && info
-                    .shape
-                    .iter()
-                    .zip(shape)
-                    .all(|(w, g)| w.is_none_or(|w| w == *g));
-            if !fits {
-                bail!(
-                    "--input-shape {given} does not fit input '{}' {}",
-                    info.name,
-                    info.shape_string()
-                );
-            }
-            Ok(shape.clone())
-        })
-        .collect()
+    lpdnn_engine_api::resolve_input_shapes(inputs, &named).map_err(|e| match e {
+        lpdnn_engine_api::ShapeError::Open { ref example, .. } => {
+            anyhow::anyhow!("{e}: give --input-shape {example}")
+        }
+        e => anyhow::anyhow!("--input-shape: {e}"),
+    })
 }
 
 #[cfg(test)]
@@ -421,20 +367,23 @@ mod tests {
         let e = shapes(&[], &one).unwrap_err().to_string();
         assert!(e.contains("give --input-shape x=1,3,N,N"), "{e}");
         let e = shapes(&["y=1,3,64,64"], &one).unwrap_err().to_string();
-        assert!(e.contains("no input 'y'; its inputs: x [1,3,?,?]"), "{e}");
+        assert!(
+            e.contains("no input 'y'; its inputs: x f32 [1,3,?,?]"),
+            "{e}"
+        );
         let two = [info("a", &[Some(1), None]), info("b", &[Some(4)])];
         // Named in any order; a fixed input may be left out.
         assert_eq!(shapes(&["a=1,7"], &two).unwrap(), [vec![1, 7], vec![4]]);
         let e = shapes(&["1,7"], &two).unwrap_err().to_string();
         assert!(
-            e.contains("the model has 2 inputs (a [1,?], b [4]): name the input, NAME=DIMS"),
+            e.contains("the model has 2 inputs (a f32 [1,?], b f32 [4]): name the input"),
             "{e}"
         );
         let e = shapes(&["a=1,7", "a=1,8"], &two).unwrap_err().to_string();
         assert!(e.contains("input 'a' is given twice"), "{e}");
         let e = shapes(&["a=1,7", "b=5"], &two).unwrap_err().to_string();
         assert!(
-            e.contains("--input-shape b=5 does not fit input 'b' [4]"),
+            e.contains("input 'b' is f32 [4]; [5] does not fit it"),
             "{e}"
         );
         assert!(parse_shape("1,x,3").unwrap_err().contains("is not a shape"));

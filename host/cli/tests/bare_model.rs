@@ -246,7 +246,7 @@ fn mistakes_are_refused_with_what_to_do() {
                 "--number",
                 "1",
             ],
-            "input 'input' is f32 [1,3,128,128]; [1, 3, 64, 64] does not fit it",
+            "input 'input' is f32 [1,3,128,128]; [1,3,64,64] does not fit it",
         ),
         (
             vec!["benchmark", face, "--engine", "litert", "--number", "1"],

@@ -225,7 +225,7 @@ fn convert_refuses_bad_input_clearly() {
                 "--input-shape",
                 "1,3,96,96",
             ],
-            "does not fit input 'input' [1,3,128,128]",
+            "input 'input' is f32 [1,3,128,128]; [1,3,96,96] does not fit it",
         ),
         (
             &[
@@ -306,7 +306,7 @@ fn convert_takes_input_shapes_by_name_as_benchmark_does() {
     let o = convert(&face, "image=1,3,128,128", dir.path());
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        text(&o).contains("no input 'image'; its inputs: input [1,3,128,128]"),
+        text(&o).contains("no input 'image'; its inputs: input f32 [1,3,128,128]"),
         "{}",
         text(&o)
     );
@@ -350,18 +350,20 @@ fn pinned_ncnn() -> String {
         .expect("downloads.txt pins an ncnn source archive")
 }
 
+/// NCNN's entry in `engines --json`.
+fn ncnn_entry(stdout: &[u8]) -> serde_json::Value {
+    let list: Vec<serde_json::Value> = serde_json::from_slice(stdout).unwrap();
+    list.into_iter()
+        .find(|e| e["name"] == "ncnn")
+        .expect("engines lists ncnn")
+}
+
 #[test]
 fn ncnn_reports_the_release_built_not_the_build_date() {
     let want = format!("ncnn {}", pinned_ncnn());
     let out = host(&["engines", "--json"], &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let ncnn = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "ncnn")
-        .unwrap();
+    let ncnn = ncnn_entry(&out.stdout);
     assert_eq!(ncnn["version"], want.as_str(), "{ncnn}");
     assert!(text(&host(&["engines"], &[])).contains(&want));
     // The same in a benchmark's result and text.
@@ -444,13 +446,7 @@ fn a_package_is_readable_as_the_umask_allows_and_its_ncnn_says_its_release() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    let list: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let ncnn = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["name"] == "ncnn")
-        .unwrap();
+    let ncnn = ncnn_entry(&o.stdout);
     assert_eq!(ncnn["version"], format!("ncnn {want}").as_str(), "{ncnn}");
     assert!(
         ncnn["library"]
