@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use lpdnn_baas_api::{JobOptions, JobSpec, SubjectKind};
-use lpdnn_jobs::{JobQueue, JobStore, NewJob, Outcome, SqliteJobs};
+use lpdnn_jobs::{JobQueue, JobStore, NewJob, Outcome};
+use lpdnn_jobs_sqlite::SqliteJobs;
 
 fn job() -> NewJob {
     NewJob {

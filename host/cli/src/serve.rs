@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lpdnn_jobs::{ContentStore, SqliteJobs};
+use lpdnn_jobs::ContentStore;
+use lpdnn_jobs_sqlite::SqliteJobs;
 use lpdnn_server::{Config, Service};
 use lpdnn_worker::{Limits, Worker};
 

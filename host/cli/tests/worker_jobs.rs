@@ -12,7 +12,8 @@ use common::root;
 use lpdnn_baas_api::{
     FailureKind, JobOptions, JobResult, JobSpec, JobStatus, SubjectKind, WorkerInfo,
 };
-use lpdnn_jobs::{ContentStore, JobStore, NewJob, SqliteJobs};
+use lpdnn_jobs::{ContentStore, JobStore, NewJob};
+use lpdnn_jobs_sqlite::SqliteJobs;
 use lpdnn_worker::{Limits, Worker};
 
 struct Service {

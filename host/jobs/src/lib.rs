@@ -10,14 +10,14 @@
 //! - [`ContentStore`]: uploaded files on disk by SHA-256 (never database
 //!   blobs); the same model uploaded twice is stored once.
 //!
-//! [`SqliteJobs`] implements both traits on an embedded SQLite database
-//! (WAL, `synchronous=NORMAL`, one writer connection); a later back end
-//! implements them again on NATS JetStream and PostgreSQL.
+//! This crate holds the contract only, no database: `lpdnn-jobs-sqlite`
+//! implements both traits on an embedded SQLite file; a later back end
+//! implements them again on NATS JetStream and PostgreSQL. A back end's
+//! own errors reach callers as [`StoreError::Backend`], cause kept.
 
 #![warn(missing_docs)]
 
 mod content;
-mod sqlite;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -25,14 +25,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use content::ContentStore;
 pub use lpdnn_baas_api::{FailureKind, Job, JobResult, JobSpec, JobStatus, WorkerInfo};
-pub use sqlite::SqliteJobs;
 
 /// Errors of a store or queue.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    /// The database failed.
+    /// The back end (its database, its server) failed.
     #[error("job store: {0}")]
-    Database(#[from] sqlx::Error),
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// A stored value is not what this version writes.
     #[error("job store: job {id}: {message}")]
     Corrupt {

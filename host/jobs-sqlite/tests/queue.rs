@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use lpdnn_baas_api::{JobOptions, SubjectKind};
 use lpdnn_jobs::{
-    FailureKind, JobQueue, JobResult, JobSpec, JobStatus, JobStore, NewJob, Outcome, SqliteJobs,
-    StoreError,
+    FailureKind, JobQueue, JobResult, JobSpec, JobStatus, JobStore, NewJob, Outcome, StoreError,
 };
+use lpdnn_jobs_sqlite::SqliteJobs;
 
 fn spec(platform: &str) -> JobSpec {
     JobSpec {
