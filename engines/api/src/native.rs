@@ -128,8 +128,9 @@ pub fn capture_stderr<T>(f: impl FnOnce() -> T) -> (T, String) {
     let Ok(mut file) = tempfile::tempfile() else {
         return (f(), String::new());
     };
-    // SAFETY: dup and dup2 on open descriptors; fd 2 is restored by `Restore`.
+    // SAFETY: dup of fd 2, which is open for the whole process.
     let saved = unsafe { libc::dup(2) };
+    // SAFETY: `file` is open for this call; fd 2 is restored by `Restore`.
     if saved < 0 || unsafe { libc::dup2(file.as_raw_fd(), 2) } < 0 {
         if saved >= 0 {
             // SAFETY: `saved` was just opened by dup.

@@ -67,6 +67,7 @@ fn hostile_models_fail_their_job_with_the_right_kind_and_the_next_passes() {
     assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
     assert!(classify(&run, &normal).is_ok());
     assert!(run.isolation.rlimits && run.isolation.own_folder);
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } == 0 {
         assert!(
             run.isolation.network_namespace,
@@ -116,6 +117,7 @@ fn hostile_models_fail_their_job_with_the_right_kind_and_the_next_passes() {
 
 #[test]
 fn the_child_has_no_network_but_loopback() {
+    // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         eprintln!("skipped: not root, so no network namespace here");
         return;

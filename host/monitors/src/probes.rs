@@ -203,8 +203,9 @@ fn proc_stat_steal() -> Option<(u64, u64)> {
 
 /// User + system CPU time of the whole process (every thread), seconds.
 fn process_cpu_seconds() -> f64 {
-    // SAFETY: getrusage writes into the zeroed struct it is given.
+    // SAFETY: `rusage` is plain integers; all zeroes is a valid value.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: getrusage writes into the struct it is given, which lives here.
     if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
         return 0.0;
     }
