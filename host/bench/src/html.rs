@@ -23,64 +23,10 @@ use std::fmt::Write;
 use lpdnn_monitors::Metric;
 
 use crate::report::{AnchorStats, EngineRun, Report, RunState};
-use crate::stats::{samples_needed, Ranked, Ranking};
+use crate::stats::samples_needed;
+use crate::summary::{emulated_note, fmt_ms, fmt_round, ranking, timed_stage};
 use charts::{engine_color, Dist};
 use svg::escape;
-
-/// The stage timed as a whole: `total`, or `inference` alone when only
-/// the engine was timed.
-pub(crate) fn timed_stage(run: &EngineRun) -> &'static str {
-    match &run.phases.steady {
-        Some(s) if s.anchors.get("total").is_none() && s.anchors.get("inference").is_some() => {
-            "inference"
-        }
-        _ => "total",
-    }
-}
-
-/// The engines of `runs` ranked by their timed stage's steady-state mean
-/// (runs without a steady state left out); `None` when none has one.
-pub(crate) fn ranking(runs: &[EngineRun]) -> Option<Ranking<'_>> {
-    Ranking::of(
-        runs.iter()
-            .filter_map(|r| {
-                let s = r.phases.steady.as_ref()?;
-                let a = s.anchors.get(timed_stage(r))?;
-                Some(Ranked {
-                    engine: &r.engine,
-                    stage: timed_stage(r),
-                    stats: &a.real_ms,
-                    throughput_per_s: s.throughput_per_s,
-                })
-            })
-            .collect(),
-    )
-}
-
-/// Milliseconds with three or four significant figures.
-pub(crate) fn fmt_ms(v: f64) -> String {
-    let a = v.abs();
-    if !v.is_finite() {
-        "–".into()
-    } else if a >= 100.0 {
-        format!("{v:.1}")
-    } else if a >= 10.0 {
-        format!("{v:.2}")
-    } else {
-        format!("{v:.3}")
-    }
-}
-
-/// A round number (an axis end, a setting) without trailing zeros.
-pub(crate) fn fmt_round(v: f64) -> String {
-    let s = format!("{v:.3}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.into()
-    }
-}
 
 /// An integer with thousands separators.
 fn fmt_int(n: u64) -> String {
@@ -370,7 +316,7 @@ fn header(out: &mut String, report: &Report, slugs: &[String]) {
         let _ = writeln!(
             out,
             "<p class=\"warning\"><b>Emulated:</b> {}</p>",
-            escape(&crate::text::emulated_note(&p.host.arch, kernel))
+            escape(&emulated_note(&p.host.arch, kernel))
         );
     }
     out.push_str("<nav><a href=\"#summary\">Summary</a>");

@@ -10,6 +10,7 @@
 
 mod benchmark;
 mod compare;
+mod config;
 mod dataset;
 mod html;
 mod isolate;
@@ -19,6 +20,7 @@ mod report;
 mod runner;
 pub mod stats;
 mod subject;
+mod summary;
 mod text;
 
 use std::path::PathBuf;

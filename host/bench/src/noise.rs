@@ -20,8 +20,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
-
+pub use crate::report::Interference;
 use crate::report::{Steady, Timeline, Warmup};
 
 /// Other processes' average CPU use, in cores, that marks a run noisy.
@@ -44,65 +43,6 @@ const MIN_STAGE_MS: f64 = 0.05;
 const MIN_WARMUP: u64 = 10;
 /// Fewest samples of one input for a bimodality coefficient.
 const MIN_BIMODAL_SAMPLES: usize = 30;
-
-/// What the interference rule read, and its verdict.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Interference {
-    /// The rule marks the run noisy.
-    pub noisy: bool,
-    /// Other processes' average CPU use during the steady state, in cores
-    /// (`null`: monitors off or too few samples).
-    pub other_cpu_cores: Option<f64>,
-    /// Steal time during the steady state, % of all CPU time (`null`: not
-    /// read).
-    pub steal_percent: Option<f64>,
-    /// Real ÷ CPU time of each single-threaded stage.
-    pub real_over_cpu: BTreeMap<String, f64>,
-    /// Coefficient of variation of the timed stage in the steady state.
-    pub cv_steady: Option<f64>,
-    /// The same in the warm-up (`null`: too few warm-up iterations).
-    pub cv_warmup: Option<f64>,
-    /// Largest bimodality coefficient over the inputs (`null`: too few
-    /// samples of each input).
-    pub bimodality: Option<f64>,
-    /// Each sign of interference found, in words; empty for a quiet run.
-    pub evidence: Vec<String>,
-    /// Variation worth a look that does not decide the verdict alone.
-    #[serde(default)]
-    pub notes: Vec<String>,
-}
-
-impl Interference {
-    /// One line: the verdict with its evidence, or the readings of a quiet
-    /// run.
-    pub fn summary(&self) -> String {
-        let mut line = if self.noisy {
-            format!("NOISY: {}", self.evidence.join("; "))
-        } else {
-            let mut read = Vec::new();
-            if let Some(c) = self.other_cpu_cores {
-                read.push(format!("other processes {c:.2} cores"));
-            }
-            if let Some(s) = self.steal_percent {
-                read.push(format!("steal {s:.1} %"));
-            }
-            if let Some(r) = self.real_over_cpu.values().copied().reduce(f64::max) {
-                read.push(format!("real/CPU of one-thread stages ≤ {r:.2}"));
-            }
-            if read.is_empty() {
-                "not judged (no monitor samples in the steady state, no one-thread stage \
-                 long enough)"
-                    .to_owned()
-            } else {
-                format!("none seen ({})", read.join(", "))
-            }
-        };
-        if !self.notes.is_empty() {
-            line.push_str(&format!("; note: {}", self.notes.join("; ")));
-        }
-        line
-    }
-}
 
 /// What [`assess`] looks at.
 pub struct Readings<'a> {

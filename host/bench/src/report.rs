@@ -8,7 +8,6 @@ use lpdnn_inspect::{ModelKind, StaticMetrics};
 use lpdnn_monitors::{CoolDown, Metric, Point, Throttle};
 use serde::{Deserialize, Serialize};
 
-use crate::noise::Interference;
 use crate::stats::Stats;
 use crate::Provenance;
 
@@ -461,5 +460,65 @@ mod tests {
         let back: AnchorTable = serde_json::from_str(&json).unwrap();
         let names = |t: &AnchorTable| t.0.iter().map(|(n, _)| n.clone()).collect::<Vec<_>>();
         assert_eq!(names(&back), ["preprocess", "inference", "total"]);
+    }
+}
+
+/// What the interference rule ([`crate::noise::assess`]) read, and its
+/// verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interference {
+    /// The rule marks the run noisy.
+    pub noisy: bool,
+    /// Other processes' average CPU use during the steady state, in cores
+    /// (`null`: monitors off or too few samples).
+    pub other_cpu_cores: Option<f64>,
+    /// Steal time during the steady state, % of all CPU time (`null`: not
+    /// read).
+    pub steal_percent: Option<f64>,
+    /// Real ÷ CPU time of each single-threaded stage.
+    pub real_over_cpu: BTreeMap<String, f64>,
+    /// Coefficient of variation of the timed stage in the steady state.
+    pub cv_steady: Option<f64>,
+    /// The same in the warm-up (`null`: too few warm-up iterations).
+    pub cv_warmup: Option<f64>,
+    /// Largest bimodality coefficient over the inputs (`null`: too few
+    /// samples of each input).
+    pub bimodality: Option<f64>,
+    /// Each sign of interference found, in words; empty for a quiet run.
+    pub evidence: Vec<String>,
+    /// Variation worth a look that does not decide the verdict alone.
+    #[serde(default)]
+    pub notes: Vec<String>,
+}
+
+impl Interference {
+    /// One line: the verdict with its evidence, or the readings of a quiet
+    /// run.
+    pub fn summary(&self) -> String {
+        let mut line = if self.noisy {
+            format!("NOISY: {}", self.evidence.join("; "))
+        } else {
+            let mut read = Vec::new();
+            if let Some(c) = self.other_cpu_cores {
+                read.push(format!("other processes {c:.2} cores"));
+            }
+            if let Some(s) = self.steal_percent {
+                read.push(format!("steal {s:.1} %"));
+            }
+            if let Some(r) = self.real_over_cpu.values().copied().reduce(f64::max) {
+                read.push(format!("real/CPU of one-thread stages ≤ {r:.2}"));
+            }
+            if read.is_empty() {
+                "not judged (no monitor samples in the steady state, no one-thread stage \
+                 long enough)"
+                    .to_owned()
+            } else {
+                format!("none seen ({})", read.join(", "))
+            }
+        };
+        if !self.notes.is_empty() {
+            line.push_str(&format!("; note: {}", self.notes.join("; ")));
+        }
+        line
     }
 }

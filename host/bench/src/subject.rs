@@ -9,8 +9,8 @@ use lpdnn_anchors::{Anchors, Mark};
 use lpdnn_app::{App, Pipeline, RunOptions, Runtime, Stage};
 use lpdnn_engine_api::{LoadOptions, Model, Tensor, TensorInfo};
 
+use crate::config::BenchConfig;
 use crate::report::InputPrediction;
-use crate::runner::BenchConfig;
 use crate::{BenchError, Input};
 
 /// What to benchmark.

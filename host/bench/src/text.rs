@@ -7,6 +7,7 @@ use lpdnn_monitors::Metric;
 
 use crate::report::{EngineRun, Report};
 use crate::stats::{fmt_p, PERCENTILES};
+use crate::summary::emulated_note;
 
 /// The seed's resource list: (name in the seed, our metric, how to show it).
 const SEED_RESOURCES: &[(&str, &str, Show)] = &[
@@ -112,9 +113,9 @@ fn text_of(report: &Report, detail: Detail, errors: bool) -> String {
 /// ± 0.041 ms (inference, 95 % CI); lne within it; p99 lower: lne 4.210
 /// ms`. `None` with fewer than two engines timed.
 pub(crate) fn fastest_line(runs: &[EngineRun]) -> Option<String> {
-    let ranking = crate::html::ranking(runs).filter(|r| r.by_mean.len() > 1)?;
+    let ranking = crate::summary::ranking(runs).filter(|r| r.by_mean.len() > 1)?;
     let best = ranking.fastest();
-    let ms = crate::html::fmt_ms;
+    let ms = crate::summary::fmt_ms;
     let mut line = format!(
         "{} {} ± {} ms ({}, 95 % CI)",
         best.engine,
@@ -132,14 +133,6 @@ pub(crate) fn fastest_line(runs: &[EngineRun]) -> Option<String> {
         let _ = write!(line, "; p99 lower: {} {} ms", low.engine, ms(low.stats.p99));
     }
     Some(line)
-}
-
-/// What a result measured under user-mode emulation is worth.
-pub fn emulated_note(arch: &str, kernel: &str) -> String {
-    format!(
-        "{arch} code ran under user-mode emulation (qemu-user) on an {kernel} kernel: \
-         predictions are the target's, timings and resources are not the board's"
-    )
 }
 
 /// Writes `first` + `text`, wrapped to [`WIDTH`] in brief text.

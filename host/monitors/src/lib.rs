@@ -15,8 +15,10 @@
 
 #![warn(missing_docs)]
 
+mod channel;
 mod perf;
 mod probes;
+mod sysfs;
 mod thermal;
 
 use std::collections::BTreeMap;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use crate::probes::Channel;
+use crate::channel::Channel;
 
 /// One opened counter with its scale to MiB.
 struct Counter {

@@ -2,24 +2,15 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::rc::Rc;
 use std::time::Instant;
 
 use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, System};
 
+use crate::channel::{Channel, Read};
+use crate::sysfs::{expand, glob, name_of, read_f64};
 use crate::{Metric, MonitorConfig, Point};
-
-/// A readable channel; `read` returns `None` when it has no value this time.
-/// A channel's reader.
-type Read = Box<dyn FnMut() -> Option<f64>>;
-
-pub(crate) struct Channel {
-    pub name: String,
-    pub unit: &'static str,
-    pub source: String,
-    pub read: Read,
-}
 
 type Finish = Box<dyn FnOnce(&[Point]) -> Vec<(String, Metric)>>;
 
@@ -28,47 +19,6 @@ pub(crate) struct Probes {
     pub unsupported: BTreeMap<String, Metric>,
     /// Metrics derived at the end (peak RSS, energy).
     pub finish: Finish,
-}
-
-pub(crate) fn read_f64(path: &Path) -> Option<f64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
-}
-
-/// The entries of `dir` whose names start with `prefix`, sorted.
-pub(crate) fn glob(dir: &str, prefix: &str) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .and_then(|n| n.to_str())
-                        .is_some_and(|n| n.starts_with(prefix))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
-/// The files a descriptor's pattern names (a path, or a glob), sorted.
-pub(crate) fn expand(pattern: &str) -> Vec<PathBuf> {
-    match glob::glob(pattern) {
-        Ok(paths) => {
-            let mut found: Vec<PathBuf> = paths.filter_map(Result::ok).collect();
-            found.sort();
-            found
-        }
-        Err(_) => vec![PathBuf::from(pattern)],
-    }
-}
-
-/// The trimmed content of `dir/file`, or the folder's name.
-pub(crate) fn name_of(dir: &Path, file: &str) -> String {
-    std::fs::read_to_string(dir.join(file))
-        .map(|s| s.trim().to_owned())
-        .unwrap_or_else(|_| dir.file_name().unwrap_or_default().to_string_lossy().into())
 }
 
 pub(crate) fn discover(config: &MonitorConfig) -> Probes {

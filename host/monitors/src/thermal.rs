@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::probes::{glob, name_of, read_f64};
+use crate::sysfs::{glob, name_of, read_f64};
 
 /// Every readable temperature file (millidegrees Celsius) with a name:
 /// thermal zones by `type`, hwmon inputs by chip name, and `extra` files.

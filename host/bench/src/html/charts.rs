@@ -10,9 +10,9 @@ use lpdnn_monitors::Metric;
 use super::svg::{
     nice_range, px, text_width, Anchor, Scale, Svg, TextStyle, ALERT, AXIS, GRID, INK,
 };
-use super::{fmt_ms, fmt_round, timed_stage};
 use crate::report::EngineRun;
 use crate::stats::percentile;
+use crate::summary::{fmt_ms, fmt_round, timed_stage};
 
 /// One colour per engine, in report order (Tableau 10: distinct for most
 /// colour-blind readers and in grey print).
