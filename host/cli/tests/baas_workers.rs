@@ -189,3 +189,38 @@ fn a_burst_of_300_submissions_is_accepted_or_refused_and_nothing_is_lost_or_run_
         "{metrics}"
     );
 }
+
+#[test]
+fn an_upload_is_checked_against_the_formats_its_platforms_workers_registered() {
+    let s = serve(&["--no-worker", "--worker-token", "worker-secret-2"]);
+    // A board whose ONNX Runtime takes TFLite models only (as a build
+    // without the ONNX parser would say): the service believes the worker,
+    // not its own engines.
+    let info = serde_json::json!({
+        "id": "odd-1",
+        "platform": "odd-board",
+        "profile": "default",
+        "version": "0.1.0",
+        "engines": [{"name": "onnxruntime", "version": null, "devices": ["cpu"],
+                     "formats": ["TFLite", "a format of a later release"]}],
+    })
+    .to_string();
+    let (code, body) = curl(&[
+        "-H",
+        "Authorization: Bearer worker-secret-2",
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        &info,
+        &format!("{}/v1/workers", s.url),
+    ]);
+    assert_eq!(code, 204, "{body}");
+    let route = format!("{}/bonseyes_baas/odd-board/default/onnx", s.url);
+    let (code, body) = curl(&["--data-binary", FACE, &route]);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body.to_string()
+            .contains("the model is ONNX; engine onnxruntime takes {TFLite}"),
+        "{body}"
+    );
+}

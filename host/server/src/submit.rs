@@ -248,9 +248,20 @@ impl<S: JobStore + JobQueue> Service<S> {
                 }
             )));
         }
+        // The formats that engine takes there, as its workers registered
+        // them (a name this release does not know is left out).
+        let formats: Vec<ModelFormat> = catalog
+            .iter()
+            .filter(|(w, _)| w.platform == platform && w.profile == profile)
+            .flat_map(|(w, _)| &w.engines)
+            .filter(|e| e.name == engine)
+            .flat_map(|e| e.formats.iter().filter_map(|f| f.parse().ok()))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
         let subject = ask.subject.unwrap_or(SubjectKind::Model);
         let format = match subject {
-            SubjectKind::Model => model_format(engine, &body)?.to_string(),
+            SubjectKind::Model => model_format(engine, &formats, &body)?.to_string(),
             SubjectKind::Bundle => {
                 // One check per CPU at once; the others wait their turn.
                 let _turn = self
@@ -258,7 +269,7 @@ impl<S: JobStore + JobQueue> Service<S> {
                     .acquire()
                     .await
                     .map_err(|e| ApiError::internal(e.to_string()))?;
-                check_bundle(engine, body.clone()).await?
+                check_bundle(engine, formats, body.clone()).await?
             }
         };
         // The quota was checked before the body was read (the uploads'
@@ -321,12 +332,14 @@ impl<S: JobStore + JobQueue> Service<S> {
     }
 }
 
-/// The model's format, if `engine` takes it (422 naming both otherwise).
-fn model_format(engine: &str, body: &[u8]) -> Result<ModelFormat, ApiError> {
+/// The model's format, if `engine` takes it (its `formats` where the job
+/// runs; 422 naming both otherwise).
+fn model_format(
+    engine: &str,
+    formats: &[ModelFormat],
+    body: &[u8],
+) -> Result<ModelFormat, ApiError> {
     let format = lpdnn_engine_api::sniff(body);
-    let formats = lpdnn_engines::engine(engine)
-        .map(|e| e.formats().to_vec())
-        .unwrap_or_default();
     if format == ModelFormat::Unknown {
         return Err(unprocessable(format!(
             "the body ({} bytes) is not a model this service recognises (ONNX, TFLite)",
@@ -346,13 +359,15 @@ fn model_format(engine: &str, body: &[u8]) -> Result<ModelFormat, ApiError> {
 
 /// Checks a bundle as its archive streams, writing only its outline (its
 /// folders, app.json, every other file empty) into a scratch folder, and
-/// checks its app against the engine (422 saying what is wrong); gives its
-/// archive format. The worker unpacks it for real in the job's folder.
-async fn check_bundle(engine: &'static str, body: Bytes) -> Result<String, ApiError> {
+/// checks its app against the engine and the `formats` it takes where the
+/// job runs (422 saying what is wrong); gives its archive format. The
+/// worker unpacks it for real in the job's folder.
+async fn check_bundle(
+    engine: &'static str,
+    formats: Vec<ModelFormat>,
+    body: Bytes,
+) -> Result<String, ApiError> {
     tokio::task::spawn_blocking(move || {
-        let formats = lpdnn_engines::engine(engine)
-            .map(|e| e.formats().to_vec())
-            .unwrap_or_default();
         let dir = tempfile::Builder::new()
             .prefix("lpdnn-bundle-check-")
             .tempdir()
