@@ -77,22 +77,22 @@ impl TensorInfo {
     /// How `--input-shape` gives this input: `name=1,3,N,N`, `N` for each
     /// open dimension.
     pub fn shape_example(&self) -> String {
-        let dims: Vec<String> = self
-            .shape
-            .iter()
-            .map(|d| d.map_or("N".to_owned(), |d| d.to_string()))
-            .collect();
-        format!("{}={}", self.name, dims.join(","))
+        format!("{}={}", self.name, self.dims_with("N"))
     }
 
     /// The shape as text, `?` for open dimensions.
     pub fn shape_string(&self) -> String {
+        format!("[{}]", self.dims_with("?"))
+    }
+
+    /// The dimensions separated by commas, `open` for each open one.
+    fn dims_with(&self, open: &str) -> String {
         let dims: Vec<String> = self
             .shape
             .iter()
-            .map(|d| d.map_or("?".to_owned(), |d| d.to_string()))
+            .map(|d| d.map_or(open.to_owned(), |d| d.to_string()))
             .collect();
-        format!("[{}]", dims.join(","))
+        dims.join(",")
     }
 }
 

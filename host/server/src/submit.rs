@@ -229,12 +229,16 @@ impl<S: JobStore + JobQueue> Service<S> {
                 ),
             ));
         }
-        // The devices that engine has there, on any of the workers.
-        let devices: BTreeSet<&str> = catalog
+        // That engine as the workers there registered it.
+        let offers: Vec<_> = catalog
             .iter()
             .filter(|(w, _)| w.platform == platform && w.profile == profile)
             .flat_map(|(w, _)| &w.engines)
             .filter(|e| e.name == engine)
+            .collect();
+        // The devices it has there, on any of the workers.
+        let devices: BTreeSet<&str> = offers
+            .iter()
             .flat_map(|e| e.devices.iter().map(String::as_str))
             .collect();
         if !devices.contains(device.as_str()) {
@@ -248,13 +252,10 @@ impl<S: JobStore + JobQueue> Service<S> {
                 }
             )));
         }
-        // The formats that engine takes there, as its workers registered
-        // them (a name this release does not know is left out).
-        let formats: Vec<ModelFormat> = catalog
+        // The formats it takes there (a name this release does not know
+        // is left out).
+        let formats: Vec<ModelFormat> = offers
             .iter()
-            .filter(|(w, _)| w.platform == platform && w.profile == profile)
-            .flat_map(|(w, _)| &w.engines)
-            .filter(|e| e.name == engine)
             .flat_map(|e| e.formats.iter().filter_map(|f| f.parse().ok()))
             .collect::<BTreeSet<_>>()
             .into_iter()
