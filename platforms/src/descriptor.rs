@@ -79,28 +79,7 @@ pub enum Kind {
     Microcontroller,
 }
 
-/// Where inference can run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    /// The application CPU.
-    Cpu,
-    /// A GPU.
-    Gpu,
-    /// A neural processing unit or deep-learning accelerator.
-    Npu,
-}
-
-impl Device {
-    /// The name in descriptors.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Device::Cpu => "cpu",
-            Device::Gpu => "gpu",
-            Device::Npu => "npu",
-        }
-    }
-}
+pub use lpdnn_types::Device;
 
 /// An accelerator's kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -11,8 +11,10 @@ use lpdnn_engine_api::EngineError;
 use lpdnn_runtime::{ProcessorErrorKind, RuntimeError};
 use serde_json::json;
 
+/// An app file's mistake, as the pipeline reports it (the app file crate's
+/// `SpecError`, variant for variant).
 fn load_err(app: &Path) -> AppError {
-    App::load(app).expect_err("the app must be refused")
+    App::load(app).expect_err("the app must be refused").into()
 }
 
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> std::path::PathBuf {

@@ -13,10 +13,9 @@ mod synthetic;
 mod tensor;
 mod tflite;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 pub use files::{
     check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
@@ -94,40 +93,7 @@ pub enum EngineError {
     },
 }
 
-/// Where a model runs.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Device {
-    /// The host CPU.
-    #[default]
-    Cpu,
-    /// A GPU (CUDA, Vulkan, ...).
-    Gpu,
-    /// A neural processing unit (Ascend, ...).
-    Npu,
-}
-
-impl fmt::Display for Device {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Device::Cpu => "cpu",
-            Device::Gpu => "gpu",
-            Device::Npu => "npu",
-        })
-    }
-}
-
-impl std::str::FromStr for Device {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "cpu" => Ok(Device::Cpu),
-            "gpu" => Ok(Device::Gpu),
-            "npu" => Ok(Device::Npu),
-            _ => Err(format!("unknown device '{s}' (cpu, gpu or npu)")),
-        }
-    }
-}
+pub use lpdnn_types::Device;
 
 /// Engine-specific options (`engine.options` in app.json), by name.
 pub type EngineOptions = serde_json::Map<String, serde_json::Value>;

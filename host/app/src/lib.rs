@@ -4,21 +4,19 @@
 
 #![warn(missing_docs)]
 
-mod config;
 mod pipeline;
-mod stage;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub use config::{
-    model_key, App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec, StateSpec,
-    StreamSpec,
+pub use lpdnn_app_spec::{
+    input_files, model_key, App, AppClass, EngineSpec, ModelFile, ModelSpec, ProcessorSpec,
+    SpecError, StateSpec, StreamSpec, AUDIO_EXTENSIONS, IMAGE_EXTENSIONS, SIGNAL_EXTENSIONS,
 };
 pub use lpdnn_runtime::{
     ClassScore, Detection, InputMeta, Prediction, Preprocessed, Runtime, RuntimeConfig, Segment,
 };
+pub use lpdnn_types::Stage;
 pub use pipeline::{Pipeline, RunOptions, Trace};
-pub use stage::Stage;
 
 use lpdnn_engine_api::{EngineError, ModelFormat};
 use lpdnn_runtime::RuntimeError;
@@ -98,34 +96,28 @@ pub enum AppError {
     Runtime(#[from] RuntimeError),
 }
 
-/// Extensions of the image files an image app takes as inputs (any case).
-pub const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "ppm", "pgm", "pnm"];
-/// Extensions of the audio files an audio app takes.
-pub const AUDIO_EXTENSIONS: &[&str] = &["wav", "wave"];
-/// Extensions of the recordings a signal app takes (CSV or raw f32).
-pub const SIGNAL_EXTENSIONS: &[&str] = &["csv", "txt", "f32", "bin", "raw"];
+use lpdnn_engines::{engine, UnknownEngine};
 
-/// The files directly in `dir` with one of `extensions` (any case, in name
-/// order), and how many other files it holds.
-pub fn input_files(dir: &Path, extensions: &[&str]) -> std::io::Result<(Vec<PathBuf>, usize)> {
-    let (mut found, mut others) = (Vec::new(), 0);
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        if !path.is_file() {
-            continue;
-        }
-        let wanted = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| extensions.contains(&e.to_ascii_lowercase().as_str()));
-        if wanted {
-            found.push(path);
-        } else {
-            others += 1;
+impl From<SpecError> for AppError {
+    /// The same mistake, named the same way.
+    fn from(e: SpecError) -> Self {
+        match e {
+            SpecError::Read { path, source } => AppError::Read { path, source },
+            SpecError::ModelAsApp { path, format } => AppError::ModelAsApp { path, format },
+            SpecError::NoAppFile { path } => AppError::NoAppFile { path },
+            SpecError::Parse { path, message } => AppError::Parse { path, message },
+            SpecError::Field {
+                path,
+                field,
+                message,
+            } => AppError::Field {
+                path,
+                field,
+                message,
+            },
+            SpecError::MissingFile { path, field, file } => {
+                AppError::MissingFile { path, field, file }
+            }
         }
     }
-    found.sort();
-    Ok((found, others))
 }
-
-use lpdnn_engines::{engine, UnknownEngine};

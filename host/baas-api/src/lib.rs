@@ -266,32 +266,9 @@ pub struct WorkerEngine {
     pub formats: Vec<String>,
 }
 
-/// A running job's progress, as the benchmark child reports it (one line
-/// on its standard output, prefixed [`PROGRESS_PREFIX`]) and the service
-/// streams it (`GET /v1/jobs/{id}/events`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
-pub struct Progress {
-    /// The engine running.
-    pub engine: String,
-    /// `load`, `warm-up` or `steady`.
-    pub phase: String,
-    /// Iterations done in this phase.
-    pub done: u64,
-    /// Iterations planned, when a count limits the phase.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total: Option<u64>,
-    /// How far the phase is, 0 to 1, when it has a plan.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fraction: Option<f64>,
-    /// Seconds spent in this phase.
-    pub elapsed_s: f64,
-    /// Real time of the last iteration, ms.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_ms: Option<f64>,
-}
-
-/// What starts a progress line on the benchmark child's standard output.
-pub const PROGRESS_PREFIX: &str = "lpdnn-progress ";
+/// A running job's progress, as the benchmark child reports it and the
+/// service streams it (`GET /v1/jobs/{id}/events`).
+pub use lpdnn_bench_api::Progress;
 
 #[cfg(test)]
 mod tests {

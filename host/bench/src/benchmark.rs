@@ -7,10 +7,10 @@ use lpdnn_app::Runtime;
 use lpdnn_engine_api::{Device, ModelFormat};
 
 use crate::isolate::{run_in_child, ChildObserver};
-use crate::report::{BenchConfigRecord, EngineFailure, EngineRun, Report, SubjectKind, SCHEMA};
 use crate::runner::{run_engine, BenchConfig, Observer};
 use crate::subject::{ModelInputs, Subject};
-use crate::{BenchError, Build, Provenance};
+use crate::{BenchError, Build};
+use lpdnn_report::{BenchConfigRecord, EngineFailure, EngineRun, Report, SubjectKind, SCHEMA};
 
 /// A benchmark: a subject, the engines to run it on, and the settings.
 pub struct Benchmark {
@@ -43,14 +43,15 @@ impl Benchmark {
     }
 
     /// As [`Benchmark::run`], but each engine runs in a process of its own,
-    /// which `child(engine)` starts and which answers with
+    /// which `child(engine)` starts (the command, and the bytes its
+    /// standard input gets) and which answers with
     /// [`Benchmark::serve_child`]: an engine's memory, threads and libraries
     /// are then its own, not also those of the engines before it, and a
     /// crash in an engine's library ends only that engine's run.
     pub fn run_isolated(
         &self,
         observer: &mut dyn Observer,
-        child: &dyn Fn(&str) -> Command,
+        child: &dyn Fn(&str) -> (Command, Vec<u8>),
     ) -> Report {
         self.run_each(observer, &mut |engine, observer| {
             run_in_child(child(engine), engine, &self.config, observer)
@@ -82,7 +83,7 @@ impl Benchmark {
         let mut report = Report {
             schema: SCHEMA.into(),
             partial: false,
-            provenance: Provenance::collect(self.build.clone()),
+            provenance: crate::provenance::collect(self.build.clone()),
             config: self.record(),
             runs: Vec::new(),
             errors: Vec::new(),

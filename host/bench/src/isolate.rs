@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::report::EngineRun;
 use crate::runner::{BenchConfig, Event, Observer, Phase, Sample};
 use crate::BenchError;
+use lpdnn_report::EngineRun;
 
 /// What starts each line of the child's protocol on its standard output;
 /// other lines (an engine library's own chatter) go to the caller's stderr.
@@ -283,17 +283,18 @@ enum Line {
     Other(String),
 }
 
-/// Runs one engine in the child `command` starts, feeding `observer` what
+/// Runs one engine in the child `command` starts (its standard input gets
+/// `request`, then its end), feeding `observer` what
 /// the child reports; the child is sent SIGINT once when the observer says
 /// to stop (it then reports what it measured, as partial) and dies with
 /// the caller (`PR_SET_PDEATHSIG`).
 pub(crate) fn run_in_child(
-    mut command: Command,
+    (mut command, request): (Command, Vec<u8>),
     engine: &str,
     config: &BenchConfig,
     observer: &mut dyn Observer,
 ) -> Result<EngineRun, BenchError> {
-    command.stdin(Stdio::null()).stdout(Stdio::piped());
+    command.stdin(Stdio::piped()).stdout(Stdio::piped());
     // SAFETY: prctl is async-signal-safe; nothing else runs between fork
     // and exec.
     unsafe {
@@ -307,6 +308,13 @@ pub(crate) fn run_in_child(
     let spawn_error =
         |e: std::io::Error| BenchError::ChildProcess(format!("cannot start its process: {e}"));
     let mut child = command.spawn().map_err(spawn_error)?;
+    // The request, then end of input; a child that dies first makes the
+    // write fail, and its exit says why.
+    if let Some(mut stdin) = child.stdin.take() {
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&request);
+        });
+    }
     let stdout = child.stdout.take().expect("stdout is piped");
     let (tx, rx) = mpsc::channel();
     let reader = std::thread::spawn(move || {

@@ -9,37 +9,30 @@
 #![warn(missing_docs)]
 
 mod benchmark;
-mod compare;
 mod config;
 mod dataset;
-mod html;
 mod isolate;
 pub mod noise;
 mod provenance;
-mod report;
 mod runner;
-pub mod stats;
 mod subject;
-mod summary;
-mod text;
 
 use std::path::PathBuf;
 
 pub use benchmark::{Benchmark, Refusal};
-pub use compare::{compare_reports, Comparison, Disturbed, Gate, GateOutcome, Row, Side};
 pub use dataset::{load_dataset, load_tensor_sets, read_npy, Input};
-pub use html::html_report;
 pub use isolate::CHILD_PREFIX;
-pub use provenance::{Build, Provenance};
-pub use report::{
-    AnchorStats, BenchConfigRecord, EndedBy, EngineFailure, EngineRun, Phases, Report, RunState,
-    StaticTotals, Steady, SubjectKind, Timeline, Warmup, SCHEMA,
+pub use lpdnn_types::error_chain;
+// The result and its renderings live in lpdnn-report; they are named here
+// too, as the benchmark's output.
+pub use lpdnn_report::{
+    anchor_csv, compare_reports, cross_engine_table, html_report, stats, text_report,
+    text_report_without_errors, AnchorStats, BenchConfigRecord, Build, Comparison, Detail,
+    Disturbed, EndedBy, EngineFailure, EngineRun, Gate, GateOutcome, Phases, Provenance, Report,
+    Row, RunState, Side, StaticTotals, Steady, SubjectKind, Timeline, Warmup, SCHEMA, WIDTH,
 };
 pub use runner::{BenchConfig, Event, Observer, Phase, Sample, Stop, WarmupPlan};
 pub use subject::{ModelInputs, Subject};
-pub use text::{
-    anchor_csv, cross_engine_table, text_report, text_report_without_errors, Detail, WIDTH,
-};
 
 /// Errors of a benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -96,13 +89,8 @@ pub enum BenchError {
     #[error(transparent)]
     CoolDown(#[from] lpdnn_monitors::CoolDownError),
     /// A results file cannot be read or is not a benchmark result.
-    #[error("{path}: {message}")]
-    Result {
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        message: String,
-    },
+    #[error(transparent)]
+    Result(#[from] lpdnn_report::ResultError),
     /// An engine's run in a process of its own failed there (the child's
     /// error, as one line).
     #[error("{0}")]
@@ -138,23 +126,6 @@ fn cannot_run(subject: &str, refusals: &[Refusal]) -> String {
         if let Some(hint) = &r.hint {
             text.push_str(&format!("\n    {hint}"));
         }
-    }
-    text
-}
-
-/// An error and its causes on one line, each cause once (a message that
-/// already quotes its cause is not repeated).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = String::new();
-    for cause in std::iter::successors(Some(e), |e| e.source()) {
-        let part = cause.to_string();
-        if text.contains(&part) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&part);
     }
     text
 }

@@ -20,8 +20,8 @@
 
 use std::collections::BTreeMap;
 
-pub use crate::report::Interference;
-use crate::report::{Steady, Timeline, Warmup};
+pub use lpdnn_report::Interference;
+use lpdnn_report::{Steady, Timeline, Warmup};
 
 /// Other processes' average CPU use, in cores, that marks a run noisy.
 pub const OTHER_CPU_CORES: f64 = 0.5;
@@ -193,9 +193,9 @@ fn bimodality_coefficient(samples: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::{assess, bimodality_coefficient, Readings};
-    use crate::report::{AnchorStats, AnchorTable, Steady, Timeline, Warmup};
     use crate::stats::Stats;
     use lpdnn_monitors::Point;
+    use lpdnn_report::{AnchorStats, AnchorTable, Steady, Timeline, Warmup};
 
     fn stage(real: &[f64], cpu: &[f64]) -> AnchorStats {
         AnchorStats {

@@ -10,12 +10,13 @@ use lpdnn_monitors::{Metric, Monitor, Recording};
 use sha2::Digest;
 
 pub use crate::config::{BenchConfig, Stop, WarmupPlan};
-use crate::report::{
-    AnchorStats, EndedBy, EngineRun, InputPrediction, Phases, RunState, Steady, Timeline, Warmup,
-};
-use crate::stats::percentile_warning;
+use crate::stats::{percentile_warning, Stats};
 use crate::subject::{Subject, Workload};
 use crate::BenchError;
+use lpdnn_report::{
+    AnchorStats, AnchorTable, EndedBy, EngineRun, InputPrediction, Phases, RunState, StaticTotals,
+    Steady, Timeline, Warmup,
+};
 
 /// The phases of one engine's run, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -214,7 +215,7 @@ pub(crate) fn run_engine(
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
     let static_metrics = match lpdnn_inspect::inspect(work.model_path()) {
-        Ok(s) => Some(s.into()),
+        Ok(s) => Some(static_totals(s)),
         Err(e) => {
             warnings.push(format!("no static metrics: {e}"));
             None
@@ -345,7 +346,7 @@ fn warm_up(
         iterations: n,
         seconds: start.elapsed().as_secs_f64(),
         ended_by,
-        anchors: AnchorStats::of(&work.take_anchors()),
+        anchors: anchor_table(&work.take_anchors()),
     })
 }
 
@@ -437,7 +438,7 @@ fn steady_state(
         } else {
             0.0
         },
-        anchors: AnchorStats::of(&anchors),
+        anchors: anchor_table(&anchors),
     };
     Ok((steady, timeline))
 }
@@ -493,4 +494,69 @@ fn resources(
         );
     }
     (resources, Some(rec.throttle))
+}
+
+/// Statistics of every anchor, in recording order.
+fn anchor_table(anchors: &Anchors) -> AnchorTable {
+    let counting = lpdnn_anchors::is_counting();
+    AnchorTable(
+        anchors
+            .anchors()
+            .iter()
+            .filter_map(|a| {
+                let ms = |f: &dyn Fn(&lpdnn_anchors::Sample) -> std::time::Duration| {
+                    a.samples
+                        .iter()
+                        .map(|s| f(s).as_secs_f64() * 1e3)
+                        .collect::<Vec<_>>()
+                };
+                let real_ms = Stats::of(&ms(&|s| s.real))?;
+                let cpu_ms = Stats::of(&ms(&|s| s.cpu))?;
+                let alloc_bytes = counting
+                    .then(|| {
+                        Stats::of(
+                            &a.samples
+                                .iter()
+                                .map(|s| s.allocated as f64)
+                                .collect::<Vec<_>>(),
+                        )
+                    })
+                    .flatten();
+                Some((
+                    a.name.clone(),
+                    AnchorStats {
+                        throughput_per_s: if real_ms.mean > 0.0 {
+                            1e3 / real_ms.mean
+                        } else {
+                            0.0
+                        },
+                        real_ms,
+                        cpu_ms,
+                        alloc_bytes,
+                    },
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// The totals of a model's static metrics, with its operators counted.
+fn static_totals(m: lpdnn_inspect::StaticMetrics) -> StaticTotals {
+    let mut operators = BTreeMap::new();
+    for layer in &m.layers {
+        *operators.entry(layer.op_type.clone()).or_insert(0) += 1;
+    }
+    StaticTotals {
+        operators,
+        model: m.model,
+        format: m.format,
+        parameters: m.parameters,
+        parameter_bytes: m.parameter_bytes,
+        storage_bytes: m.storage_bytes,
+        macs: m.macs,
+        flops: m.flops,
+        other_ops: m.other_ops,
+        convention: m.convention,
+        notes: m.notes,
+    }
 }

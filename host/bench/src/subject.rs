@@ -10,8 +10,8 @@ use lpdnn_app::{App, Pipeline, RunOptions, Runtime, Stage};
 use lpdnn_engine_api::{LoadOptions, Model, Tensor, TensorInfo};
 
 use crate::config::BenchConfig;
-use crate::report::InputPrediction;
 use crate::{BenchError, Input};
+use lpdnn_report::InputPrediction;
 
 /// What to benchmark.
 pub enum Subject {

@@ -15,7 +15,7 @@ use std::fs::File;
 use std::io::{Cursor, Read};
 use std::path::{Component, Path, PathBuf};
 
-use lpdnn_app::{App, AppError};
+use lpdnn_app_spec::{App, SpecError};
 use lpdnn_engine_api::ModelFormat;
 
 /// The archive formats a bundle comes in.
@@ -148,7 +148,7 @@ pub enum BundleError {
     NoApp(String),
     /// The app does not load.
     #[error("{0}")]
-    App(#[from] AppError),
+    App(#[from] SpecError),
     /// The app names a file outside the bundle.
     #[error("app.json field {field} names {file}, outside the bundle")]
     Outside {
@@ -406,7 +406,7 @@ pub fn check(dir: &Path, engine: &str, formats: &[ModelFormat]) -> Result<Bundle
     let app = App::load(&file).map_err(|e| match e {
         // Whether a file outside the bundle exists is not the sender's
         // business: both cases read the same.
-        AppError::MissingFile { field, file, .. } if !file.starts_with(&root) => {
+        SpecError::MissingFile { field, file, .. } if !file.starts_with(&root) => {
             BundleError::Outside {
                 field,
                 file: file.display().to_string(),
@@ -436,7 +436,7 @@ pub fn check(dir: &Path, engine: &str, formats: &[ModelFormat]) -> Result<Bundle
     let mut usable = None;
     for (format, model) in &available {
         within(
-            &format!("model.{}", lpdnn_app::model_key(*format)),
+            &format!("model.{}", lpdnn_app_spec::model_key(*format)),
             &model.file,
         )?;
         if formats.contains(format) && usable.is_none() {

@@ -14,6 +14,7 @@ use lpdnn_bench::{
     BenchConfig, BenchError, Benchmark, Build, Detail, EngineRun, Event, ModelInputs, Observer,
     Report, Sample, Stop, Subject, WarmupPlan,
 };
+use lpdnn_bench_api::{BenchRequest, Warmup};
 use lpdnn_engine_api::{Device, ModelFormat};
 use lpdnn_monitors::MonitorConfig;
 
@@ -101,9 +102,9 @@ pub struct BenchmarkArgs {
     /// Give up cooling down after this many seconds.
     #[arg(long, default_value_t = 300.0)]
     pub cooldown_timeout: f64,
-    /// Report progress as `lpdnn-progress {json}` lines on standard output
-    /// instead of a progress bar (for a service's worker).
-    #[arg(long, hide = true)]
+    /// Report progress as events on standard output instead of a progress
+    /// bar (a benchmark child does, for whoever started it).
+    #[arg(skip)]
     pub progress_json: bool,
     /// Narrow this process's filesystem with Landlock before reading
     /// anything (a service's worker asks for it): read the system, the
@@ -128,15 +129,26 @@ pub struct BenchmarkArgs {
     /// libraries are its own, not also those of the engines before it.
     #[arg(long)]
     pub same_process: bool,
-    /// The child's side of a several-engine benchmark: run only ENGINE and
-    /// report to the parent on standard output (see `--same-process`).
-    #[arg(
-        long,
-        hide = true,
-        value_name = "ENGINE",
-        conflicts_with = "same_process"
-    )]
+    /// The child's side of a several-engine benchmark: run only this
+    /// engine and report to the parent on standard output (its request
+    /// says so; see `--same-process`).
+    #[arg(skip)]
     pub engine_child: Option<String>,
+    /// The global settings a child inherits.
+    #[arg(skip)]
+    pub host: HostSettings,
+}
+
+/// The global settings (`--max-file-size`, `--cache-dir`, `--no-deadline`)
+/// that a benchmark's children run with too.
+#[derive(Clone, Default)]
+pub struct HostSettings {
+    /// `--max-file-size`.
+    pub max_file_bytes: Option<u64>,
+    /// `--cache-dir`, or its default.
+    pub cache_dir: Option<PathBuf>,
+    /// `--no-deadline`.
+    pub no_deadline: bool,
 }
 
 fn secs(name: &str, v: f64) -> Result<Duration> {
@@ -164,12 +176,8 @@ fn remote(args: &BenchmarkArgs, config: &Path) -> Result<ExitCode> {
         Ok(a) => a.name,
         Err(_) => args.app.to_string_lossy().into_owned(),
     };
-    let argv: Vec<String> = std::env::args()
-        .skip_while(|a| a != "benchmark")
-        .skip(1)
-        .collect();
     let job = lpdnn_remote::RemoteBenchmark {
-        options: lpdnn_remote::forwarded_options(&argv, &args.app.to_string_lossy()),
+        request: args.request(),
         target,
         package,
         app,
@@ -204,6 +212,119 @@ fn remote(args: &BenchmarkArgs, config: &Path) -> Result<ExitCode> {
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         None => ExitCode::FAILURE,
     })
+}
+
+impl BenchmarkArgs {
+    /// The request a benchmark child reads for these arguments (what
+    /// travels to a remote target's `benchmark-child`).
+    pub fn request(&self) -> BenchRequest {
+        let mut r = BenchRequest::new(&self.app);
+        r.dataset = self.dataset.clone();
+        r.inputs = self.inputs.clone();
+        r.input_shapes = self.input_shapes.clone();
+        r.seed = self.seed;
+        r.engines = self.engine.clone();
+        r.device = self.device;
+        r.threads = self.threads;
+        r.number = self.number;
+        r.duration_s = self.duration;
+        r.warmup = match (self.warmup, self.warmup_time, self.warmup_converge) {
+            (Some(n), _, _) => Some(Warmup::Iterations(n)),
+            (_, Some(t), _) => Some(Warmup::Seconds(t)),
+            (_, _, Some(tol)) => Some(Warmup::Converge(tol)),
+            _ => None,
+        };
+        r.inference_only = self.inference_only;
+        r.monitor_interval_ms = (!self.no_monitors).then_some(self.monitor_interval);
+        r.cooldown_c = self.cooldown;
+        r.cooldown_timeout_s = self.cooldown_timeout;
+        r.wide = self.wide;
+        r.title = self.title.clone();
+        r.filename = self.filename.clone();
+        r.csv = self.csv.clone();
+        r.samples = self.samples.clone();
+        r.same_process = self.same_process;
+        r.landlock = self.landlock;
+        r.max_file_bytes = self.host.max_file_bytes;
+        r.cache_dir = self.host.cache_dir.clone();
+        r.no_deadline = self.host.no_deadline;
+        r.engine_child = self.engine_child.clone();
+        r
+    }
+
+    /// The arguments of a child's request: the same benchmark, reporting
+    /// as events instead of a progress bar.
+    pub fn from_request(r: BenchRequest) -> Self {
+        let (warmup, warmup_time, warmup_converge) = match r.warmup {
+            Some(Warmup::Iterations(n)) => (Some(n), None, None),
+            Some(Warmup::Seconds(t)) => (None, Some(t), None),
+            Some(Warmup::Converge(tol)) => (None, None, Some(tol)),
+            None => (None, None, None),
+        };
+        BenchmarkArgs {
+            app: r.subject,
+            dataset: r.dataset,
+            input_shapes: r.input_shapes,
+            inputs: r.inputs,
+            seed: r.seed,
+            number: r.number,
+            duration: r.duration_s,
+            warmup,
+            warmup_time,
+            warmup_converge,
+            engine: r.engines,
+            threads: r.threads,
+            device: r.device,
+            filename: r.filename,
+            csv: r.csv,
+            samples: r.samples,
+            inference_only: r.inference_only,
+            monitor_interval: r.monitor_interval_ms.unwrap_or(100),
+            no_monitors: r.monitor_interval_ms.is_none(),
+            cooldown: r.cooldown_c,
+            wide: r.wide,
+            cooldown_timeout: r.cooldown_timeout_s,
+            progress_json: true,
+            landlock: r.landlock,
+            target_config: None,
+            deployment_package: None,
+            title: r.title,
+            same_process: r.same_process,
+            engine_child: r.engine_child,
+            host: HostSettings {
+                max_file_bytes: r.max_file_bytes,
+                cache_dir: r.cache_dir,
+                no_deadline: r.no_deadline,
+            },
+        }
+    }
+}
+
+/// The largest request `benchmark-child` reads.
+const REQUEST_BYTES: u64 = 1 << 20;
+
+/// Reads `benchmark-child`'s request: one JSON [`BenchRequest`] on standard
+/// input, of this binary's protocol.
+pub fn read_request() -> Result<BenchRequest> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::io::stdin()
+        .take(REQUEST_BYTES)
+        .read_to_string(&mut text)
+        .context("benchmark-child: reading the request on standard input")?;
+    // The protocol first, so an old or new sender hears what differs.
+    let protocol = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("protocol").and_then(|p| p.as_u64()));
+    if protocol != Some(u64::from(lpdnn_bench_api::PROTOCOL)) {
+        bail!(
+            "benchmark-child: the request is of protocol {}, this lpdnn-host {} reads protocol {}",
+            protocol.map_or("(none)".to_owned(), |p| p.to_string()),
+            env!("CARGO_PKG_VERSION"),
+            lpdnn_bench_api::PROTOCOL
+        );
+    }
+    serde_json::from_str(&text).context("benchmark-child: the request on standard input")
 }
 
 /// Runs `benchmark`.
@@ -357,13 +478,12 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     let report = if benchmark.engines.len() > 1 && !args.same_process {
         let exe = std::env::current_exe().context("finding this program to run each engine")?;
         benchmark.run_isolated(&mut observer, &|engine| {
-            // The same arguments, so the same settings, and the engine
-            // this child runs.
+            // The same settings, and the engine this child runs.
+            let mut request = args.request();
+            request.engine_child = Some(engine.to_owned());
             let mut c = std::process::Command::new(&exe);
-            c.args(std::env::args_os().skip(1))
-                .arg("--engine-child")
-                .arg(engine);
-            c
+            c.arg("benchmark-child");
+            (c, request.to_json())
         })
     } else {
         benchmark.run(runtime, &mut observer)
@@ -386,6 +506,15 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
     )?;
     out.flush()?;
     let written = write_outputs(&report, &args)?;
+    if args.progress_json {
+        println!(
+            "{}",
+            lpdnn_bench_api::ChildEvent::Written {
+                files: written.clone()
+            }
+            .line()
+        );
+    }
     if !written.is_empty() {
         let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
         eprintln!("wrote {}", names.join(", "));
@@ -407,7 +536,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
 /// `--samples` CSV, and Ctrl-C.
 struct Terminal {
     bar: Option<crate::progress::EngineBar>,
-    /// `--progress-json`: lines instead of the bar (`Some(None)` between
+    /// A child's progress events instead of the bar (`Some(None)` between
     /// engines).
     json: Option<Option<crate::progress::JsonProgress>>,
     samples: Option<std::io::BufWriter<std::fs::File>>,
@@ -552,12 +681,7 @@ fn default_engine(format: ModelFormat) -> Result<String> {
 /// `results.txt`, named after the result so that two runs into one folder
 /// keep theirs).
 fn output_files(path: &Path) -> [PathBuf; 3] {
-    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
-    [
-        path.to_owned(),
-        path.with_extension("html"),
-        path.with_file_name(format!("{stem}.results.txt")),
-    ]
+    BenchRequest::result_files(path)
 }
 
 /// Writes the result files; returns their paths.

@@ -79,7 +79,11 @@ enum Command {
     },
     /// Benchmark an app over a dataset: phases, statistics per stage,
     /// resources with their sources, static metrics and provenance.
-    Benchmark(bench::BenchmarkArgs),
+    Benchmark(Box<bench::BenchmarkArgs>),
+    /// The benchmark as a child of a worker or a remote run: reads one
+    /// request (JSON) on standard input, reports events on standard output.
+    #[command(hide = true)]
+    BenchmarkChild,
     /// Serve Benchmark as a Service: the seed's upload route and the /v1
     /// API, jobs in an embedded store, a sandboxed worker for this machine.
     Serve(serve::ServeArgs),
@@ -218,31 +222,7 @@ fn hit_file_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 
 pub(crate) use lpdnn_bench::error_chain as error_text;
 
-/// Parses `4G`, `512M`, `100K` or a number of bytes.
-fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
-        Some((i, _)) => t.split_at(i),
-        None => (t, ""),
-    };
-    let shift = match unit.to_ascii_uppercase().as_str() {
-        "" | "B" => 0,
-        "K" | "KIB" => 10,
-        "M" | "MIB" => 20,
-        "G" | "GIB" => 30,
-        _ => {
-            return Err(format!(
-                "'{s}' is not a size: give bytes, or a number with K, M or G"
-            ))
-        }
-    };
-    digits
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(1u64 << shift))
-        .filter(|&n| n > 0)
-        .ok_or_else(|| format!("'{s}' is not a size: give bytes, or a number with K, M or G"))
-}
+use lpdnn_serve::parse_size;
 
 fn run(cli: Cli) -> Result<ExitCode> {
     lpdnn_engine_api::set_max_file_bytes(cli.max_file_size);
@@ -289,7 +269,31 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Serve(args) => serve::serve(args),
         Command::Baas(args) => baas::baas(args),
         Command::Worker(args) => serve::worker(args),
-        Command::Benchmark(args) => {
+        Command::Benchmark(mut args) => {
+            args.host = bench::HostSettings {
+                max_file_bytes: Some(cli.max_file_size),
+                cache_dir: cache_dir.clone(),
+                no_deadline: cli.no_deadline,
+            };
+            let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
+            bench::benchmark(&runtime, *args)
+        }
+        Command::BenchmarkChild => {
+            // The same benchmark as `benchmark`, its settings from the
+            // request (read before the filesystem is narrowed).
+            let request = bench::read_request()?;
+            if let Some(bytes) = request.max_file_bytes {
+                lpdnn_engine_api::set_max_file_bytes(bytes);
+            }
+            let cache_dir = request.cache_dir.clone().or(cache_dir);
+            if request.no_deadline {
+                limits.call_timeout = None;
+            }
+            let mut args = bench::BenchmarkArgs::from_request(request);
+            args.host.cache_dir = cache_dir.clone();
+            if args.landlock {
+                narrow(cache_dir.as_deref())?;
+            }
             let runtime = Runtime::new(RuntimeConfig { cache_dir, limits })?;
             bench::benchmark(&runtime, args)
         }

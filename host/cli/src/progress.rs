@@ -200,9 +200,9 @@ impl EngineBar {
     }
 }
 
-/// The same progress as lines for a worker (`--progress-json`): at most
-/// four a second on standard output, each `lpdnn-progress {json}`
-/// ([`lpdnn_baas_api::Progress`]).
+/// The same progress as events for whoever started this benchmark child: at
+/// most four a second on standard output, each a
+/// [`lpdnn_bench_api::ChildEvent::Progress`] line.
 pub struct JsonProgress {
     engine: String,
     phase: Phase,
@@ -239,7 +239,7 @@ impl JsonProgress {
             return;
         }
         self.written = Some(at);
-        let line = lpdnn_baas_api::Progress {
+        let line = lpdnn_bench_api::Progress {
             engine: self.engine.clone(),
             phase: self.phase.to_string(),
             done,
@@ -248,12 +248,14 @@ impl JsonProgress {
             elapsed_s: elapsed.as_secs_f64(),
             last_ms,
         };
-        if let Ok(json) = serde_json::to_string(&line) {
-            use std::io::Write;
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "{}{json}", lpdnn_baas_api::PROGRESS_PREFIX);
-            let _ = out.flush();
-        }
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            lpdnn_bench_api::ChildEvent::Progress(line).line()
+        );
+        let _ = out.flush();
     }
 
     /// Takes one event of the runner.

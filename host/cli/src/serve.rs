@@ -1,25 +1,22 @@
 //! `serve`: the Benchmark-as-a-Service API on the embedded store, with one
 //! worker for this machine unless told not to.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use clap::Args;
 use lpdnn_jobs::ContentStore;
-use lpdnn_jobs_sqlite::SqliteJobs;
-use lpdnn_server::{Config, Service};
 use lpdnn_worker::{Limits, Worker};
 
 /// The limits of each job a worker runs.
 #[derive(Args)]
 pub struct JobLimits {
     /// Memory limit of each job's benchmark (e.g. 4G).
-    #[arg(long, default_value = "4G", value_parser = crate::parse_size)]
+    #[arg(long, default_value = "4G", value_parser = lpdnn_serve::parse_size)]
     pub job_memory: u64,
     /// Time limit of each job's benchmark, seconds.
     #[arg(long, default_value_t = 900)]
@@ -55,119 +52,38 @@ impl JobLimits {
     }
 }
 
-/// `lpdnn-host serve` arguments.
+/// `lpdnn-host serve` arguments: the front end's, and the machine's own
+/// worker.
 #[derive(Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0: any free port, printed at start).
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub bind: SocketAddr,
-    /// Folder of the job database and the uploaded models.
-    #[arg(long, default_value = "baas-data")]
-    pub data: PathBuf,
-    /// A bearer token, OWNER=SECRET (repeat for several); needed to listen
-    /// beyond loopback.
-    #[arg(long = "token", value_name = "OWNER=SECRET")]
-    pub tokens: Vec<String>,
-    /// Largest upload (e.g. 256M).
-    #[arg(long, default_value = "256M", value_parser = crate::parse_size)]
-    pub max_upload: u64,
-    /// Queued or running jobs allowed per owner.
-    #[arg(long, default_value_t = 64)]
-    pub quota: u64,
+    #[command(flatten)]
+    pub front: lpdnn_serve::ServeArgs,
     /// Start no worker for this machine (workers connect from elsewhere).
     #[arg(long)]
     pub no_worker: bool,
     #[command(flatten)]
     pub jobs: JobLimits,
-    /// A worker not heard from for this many seconds is absent: its
-    /// platform's queued jobs show as pending_device.
-    #[arg(long, default_value_t = 30)]
-    pub worker_timeout: u64,
-    /// A token remote workers give (`lpdnn-host worker --token`); needed for
-    /// workers when --token is given. Repeat for several.
-    #[arg(long = "worker-token", value_name = "SECRET")]
-    pub worker_tokens: Vec<String>,
 }
 
-/// Runs `serve` until Ctrl-C or SIGTERM.
+/// Runs `serve` until Ctrl-C or SIGTERM, with a worker for this machine
+/// unless `--no-worker`.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
-    let tokens = args
-        .tokens
-        .iter()
-        .map(|t| {
-            t.split_once('=')
-                .filter(|(o, s)| !o.is_empty() && s.len() >= 8)
-                .map(|(o, s)| (o.to_owned(), s.to_owned()))
-                .with_context(|| {
-                    format!("--token {t}: give OWNER=SECRET, the secret 8 characters or more")
-                })
-        })
-        .collect::<Result<Vec<_>>>()?;
-    if let Some(t) = args.worker_tokens.iter().find(|t| t.len() < 8) {
-        bail!("--worker-token {t}: a secret of 8 characters or more");
-    }
-    if !args.bind.ip().is_loopback() && tokens.is_empty() {
-        bail!(
-            "--bind {}: listening beyond loopback needs --token OWNER=SECRET (anyone could \
-             otherwise run models on this machine)",
-            args.bind
-        );
-    }
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("cannot create --data {}", args.data.display()))?;
-    let rt = tokio::runtime::Runtime::new()?;
-    rt.block_on(async move {
-        let jobs = Arc::new(SqliteJobs::open(&args.data.join("jobs.db")).await?);
-        let content = ContentStore::open(&args.data.join("models"))?;
-        let service = Arc::new(Service::new(
-            jobs.clone(),
-            content.clone(),
-            Config {
-                tokens,
-                worker_tokens: args.worker_tokens.clone(),
-                max_upload_bytes: args.max_upload as usize,
-                quota: args.quota,
-                worker_timeout: Duration::from_secs(args.worker_timeout.max(1)),
-                ..Config::default()
-            },
-        ));
-        let stop = Arc::new(AtomicBool::new(false));
-        let mut local = None;
-        if !args.no_worker {
-            let info = lpdnn_worker::local_info(None, "default");
-            let worker = args
-                .jobs
-                .worker(info, jobs.clone(), content, stop.clone())?;
-            local = Some(tokio::spawn(async move {
-                if let Err(e) = worker.run_forever().await {
-                    eprintln!("error: the local worker stopped: {e}");
-                }
-            }));
+    lpdnn_serve::serve(args.front, |opened| {
+        if args.no_worker {
+            return Ok(None);
         }
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.bind))?;
-        println!("listening on http://{}", listener.local_addr()?);
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        axum::serve(listener, lpdnn_server::router(service))
-            .with_graceful_shutdown(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            })
-            .await?;
-        // Stop the running benchmark (its job goes back to the queue when
-        // its lease lapses) before the runtime goes.
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        if let Some(worker) = local {
-            let _ = tokio::time::timeout(Duration::from_secs(10), worker).await;
-        }
-        Ok(ExitCode::SUCCESS)
+        let info = lpdnn_worker::local_info(None, "default");
+        let worker = args.jobs.worker(
+            info,
+            opened.jobs.clone(),
+            opened.content.clone(),
+            opened.shutdown.clone(),
+        )?;
+        Ok(Some(tokio::spawn(async move {
+            if let Err(e) = worker.run_forever().await {
+                eprintln!("error: the local worker stopped: {e}");
+            }
+        })))
     })
 }
 

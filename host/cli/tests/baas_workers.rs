@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::baas::{curl, serve, serve_in, until_up, wait_for, worker, FACE};
+use common::baas::{curl, serve, serve_front, serve_in, until_up, wait_for, worker, FACE};
 use serde_json::Value;
 
 fn export_rows(url: &str, headers: &[&str]) -> Vec<Value> {
@@ -72,6 +72,50 @@ fn a_remote_worker_runs_jobs_and_only_a_worker_token_opens_its_routes() {
     assert_eq!(
         body["result"]["runs"][0]["static_metrics"]["macs"],
         30_760_960
+    );
+}
+
+#[test]
+fn the_front_end_alone_links_no_engine_and_serves_jobs_a_remote_worker_runs() {
+    // `lpdnn-serve` has no worker of its own: a job waits for one.
+    let s = serve_front(&[
+        "--token",
+        "bob=abcdefghij",
+        "--worker-token",
+        "worker-secret-3",
+    ]);
+    let bob = "Authorization: Bearer abcdefghij";
+    let (code, body) = curl(&["-H", bob, &format!("{}/v1/devices", s.url)]);
+    assert_eq!(code, 200, "{body}");
+    let w = worker(
+        &s.url,
+        &["--token", "worker-secret-3", "--platform", "front-board"],
+    );
+    until_up(&s.url, "front-board", &[bob]);
+    let route = format!(
+        "{}/bonseyes_baas/front-board/default/onnx?wait=300&duration=1",
+        s.url
+    );
+    let (code, body) = curl(&["-H", bob, "--data-binary", FACE, &route]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["job"]["result"], "passed", "{body}");
+    assert_eq!(body["job"]["worker"], w.url.as_str(), "{body}");
+    // The stored report renders on the front end (the report crate, no
+    // engine): its HTML names the engine that ran.
+    let id = body["job"]["id"].as_str().unwrap().to_owned();
+    let html = std::process::Command::new("curl")
+        .args([
+            "-s",
+            "-H",
+            bob,
+            &format!("{}/v1/jobs/{id}/result?format=html", s.url),
+        ])
+        .output()
+        .unwrap();
+    let html = String::from_utf8_lossy(&html.stdout);
+    assert!(
+        html.contains("<html") && html.contains("onnxruntime"),
+        "{html:.300}"
     );
 }
 

@@ -246,3 +246,76 @@ fn thread_counts_beyond_the_machine_are_refused_before_any_engine_starts() {
         "{err}"
     );
 }
+
+/// Runs `benchmark-child` with `request` on its standard input.
+fn child(request: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut c = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+        .arg("benchmark-child")
+        .current_dir(root())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin
+        .take()
+        .unwrap()
+        .write_all(request.as_bytes())
+        .unwrap();
+    c.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_benchmark_child_refuses_a_request_of_another_protocol_or_with_an_unknown_setting() {
+    let err = |out: std::process::Output| {
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = err(child(r#"{"protocol": 99, "subject": "m.onnx"}"#));
+    assert!(
+        e.contains("protocol 99") && e.contains("reads protocol 1"),
+        "{e}"
+    );
+    let e = err(child(r#"{"protocol": 1, "subject": "m.onnx", "numbr": 3}"#));
+    assert!(e.contains("numbr"), "{e}");
+    let e = err(child("benchmark m.onnx --number 3"));
+    assert!(e.contains("protocol (none)"), "{e}");
+}
+
+#[test]
+fn a_benchmark_child_runs_its_request_and_reports_typed_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let request = serde_json::json!({
+        "protocol": 1,
+        "subject": APP,
+        "dataset": "assets/images",
+        "engines": ["onnxruntime"],
+        "number": 1,
+        "warmup": {"iterations": 1},
+        "monitor_interval_ms": null,
+        "filename": report,
+    });
+    let out = child(&request.to_string());
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let events: Vec<serde_json::Value> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("lpdnn-event "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["event"] == "progress" && e["phase"] == "steady"),
+        "{stdout}"
+    );
+    let written = events.last().unwrap();
+    assert_eq!(written["event"], "written", "{stdout}");
+    assert_eq!(written["files"][0], report.to_str().unwrap(), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(r["runs"][0]["engine"], "onnxruntime");
+    assert_eq!(r["runs"][0]["phases"]["steady"]["passes"], 1);
+    assert_eq!(r["config"]["monitor_interval_ms"], serde_json::Value::Null);
+}

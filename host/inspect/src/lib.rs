@@ -52,17 +52,7 @@ pub enum InspectError {
     },
 }
 
-/// The model formats static metrics are counted for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// ONNX protobuf.
-    Onnx,
-    /// TFLite flatbuffer.
-    Tflite,
-    /// NCNN `.param` + `.bin`.
-    Ncnn,
-}
+pub use lpdnn_types::ModelKind;
 
 /// Static metrics of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -191,11 +181,7 @@ impl StaticMetrics {
             Some(v) => format!("{v} ({:.3} {suffix})", v as f64 / unit),
             None => "not counted".into(),
         };
-        let format = match self.format {
-            ModelKind::Onnx => "ONNX",
-            ModelKind::Tflite => "TFLite",
-            ModelKind::Ncnn => "NCNN",
-        };
+        let format = self.format.label();
         let _ = writeln!(out, "model       {} ({format})", self.model);
         let _ = writeln!(out, "sha256      {}", self.sha256);
         let _ = writeln!(

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-pub use thermal::{cool_down, max_temperature, CoolDown, CoolDownError, Throttle};
+pub use lpdnn_report::{CoolDown, Metric, Point, Throttle};
+pub use thermal::{cool_down, max_temperature, CoolDownError};
 
 /// What to sample and how often.
 #[derive(Debug, Clone)]
@@ -75,82 +76,6 @@ impl Default for MonitorConfig {
             board: None,
         }
     }
-}
-
-/// One metric of a run: measured, with its source, or unsupported.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
-pub enum Metric {
-    /// Measured over the run.
-    Measured {
-        /// Mean over the samples (or the single reading).
-        mean: f64,
-        /// Highest sample.
-        peak: f64,
-        /// Unit (`%`, `MiB`, `°C`, `W`, `J`, `MHz`, `MB/s`).
-        unit: String,
-        /// Where it was read (file, API or counter).
-        source: String,
-        /// Number of samples.
-        samples: usize,
-    },
-    /// Not measured here.
-    Unsupported {
-        /// Why.
-        unsupported: String,
-    },
-}
-
-impl Metric {
-    /// An unsupported metric.
-    pub fn unsupported(reason: impl Into<String>) -> Metric {
-        Metric::Unsupported {
-            unsupported: reason.into(),
-        }
-    }
-
-    /// The mean, when measured.
-    pub fn mean(&self) -> Option<f64> {
-        match self {
-            Metric::Measured { mean, .. } => Some(*mean),
-            Metric::Unsupported { .. } => None,
-        }
-    }
-
-    /// The peak, when measured.
-    pub fn peak(&self) -> Option<f64> {
-        match self {
-            Metric::Measured { peak, .. } => Some(*peak),
-            Metric::Unsupported { .. } => None,
-        }
-    }
-}
-
-impl std::fmt::Display for Metric {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Metric::Measured {
-                mean,
-                peak,
-                unit,
-                source,
-                samples,
-            } => write!(
-                f,
-                "mean {mean:.2} {unit}, peak {peak:.2} {unit} ({samples} sample(s), {source})"
-            ),
-            Metric::Unsupported { unsupported } => write!(f, "unsupported: {unsupported}"),
-        }
-    }
-}
-
-/// One sample of every measured channel, `t` seconds after the epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    /// Seconds since the run's epoch.
-    pub t: f64,
-    /// Channel name → value.
-    pub values: BTreeMap<String, f64>,
 }
 
 /// What a monitor recorded.

@@ -1,9 +1,8 @@
 //! Temperature sensors, cool-down before a run, and throttle detection.
 
+use lpdnn_report::{CoolDown, Throttle};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-
-use serde::{Deserialize, Serialize};
 
 use crate::sysfs::{glob, name_of, read_f64};
 
@@ -60,21 +59,6 @@ pub fn max_temperature() -> Option<(f64, PathBuf)> {
         .into_iter()
         .filter_map(|(_, f)| read_f64(&f).map(|m| (m / 1000.0, f)))
         .max_by(|a, b| a.0.total_cmp(&b.0))
-}
-
-/// The outcome of waiting for the machine to cool.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CoolDown {
-    /// The target, °C.
-    pub target_c: f64,
-    /// Hottest sensor when waiting began, °C.
-    pub start_c: f64,
-    /// Hottest sensor when the run began, °C.
-    pub end_c: f64,
-    /// Seconds waited.
-    pub waited_s: f64,
-    /// The hottest sensor's file at the end.
-    pub source: String,
 }
 
 /// Why the machine could not be cooled.
@@ -157,18 +141,6 @@ pub(crate) fn cpufreq_dirs() -> Vec<PathBuf> {
         .unwrap_or_default();
     dirs.sort();
     dirs
-}
-
-/// Throttling seen during a run.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Throttle {
-    /// `Some(true)` if throttled, `Some(false)` if watched and not,
-    /// `None` if it could not be watched.
-    pub detected: Option<bool>,
-    /// What was seen (or why nothing could be watched).
-    pub reasons: Vec<String>,
-    /// The files watched.
-    pub sources: Vec<String>,
 }
 
 /// Watches CPU frequency caps, current frequencies and the kernel's

@@ -15,8 +15,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 
+use lpdnn_bench_api::{BenchRequest, ChildEvent};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+/// The dataset's folder in a run's folder there.
+const DATASET: &str = "dataset";
+/// The result's file in a run's folder there.
+const RESULT: &str = "result.json";
 
 /// Errors of a remote benchmark.
 #[derive(Debug, thiserror::Error)]
@@ -213,8 +219,9 @@ pub struct RemoteBenchmark {
     /// Where the result goes (`X.json`, `X.html`, `X.results.txt`), if
     /// anywhere.
     pub filename: Option<PathBuf>,
-    /// `benchmark` options passed on as they are (`--number 20`, ...).
-    pub options: Vec<String>,
+    /// The benchmark's settings, as asked here: its subject, dataset and
+    /// result file are the target's copies when it runs there.
+    pub request: BenchRequest,
 }
 
 /// What happened.
@@ -233,37 +240,11 @@ pub enum Event<'a> {
     /// A step begins.
     Step(&'a str),
     /// A progress line of the benchmark there.
-    Progress(lpdnn_baas_api::Progress),
+    Progress(lpdnn_bench_api::Progress),
     /// Any other line of its standard output (the text report).
     Line(&'a str),
     /// A line of its standard error (warnings, its error message).
     Stderr(&'a str),
-}
-
-/// The `benchmark` options of `argv` (the words after `benchmark`) that
-/// travel to the target: all but the app, `--target-config`,
-/// `--deployment-package`, `--dataset` and `--filename` with their values.
-pub fn forwarded_options(argv: &[String], app: &str) -> Vec<String> {
-    const LOCAL: [&str; 4] = [
-        "--target-config",
-        "--deployment-package",
-        "--dataset",
-        "--filename",
-    ];
-    let mut out = Vec::new();
-    let mut app_seen = false;
-    let mut it = argv.iter();
-    while let Some(a) = it.next() {
-        if LOCAL.contains(&a.as_str()) {
-            it.next();
-        } else if LOCAL.iter().any(|l| a.starts_with(&format!("{l}="))) {
-        } else if !app_seen && a == app {
-            app_seen = true;
-        } else {
-            out.push(a.clone());
-        }
-    }
-    out
 }
 
 fn sha256_file(path: &Path) -> Result<String, RemoteError> {
@@ -324,12 +305,12 @@ impl RemoteBenchmark {
     pub fn run(&self, on: &mut dyn FnMut(Event<'_>)) -> Result<Outcome, RemoteError> {
         // The package: checked here, and for this target.
         let verified = lpdnn_package::verify(&self.package)
-            .map_err(|e| RemoteError::Package(format!("--deployment-package: {e}")))?;
+            .map_err(|e| RemoteError::Package(format!("the deployment package: {e}")))?;
         let want = lpdnn_platforms::Descriptor::named(&self.target.platform)
             .expect("checked when the config was read");
         if verified.package.target != want.target_triple {
             return Err(RemoteError::Package(format!(
-                "--deployment-package: {} is built for {}, the target's platform {} needs {}",
+                "the deployment package {} is built for {}, the target's platform {} needs {}",
                 self.package.display(),
                 verified.package.target,
                 want.name,
@@ -356,7 +337,7 @@ impl RemoteBenchmark {
             })?;
         if !self.dataset.is_dir() {
             return Err(RemoteError::Package(format!(
-                "--dataset: {} is not a folder",
+                "the dataset {} is not a folder",
                 self.dataset.display()
             )));
         }
@@ -368,8 +349,10 @@ impl RemoteBenchmark {
             &format!("mkdir -p {0} && cd {0} && pwd", quote(&self.target.workdir)),
             None,
         )?;
-        let w = quote(String::from_utf8_lossy(&w).trim());
-        let pkg = format!("{w}/packages/{}", &hash[..16]);
+        let w_there = String::from_utf8_lossy(&w).trim().to_owned();
+        let w = quote(&w_there);
+        let pkg_there = format!("{w_there}/packages/{}", &hash[..16]);
+        let pkg = quote(&pkg_there);
         let run_id = format!(
             "run-{}-{}",
             std::process::id(),
@@ -407,31 +390,32 @@ impl RemoteBenchmark {
         let data = self.dataset.clone();
         self.call(
             "copying the dataset",
-            &format!("mkdir -p {run}/dataset && tar -C {run}/dataset -xf -"),
+            &format!("mkdir -p {run}/{DATASET} && tar -C {run}/{DATASET} -xf -"),
             Some(&move |w: &mut dyn Write| tar_folder(&data, w)),
         )?;
 
         on(Event::Step("running the benchmark"));
-        let mut cmd = format!("cd {run} && exec {env}");
-        cmd.push_str(&format!(
-            " {pkg}/bin/lpdnn-host benchmark {pkg}/{} --dataset dataset --progress-json",
-            quote(&app.app)
-        ));
-        if self.filename.is_some() {
-            cmd.push_str(" --filename result.json");
-        }
-        for o in &self.options {
-            cmd.push(' ');
-            cmd.push_str(&quote(o));
-        }
+        // The settings travel as the child's request, on its standard
+        // input; the paths in it are the target's.
+        let mut request = self.request.clone();
+        request.subject = Path::new(&pkg_there).join(&app.app);
+        request.dataset = Some(DATASET.into());
+        request.filename = self.filename.as_ref().map(|_| RESULT.into());
+        let cmd = format!("cd {run} && exec {env} {pkg}/bin/lpdnn-host benchmark-child");
         let mut child = self
             .target
             .ssh(&cmd)
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| RemoteError::Package(format!("cannot start ssh: {e}")))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let json = request.to_json();
+            std::thread::spawn(move || {
+                let _ = stdin.write_all(&json);
+            });
+        }
         let stderr = drain(child.stderr.take());
         stream(&mut child, on);
         let status = child.wait().map_err(io(Path::new("ssh")))?;
@@ -451,7 +435,10 @@ impl RemoteBenchmark {
             let tarball = self.call(
                 "fetching the result",
                 &format!(
-                    "cd {run} && tar -cf - $(ls result.json result.html result.results.txt 2>/dev/null)"
+                    "cd {run} && tar -cf - $(ls {} 2>/dev/null)",
+                    BenchRequest::result_files(Path::new(RESULT))
+                        .map(|f| quote(&f.to_string_lossy()))
+                        .join(" ")
                 ),
                 None,
             );
@@ -489,11 +476,10 @@ fn stream(child: &mut Child, on: &mut dyn FnMut(Event<'_>)) {
         return;
     };
     for line in BufReader::new(out).lines().map_while(Result::ok) {
-        match line
-            .strip_prefix(lpdnn_baas_api::PROGRESS_PREFIX)
-            .and_then(|j| serde_json::from_str(j).ok())
-        {
-            Some(p) => on(Event::Progress(p)),
+        match ChildEvent::parse(&line) {
+            Some(ChildEvent::Progress(p)) => on(Event::Progress(p)),
+            // The files are the request's; fetched by name afterwards.
+            Some(ChildEvent::Written { .. }) => {}
             None => on(Event::Line(&line)),
         }
     }
@@ -542,22 +528,6 @@ fn place_results(tarball: &[u8], filename: &Path) -> Result<Vec<PathBuf>, Remote
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn words(s: &str) -> Vec<String> {
-        s.split_whitespace().map(str::to_owned).collect()
-    }
-
-    #[test]
-    fn only_the_benchmark_options_travel() {
-        let argv = words(
-            "face --target-config t.json --number 20 --deployment-package pkg \
-             --dataset=data --engine lne,onnxruntime --filename r.json -v",
-        );
-        assert_eq!(
-            forwarded_options(&argv, "face"),
-            words("--number 20 --engine lne,onnxruntime -v")
-        );
-    }
 
     #[test]
     fn a_config_mistake_names_the_field() {

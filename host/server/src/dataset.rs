@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use lpdnn_baas_api::Job;
-use lpdnn_bench::Report;
+use lpdnn_report::Report;
 use serde::Serialize;
 
 /// The inference stage's anchor, whose times are the model's latency.

@@ -536,20 +536,20 @@ async fn result<S: JobStore + JobQueue>(
         )
             .into_response()),
         Some(report) => {
-            let report: lpdnn_bench::Report = serde_json::from_str(&report)
+            let report: lpdnn_report::Report = serde_json::from_str(&report)
                 .map_err(|e| ApiError::internal(format!("job {id}'s report: {e}")))?;
             Ok(if format == "csv" {
                 (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-                    lpdnn_bench::anchor_csv(&report),
+                    lpdnn_report::anchor_csv(&report),
                 )
                     .into_response()
             } else {
                 (
                     StatusCode::OK,
                     [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                    lpdnn_bench::html_report(&report),
+                    lpdnn_report::html_report(&report),
                 )
                     .into_response()
             })
@@ -691,7 +691,7 @@ async fn export<S: JobStore + JobQueue>(
     };
     let mut rows = Vec::new();
     for (job, report) in s.jobs.passed_since(since).await? {
-        let Ok(report) = serde_json::from_str::<lpdnn_bench::Report>(&report) else {
+        let Ok(report) = serde_json::from_str::<lpdnn_report::Report>(&report) else {
             continue;
         };
         if let Some(row) = dataset::row(&job, &report) {

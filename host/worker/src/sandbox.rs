@@ -14,7 +14,7 @@
 //! What applied is recorded in [`Isolation`], for the job's result.
 
 use std::ffi::OsStr;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use lpdnn_bench_api::ChildEvent;
 use serde::Serialize;
 
 /// The limits of one run.
@@ -127,18 +128,20 @@ pub fn run_until<T>(
     prepare: impl FnOnce(&Path) -> std::io::Result<()>,
     collect: impl FnOnce(&Path) -> T,
 ) -> std::io::Result<(ChildRun, T)> {
-    run_watched(program, args, limits, stop, None, prepare, collect)
+    run_watched(program, args, &[], limits, stop, None, prepare, collect)
 }
 
-/// The latest line the child wrote that starts with a prefix (its
-/// progress), without the prefix.
+/// The child's latest progress ([`ChildEvent::Progress`]), as JSON.
 pub type Latest = Arc<Mutex<Option<String>>>;
 
 /// [`run_until`], keeping in `latest` the child's last standard-output
-/// line that starts with [`lpdnn_baas_api::PROGRESS_PREFIX`] as it runs.
+/// progress event as it runs; `input` is what its standard input gets
+/// (nothing: no standard input).
+#[allow(clippy::too_many_arguments)]
 pub fn run_watched<T>(
     program: &Path,
     args: &[impl AsRef<OsStr>],
+    input: &[u8],
     limits: &Limits,
     stop: &AtomicBool,
     latest: Option<Latest>,
@@ -160,7 +163,11 @@ pub fn run_watched<T>(
         .args(args)
         .current_dir(folder.path())
         .env("TMPDIR", folder.path())
-        .stdin(Stdio::null())
+        .stdin(if input.is_empty() {
+            Stdio::null()
+        } else {
+            Stdio::piped()
+        })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: between fork and exec the closure only calls async-signal-safe
@@ -207,6 +214,14 @@ pub fn run_watched<T>(
     let got = unsafe { libc::read(read_end, report.as_mut_ptr().cast(), 2) };
     // SAFETY: the read end is ours.
     unsafe { libc::close(read_end) };
+    // The child's request, then the end of its input (a child that dies
+    // first makes the write fail; its exit says why).
+    if let Some(mut stdin) = child.stdin.take() {
+        let input = input.to_vec();
+        std::thread::spawn(move || {
+            let _ = stdin.write_all(&input);
+        });
+    }
     let readers = [
         child
             .stdout
@@ -272,7 +287,6 @@ fn tail(mut stream: impl Read, latest: Option<Latest>) -> String {
     let mut kept: Vec<u8> = Vec::new();
     let mut line: Vec<u8> = Vec::new();
     let mut buf = [0u8; 8192];
-    let prefix = lpdnn_baas_api::PROGRESS_PREFIX.as_bytes();
     loop {
         match stream.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -285,9 +299,13 @@ fn tail(mut stream: impl Read, latest: Option<Latest>) -> String {
                             }
                             continue;
                         }
-                        if line.len() <= LINE_BYTES && line.starts_with(prefix) {
-                            let text = String::from_utf8_lossy(&line[prefix.len()..]).into_owned();
-                            if let Ok(mut l) = latest.lock() {
+                        let progress = (line.len() <= LINE_BYTES)
+                            .then(|| ChildEvent::parse(&String::from_utf8_lossy(&line)))
+                            .flatten();
+                        if let Some(ChildEvent::Progress(p)) = progress {
+                            if let (Ok(text), Ok(mut l)) =
+                                (serde_json::to_string(&p), latest.lock())
+                            {
                                 *l = Some(text);
                             }
                         }

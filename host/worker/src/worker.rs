@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lpdnn_baas_api::{FailureKind, Job, SubjectKind, WorkerInfo};
+use lpdnn_bench_api::{BenchRequest, Device, Warmup};
 use lpdnn_engine_api::ModelFormat;
 use lpdnn_jobs::{ContentStore, JobQueue, Lease, Outcome, StoreError};
 
@@ -241,60 +242,56 @@ impl<Q: JobQueue> Worker<Q> {
             }
             SubjectKind::Bundle => Subject::Bundle,
         };
-        let mut args: Vec<String> = vec![
-            "benchmark".into(),
-            match subject {
-                Subject::Model(name) => name.into(),
-                Subject::Bundle => "bundle/app.json".into(),
-            },
-            "--engine".into(),
-            spec.engine.clone(),
-            "--device".into(),
-            spec.device.clone(),
-            "--filename".into(),
-            "report.json".into(),
-            "--progress-json".into(),
-            "--landlock".into(),
-        ];
+        let device = match spec.device.parse::<Device>() {
+            Ok(d) => d,
+            Err(message) => {
+                return Ok((
+                    Err(Failure {
+                        kind: FailureKind::UserError,
+                        message,
+                    }),
+                    None,
+                    None,
+                ))
+            }
+        };
+        let mut request = BenchRequest::new(match subject {
+            Subject::Model(name) => name,
+            Subject::Bundle => "bundle/app.json",
+        });
         if subject == Subject::Bundle {
-            args.extend(["--dataset".into(), "bundle/inputs".into()]);
+            request.dataset = Some("bundle/inputs".into());
         }
+        request.engines = vec![spec.engine.clone()];
+        request.device = Some(device);
+        request.filename = Some(REPORT.into());
+        request.landlock = true;
         // A bare model runs as `model.onnx`; its report is titled with the
         // uploaded file's name (shown, never used as a path).
-        if let Some(name) = spec
+        request.title = spec
             .options
             .name
             .as_deref()
             .and_then(lpdnn_baas_api::upload_name)
-            .filter(|_| matches!(subject, Subject::Model(_)))
-        {
-            args.push(format!("--title={name}"));
-        }
+            .filter(|_| matches!(subject, Subject::Model(_)));
         let o = &spec.options;
-        let mut flag = |name: &str, value: Option<String>| {
-            if let Some(v) = value {
-                args.push(format!("--{name}"));
-                args.push(v);
-            }
-        };
-        flag("threads", o.threads.map(|v| v.to_string()));
-        flag("number", o.number.map(|v| v.to_string()));
-        flag("duration", o.duration_s.map(|v| v.to_string()));
-        flag("warmup", o.warmup.map(|v| v.to_string()));
-        for shape in &o.input_shapes {
-            args.push("--input-shape".into());
-            args.push(shape.clone());
-        }
+        request.threads = o.threads;
+        request.number = o.number;
+        request.duration_s = o.duration_s;
+        request.warmup = o.warmup.map(Warmup::Iterations);
+        request.input_shapes = o.input_shapes.clone();
+        let input = request.to_json();
         let (host, limits) = (self.host.clone(), self.limits.clone());
         let ran = tokio::task::spawn_blocking(move || {
             let result = sandbox::run_watched(
                 &host,
-                &args,
+                &["benchmark-child"],
+                &input,
                 &limits,
                 &stop,
                 Some(latest),
                 |dir| prepare(&upload, subject, &engine, dir),
-                |dir| std::fs::read_to_string(dir.join("report.json")).ok(),
+                |dir| std::fs::read_to_string(dir.join(REPORT)).ok(),
             );
             stop.store(true, Ordering::Relaxed);
             result.map(|(run, report)| (run, report, limits))
@@ -320,6 +317,9 @@ impl<Q: JobQueue> Worker<Q> {
         Ok((classify(&run, &limits), report, sandbox))
     }
 }
+
+/// The result's file in a job's folder.
+const REPORT: &str = "report.json";
 
 /// What a job's folder holds for the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -48,14 +48,33 @@ pub fn serve_with(
     adjust: impl FnOnce(&mut Command),
 ) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
+    command.arg("serve");
+    adjust(&mut command);
+    start(command, data, extra)
+}
+
+/// The front end alone, `lpdnn-serve` (built beside `lpdnn-host` by
+/// `cargo test --workspace`), with `extra` arguments.
+pub fn serve_front(extra: &[&str]) -> Server {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_lpdnn-host")).with_file_name("lpdnn-serve");
+    assert!(
+        bin.is_file(),
+        "{} is missing: build it (cargo build -p lpdnn-serve, or test the workspace)",
+        bin.display()
+    );
+    start(Command::new(bin), tempfile::tempdir().unwrap(), extra)
+}
+
+/// Starts a server command on a loopback port over `data`; its first line
+/// gives its address.
+fn start(mut command: Command, data: tempfile::TempDir, extra: &[&str]) -> Server {
     command
-        .args(["serve", "--bind", "127.0.0.1:0", "--data"])
+        .args(["--bind", "127.0.0.1:0", "--data"])
         .arg(data.path())
         .args(extra)
         .current_dir(root())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    adjust(&mut command);
     let mut child = command.spawn().unwrap();
     let line = first_line(&mut child);
     let url = line

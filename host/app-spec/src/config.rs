@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use lpdnn_engine_api::{Device, ModelFormat};
 use serde::Deserialize;
 
-use crate::AppError;
+use crate::SpecError;
 
 /// The kind of AI app (the seed's AI classes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -205,8 +205,8 @@ pub struct App {
 /// words: the JSON itself (syntax, trailing text, not an object), then the
 /// fields (type, value or missing, named by their path). A UTF-8
 /// byte-order mark, which some editors write, is skipped.
-fn parse(path: &Path, bytes: &[u8]) -> Result<App, AppError> {
-    let parse_error = |message: String| AppError::Parse {
+fn parse(path: &Path, bytes: &[u8]) -> Result<App, SpecError> {
+    let parse_error = |message: String| SpecError::Parse {
         path: path.to_owned(),
         message,
     };
@@ -244,7 +244,7 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<App, AppError> {
             (Some(m), parent) => format!("{parent}.{m}"),
             (None, _) => at,
         };
-        AppError::Field {
+        SpecError::Field {
             path: path.to_owned(),
             field,
             message: if missing.is_some() {
@@ -272,9 +272,9 @@ impl App {
     /// field; referenced files must exist.
     /// A folder stands for its `app.json`; a model file is refused with
     /// what it is.
-    pub fn load(path: &Path) -> Result<App, AppError> {
+    pub fn load(path: &Path) -> Result<App, SpecError> {
         let read = |path: &Path| {
-            lpdnn_engine_api::read_file(path).map_err(|e| AppError::Read {
+            lpdnn_engine_api::read_file(path).map_err(|e| SpecError::Read {
                 path: path.to_owned(),
                 source: e.into(),
             })
@@ -283,7 +283,7 @@ impl App {
         let path = if path.is_dir() {
             folder = path.join("app.json");
             if !folder.is_file() {
-                return Err(AppError::NoAppFile {
+                return Err(SpecError::NoAppFile {
                     path: path.to_owned(),
                 });
             }
@@ -294,7 +294,7 @@ impl App {
         let bytes = read(path)?;
         let format = lpdnn_engine_api::sniff(&bytes);
         if format != ModelFormat::Unknown {
-            return Err(AppError::ModelAsApp {
+            return Err(SpecError::ModelAsApp {
                 path: path.to_owned(),
                 format,
             });
@@ -302,12 +302,12 @@ impl App {
         let mut app = parse(path, &bytes)?;
         app.file = path.to_owned();
         let base = path.parent().unwrap_or(Path::new("."));
-        let resolve = |field: &str, p: &mut PathBuf| -> Result<(), AppError> {
+        let resolve = |field: &str, p: &mut PathBuf| -> Result<(), SpecError> {
             *p = normalize(&base.join(&*p));
             if p.is_file() {
                 Ok(())
             } else {
-                Err(AppError::MissingFile {
+                Err(SpecError::MissingFile {
                     path: path.to_owned(),
                     field: field.to_owned(),
                     file: p.clone(),
@@ -330,7 +330,7 @@ impl App {
             f.file = normalize(&base.join(&f.file));
         }
         if app.model.available().is_empty() {
-            return Err(AppError::Field {
+            return Err(SpecError::Field {
                 path: path.to_owned(),
                 field: "model".into(),
                 message: "names no model file (give onnx, tflite and/or ncnn)".into(),
@@ -340,7 +340,7 @@ impl App {
             resolve("labels", p)?;
         }
         if let Some(Err(message)) = app.engine.threads.map(lpdnn_engine_api::check_threads) {
-            return Err(AppError::Field {
+            return Err(SpecError::Field {
                 path: path.to_owned(),
                 field: "engine.threads".into(),
                 message,
@@ -351,14 +351,14 @@ impl App {
 
     /// The model file of `format`, checked to exist (and, for NCNN, its
     /// weights beside it); errors name the app field.
-    pub fn model_file(&self, format: ModelFormat) -> Result<&ModelFile, AppError> {
+    pub fn model_file(&self, format: ModelFormat) -> Result<&ModelFile, SpecError> {
         let key = model_key(format);
         let (key, file) = match format {
             ModelFormat::Onnx => (key, &self.model.onnx),
             ModelFormat::TfLite => (key, &self.model.tflite),
             ModelFormat::NcnnParam => (key, &self.model.ncnn),
             other => {
-                return Err(AppError::Field {
+                return Err(SpecError::Field {
                     path: self.file.clone(),
                     field: "model".into(),
                     message: format!("app.json has no field for {other} models"),
@@ -367,14 +367,14 @@ impl App {
         };
         let field = format!("model.{key}");
         let Some(f) = file else {
-            return Err(AppError::Field {
+            return Err(SpecError::Field {
                 path: self.file.clone(),
                 field,
                 message: "is not given".into(),
             });
         };
         if !f.file.is_file() {
-            return Err(AppError::MissingFile {
+            return Err(SpecError::MissingFile {
                 path: self.file.clone(),
                 field,
                 file: f.file.clone(),
@@ -383,7 +383,7 @@ impl App {
         if format == ModelFormat::NcnnParam {
             let bin = lpdnn_engine_api::ncnn_bin_path(&f.file);
             if !bin.is_file() {
-                return Err(AppError::Field {
+                return Err(SpecError::Field {
                     path: self.file.clone(),
                     field,
                     message: format!(
@@ -398,11 +398,11 @@ impl App {
     }
 
     /// The app's labels (empty when it has none).
-    pub fn read_labels(&self) -> Result<Vec<String>, AppError> {
+    pub fn read_labels(&self) -> Result<Vec<String>, SpecError> {
         let Some(p) = &self.labels else {
             return Ok(Vec::new());
         };
-        let bytes = lpdnn_engine_api::read_file(p).map_err(|e| AppError::Read {
+        let bytes = lpdnn_engine_api::read_file(p).map_err(|e| SpecError::Read {
             path: p.clone(),
             source: e.into(),
         })?;

@@ -3,11 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use lpdnn_anchors::Anchors;
-use lpdnn_inspect::{ModelKind, StaticMetrics};
-use lpdnn_monitors::{CoolDown, Metric, Point, Throttle};
+use lpdnn_types::ModelKind;
 use serde::{Deserialize, Serialize};
 
+use crate::resources::{CoolDown, Metric, Point, Throttle};
 use crate::stats::Stats;
 use crate::Provenance;
 
@@ -125,52 +124,6 @@ pub struct AnchorStats {
     pub throughput_per_s: f64,
 }
 
-impl AnchorStats {
-    /// Statistics of every anchor, in recording order.
-    pub fn of(anchors: &Anchors) -> AnchorTable {
-        let counting = lpdnn_anchors::is_counting();
-        AnchorTable(
-            anchors
-                .anchors()
-                .iter()
-                .filter_map(|a| {
-                    let ms = |f: &dyn Fn(&lpdnn_anchors::Sample) -> std::time::Duration| {
-                        a.samples
-                            .iter()
-                            .map(|s| f(s).as_secs_f64() * 1e3)
-                            .collect::<Vec<_>>()
-                    };
-                    let real_ms = Stats::of(&ms(&|s| s.real))?;
-                    let cpu_ms = Stats::of(&ms(&|s| s.cpu))?;
-                    let alloc_bytes = counting
-                        .then(|| {
-                            Stats::of(
-                                &a.samples
-                                    .iter()
-                                    .map(|s| s.allocated as f64)
-                                    .collect::<Vec<_>>(),
-                            )
-                        })
-                        .flatten();
-                    Some((
-                        a.name.clone(),
-                        AnchorStats {
-                            throughput_per_s: if real_ms.mean > 0.0 {
-                                1e3 / real_ms.mean
-                            } else {
-                                0.0
-                            },
-                            real_ms,
-                            cpu_ms,
-                            alloc_bytes,
-                        },
-                    ))
-                })
-                .collect(),
-        )
-    }
-}
-
 /// Anchor name → statistics, kept in recording order (serialised as a JSON
 /// object in that order).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -180,7 +133,7 @@ pub struct AnchorTable(pub Vec<(String, AnchorStats)>);
 /// post-processing, anything else, then the whole iteration (a stable sort
 /// by it keeps unknown stages in their order).
 pub fn pipeline_rank(stage: &str) -> u8 {
-    use lpdnn_app::Stage;
+    use lpdnn_types::Stage;
     match Stage::from_name(stage) {
         Some(Stage::Preprocess) => 0,
         Some(Stage::Inference) => 1,
@@ -387,28 +340,6 @@ pub struct StaticTotals {
 
 fn onnx() -> ModelKind {
     ModelKind::Onnx
-}
-
-impl From<StaticMetrics> for StaticTotals {
-    fn from(m: StaticMetrics) -> Self {
-        let mut operators = BTreeMap::new();
-        for layer in &m.layers {
-            *operators.entry(layer.op_type.clone()).or_insert(0) += 1;
-        }
-        StaticTotals {
-            operators,
-            model: m.model,
-            format: m.format,
-            parameters: m.parameters,
-            parameter_bytes: m.parameter_bytes,
-            storage_bytes: m.storage_bytes,
-            macs: m.macs,
-            flops: m.flops,
-            other_ops: m.other_ops,
-            convention: m.convention,
-            notes: m.notes,
-        }
-    }
 }
 
 /// Monitor samples and iteration starts on one clock.

@@ -20,7 +20,7 @@ mod svg;
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use lpdnn_monitors::Metric;
+use crate::resources::Metric;
 
 use crate::report::{AnchorStats, EngineRun, Report, RunState};
 use crate::stats::samples_needed;

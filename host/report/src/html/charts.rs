@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write;
 
-use lpdnn_monitors::Metric;
+use crate::resources::Metric;
 
 use super::svg::{
     nice_range, px, text_width, Anchor, Scale, Svg, TextStyle, ALERT, AXIS, GRID, INK,

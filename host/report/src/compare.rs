@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use crate::report::{AnchorTable, EngineRun, Report, RunState};
 use crate::stats::{compare, Difference, Verdict};
-use crate::{BenchError, Provenance, WIDTH};
+use crate::{Provenance, ResultError, WIDTH};
 
 /// The comparison of two results.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -178,8 +178,8 @@ fn in_pipeline_order(anchors: &AnchorTable) -> Vec<&str> {
     stages
 }
 
-fn read(path: &Path) -> Result<Report, BenchError> {
-    let bad = |message: String| BenchError::Result {
+fn read(path: &Path) -> Result<Report, ResultError> {
+    let bad = |message: String| ResultError {
         path: path.to_owned(),
         message,
     };
@@ -206,7 +206,7 @@ fn read(path: &Path) -> Result<Report, BenchError> {
 
 /// The run of `engine` in `report`, or an error naming the file and the
 /// engines it has.
-fn find<'r>(report: &'r Report, engine: &str, path: &Path) -> Result<&'r EngineRun, BenchError> {
+fn find<'r>(report: &'r Report, engine: &str, path: &Path) -> Result<&'r EngineRun, ResultError> {
     if let Some(run) = report.runs.iter().find(|r| r.engine == engine) {
         return Ok(run);
     }
@@ -226,7 +226,7 @@ fn find<'r>(report: &'r Report, engine: &str, path: &Path) -> Result<&'r EngineR
             }
         ),
     };
-    Err(BenchError::Result {
+    Err(ResultError {
         path: path.to_owned(),
         message,
     })
@@ -246,7 +246,7 @@ pub fn compare_reports(
     b: &Path,
     engines: Option<(&str, &str)>,
     allow_noisy: bool,
-) -> Result<Comparison, BenchError> {
+) -> Result<Comparison, ResultError> {
     let ra = read(a)?;
     let rb = if b == a { ra.clone() } else { read(b)? };
     let mut unmatched = Vec::new();
@@ -356,7 +356,7 @@ pub fn compare_reports(
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        return Err(BenchError::Result {
+        return Err(ResultError {
             path: b.to_owned(),
             message: format!(
                 "nothing in common with {} to compare (A has engines {}, B {}; \

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use lpdnn_monitors::Metric;
+use crate::resources::Metric;
 
 use crate::report::{EngineRun, Report};
 use crate::stats::{fmt_p, PERCENTILES};

@@ -1,0 +1,99 @@
+//! The concepts every lpdnn-host crate shares, one type each, with no
+//! dependency beyond serde: the engines, the app, the benchmark, the report,
+//! the job store and the HTTP service all name them the same way.
+
+#![warn(missing_docs)]
+
+mod stage;
+
+pub use stage::Stage;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a model runs: what an app asks for, an engine offers, a platform
+/// has, a job names and a result records.
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Device {
+    /// The host (application) CPU.
+    #[default]
+    Cpu,
+    /// A GPU (CUDA, Vulkan, ...).
+    Gpu,
+    /// A neural processing unit or deep-learning accelerator (Ascend, ...).
+    Npu,
+}
+
+impl Device {
+    /// Every device, in this order.
+    pub const ALL: [Device; 3] = [Device::Cpu, Device::Gpu, Device::Npu];
+
+    /// The name in app files, descriptors and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Device::Cpu => "cpu",
+            Device::Gpu => "gpu",
+            Device::Npu => "npu",
+        }
+    }
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Device {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Device::ALL
+            .into_iter()
+            .find(|d| d.as_str() == s)
+            .ok_or_else(|| format!("unknown device '{s}' (cpu, gpu or npu)"))
+    }
+}
+
+/// The model formats static metrics are counted for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// ONNX protobuf.
+    Onnx,
+    /// TFLite flatbuffer.
+    Tflite,
+    /// NCNN `.param` + `.bin`.
+    Ncnn,
+}
+
+impl ModelKind {
+    /// The format's usual name (`ONNX`, `TFLite`, `NCNN`).
+    pub fn label(self) -> &'static str {
+        match self {
+            ModelKind::Onnx => "ONNX",
+            ModelKind::Tflite => "TFLite",
+            ModelKind::Ncnn => "NCNN",
+        }
+    }
+}
+
+/// An error and its causes on one line, each cause once (a message that
+/// already quotes its cause is not repeated).
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    for cause in std::iter::successors(Some(e), |e| e.source()) {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
