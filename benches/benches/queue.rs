@@ -15,8 +15,8 @@ fn job() -> NewJob {
         spec: JobSpec {
             platform: "x86_64".into(),
             profile: "default".into(),
-            engine: "lne".into(),
-            device: "cpu".into(),
+            engine: lpdnn_baas_api::EngineName::Lne,
+            device: lpdnn_baas_api::Device::Cpu,
             subject: SubjectKind::Model,
             sha256: "ab".repeat(32),
             format: "ONNX".into(),

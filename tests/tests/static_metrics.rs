@@ -8,7 +8,8 @@
 mod common;
 
 use common::asset;
-use lpdnn_inspect::{inspect, ModelKind};
+use lpdnn_engine_api::ModelFormat;
+use lpdnn_inspect::inspect;
 
 fn reference() -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(asset("reference/static.json")).unwrap()).unwrap()
@@ -125,7 +126,7 @@ fn silero_vad_weights_in_constant_nodes_and_its_lstm_count() {
 #[test]
 fn blazeface_counts_the_same_in_onnx_tflite_and_ncnn() {
     let onnx = inspect(&asset("models/face_detection_short_range.onnx")).unwrap();
-    assert_eq!(onnx.format, ModelKind::Onnx);
+    assert_eq!(onnx.format, ModelFormat::Onnx);
     assert!(onnx.other_ops.unwrap() > 1_000_000, "Add, Relu, MaxPool…");
     for l in onnx.layers.iter().filter(|l| l.op_type == "Relu") {
         assert_eq!(l.output_shape.len(), 4, "{}: {:?}", l.name, l.output_shape);
@@ -137,7 +138,7 @@ fn blazeface_counts_the_same_in_onnx_tflite_and_ncnn() {
     ] {
         let m = inspect(&asset(&format!("models/{file}"))).unwrap();
         assert_eq!(m.macs, onnx.macs, "{file}");
-        assert_ne!(m.format, ModelKind::Onnx, "{file}");
+        assert_ne!(m.format, ModelFormat::Onnx, "{file}");
     }
 }
 
@@ -148,7 +149,7 @@ fn ncnn_weights_fill_its_bin_file() {
     for model in ["face_detection_short_range", "efficientnet_lite0"] {
         let param = asset(&format!("models/{model}.ncnn.param"));
         let m = inspect(&param).unwrap();
-        assert_eq!(m.format, ModelKind::Ncnn);
+        assert_eq!(m.format, ModelFormat::NcnnParam);
         let tagged = m
             .layers
             .iter()

@@ -1,70 +1,8 @@
 //! Model-format sniffing from a file's bytes, never from its name.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A model file format, as recognised from the file's content.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ModelFormat {
-    /// ONNX protobuf (`ModelProto`).
-    Onnx,
-    /// TensorFlow Lite flatbuffer (identifier `TFL3`).
-    TfLite,
-    /// NCNN text param file (magic `7767517`); weights in a `.bin` beside it.
-    NcnnParam,
-    /// Serialized TensorRT engine ("plan", magic `ftrt`, older `ptrt`).
-    TensorRtPlan,
-    /// Huawei Ascend offline model (`.om`, header magic `IMOD`, 0x444F4D49 LE).
-    AscendOm,
-    /// Nothing this host recognises, or a damaged file.
-    Unknown,
-}
-
-impl fmt::Display for ModelFormat {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ModelFormat::Onnx => "ONNX",
-            ModelFormat::TfLite => "TFLite",
-            ModelFormat::NcnnParam => "NCNN",
-            ModelFormat::TensorRtPlan => "TensorRT plan",
-            ModelFormat::AscendOm => "Ascend OM",
-            ModelFormat::Unknown => "not a recognised model (unknown or damaged)",
-        })
-    }
-}
-
-impl ModelFormat {
-    /// Every format a model can be recognised as (not [`ModelFormat::Unknown`]).
-    pub const KNOWN: [ModelFormat; 5] = [
-        ModelFormat::Onnx,
-        ModelFormat::TfLite,
-        ModelFormat::NcnnParam,
-        ModelFormat::TensorRtPlan,
-        ModelFormat::AscendOm,
-    ];
-}
-
-/// A format's name as [`fmt::Display`] writes it (`ONNX`, `TFLite`, `NCNN`,
-/// ...), as workers register them, read back.
-impl std::str::FromStr for ModelFormat {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        ModelFormat::KNOWN
-            .into_iter()
-            .find(|f| f.to_string() == s)
-            .ok_or_else(|| {
-                let known: Vec<String> = ModelFormat::KNOWN.iter().map(|f| f.to_string()).collect();
-                format!("'{s}' is not a model format; formats: {}", known.join(", "))
-            })
-    }
-}
-
-impl serde::Serialize for ModelFormat {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use lpdnn_types::ModelFormat;
 
 /// Reads `path` (a regular file within [`crate::max_file_bytes`]) and tells
 /// which model format its bytes are.
@@ -155,18 +93,6 @@ mod tests {
 
     /// ir_version = 8, graph = { name: "g" }.
     const TINY_ONNX: &[u8] = &[0x08, 0x08, 0x3a, 0x03, 0x0a, 0x01, b'g'];
-
-    #[test]
-    fn a_formats_name_reads_back_as_the_format() {
-        for f in ModelFormat::KNOWN {
-            assert_eq!(f.to_string().parse::<ModelFormat>(), Ok(f));
-        }
-        let err = "onnx".parse::<ModelFormat>().unwrap_err();
-        assert!(
-            err.contains("'onnx' is not a model format; formats: ONNX, TFLite"),
-            "{err}"
-        );
-    }
 
     #[test]
     fn recognises_formats_by_content() {

@@ -93,7 +93,7 @@ pub enum EngineError {
     },
 }
 
-pub use lpdnn_types::Device;
+pub use lpdnn_types::{Device, EngineName};
 
 /// Engine-specific options (`engine.options` in app.json), by name.
 pub type EngineOptions = serde_json::Map<String, serde_json::Value>;

@@ -19,15 +19,15 @@ use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
     check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
-    LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    EngineName, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
 };
 
 use ffi::{Api, RankedTensorType, Status};
 
-const NAME: &str = "litert";
+const NAME: &str = EngineName::LiteRt.as_str();
 const LIB_VARS: &[&str] = &["LPDNN_LITERT_LIB"];
 /// The library in a deployment package (`lpdnn-host package`).
-const LIB_PACKAGED: &str = "lib/litert/libLiteRt.so";
+const LIB_PACKAGED: &str = EngineName::LiteRt.library_files()[0];
 const LIB_DEFAULT: &str = "lib/litert/libLiteRt.so";
 const INSTALL: &str = "run scripts/setup.sh, which installs it from the ai-edge-litert wheel \
                        (pip install ai-edge-litert; the library is ai_edge_litert/libLiteRt.so)";

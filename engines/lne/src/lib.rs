@@ -17,7 +17,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_core::plan::SimpleState;
 use tract_onnx::tract_hir::internal::DimLike;
 
-const NAME: &str = "lne";
+const NAME: &str = lpdnn_engine_api::EngineName::Lne.as_str();
 
 /// The LNE engine.
 #[derive(Debug, Default, Clone, Copy)]

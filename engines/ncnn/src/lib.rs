@@ -23,17 +23,17 @@ use std::ptr;
 use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
-    check_format, locate_library, DType, Device, Engine, EngineError, EngineInfo, LoadOptions,
-    Model, ModelFormat, Tensor, TensorInfo,
+    check_format, locate_library, DType, Device, Engine, EngineError, EngineInfo, EngineName,
+    LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
 };
 use serde::{Deserialize, Serialize};
 
 use ffi::Api;
 
-const NAME: &str = "ncnn";
+const NAME: &str = EngineName::Ncnn.as_str();
 const LIB_VARS: &[&str] = &["LPDNN_NCNN_LIB"];
 /// The library in a deployment package (`lpdnn-host package`).
-const LIB_PACKAGED: &str = "lib/ncnn/libncnn.so";
+const LIB_PACKAGED: &str = EngineName::Ncnn.library_files()[0];
 const LIB_DEFAULT: &str = "ncnn/lib/libncnn.so";
 const INSTALL: &str = "run scripts/setup.sh, which builds it from the ncnn source archive on PyPI \
                        (scripts/build-ncnn.sh, about 10 minutes on 2 cores)";

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
     check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
-    LoadOptions, Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
+    EngineName, LoadOptions, Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
 };
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
@@ -33,7 +33,7 @@ use ort::value::{DynTensor, DynTensorValueType, TensorElementType, ValueType};
 const LIB_VARS: &[&str] = &["LPDNN_ORT_LIB", "ORT_DYLIB_PATH"];
 /// Its place under the cache folder, as the set-up script installs it.
 /// The library in a deployment package (`lpdnn-host package`).
-const LIB_PACKAGED: &str = "lib/onnxruntime/libonnxruntime.so";
+const LIB_PACKAGED: &str = EngineName::OnnxRuntime.library_files()[0];
 const LIB_DEFAULT: &str = "lib/onnxruntime/libonnxruntime.so";
 const INSTALL: &str = "run scripts/setup.sh, which installs it from the onnxruntime wheel \
                        (pip install onnxruntime; the library is onnxruntime/capi/libonnxruntime.so.*)";
@@ -47,6 +47,17 @@ enum Flavor {
     TensorRt,
     /// CANN EP on Ascend NPUs.
     Cann,
+}
+
+impl Flavor {
+    /// The engine this flavour is.
+    fn engine(self) -> EngineName {
+        match self {
+            Flavor::Default => EngineName::OnnxRuntime,
+            Flavor::TensorRt => EngineName::TensorRt,
+            Flavor::Cann => EngineName::Acl,
+        }
+    }
 }
 
 /// An engine backed by ONNX Runtime.
@@ -211,11 +222,7 @@ fn device_problem(flavor: Flavor, device: Device, rt: &Runtime) -> Option<String
         }
         (flavor, device) => Some(format!(
             "{} runs on {}, not on {device}",
-            match flavor {
-                Flavor::Default => "onnxruntime",
-                Flavor::TensorRt => "tensorrt",
-                Flavor::Cann => "acl",
-            },
+            flavor.engine(),
             match flavor {
                 Flavor::Default => "cpu or gpu",
                 Flavor::TensorRt => "gpu",
@@ -237,11 +244,7 @@ fn nvidia_problem() -> Option<String> {
 
 impl Engine for OnnxRuntime {
     fn name(&self) -> &'static str {
-        match self.flavor {
-            Flavor::Default => "onnxruntime",
-            Flavor::TensorRt => "tensorrt",
-            Flavor::Cann => "acl",
-        }
+        self.flavor.engine().as_str()
     }
 
     fn formats(&self) -> &'static [ModelFormat] {

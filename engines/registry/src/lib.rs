@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 use lpdnn_engine_api::Engine;
+pub use lpdnn_types::EngineName;
 
 /// One engine of this build.
 #[derive(Clone, Copy)]
@@ -23,32 +24,32 @@ pub struct Registered {
 pub const REGISTRY: &[Registered] = &[
     #[cfg(feature = "lne")]
     Registered {
-        name: "lne",
+        name: EngineName::Lne.as_str(),
         make: || Box::new(lpdnn_lne::Lne),
     },
     #[cfg(feature = "onnxruntime")]
     Registered {
-        name: "onnxruntime",
+        name: EngineName::OnnxRuntime.as_str(),
         make: || Box::new(lpdnn_onnxruntime::OnnxRuntime::cpu_or_cuda()),
     },
     #[cfg(feature = "ncnn")]
     Registered {
-        name: "ncnn",
+        name: EngineName::Ncnn.as_str(),
         make: || Box::new(lpdnn_ncnn::Ncnn),
     },
     #[cfg(feature = "litert")]
     Registered {
-        name: "litert",
+        name: EngineName::LiteRt.as_str(),
         make: || Box::new(lpdnn_litert::LiteRt),
     },
     #[cfg(feature = "onnxruntime")]
     Registered {
-        name: "tensorrt",
+        name: EngineName::TensorRt.as_str(),
         make: || Box::new(lpdnn_onnxruntime::OnnxRuntime::tensorrt()),
     },
     #[cfg(feature = "onnxruntime")]
     Registered {
-        name: "acl",
+        name: EngineName::Acl.as_str(),
         make: || Box::new(lpdnn_onnxruntime::OnnxRuntime::acl()),
     },
 ];
@@ -84,28 +85,13 @@ pub fn engine(name: &str) -> Result<Box<dyn Engine>, UnknownEngine> {
         })
 }
 
-/// What other tools (and the seed's service) call our engines.
-pub const ALIASES: &[(&str, &str)] = &[
-    ("ort", "onnxruntime"),
-    ("onnx", "onnxruntime"),
-    ("tflite", "litert"),
-    ("tfl", "litert"),
-    ("trt", "tensorrt"),
-    ("lpdnn", "lne"),
-    ("tract", "lne"),
-    ("ascend", "acl"),
-    ("cann", "acl"),
-];
-
 /// The known name closest to `name`, if it is close enough to be a typo,
 /// or what another tool calls it (`ort`, `tflite`, `trt`, the seed's
 /// `onnx` and `lpdnn`).
 pub fn closest(name: &str, known: &[&'static str]) -> Option<&'static str> {
     let lower = name.to_ascii_lowercase();
-    if let Some(k) = ALIASES
-        .iter()
-        .find(|(a, _)| *a == lower)
-        .and_then(|(_, k)| known.iter().find(|n| *n == k))
+    if let Some(k) =
+        EngineName::from_alias(&lower).and_then(|e| known.iter().find(|n| **n == e.as_str()))
     {
         return Some(k);
     }

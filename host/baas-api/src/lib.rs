@@ -9,6 +9,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use lpdnn_types::{Device, EngineName, ModelFormat};
+
 /// Where a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -170,10 +172,10 @@ pub struct JobSpec {
     pub platform: String,
     /// Profile name (the engine library versions of that platform).
     pub profile: String,
-    /// Engine name (ours: `lne`, `onnxruntime`, ...).
-    pub engine: String,
-    /// `cpu`, `gpu` or `npu`.
-    pub device: String,
+    /// Engine (our name: `lne`, `onnxruntime`, ...).
+    pub engine: EngineName,
+    /// Where it runs.
+    pub device: Device,
     /// A model or an app bundle.
     pub subject: SubjectKind,
     /// SHA-256 of the uploaded file (its name in the content store).
@@ -222,11 +224,174 @@ pub struct Job {
     pub progress: Option<Progress>,
 }
 
+/// Where a job's resources are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobLinks {
+    /// The job (`GET`).
+    #[serde(rename = "self")]
+    pub this: String,
+    /// Its report (`GET`, `?format=json|csv|html`).
+    pub result: String,
+    /// Its progress as server-sent events (`GET`).
+    pub events: String,
+    /// Cancels it (`POST`).
+    pub cancel: String,
+    /// Runs it again as a new job (`POST`).
+    pub retry: String,
+}
+
+impl JobLinks {
+    /// The links of the job `id`.
+    pub fn of(id: &str) -> JobLinks {
+        let this = format!("/v1/jobs/{id}");
+        JobLinks {
+            result: format!("{this}/result"),
+            events: format!("{this}/events"),
+            cancel: format!("{this}/cancel"),
+            retry: format!("{this}/retry"),
+            this,
+        }
+    }
+}
+
+/// A job as the API answers it: the job's fields and its links.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobView {
+    /// The job.
+    #[serde(flatten)]
+    pub job: Job,
+    /// Where its resources are.
+    pub links: JobLinks,
+}
+
+impl From<Job> for JobView {
+    fn from(job: Job) -> JobView {
+        JobView {
+            links: JobLinks::of(&job.id),
+            job,
+        }
+    }
+}
+
 /// `GET /v1/jobs`: the caller's jobs, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobList {
     /// The jobs, newest first, at most `limit`.
-    pub jobs: Vec<Job>,
+    pub jobs: Vec<JobView>,
+}
+
+/// An accepted upload (`202`), or with `wait` a job that ended in time
+/// (`200`, with its report).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Accepted {
+    /// The job.
+    pub job: JobView,
+    /// With `wait`, the report (the JSON of `benchmark --filename`) when
+    /// the job passed in time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+}
+
+/// Every error's body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// What is wrong, in words.
+    pub error: String,
+    /// What exists, when the error is about a name (platforms, profiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<serde_json::Value>,
+}
+
+/// `GET /v1/devices`: the live catalog, one entry per worker heard from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceCatalog {
+    /// The workers, each with what it offers and whether it is alive.
+    pub devices: Vec<DeviceEntry>,
+}
+
+/// One worker of the catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceEntry {
+    /// The worker's id.
+    pub worker: String,
+    /// Its platform.
+    pub platform: String,
+    /// Its profile.
+    pub profile: String,
+    /// Its `lpdnn-host` version.
+    pub version: String,
+    /// The engines it offers (one this release does not know is left out).
+    #[serde(deserialize_with = "known_engines")]
+    pub engines: Vec<WorkerEngine>,
+    /// The machine: architecture, OS, CPU model, cores, kernel.
+    #[schema(value_type = Option<Object>)]
+    pub machine: Option<lpdnn_platforms::Host>,
+    /// The platform's descriptor, when the platform has one.
+    #[schema(value_type = Option<Object>)]
+    pub descriptor: Option<lpdnn_platforms::Descriptor>,
+    /// Whether it was heard from within the worker timeout.
+    pub available: bool,
+    /// Jobs queued for its platform and profile.
+    pub queue_depth: u64,
+    /// Its last heartbeat (RFC 3339, UTC).
+    pub last_seen: String,
+    /// Seconds since then.
+    pub seconds_since_seen: f64,
+}
+
+/// `GET /health`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// `?format=` of `GET /v1/jobs/{id}/result`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ResultFormat {
+    /// The report's JSON (`benchmark --filename`).
+    #[default]
+    Json,
+    /// Its per-stage CSV.
+    Csv,
+    /// Its HTML page.
+    Html,
+}
+
+impl ResultFormat {
+    /// The name in the query.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultFormat::Json => "json",
+            ResultFormat::Csv => "csv",
+            ResultFormat::Html => "html",
+        }
+    }
+}
+
+/// `?format=` of `GET /v1/export`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// Comma-separated values with a header line.
+    #[default]
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl ExportFormat {
+    /// The name in the query (and the file's extension).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "csv",
+            ExportFormat::Jsonl => "jsonl",
+        }
+    }
 }
 
 /// What a worker offers, as it registers.
@@ -240,7 +405,9 @@ pub struct WorkerInfo {
     pub profile: String,
     /// `lpdnn-host` version.
     pub version: String,
-    /// Engines available there, with their library versions.
+    /// Engines available there, with their library versions (one this
+    /// release does not know is left out).
+    #[serde(deserialize_with = "known_engines")]
     pub engines: Vec<WorkerEngine>,
     /// The machine: architecture, OS, CPU model, cores, kernel.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -257,13 +424,45 @@ pub struct WorkerInfo {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerEngine {
     /// Our name.
-    pub name: String,
+    pub name: EngineName,
     /// Library version, when known.
     pub version: Option<String>,
-    /// Devices usable there.
-    pub devices: Vec<String>,
-    /// Model formats it takes.
-    pub formats: Vec<String>,
+    /// Devices usable there (one this release does not know is left out).
+    #[serde(deserialize_with = "known_only")]
+    pub devices: Vec<Device>,
+    /// Model formats it takes (one this release does not know is left out).
+    #[serde(deserialize_with = "known_only")]
+    pub formats: Vec<ModelFormat>,
+}
+
+/// The engines of an offer whose name this release knows; any other fault
+/// in an entry is an error.
+fn known_engines<'de, D>(d: D) -> Result<Vec<WorkerEngine>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let entries = Vec::<serde_json::Value>::deserialize(d)?;
+    let known = |v: &serde_json::Value| {
+        v.get("name")
+            .and_then(|n| n.as_str())
+            .is_some_and(|n| n.parse::<EngineName>().is_ok())
+    };
+    entries
+        .into_iter()
+        .filter(known)
+        .map(|v| serde_json::from_value(v).map_err(serde::de::Error::custom))
+        .collect()
+}
+
+/// The entries of a list of names this release knows: a newer worker's
+/// offer still registers with an older server.
+fn known_only<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: std::str::FromStr,
+{
+    let names = Vec::<String>::deserialize(d)?;
+    Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
 }
 
 /// A running job's progress, as the benchmark child reports it and the
@@ -273,6 +472,28 @@ pub use lpdnn_bench_api::Progress;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_newer_workers_offer_registers_without_what_this_release_does_not_know() {
+        let offer = serde_json::json!({
+            "id": "w1", "platform": "x86_64-linux", "profile": "default", "version": "9.9.9",
+            "engines": [
+                {"name": "openvino", "version": "2030.1", "devices": ["cpu"], "formats": ["IR"]},
+                {"name": "onnxruntime", "version": "1.22.0", "devices": ["cpu", "fpga"],
+                 "formats": ["ONNX", "OpenVINO IR"]}
+            ]
+        });
+        let w: WorkerInfo = serde_json::from_value(offer.clone()).unwrap();
+        assert_eq!(w.engines.len(), 1);
+        assert_eq!(w.engines[0].name, EngineName::OnnxRuntime);
+        assert_eq!(w.engines[0].devices, [Device::Cpu]);
+        assert_eq!(w.engines[0].formats, [ModelFormat::Onnx]);
+        // A known engine with a fault is still refused.
+        let mut broken = offer;
+        broken["engines"][1]["devices"] = "cpu".into();
+        let err = serde_json::from_value::<WorkerInfo>(broken).unwrap_err();
+        assert!(err.to_string().contains("expected a sequence"), "{err}");
+    }
 
     #[test]
     fn words_round_trip_and_unknown_ones_list_the_known() {

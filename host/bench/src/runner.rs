@@ -232,7 +232,7 @@ pub(crate) fn run_engine(
             .as_ref()
             .and_then(|i| i.library.as_ref())
             .map(|l| l.display().to_string()),
-        device: device.unwrap_or_default().to_string(),
+        device: device.unwrap_or_default(),
         model: work.model_path().display().to_string(),
         model_format,
         model_sha256,

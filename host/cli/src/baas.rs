@@ -5,8 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
-use lpdnn_baas_api::{Job, JobOptions, JobResult, JobStatus};
+use clap::{Args, Subcommand, ValueEnum};
+use lpdnn_baas_api::{
+    Device, DeviceCatalog, ExportFormat, Job, JobOptions, JobResult, JobStatus, ResultFormat,
+};
 use lpdnn_client::{Client, Target};
 
 /// `lpdnn-host baas` arguments.
@@ -25,6 +27,20 @@ pub struct BaasArgs {
     pub token: Option<String>,
     #[command(subcommand)]
     pub command: BaasCommand,
+}
+
+/// How `baas result` shows a report: as `benchmark` prints it, or as one of
+/// the service's formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Shown {
+    /// As `benchmark` prints it.
+    Text,
+    /// The report's JSON.
+    Json,
+    /// Its per-stage CSV.
+    Csv,
+    /// Its HTML page.
+    Html,
 }
 
 /// What to ask the service.
@@ -53,7 +69,7 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         platform: String,
         /// cpu, gpu or npu.
         #[arg(long, default_value = "cpu")]
-        device: String,
+        device: Device,
         /// Wait for the result and print it as `benchmark` does.
         #[arg(long)]
         wait: bool,
@@ -96,8 +112,8 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         /// The job's id.
         id: String,
         /// text (as `benchmark` prints it), json, csv or html.
-        #[arg(long, default_value = "text", value_parser = ["text", "json", "csv", "html"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = Shown::Text)]
+        format: Shown,
         /// Write it to this file instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
@@ -121,8 +137,8 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
     /// The profiling dataset: one row per passed job.
     Export {
         /// csv or jsonl.
-        #[arg(long, default_value = "csv", value_parser = ["csv", "jsonl"])]
-        format: String,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
         /// Only jobs finished at or after this time (RFC 3339, or ms since 1970).
         #[arg(long)]
         since: Option<String>,
@@ -218,7 +234,7 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             })?;
             match (job.status, job.result) {
                 (JobStatus::Completed, Some(JobResult::Passed)) => {
-                    print!("{}", text(&client.result(&job.id, "json")?)?);
+                    print!("{}", text(&client.result(&job.id, ResultFormat::Json)?)?);
                     Ok(ExitCode::SUCCESS)
                 }
                 (JobStatus::Completed | JobStatus::Cancelled, _) => Ok(ExitCode::FAILURE),
@@ -246,10 +262,11 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BaasCommand::Result { id, format, output } => {
-            let body = if format == "text" {
-                text(&client.result(&id, "json")?)?
-            } else {
-                client.result(&id, &format)?
+            let body = match format {
+                Shown::Text => text(&client.result(&id, ResultFormat::Json)?)?,
+                Shown::Json => client.result(&id, ResultFormat::Json)?,
+                Shown::Csv => client.result(&id, ResultFormat::Csv)?,
+                Shown::Html => client.result(&id, ResultFormat::Html)?,
             };
             write_out(&body, output)?;
             Ok(ExitCode::SUCCESS)
@@ -278,16 +295,16 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             since,
             output,
         } => {
-            write_out(&client.export(&format, since.as_deref())?, output)?;
+            write_out(&client.export(format, since.as_deref())?, output)?;
             Ok(ExitCode::SUCCESS)
         }
     }
 }
 
 /// The catalog as a table: one line per worker, its engines below it.
-fn devices_table(devices: &serde_json::Value) -> String {
+fn devices_table(catalog: &DeviceCatalog) -> String {
     let mut out = String::new();
-    let list = devices["devices"].as_array().cloned().unwrap_or_default();
+    let list = &catalog.devices;
     if list.is_empty() {
         return "no worker has registered yet\n".into();
     }
@@ -296,30 +313,17 @@ fn devices_table(devices: &serde_json::Value) -> String {
         "PLATFORM", "PROFILE", "STATE", "QUEUED", "LAST SEEN"
     ));
     for d in list {
-        let state = if d["available"] == true {
-            "up"
-        } else {
-            "absent"
-        };
+        let state = if d.available { "up" } else { "absent" };
         out.push_str(&format!(
             "{:<24} {:<12} {:<10} {:>6}  {}\n",
-            d["platform"].as_str().unwrap_or("?"),
-            d["profile"].as_str().unwrap_or("?"),
-            state,
-            d["queue_depth"].as_u64().unwrap_or(0),
-            d["last_seen"].as_str().unwrap_or("?"),
+            d.platform, d.profile, state, d.queue_depth, d.last_seen,
         ));
-        for e in d["engines"].as_array().into_iter().flatten() {
-            let devices: Vec<&str> = e["devices"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|d| d.as_str())
-                .collect();
+        for e in &d.engines {
+            let devices: Vec<&str> = e.devices.iter().map(|d| d.as_str()).collect();
             out.push_str(&format!(
                 "    {:<12} {:<22} {}\n",
-                e["name"].as_str().unwrap_or("?"),
-                e["version"].as_str().unwrap_or("-"),
+                e.name.as_str(),
+                e.version.as_deref().unwrap_or("-"),
                 devices.join(", ")
             ));
         }
@@ -393,7 +397,7 @@ fn jobs_table(jobs: &[Job], now: i64) -> String {
         out.push_str(&row([
             &job.id,
             &state,
-            &job.spec.engine,
+            job.spec.engine.as_str(),
             &job.spec.platform,
             &age(job.created_ms, now),
             name,
@@ -414,8 +418,8 @@ mod tests {
             spec: JobSpec {
                 platform: "raspberry-pi-3b-plus-with-a-long-name".into(),
                 profile: "default".into(),
-                engine: "onnxruntime".into(),
-                device: "cpu".into(),
+                engine: lpdnn_baas_api::EngineName::OnnxRuntime,
+                device: lpdnn_baas_api::Device::Cpu,
                 subject: SubjectKind::Model,
                 sha256: "ab".repeat(32),
                 format: "ONNX".into(),

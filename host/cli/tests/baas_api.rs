@@ -82,6 +82,13 @@ fn a_multipart_job_streams_progress_and_its_result_comes_in_every_format() {
     assert!(html.as_str().unwrap().contains("<html"), "{html}");
     let (code, bad) = curl(&[&format!("{result}?format=xml")]);
     assert_eq!(code, 400, "{bad}");
+    assert!(
+        bad["error"]
+            .as_str()
+            .unwrap()
+            .contains("format: unknown variant `xml`"),
+        "{bad}"
+    );
 
     // A retry is a new job that names the first; both land in the dataset.
     let (code, retried) = curl(&["-X", "POST", &format!("{}/v1/jobs/{id}/retry", s.url)]);
@@ -155,6 +162,29 @@ fn a_multipart_job_streams_progress_and_its_result_comes_in_every_format() {
             .contains(&Value::from("pending_device")),
         "{status}"
     );
+    // Every answer is a typed struct with its schema: the catalog's
+    // entries, the result's formats, the errors.
+    let schemas = &api["components"]["schemas"];
+    let catalog = &api["paths"]["/v1/devices"]["get"]["responses"]["200"]["content"]
+        ["application/json"]["schema"]["$ref"];
+    assert_eq!(
+        catalog, "#/components/schemas/DeviceCatalog",
+        "{}",
+        api["paths"]
+    );
+    for field in ["available", "engines", "queue_depth", "last_seen"] {
+        assert!(
+            schemas["DeviceEntry"]["properties"][field].is_object(),
+            "{field}: {}",
+            schemas["DeviceEntry"]
+        );
+    }
+    assert_eq!(
+        schemas["ResultFormat"]["enum"],
+        serde_json::json!(["json", "csv", "html"])
+    );
+    assert!(schemas["WorkerEngine"]["properties"]["devices"].is_object());
+    assert!(schemas["ErrorBody"]["properties"]["error"].is_object());
 
     let (code, page) = curl(&[&format!("{}/", s.url)]);
     assert_eq!(code, 200);

@@ -42,8 +42,8 @@ impl Service {
         let spec = JobSpec {
             platform: "x86_64-linux".into(),
             profile: "default".into(),
-            engine: engine.into(),
-            device: "cpu".into(),
+            engine: engine.parse().unwrap(),
+            device: lpdnn_baas_api::Device::Cpu,
             subject: SubjectKind::Model,
             sha256,
             format: "ONNX".into(),

@@ -13,7 +13,11 @@ mod remote;
 use std::path::Path;
 use std::time::Duration;
 
-use lpdnn_baas_api::{Job, JobOptions};
+use lpdnn_baas_api::{
+    Accepted, Device, DeviceCatalog, ErrorBody, ExportFormat, Job, JobList, JobOptions, JobView,
+    ResultFormat,
+};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 pub use remote::RemoteQueue;
@@ -74,8 +78,8 @@ pub struct Target {
     pub profile: String,
     /// Engine (the seed's names or ours).
     pub engine: String,
-    /// `cpu`, `gpu` or `npu`.
-    pub device: String,
+    /// Where it runs.
+    pub device: Device,
 }
 
 /// A request's body.
@@ -181,9 +185,8 @@ impl Client {
             .map_err(transport)?;
         if !(200..300).contains(&code) {
             let text = String::from_utf8_lossy(&bytes).into_owned();
-            let message = serde_json::from_str::<Value>(&text)
-                .ok()
-                .and_then(|v| v["error"].as_str().map(str::to_owned))
+            let message = serde_json::from_str::<ErrorBody>(&text)
+                .map(|b| b.error)
                 .unwrap_or(text);
             return Err(ClientError::Status { code, message });
         }
@@ -212,16 +215,15 @@ impl Client {
         Ok(self.send("GET", path, Body::Empty)?.1)
     }
 
-    fn json(&self, method: &str, path: &str) -> Result<Value, ClientError> {
-        let (_, text) = self.call(method, path, None)?;
+    /// The answer to `method path` (no body), as the API's type `T`.
+    fn typed<T: DeserializeOwned>(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<T, ClientError> {
+        let (_, text) = self.call(method, path, body)?;
         serde_json::from_str(&text).map_err(|e| ClientError::Answer {
-            url: self.url(path),
-            message: e.to_string(),
-        })
-    }
-
-    fn job_of(&self, path: &str, v: Value) -> Result<Job, ClientError> {
-        serde_json::from_value(v).map_err(|e| ClientError::Answer {
             url: self.url(path),
             message: e.to_string(),
         })
@@ -239,7 +241,7 @@ impl Client {
             path: file.display().to_string(),
             source,
         })?;
-        let mut query = vec![format!("device={}", escape(&target.device))];
+        let mut query = vec![format!("device={}", target.device)];
         let mut add = |k: &str, v: Option<String>| {
             if let Some(v) = v {
                 query.push(format!("{k}={}", escape(&v)));
@@ -265,62 +267,50 @@ impl Client {
             escape(&target.engine),
             query.join("&")
         );
-        let (_, text) = self.call("POST", &path, Some(&bytes))?;
-        let v: Value = serde_json::from_str(&text).map_err(|e| ClientError::Answer {
-            url: self.url(&path),
-            message: e.to_string(),
-        })?;
-        self.job_of(&path, v["job"].clone())
+        let accepted: Accepted = self.typed("POST", &path, Some(&bytes))?;
+        Ok(accepted.job.job)
     }
 
     /// The job of that id.
     pub fn job(&self, id: &str) -> Result<Job, ClientError> {
         let path = format!("/v1/jobs/{}", escape(id));
-        let v = self.json("GET", &path)?;
-        self.job_of(&path, v)
+        Ok(self.typed::<JobView>("GET", &path, None)?.job)
     }
 
     /// The caller's latest `limit` jobs (its token's), newest first.
     pub fn jobs(&self, limit: u32) -> Result<Vec<Job>, ClientError> {
         let path = format!("/v1/jobs?limit={limit}");
-        let v = self.json("GET", &path)?;
-        serde_json::from_value::<lpdnn_baas_api::JobList>(v)
-            .map(|l| l.jobs)
-            .map_err(|e| ClientError::Answer {
-                url: self.url(&path),
-                message: e.to_string(),
-            })
+        let list: JobList = self.typed("GET", &path, None)?;
+        Ok(list.jobs.into_iter().map(|v| v.job).collect())
     }
 
-    /// A passed job's report as `json`, `csv` or `html` text.
-    pub fn result(&self, id: &str, format: &str) -> Result<String, ClientError> {
-        let path = format!("/v1/jobs/{}/result?format={}", escape(id), escape(format));
+    /// A passed job's report as JSON, CSV or HTML text.
+    pub fn result(&self, id: &str, format: ResultFormat) -> Result<String, ClientError> {
+        let path = format!("/v1/jobs/{}/result?format={}", escape(id), format.as_str());
         Ok(self.call("GET", &path, None)?.1)
     }
 
     /// Cancels a queued or running job.
     pub fn cancel(&self, id: &str) -> Result<Job, ClientError> {
         let path = format!("/v1/jobs/{}/cancel", escape(id));
-        let v = self.json("POST", &path)?;
-        self.job_of(&path, v)
+        Ok(self.typed::<JobView>("POST", &path, None)?.job)
     }
 
     /// Runs a finished job again; gives the new job.
     pub fn retry(&self, id: &str) -> Result<Job, ClientError> {
         let path = format!("/v1/jobs/{}/retry", escape(id));
-        let v = self.json("POST", &path)?;
-        self.job_of(&path, v["job"].clone())
+        Ok(self.typed::<Accepted>("POST", &path, None)?.job.job)
     }
 
-    /// The device catalog (`{"devices": [...]}`).
-    pub fn devices(&self) -> Result<Value, ClientError> {
-        self.json("GET", "/v1/devices")
+    /// The live device catalog.
+    pub fn devices(&self) -> Result<DeviceCatalog, ClientError> {
+        self.typed("GET", "/v1/devices", None)
     }
 
-    /// The profiling dataset as `csv` or `jsonl`, from `since` (RFC 3339 or
-    /// milliseconds since the epoch).
-    pub fn export(&self, format: &str, since: Option<&str>) -> Result<String, ClientError> {
-        let mut path = format!("/v1/export?format={}", escape(format));
+    /// The profiling dataset as CSV or JSON Lines, from `since` (RFC 3339
+    /// or milliseconds since the epoch).
+    pub fn export(&self, format: ExportFormat, since: Option<&str>) -> Result<String, ClientError> {
+        let mut path = format!("/v1/export?format={}", format.as_str());
         if let Some(since) = since {
             path.push_str(&format!("&since={}", escape(since)));
         }

@@ -52,15 +52,14 @@ pub enum InspectError {
     },
 }
 
-pub use lpdnn_types::ModelKind;
-
 /// Static metrics of one model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StaticMetrics {
     /// The model file.
     pub model: String,
-    /// Its format.
-    pub format: ModelKind,
+    /// Its format (`onnx`, `tflite`, `ncnn` in JSON).
+    #[serde(with = "lpdnn_types::format_key")]
+    pub format: ModelFormat,
     /// SHA-256 of the model file.
     pub sha256: String,
     /// Bytes of the model file (NCNN: `.param` + `.bin`).
@@ -124,7 +123,7 @@ impl StaticMetrics {
     #[allow(clippy::too_many_arguments)]
     fn new(
         path: &Path,
-        format: ModelKind,
+        format: ModelFormat,
         bytes: &[u8],
         parameters: u64,
         parameter_bytes: u64,
@@ -181,7 +180,7 @@ impl StaticMetrics {
             Some(v) => format!("{v} ({:.3} {suffix})", v as f64 / unit),
             None => "not counted".into(),
         };
-        let format = self.format.label();
+        let format = self.format;
         let _ = writeln!(out, "model       {} ({format})", self.model);
         let _ = writeln!(out, "sha256      {}", self.sha256);
         let _ = writeln!(

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::{InspectError, Layer, ModelKind, StaticMetrics};
+use crate::{InspectError, Layer, StaticMetrics};
 
 /// One layer line of a `.param` file.
 struct ParamLayer<'a> {
@@ -143,7 +143,7 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     }
     let mut m = StaticMetrics::new(
         path,
-        ModelKind::Ncnn,
+        lpdnn_engine_api::ModelFormat::NcnnParam,
         bytes,
         parameters,
         bin_bytes.unwrap_or(4 * parameters),

@@ -10,7 +10,7 @@ use tract_onnx::prelude::*;
 use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid, InferenceModelExt, ShapeFactoid};
 
 use crate::ops::{self, Class};
-use crate::{InspectError, Layer, ModelKind, StaticMetrics};
+use crate::{InspectError, Layer, StaticMetrics};
 
 fn dtype_size(data_type: i32) -> u64 {
     match DataType::try_from(data_type).unwrap_or(DataType::Undefined) {
@@ -200,7 +200,7 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     crate::note_unknown(&mut notes, &unknown);
     Ok(StaticMetrics::new(
         path,
-        ModelKind::Onnx,
+        lpdnn_engine_api::ModelFormat::Onnx,
         bytes,
         parameters,
         parameter_bytes,

@@ -6,7 +6,7 @@ use std::path::Path;
 use tract_tflite::tflite::{self, BuiltinOperator};
 
 use crate::ops::{self, Class};
-use crate::{InspectError, Layer, ModelKind, StaticMetrics};
+use crate::{InspectError, Layer, StaticMetrics};
 
 /// Inspects TFLite bytes read from `path` (the first subgraph; the others
 /// are the bodies of control flow and are noted, not counted).
@@ -131,7 +131,7 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     crate::note_unknown(&mut notes, &unknown);
     Ok(StaticMetrics::new(
         path,
-        ModelKind::Tflite,
+        lpdnn_engine_api::ModelFormat::TfLite,
         bytes,
         parameters,
         parameter_bytes,

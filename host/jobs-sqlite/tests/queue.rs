@@ -15,8 +15,8 @@ fn spec(platform: &str) -> JobSpec {
     JobSpec {
         platform: platform.into(),
         profile: "default".into(),
-        engine: "onnxruntime".into(),
-        device: "cpu".into(),
+        engine: lpdnn_baas_api::EngineName::OnnxRuntime,
+        device: lpdnn_baas_api::Device::Cpu,
         subject: SubjectKind::Model,
         sha256: "ab".repeat(32),
         format: "ONNX".into(),

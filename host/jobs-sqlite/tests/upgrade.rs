@@ -54,7 +54,7 @@ async fn a_jobs_db_of_the_unversioned_schema_keeps_its_jobs_after_the_upgrade() 
     assert_eq!(passed.owner, "alice");
     assert_eq!(passed.status, JobStatus::Completed);
     assert_eq!(passed.result, Some(JobResult::Passed));
-    assert_eq!(passed.spec.engine, "onnxruntime");
+    assert_eq!(passed.spec.engine.as_str(), "onnxruntime");
     assert_eq!(passed.spec.options.name.as_deref(), Some("face.onnx"));
     assert_eq!(
         passed.sandbox,
@@ -84,7 +84,7 @@ async fn a_jobs_db_of_the_unversioned_schema_keeps_its_jobs_after_the_upgrade() 
     assert_eq!(passed_since[0].0.id, PASSED);
     let workers = jobs.workers().await.unwrap();
     assert_eq!(workers.len(), 1);
-    assert_eq!(workers[0].0.engines[0].name, "onnxruntime");
+    assert_eq!(workers[0].0.engines[0].name.as_str(), "onnxruntime");
 
     // The queue goes on where it stopped.
     let (lease, job) = jobs

@@ -23,7 +23,7 @@ pub mod manifest;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_engine_api::{EngineName, ModelFormat};
 use lpdnn_platforms::{Arch, Descriptor, LibrarySource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -138,25 +138,33 @@ pub struct Built {
     pub notes: Vec<String>,
 }
 
-/// Where the library files of the engines a profile bundles are, for a
-/// target: `cache/lib` for this machine's own target (scripts/setup.sh puts
-/// them there), `cache/targets/TRIPLE/lib` for another (scripts/cross.sh).
+/// Where the library files an engine declares
+/// ([`EngineName::library_files`]) are, for a target: `cache/lib` for this
+/// machine's own target (scripts/setup.sh puts them there; libncnn it builds
+/// into `cache/ncnn/lib`), `cache/targets/TRIPLE/lib` for another
+/// (scripts/cross.sh). None for an engine this project does not know.
 pub fn bundled_files(engine: &str, triple: &str, host_triple: &str, cache: &Path) -> Vec<PathBuf> {
+    let Ok(engine) = engine.parse::<EngineName>() else {
+        return Vec::new();
+    };
     let lib = if triple == host_triple {
         cache.join("lib")
     } else {
         cache.join("targets").join(triple).join("lib")
     };
-    match engine {
-        "onnxruntime" => vec![
-            lib.join("onnxruntime/libonnxruntime.so"),
-            lib.join("onnxruntime/libonnxruntime_providers_shared.so"),
-        ],
-        "litert" => vec![lib.join("litert/libLiteRt.so")],
-        "ncnn" if triple == host_triple => vec![cache.join("ncnn/lib/libncnn.so")],
-        "ncnn" => vec![lib.join("ncnn/libncnn.so")],
-        _ => Vec::new(),
-    }
+    engine
+        .library_files()
+        .iter()
+        .map(|rel| {
+            let rel = Path::new(rel).strip_prefix("lib").unwrap_or(Path::new(rel));
+            match (engine, rel.file_name()) {
+                (EngineName::Ncnn, Some(name)) if triple == host_triple => {
+                    cache.join("ncnn/lib").join(name)
+                }
+                _ => lib.join(rel),
+            }
+        })
+        .collect()
 }
 
 /// Where `lpdnn-host` for another target is (scripts/cross.sh puts it).

@@ -489,8 +489,8 @@ fn run_warnings(a: &EngineRun, b: &EngineRun, engine_matters: bool) -> Vec<Strin
     differs(
         &mut out,
         "device differs",
-        a.device.clone(),
-        b.device.clone(),
+        a.device.to_string(),
+        b.device.to_string(),
     );
     if a.model_sha256 != b.model_sha256 {
         out.push(format!("model differs: A {}, B {}", model(a), model(b)));

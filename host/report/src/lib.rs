@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 pub use compare::{compare_reports, Comparison, Disturbed, Gate, GateOutcome, Row, Side};
 pub use html::html_report;
+pub use lpdnn_types::Stage;
 pub use provenance::{Build, Provenance};
 pub use report::{
     pipeline_rank, AnchorStats, AnchorTable, BenchConfigRecord, EndedBy, EngineFailure, EngineRun,

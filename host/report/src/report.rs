@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use lpdnn_types::ModelKind;
+use lpdnn_types::{Device, ModelFormat};
 use serde::{Deserialize, Serialize};
 
 use crate::resources::{CoolDown, Metric, Point, Throttle};
@@ -274,7 +274,7 @@ pub struct EngineRun {
     /// Engine library file.
     pub engine_library: Option<String>,
     /// Device asked for.
-    pub device: String,
+    pub device: Device,
     /// The model file this engine ran.
     pub model: String,
     /// Its format.
@@ -314,8 +314,8 @@ pub struct StaticTotals {
     /// The model file measured.
     pub model: String,
     /// Its format.
-    #[serde(default = "onnx")]
-    pub format: ModelKind,
+    #[serde(default = "onnx", with = "lpdnn_types::format_key")]
+    pub format: ModelFormat,
     /// Initializer elements.
     pub parameters: u64,
     /// Initializer bytes.
@@ -338,8 +338,8 @@ pub struct StaticTotals {
     pub operators: BTreeMap<String, u64>,
 }
 
-fn onnx() -> ModelKind {
-    ModelKind::Onnx
+fn onnx() -> ModelFormat {
+    ModelFormat::Onnx
 }
 
 /// Monitor samples and iteration starts on one clock.

@@ -1,17 +1,24 @@
 //! What the text and the HTML report both say of a run: the stage timed,
 //! the engines ranked, numbers as they print.
 
+use lpdnn_types::Stage;
+
 use crate::report::EngineRun;
 use crate::stats::{Ranked, Ranking};
 
 /// The stage timed as a whole: `total`, or `inference` alone when only
 /// the engine was timed.
 pub(crate) fn timed_stage(run: &EngineRun) -> &'static str {
-    match &run.phases.steady {
-        Some(s) if s.anchors.get("total").is_none() && s.anchors.get("inference").is_some() => {
-            "inference"
-        }
-        _ => "total",
+    let has = |stage: Stage| {
+        run.phases
+            .steady
+            .as_ref()
+            .is_some_and(|s| s.anchors.get(stage.name()).is_some())
+    };
+    if !has(Stage::Total) && has(Stage::Inference) {
+        Stage::Inference.name()
+    } else {
+        Stage::Total.name()
     }
 }
 

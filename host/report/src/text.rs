@@ -3,6 +3,8 @@
 
 use std::fmt::Write;
 
+use lpdnn_types::Stage;
+
 use crate::resources::Metric;
 
 use crate::report::{EngineRun, Report};
@@ -188,12 +190,12 @@ fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
         .map(|(k, v)| format!("{} {v:.1} ms", k.trim_start_matches("load.")))
         .collect();
     let _ = writeln!(out, "load: {}", load.join(", "));
-    if let Some(total) = p.first_inference_ms.get("total") {
+    if let Some(total) = p.first_inference_ms.get(Stage::Total.name()) {
         let _ = writeln!(
             out,
             "first inference: total {total:.3} ms, inference {:.3} ms",
             p.first_inference_ms
-                .get("inference")
+                .get(Stage::Inference.name())
                 .copied()
                 .unwrap_or(f64::NAN)
         );
@@ -438,10 +440,10 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
         }
     }
     // The stage the run times as a whole: `total`, or `inference` alone.
-    let timed = if stages.contains(&"total") {
-        "total"
+    let timed = if stages.contains(&Stage::Total.name()) {
+        Stage::Total.name()
     } else {
-        "inference"
+        Stage::Inference.name()
     };
     let mut head = vec!["engine".to_owned()];
     head.extend(stages.iter().map(|s| format!("{s} ms")));

@@ -10,7 +10,7 @@ use lpdnn_report::Report;
 use serde::Serialize;
 
 /// The inference stage's anchor, whose times are the model's latency.
-const INFERENCE: &str = "inference";
+const INFERENCE: &str = lpdnn_report::Stage::Inference.name();
 
 /// One completed job, flat.
 #[derive(Debug, Clone, Serialize)]
@@ -134,7 +134,7 @@ pub fn row(job: &Job, report: &Report) -> Option<Row> {
         cores: host.cores,
         engine: run.engine.clone(),
         engine_version: run.engine_version.clone(),
-        device: run.device.clone(),
+        device: run.device.to_string(),
         threads: report.config.threads,
         iterations: steady.map(|s| s.iterations),
         latency_mean_ms: latency.map(|l| l.mean),

@@ -12,7 +12,8 @@ use prometheus_client::registry::Registry;
 
 use lpdnn_jobs::{JobQueue, JobStore};
 
-use crate::{ApiError, Service};
+use crate::error::ApiError;
+use crate::state::Service;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CodeLabels {

@@ -2,9 +2,11 @@
 //! handlers' annotations and the types the server, workers and client
 //! share. (The workers' routes are internal and left out.)
 
+use crate::handlers::{devices, events, export, jobs, service, submit};
 use lpdnn_baas_api::{
-    FailureKind, Job, JobList, JobOptions, JobResult, JobSpec, JobStatus, Progress, SubjectKind,
-    WorkerEngine, WorkerInfo,
+    Accepted, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody, ExportFormat, FailureKind,
+    Health, Job, JobLinks, JobList, JobOptions, JobResult, JobSpec, JobStatus, JobView,
+    ModelFormat, Progress, ResultFormat, SubjectKind, WorkerEngine,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -17,21 +19,23 @@ use lpdnn_baas_api::{
             a token that is not valid is refused (401) everywhere."
     ),
     paths(
-        crate::submit::seed_submit,
-        crate::submit::submit,
-        crate::list,
-        crate::job,
-        crate::events::events,
-        crate::result,
-        crate::cancel,
-        crate::retry,
-        crate::devices,
-        crate::export,
-        crate::metrics,
-        crate::health,
+        submit::seed_submit,
+        submit::submit,
+        jobs::list,
+        jobs::job,
+        events::events,
+        jobs::result,
+        jobs::cancel,
+        jobs::retry,
+        devices::devices,
+        export::export,
+        service::metrics,
+        service::health,
     ),
     components(schemas(
         Job,
+        JobView,
+        JobLinks,
         JobList,
         JobSpec,
         JobOptions,
@@ -40,10 +44,17 @@ use lpdnn_baas_api::{
         FailureKind,
         SubjectKind,
         Progress,
-        WorkerInfo,
         WorkerEngine,
-        crate::ErrorBody,
-        crate::Accepted,
+        DeviceCatalog,
+        DeviceEntry,
+        Device,
+        EngineName,
+        ModelFormat,
+        ResultFormat,
+        ExportFormat,
+        Health,
+        ErrorBody,
+        Accepted,
     ))
 )]
 pub(crate) struct ApiDoc;

@@ -4,8 +4,12 @@
 
 #![warn(missing_docs)]
 
+mod engine;
+mod format;
 mod stage;
 
+pub use engine::{EngineName, UnknownEngineName};
+pub use format::{format_key, ModelFormat};
 pub use stage::Stage;
 
 use std::fmt;
@@ -17,6 +21,7 @@ use serde::{Deserialize, Serialize};
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize,
 )]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Device {
     /// The host (application) CPU.
@@ -55,29 +60,6 @@ impl std::str::FromStr for Device {
             .into_iter()
             .find(|d| d.as_str() == s)
             .ok_or_else(|| format!("unknown device '{s}' (cpu, gpu or npu)"))
-    }
-}
-
-/// The model formats static metrics are counted for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    /// ONNX protobuf.
-    Onnx,
-    /// TFLite flatbuffer.
-    Tflite,
-    /// NCNN `.param` + `.bin`.
-    Ncnn,
-}
-
-impl ModelKind {
-    /// The format's usual name (`ONNX`, `TFLite`, `NCNN`).
-    pub fn label(self) -> &'static str {
-        match self {
-            ModelKind::Onnx => "ONNX",
-            ModelKind::Tflite => "TFLite",
-            ModelKind::Ncnn => "NCNN",
-        }
     }
 }
 

@@ -34,7 +34,7 @@ impl Stage {
     ];
 
     /// The anchor's name (as in the JSON).
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Stage::LoadPreprocessor => "load.preprocessor",
             Stage::LoadPostprocessor => "load.postprocessor",

@@ -24,11 +24,13 @@ pub fn local_info(platform: Option<String>, profile: &str) -> WorkerInfo {
         .iter()
         .map(|r| (r.make)().info())
         .filter(|i| i.available)
-        .map(|i| WorkerEngine {
-            name: i.name,
-            version: i.version,
-            devices: i.devices.iter().map(ToString::to_string).collect(),
-            formats: i.formats.iter().map(ToString::to_string).collect(),
+        .filter_map(|i| {
+            Some(WorkerEngine {
+                name: i.name.parse().ok()?,
+                version: i.version,
+                devices: i.devices,
+                formats: i.formats,
+            })
         })
         .collect();
     let platform = platform

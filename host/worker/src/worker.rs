@@ -8,8 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lpdnn_baas_api::{FailureKind, Job, SubjectKind, WorkerInfo};
-use lpdnn_bench_api::{BenchRequest, Device, Warmup};
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_bench_api::{BenchRequest, Warmup};
+use lpdnn_engine_api::{EngineName, ModelFormat};
 use lpdnn_jobs::{ContentStore, JobQueue, Lease, Outcome, StoreError};
 
 use crate::sandbox::{self, Limits};
@@ -216,7 +216,7 @@ impl<Q: JobQueue> Worker<Q> {
                 ))
             }
         };
-        let engine = spec.engine.clone();
+        let engine = spec.engine;
         // What the child is given, as its folder will hold it.
         let subject = match spec.subject {
             SubjectKind::Model => {
@@ -242,19 +242,6 @@ impl<Q: JobQueue> Worker<Q> {
             }
             SubjectKind::Bundle => Subject::Bundle,
         };
-        let device = match spec.device.parse::<Device>() {
-            Ok(d) => d,
-            Err(message) => {
-                return Ok((
-                    Err(Failure {
-                        kind: FailureKind::UserError,
-                        message,
-                    }),
-                    None,
-                    None,
-                ))
-            }
-        };
         let mut request = BenchRequest::new(match subject {
             Subject::Model(name) => name,
             Subject::Bundle => "bundle/app.json",
@@ -262,8 +249,8 @@ impl<Q: JobQueue> Worker<Q> {
         if subject == Subject::Bundle {
             request.dataset = Some("bundle/inputs".into());
         }
-        request.engines = vec![spec.engine.clone()];
-        request.device = Some(device);
+        request.engines = vec![spec.engine.to_string()];
+        request.device = Some(spec.device);
         request.filename = Some(REPORT.into());
         request.landlock = true;
         // A bare model runs as `model.onnx`; its report is titled with the
@@ -290,7 +277,7 @@ impl<Q: JobQueue> Worker<Q> {
                 &limits,
                 &stop,
                 Some(latest),
-                |dir| prepare(&upload, subject, &engine, dir),
+                |dir| prepare(&upload, subject, engine, dir),
                 |dir| std::fs::read_to_string(dir.join(REPORT)).ok(),
             );
             stop.store(true, Ordering::Relaxed);
@@ -333,14 +320,14 @@ enum Subject {
 /// Puts the job's upload in the child's folder: the model under its name,
 /// or the bundle unpacked in `bundle/` and checked against the engine (a
 /// refused bundle is an `InvalidInput` error: the sender's fault).
-fn prepare(upload: &Path, subject: Subject, engine: &str, dir: &Path) -> std::io::Result<()> {
+fn prepare(upload: &Path, subject: Subject, engine: EngineName, dir: &Path) -> std::io::Result<()> {
     match subject {
         Subject::Model(name) => std::fs::copy(upload, dir.join(name)).map(|_| ()),
         Subject::Bundle => {
             let bytes = std::fs::read(upload)?;
             let folder = dir.join("bundle");
             std::fs::create_dir(&folder)?;
-            let formats = lpdnn_engines::engine(engine)
+            let formats = lpdnn_engines::engine(engine.as_str())
                 .map(|e| e.formats().to_vec())
                 .unwrap_or_default();
             let refused = |e: lpdnn_bundle::BundleError| match e {
@@ -355,7 +342,7 @@ fn prepare(upload: &Path, subject: Subject, engine: &str, dir: &Path) -> std::io
             };
             lpdnn_bundle::unpack(&bytes, &folder, lpdnn_bundle::Limits::default())
                 .map_err(refused)?;
-            lpdnn_bundle::check(&folder, engine, &formats).map_err(refused)?;
+            lpdnn_bundle::check(&folder, engine.as_str(), &formats).map_err(refused)?;
             Ok(())
         }
     }

@@ -13,6 +13,7 @@ use super::svg::{
 use crate::report::EngineRun;
 use crate::stats::percentile;
 use crate::summary::{fmt_ms, fmt_round, timed_stage};
+use lpdnn_types::Stage;
 
 /// One colour per engine, in report order (Tableau 10: distinct for most
 /// colour-blind readers and in grey print).
@@ -27,10 +28,10 @@ pub fn engine_color(i: usize) -> &'static str {
 }
 
 /// The stages drawn as stacked segments, with their colours.
-const STAGES: [(&str, &str); 3] = [
-    ("preprocess", "#9ecae1"),
-    ("inference", "#2b6cb0"),
-    ("postprocess", "#f6ad55"),
+const STAGES: [(Stage, &str); 3] = [
+    (Stage::Preprocess, "#9ecae1"),
+    (Stage::Inference, "#2b6cb0"),
+    (Stage::Postprocess, "#f6ad55"),
 ];
 /// The part of `total` outside the three stages (the pipeline's glue).
 const REST_COLOR: &str = "#cbd5e0";
@@ -132,7 +133,8 @@ pub fn stage_bars(runs: &[EngineRun]) -> Option<String> {
             let mut segments = Vec::new();
             let mut total = None;
             if let Some(steady) = &run.phases.steady {
-                for (name, color) in STAGES {
+                for (stage, color) in STAGES {
+                    let name = stage.name();
                     if let Some(a) = steady.anchors.get(name) {
                         segments.push((name, a.real_ms.mean, Some(a.real_ms.ci95), color));
                     }
@@ -184,8 +186,11 @@ pub fn stage_bars(runs: &[EngineRun]) -> Option<String> {
     // Legend first, to know where the bars start.
     let mut items: Vec<(String, &str, bool)> = STAGES
         .iter()
-        .filter(|(n, _)| rows.iter().any(|r| r.segments.iter().any(|s| s.0 == *n)))
-        .map(|(n, c)| ((*n).to_owned(), *c, false))
+        .filter(|(n, _)| {
+            rows.iter()
+                .any(|r| r.segments.iter().any(|s| s.0 == n.name()))
+        })
+        .map(|(n, c)| (n.name().to_owned(), *c, false))
         .collect();
     if rows
         .iter()

@@ -7,27 +7,19 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lpdnn_baas_api::{Job, JobOptions, JobSpec, JobStatus, SubjectKind};
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_baas_api::{
+    Accepted, Device, EngineName, Job, JobOptions, JobSpec, JobStatus, ModelFormat, SubjectKind,
+};
 use lpdnn_jobs::{JobQueue, JobStore, NewJob};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::{ApiError, Service};
-
-/// The seed's engine names (and ours) → ours.
-const SEED_ENGINES: &[(&str, &str)] = &[
-    ("onnx", "onnxruntime"),
-    ("tflite", "litert"),
-    ("lpdnn", "lne"),
-    ("tensorrt", "tensorrt"),
-    ("ncnn", "ncnn"),
-    ("acl", "acl"),
-];
+use crate::error::{unprocessable, ApiError, Query};
+use crate::state::Service;
 
 /// The seed's platform names (`x86`, `raspberrypi`, `jetson`; and
 /// `x86_64`) → ours, in order of preference: a name resolves to the first
@@ -81,18 +73,16 @@ fn our_platform(name: &str, registered: &BTreeMap<&str, bool>) -> Result<String,
     })
 }
 
-/// Our name of an engine the seed's or our name gives (404 listing what is
-/// offered otherwise).
-pub(crate) fn our_engine(name: &str) -> Result<&'static str, ApiError> {
+/// The engine our name or one of its aliases (the seed's `onnx`,
+/// `tflite`, `lpdnn`; other tools' `ort`, `trt`, ...) gives, 404 listing
+/// the engines and their aliases otherwise.
+pub(crate) fn our_engine(name: &str) -> Result<EngineName, ApiError> {
     let offered = || {
-        SEED_ENGINES
+        EngineName::ALL
             .iter()
-            .map(|(s, o)| {
-                if s == o {
-                    s.to_string()
-                } else {
-                    format!("{s} ({o})")
-                }
+            .map(|e| match e.aliases() {
+                [] => e.to_string(),
+                aliases => format!("{e} ({})", aliases.join(", ")),
             })
             .collect::<Vec<_>>()
             .join(", ")
@@ -107,16 +97,12 @@ pub(crate) fn our_engine(name: &str) -> Result<&'static str, ApiError> {
             ),
         ));
     }
-    SEED_ENGINES
-        .iter()
-        .find(|(seed, ours)| *seed == name || *ours == name)
-        .map(|(_, ours)| *ours)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                format!("unknown engine '{name}'; offered: {}", offered()),
-            )
-        })
+    EngineName::from_alias(name).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("unknown engine '{name}'; offered: {}", offered()),
+        )
+    })
 }
 
 /// What an upload asks for, before it is checked.
@@ -129,10 +115,6 @@ pub(crate) struct Ask {
     pub options: JobOptions,
     /// A bare model or an app bundle.
     pub subject: Option<SubjectKind>,
-}
-
-fn unprocessable(message: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, message)
 }
 
 /// Refuses options no benchmark would run with, naming the field.
@@ -185,15 +167,15 @@ impl<S: JobStore + JobQueue> Service<S> {
         body: Bytes,
     ) -> Result<Job, ApiError> {
         let engine = our_engine(&ask.engine)?;
-        let device = ask.device.unwrap_or_else(|| "cpu".into());
-        if !["cpu", "gpu", "npu"].contains(&device.as_str()) {
-            return Err(unprocessable(format!(
-                "device '{device}' is not one of cpu, gpu, npu"
-            )));
-        }
+        let device = match ask.device {
+            None => Device::Cpu,
+            Some(d) => d
+                .parse::<Device>()
+                .map_err(|_| unprocessable(format!("device '{d}' is not one of cpu, gpu, npu")))?,
+        };
         // What exists: the platforms and profiles workers registered.
         let catalog = self.catalog().await?;
-        let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<&str>>> = BTreeMap::new();
+        let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<EngineName>>> = BTreeMap::new();
         let mut registered: BTreeMap<&str, bool> = BTreeMap::new();
         for (w, alive) in &catalog {
             exists
@@ -201,7 +183,7 @@ impl<S: JobStore + JobQueue> Service<S> {
                 .or_default()
                 .entry(&w.profile)
                 .or_default()
-                .extend(w.engines.iter().map(|e| e.name.as_str()));
+                .extend(w.engines.iter().map(|e| e.name));
             *registered.entry(&w.platform).or_default() |= *alive;
         }
         let platform =
@@ -218,7 +200,7 @@ impl<S: JobStore + JobQueue> Service<S> {
             )
         })?;
         if !engines.contains(&engine) {
-            let mut offered = engines.clone();
+            let mut offered: Vec<&str> = engines.iter().map(|e| e.as_str()).collect();
             offered.sort();
             offered.dedup();
             return Err(ApiError::new(
@@ -237,26 +219,30 @@ impl<S: JobStore + JobQueue> Service<S> {
             .filter(|e| e.name == engine)
             .collect();
         // The devices it has there, on any of the workers.
-        let devices: BTreeSet<&str> = offers
+        let devices: BTreeSet<Device> = offers
             .iter()
-            .flat_map(|e| e.devices.iter().map(String::as_str))
+            .flat_map(|e| e.devices.iter().copied())
             .collect();
-        if !devices.contains(device.as_str()) {
+        if !devices.contains(&device) {
             return Err(unprocessable(format!(
                 "device '{device}' is not offered by engine {engine} on {platform}/{profile}; \
                  devices there: {}",
                 if devices.is_empty() {
                     "none".to_owned()
                 } else {
-                    devices.into_iter().collect::<Vec<_>>().join(", ")
+                    devices
+                        .iter()
+                        .map(|d| d.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
             )));
         }
         // The formats it takes there (a name this release does not know
-        // is left out).
+        // was left out as the worker registered).
         let formats: Vec<ModelFormat> = offers
             .iter()
-            .flat_map(|e| e.formats.iter().filter_map(|f| f.parse().ok()))
+            .flat_map(|e| e.formats.iter().copied())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -286,7 +272,7 @@ impl<S: JobStore + JobQueue> Service<S> {
                 spec: JobSpec {
                     platform,
                     profile,
-                    engine: engine.into(),
+                    engine,
                     device,
                     subject,
                     sha256,
@@ -313,10 +299,10 @@ impl<S: JobStore + JobQueue> Service<S> {
                 let job = self.jobs.get(&id).await?;
                 if matches!(job.status, JobStatus::Completed | JobStatus::Cancelled) {
                     let report = self.jobs.report(&id).await?;
-                    let mut body = json!({ "job": self.view(job).await? });
-                    if let Some(r) = report {
-                        body["result"] = serde_json::from_str(&r).unwrap_or(Value::Null);
-                    }
+                    let body = Accepted {
+                        job: self.view(job).await?,
+                        result: report.and_then(|r| serde_json::from_str(&r).ok()),
+                    };
                     return Ok((StatusCode::OK, [(header::LOCATION, location)], Json(body))
                         .into_response());
                 }
@@ -327,7 +313,10 @@ impl<S: JobStore + JobQueue> Service<S> {
         Ok((
             StatusCode::ACCEPTED,
             [(header::LOCATION, location)],
-            Json(json!({ "job": self.view(job).await? })),
+            Json(Accepted {
+                job: self.view(job).await?,
+                result: None,
+            }),
         )
             .into_response())
     }
@@ -336,7 +325,7 @@ impl<S: JobStore + JobQueue> Service<S> {
 /// The model's format, if `engine` takes it (its `formats` where the job
 /// runs; 422 naming both otherwise).
 fn model_format(
-    engine: &str,
+    engine: EngineName,
     formats: &[ModelFormat],
     body: &[u8],
 ) -> Result<ModelFormat, ApiError> {
@@ -364,7 +353,7 @@ fn model_format(
 /// job runs (422 saying what is wrong); gives its archive format. The
 /// worker unpacks it for real in the job's folder.
 async fn check_bundle(
-    engine: &'static str,
+    engine: EngineName,
     formats: Vec<ModelFormat>,
     body: Bytes,
 ) -> Result<String, ApiError> {
@@ -383,7 +372,7 @@ async fn check_bundle(
         };
         let format = lpdnn_bundle::outline(&body, dir.path(), lpdnn_bundle::Limits::default())
             .map_err(refused)?;
-        lpdnn_bundle::check(dir.path(), engine, &formats).map_err(refused)?;
+        lpdnn_bundle::check(dir.path(), engine.as_str(), &formats).map_err(refused)?;
         Ok(format.to_string())
     })
     .await
@@ -419,12 +408,12 @@ pub(crate) struct SeedQuery {
         ("name" = Option<String>, Query, description = "the model's file name: a bare model's report is titled with it")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "the model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)"),
-    responses((status = 202, body = crate::Accepted, description = "queued; Location: /v1/jobs/{id}"),
-        (status = 200, body = crate::Accepted, description = "ended within `wait`"),
-        (status = 401, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+    responses((status = 202, body = lpdnn_baas_api::Accepted, description = "queued; Location: /v1/jobs/{id}"),
+        (status = 200, body = lpdnn_baas_api::Accepted, description = "ended within `wait`"),
+        (status = 401, body = lpdnn_baas_api::ErrorBody), (status = 404, body = lpdnn_baas_api::ErrorBody),
         (status = 413, description = "over --max-upload"),
-        (status = 415, body = crate::ErrorBody, description = "a multipart body: this route takes the raw file"),
-        (status = 422, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
+        (status = 415, body = lpdnn_baas_api::ErrorBody, description = "a multipart body: this route takes the raw file"),
+        (status = 422, body = lpdnn_baas_api::ErrorBody), (status = 429, body = lpdnn_baas_api::ErrorBody)))]
 pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path((platform, profile, engine)): Path<(String, String, String)>,
@@ -503,9 +492,9 @@ const TEXT_FIELDS: &[&str] = &[
     request_body(content = String, content_type = "multipart/form-data",
         description = "model or bundle (a file), platform, profile, engine, device, threads, number, \
             duration, warmup, input_shape (repeat)"),
-    responses((status = 202, body = crate::Accepted), (status = 401, body = crate::ErrorBody),
-        (status = 404, body = crate::ErrorBody), (status = 413, description = "over --max-upload"),
-        (status = 422, body = crate::ErrorBody), (status = 429, body = crate::ErrorBody)))]
+    responses((status = 202, body = lpdnn_baas_api::Accepted), (status = 401, body = lpdnn_baas_api::ErrorBody),
+        (status = 404, body = lpdnn_baas_api::ErrorBody), (status = 413, description = "over --max-upload"),
+        (status = 422, body = lpdnn_baas_api::ErrorBody), (status = 429, body = lpdnn_baas_api::ErrorBody)))]
 pub(crate) async fn submit<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Query(q): Query<SubmitQuery>,

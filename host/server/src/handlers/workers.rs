@@ -18,7 +18,8 @@ use lpdnn_jobs::{JobQueue, JobStore, Lease, Outcome, StoreError};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::{ApiError, Presented, Service};
+use crate::error::ApiError;
+use crate::state::{Presented, Service};
 
 /// The workers' routes, each behind the worker-token check (made before
 /// the body is read).

@@ -14,7 +14,8 @@ use futures_util::stream::{self, Stream};
 use lpdnn_baas_api::JobStatus;
 use lpdnn_jobs::{JobQueue, JobStore};
 
-use crate::{ApiError, Service};
+use crate::error::ApiError;
+use crate::state::Service;
 
 /// How often the store is looked at.
 const POLL: Duration = Duration::from_millis(250);
@@ -50,11 +51,12 @@ impl<S: JobStore + JobQueue> Watch<S> {
                     return Some(Event::default().event("error").data(e.message));
                 }
             };
-            let status = view["status"].as_str().unwrap_or_default().to_owned();
+            let status = view.job.status.to_string();
             if self.status.as_deref() != Some(&status) {
                 self.status = Some(status);
                 self.done = terminal;
-                return Some(Event::default().event("status").data(view.to_string()));
+                let data = serde_json::to_string(&view).unwrap_or_default();
+                return Some(Event::default().event("status").data(data));
             }
             if running {
                 if let Ok(Some(p)) = self.service.jobs.progress(&self.id).await {
