@@ -6,27 +6,23 @@
 
 #![warn(missing_docs)]
 
-mod files;
-mod format;
 mod native;
 mod synthetic;
 mod tensor;
-mod tflite;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-pub use files::{
-    check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
+pub use lpdnn_model_file::{
+    check_file, check_threads, max_file_bytes, max_threads, ncnn_bin_path, parse_input_shape,
+    read_file, set_max_file_bytes, sniff, sniff_file, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
-pub use format::{ncnn_bin_path, sniff, sniff_file, ModelFormat};
+pub use lpdnn_types::ModelFormat;
 pub use native::{
     cache_dir, capture_stderr, contain, load_quietly, locate_library, package_root, NativeLibrary,
 };
-pub use synthetic::{
-    describe_inputs, parse_input_shape, resolve_input_shapes, synthetic, ShapeError,
-};
+pub use synthetic::{describe_inputs, resolve_input_shapes, synthetic, ShapeError};
 pub use tensor::{DType, Tensor, TensorInfo};
 
 /// Errors an engine reports.
@@ -107,26 +103,6 @@ pub struct LoadOptions {
     pub device: Device,
     /// Engine-specific options; each engine refuses names it does not know.
     pub options: EngineOptions,
-}
-
-/// The most engine threads accepted: 4 × the CPUs this process may use.
-/// Engines spawn their workers at load: 65 536 threads crash libgomp, and
-/// a few thousand take tract or ONNX Runtime half a minute.
-pub fn max_threads() -> usize {
-    4 * std::thread::available_parallelism().map_or(1, |n| n.get())
-}
-
-/// Checks a thread count against 1..=[`max_threads`]; the message says why.
-pub fn check_threads(threads: usize) -> Result<(), String> {
-    let max = max_threads();
-    if (1..=max).contains(&threads) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must lie in 1..={max} (4 x the {} CPUs this process may use), got {threads}",
-            max / 4
-        ))
-    }
 }
 
 impl LoadOptions {

@@ -80,23 +80,6 @@ pub fn synthetic(
         .collect()
 }
 
-/// An input's shape as users write it: `NAME=1,3,224,224` (also
-/// `NAME:1x3x224x224`); the error says what is wrong with `s`.
-pub fn parse_input_shape(s: &str) -> Result<(String, Vec<usize>), String> {
-    let (name, dims) = s
-        .rsplit_once(['=', ':'])
-        .filter(|(n, _)| !n.is_empty())
-        .ok_or_else(|| format!("'{s}': give NAME=DIMS, e.g. input=1,3,224,224"))?;
-    let dims = dims
-        .split([',', 'x'])
-        .map(|d| d.trim().parse::<usize>().ok().filter(|d| *d > 0))
-        .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| {
-            format!("'{s}': dimensions are positive integers, e.g. {name}=1,3,224,224")
-        })?;
-    Ok((name.to_owned(), dims))
-}
-
 /// Why given input shapes do not fit a model's inputs
 /// ([`resolve_input_shapes`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

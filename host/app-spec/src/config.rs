@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use lpdnn_engine_api::{Device, ModelFormat};
+use lpdnn_types::{Device, ModelFormat};
 use serde::Deserialize;
 
 use crate::SpecError;
@@ -274,7 +274,7 @@ impl App {
     /// what it is.
     pub fn load(path: &Path) -> Result<App, SpecError> {
         let read = |path: &Path| {
-            lpdnn_engine_api::read_file(path).map_err(|e| SpecError::Read {
+            lpdnn_model_file::read_file(path).map_err(|e| SpecError::Read {
                 path: path.to_owned(),
                 source: e.into(),
             })
@@ -292,7 +292,7 @@ impl App {
             path
         };
         let bytes = read(path)?;
-        let format = lpdnn_engine_api::sniff(&bytes);
+        let format = lpdnn_model_file::sniff(&bytes);
         if format != ModelFormat::Unknown {
             return Err(SpecError::ModelAsApp {
                 path: path.to_owned(),
@@ -339,7 +339,7 @@ impl App {
         if let Some(p) = &mut app.labels {
             resolve("labels", p)?;
         }
-        if let Some(Err(message)) = app.engine.threads.map(lpdnn_engine_api::check_threads) {
+        if let Some(Err(message)) = app.engine.threads.map(lpdnn_model_file::check_threads) {
             return Err(SpecError::Field {
                 path: path.to_owned(),
                 field: "engine.threads".into(),
@@ -381,7 +381,7 @@ impl App {
             });
         }
         if format == ModelFormat::NcnnParam {
-            let bin = lpdnn_engine_api::ncnn_bin_path(&f.file);
+            let bin = lpdnn_model_file::ncnn_bin_path(&f.file);
             if !bin.is_file() {
                 return Err(SpecError::Field {
                     path: self.file.clone(),
@@ -402,7 +402,7 @@ impl App {
         let Some(p) = &self.labels else {
             return Ok(Vec::new());
         };
-        let bytes = lpdnn_engine_api::read_file(p).map_err(|e| SpecError::Read {
+        let bytes = lpdnn_model_file::read_file(p).map_err(|e| SpecError::Read {
             path: p.clone(),
             source: e.into(),
         })?;

@@ -13,7 +13,7 @@ pub use config::{
     StreamSpec,
 };
 
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_types::ModelFormat;
 
 /// Errors of reading an app file. Each names the file (and field) at fault.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@ use std::io::{Cursor, Read};
 use std::path::{Component, Path, PathBuf};
 
 use lpdnn_app_spec::{App, SpecError};
-use lpdnn_engine_api::ModelFormat;
+use lpdnn_types::ModelFormat;
 
 /// The archive formats a bundle comes in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -456,7 +456,7 @@ pub fn check(dir: &Path, engine: &str, formats: &[ModelFormat]) -> Result<Bundle
     // The file itself (and an NCNN model's .bin) must be there.
     let model = app.model_file(format)?;
     if format == ModelFormat::NcnnParam {
-        within("model.ncnn", &lpdnn_engine_api::ncnn_bin_path(&model.file))?;
+        within("model.ncnn", &lpdnn_model_file::ncnn_bin_path(&model.file))?;
     }
     let inputs = dir.join("inputs");
     if !inputs.is_dir() {

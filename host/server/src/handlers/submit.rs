@@ -119,7 +119,7 @@ pub(crate) struct Ask {
 
 /// Refuses options no benchmark would run with, naming the field.
 fn check_options(o: &JobOptions) -> Result<(), ApiError> {
-    if let Some(Err(m)) = o.threads.map(lpdnn_engine_api::check_threads) {
+    if let Some(Err(m)) = o.threads.map(lpdnn_model_file::check_threads) {
         return Err(unprocessable(format!("threads {m}")));
     }
     if o.number == Some(0) {
@@ -139,7 +139,7 @@ fn check_options(o: &JobOptions) -> Result<(), ApiError> {
         return Err(unprocessable("at most 64 input_shape fields"));
     }
     for shape in &o.input_shapes {
-        let (_, dims) = lpdnn_engine_api::parse_input_shape(shape)
+        let (_, dims) = lpdnn_model_file::parse_input_shape(shape)
             .map_err(|m| unprocessable(format!("input_shape {m}")))?;
         if dims.len() > 8
             || dims
@@ -329,7 +329,7 @@ fn model_format(
     formats: &[ModelFormat],
     body: &[u8],
 ) -> Result<ModelFormat, ApiError> {
-    let format = lpdnn_engine_api::sniff(body);
+    let format = lpdnn_model_file::sniff(body);
     if format == ModelFormat::Unknown {
         return Err(unprocessable(format!(
             "the body ({} bytes) is not a model this service recognises (ONNX, TFLite)",

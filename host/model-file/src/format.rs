@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use lpdnn_types::ModelFormat;
+use lpdnn_types::ModelFormat;
 
 /// Reads `path` (a regular file within [`crate::max_file_bytes`]) and tells
 /// which model format its bytes are.
