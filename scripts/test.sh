@@ -2,7 +2,8 @@
 # The project's test command: set up everything the tests need (idempotent;
 # see scripts/setup.sh --all, and scripts/cross.sh aarch64), then run every test:
 # the host workspace (real apps, hostile components, bad input, CLI, the aarch64
-# package under qemu) and the processor components' own unit tests, natively.
+# package under qemu, the service on SQLite and on NATS + PostgreSQL) and the
+# processor components' own unit tests, natively.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
@@ -15,5 +16,10 @@ cache=${LPDNN_CACHE:-$HOME/.cache/lpdnn}
 export LPDNN_REQUIRE_CROSS=1
 cd "$root"
 cargo test --release --workspace
+# The service's end-to-end suite again on the distributed back end: each
+# `serve` on a real nats-server and PostgreSQL started for it (see
+# host/cli/tests/common/baas.rs).
+LPDNN_TEST_BAAS=cluster cargo test --release -p lpdnn-cli --test baas_api --test baas_workers \
+  --test serve --test web_page
 host=$(rustc -vV | sed -n 's/^host: //p')
 (cd components && CARGO_TARGET_DIR=$cache/components-target cargo test --release --target "$host")

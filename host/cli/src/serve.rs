@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use lpdnn_jobs::ContentStore;
+use lpdnn_serve::LocalQueue;
 use lpdnn_worker::{Limits, Worker};
 
 /// The limits of each job a worker runs.
@@ -73,26 +74,47 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
             return Ok(None);
         }
         let info = lpdnn_worker::local_info(None, "default");
-        let worker = args.jobs.worker(
-            info,
-            opened.jobs.clone(),
-            opened.content.clone(),
-            opened.shutdown.clone(),
-        )?;
-        Ok(Some(tokio::spawn(async move {
-            if let Err(e) = worker.run_forever().await {
-                eprintln!("error: the local worker stopped: {e}");
+        let (content, shutdown) = (opened.content.clone(), opened.shutdown.clone());
+        Ok(Some(match &opened.queue {
+            LocalQueue::Embedded(jobs) => {
+                let worker = args.jobs.worker(info, jobs.clone(), content, shutdown)?;
+                tokio::spawn(async move { serve_locally(worker).await })
             }
-        })))
+            LocalQueue::Nats(bus) => {
+                let queue = Arc::new(lpdnn_jobs_nats::NatsQueue::new(bus.clone()));
+                let worker = args.jobs.worker(info, queue, content, shutdown)?;
+                tokio::spawn(async move { serve_locally(worker).await })
+            }
+        }))
     })
+}
+
+/// Runs the machine's own worker until the service stops; a failure of
+/// its queue (a server restarting) is retried.
+async fn serve_locally<Q: lpdnn_jobs::JobQueue>(worker: Worker<Q>) {
+    while !worker.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
+        match worker.run_forever().await {
+            Ok(()) => return,
+            Err(e) => {
+                eprintln!("warning: the local worker: {e}; trying again in 1 s");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// `lpdnn-host worker` arguments.
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("service").required(true).args(["server", "nats"])))]
 pub struct WorkerArgs {
     /// The service's address, e.g. http://10.0.0.2:8080.
     #[arg(long)]
-    pub server: String,
+    pub server: Option<String>,
+    /// The service's NATS server(s), e.g. nats://10.0.0.2:4222 (a service
+    /// started with `serve --nats URL --postgres URL`; this machine then
+    /// connects out to NATS only).
+    #[arg(long, env = "LPDNN_NATS_URL", value_name = "URL")]
+    pub nats: Option<String>,
     /// The service's worker token (its --worker-token).
     #[arg(long, env = "LPDNN_WORKER_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
@@ -112,43 +134,65 @@ pub struct WorkerArgs {
 /// Runs a worker for a remote service until Ctrl-C or SIGTERM: one job at a
 /// time, each in the sandbox; an unreachable service is retried.
 pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
-    let queue = lpdnn_client::RemoteQueue::new(&args.server, args.token.clone())?;
     let content = ContentStore::open(&args.cache)
         .with_context(|| format!("cannot create --cache {}", args.cache.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
     let info = lpdnn_worker::local_info(args.platform.clone(), &args.profile);
-    let worker = args
-        .jobs
-        .worker(info, Arc::new(queue), content, stop.clone())?;
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        println!(
-            "worker {} offers {}/{} to {}",
-            worker.info.id, worker.info.platform, worker.info.profile, args.server
-        );
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        let serving = async {
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                if let Err(e) = worker.run_forever().await {
-                    eprintln!("warning: {e}; trying again in 5 s");
-                    tokio::time::sleep(Duration::from_secs(5)).await;
-                }
+        match (&args.server, &args.nats) {
+            (Some(server), _) => {
+                let queue = lpdnn_client::RemoteQueue::new(server, args.token.clone())?;
+                let worker = args
+                    .jobs
+                    .worker(info, Arc::new(queue), content, stop.clone())?;
+                run_worker(worker, server, stop).await
             }
-        };
-        // On a signal the running benchmark is stopped (its job's lease
-        // lapses and the job runs again on the next worker) and the loop
-        // ends after the claim in flight.
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let stopper = stop.clone();
-        tokio::spawn(async move {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+            (None, Some(nats)) => {
+                let bus = lpdnn_jobs_nats::Bus::connect(nats, &Default::default()).await?;
+                let queue = lpdnn_jobs_nats::NatsQueue::new(bus);
+                let worker = args
+                    .jobs
+                    .worker(info, Arc::new(queue), content, stop.clone())?;
+                run_worker(worker, nats, stop).await
             }
-            stopper.store(true, std::sync::atomic::Ordering::Relaxed);
-        });
-        serving.await;
-        Ok(ExitCode::SUCCESS)
+            (None, None) => unreachable!("clap requires --server or --nats"),
+        }
     })
+}
+
+/// Runs `worker` until `stop` is set by a signal.
+async fn run_worker<Q: lpdnn_jobs::JobQueue>(
+    worker: Worker<Q>,
+    service: &str,
+    stop: Arc<AtomicBool>,
+) -> Result<ExitCode> {
+    println!(
+        "worker {} offers {}/{} to {service}",
+        worker.info.id, worker.info.platform, worker.info.profile
+    );
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    let serving = async {
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            if let Err(e) = worker.run_forever().await {
+                eprintln!("warning: {e}; trying again in 5 s");
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            }
+        }
+    };
+    // On a signal the running benchmark is stopped (its job's lease lapses
+    // and the job runs again on the next worker) and the loop ends after
+    // the claim in flight.
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stopper = stop.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        stopper.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    serving.await;
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,7 +24,11 @@ struct Service {
 
 async fn service() -> Service {
     let dir = tempfile::tempdir().unwrap();
-    let jobs = Arc::new(SqliteJobs::open(&dir.path().join("jobs.db")).await.unwrap());
+    let jobs = Arc::new(
+        lpdnn_jobs_sqlite::open(&dir.path().join("jobs.db"))
+            .await
+            .unwrap(),
+    );
     let content = ContentStore::open(&dir.path().join("models")).unwrap();
     Service {
         _dir: dir,

@@ -8,7 +8,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use lpdnn_jobs::{FailureKind, JobQueue, JobResult, JobStatus, JobStore, Outcome};
-use lpdnn_jobs_sqlite::SqliteJobs;
 
 const PASSED: &str = "427915a7-02ac-4329-96d5-211ecf475b4f";
 const FAILED: &str = "45e4f24f-e0ac-45b0-89e2-a8cd2fc0bd88";
@@ -48,7 +47,7 @@ async fn schema(db: &Path) -> Vec<(String, String)> {
 async fn a_jobs_db_of_the_unversioned_schema_keeps_its_jobs_after_the_upgrade() {
     let dir = tempfile::tempdir().unwrap();
     let db = fixture(dir.path());
-    let jobs = SqliteJobs::open(&db).await.unwrap();
+    let jobs = lpdnn_jobs_sqlite::open(&db).await.unwrap();
 
     let passed = jobs.get(PASSED).await.unwrap();
     assert_eq!(passed.owner, "alice");
@@ -105,14 +104,14 @@ async fn a_jobs_db_of_the_unversioned_schema_keeps_its_jobs_after_the_upgrade() 
     drop(jobs);
 
     // Opened again, nothing is applied twice; the schema is a fresh one's.
-    let jobs = SqliteJobs::open(&db).await.unwrap();
+    let jobs = lpdnn_jobs_sqlite::open(&db).await.unwrap();
     assert_eq!(
         jobs.get(QUEUED).await.unwrap().result,
         Some(JobResult::Passed)
     );
     drop(jobs);
     let fresh = dir.path().join("fresh.db");
-    drop(SqliteJobs::open(&fresh).await.unwrap());
+    drop(lpdnn_jobs_sqlite::open(&fresh).await.unwrap());
     let (upgraded, fresh) = (schema(&db).await, schema(&fresh).await);
     assert!(
         upgraded.iter().any(|(name, _)| name == "_sqlx_migrations"),
@@ -125,7 +124,7 @@ async fn a_jobs_db_of_the_unversioned_schema_keeps_its_jobs_after_the_upgrade() 
 async fn a_jobs_db_of_a_newer_release_is_refused_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let db = fixture(dir.path());
-    drop(SqliteJobs::open(&db).await.unwrap());
+    drop(lpdnn_jobs_sqlite::open(&db).await.unwrap());
     let pool = connect(&db).await;
     sqlx::query(
         "INSERT INTO _sqlx_migrations (version, description, success, checksum, \
@@ -135,7 +134,7 @@ async fn a_jobs_db_of_a_newer_release_is_refused_naming_the_file() {
     .await
     .unwrap();
     pool.close().await;
-    let err = SqliteJobs::open(&db)
+    let err = lpdnn_jobs_sqlite::open(&db)
         .await
         .err()
         .expect("refused")

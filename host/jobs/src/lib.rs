@@ -211,6 +211,61 @@ pub trait JobQueue: Send + Sync + 'static {
     ) -> impl Future<Output = Result<PathBuf, StoreError>> + Send;
 }
 
+/// How a claim of one job by its id ended ([`DispatchStore::claim_job`]).
+#[derive(Debug, Clone)]
+pub enum Claimed {
+    /// The worker holds it now.
+    Taken(Lease, Job),
+    /// Another worker holds it under a live lease: this delivery is spare.
+    Held,
+    /// It ended (completed or cancelled): nothing to run.
+    Ended(JobStatus),
+    /// It had all its runs: it is now recorded as `infra_error`.
+    Exhausted,
+}
+
+/// A queued job whose message is to be published (again).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Undispatched {
+    /// The job.
+    pub id: String,
+    /// Its platform.
+    pub platform: String,
+    /// Its profile.
+    pub profile: String,
+    /// The runs it has had (a message's id is `{id}.{attempts}`).
+    pub attempts: u32,
+}
+
+/// What a queue that hands out job ids (a NATS JetStream stream) needs of
+/// the store, which stays the truth: a delivery is only a hint that a job
+/// may be waiting; the store decides who runs it.
+pub trait DispatchStore: JobStore + JobQueue {
+    /// Takes job `id` for `worker` under a lease: when it is queued, or
+    /// running on a lease that lapsed, and has runs left.
+    fn claim_job(
+        &self,
+        worker: &str,
+        id: &str,
+        lease: Duration,
+    ) -> impl Future<Output = Result<Claimed, StoreError>> + Send;
+    /// Ends lapsed leases (the job queued again, or failed as
+    /// `infra_error` after its last run) and queue times; then gives the
+    /// queued jobs whose message is not known to be published, submitted
+    /// before `before_ms`, at most `limit`.
+    fn reconcile(
+        &self,
+        before_ms: i64,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<Undispatched>, StoreError>> + Send;
+    /// Records that the message of job `id` at `attempts` runs is published.
+    fn dispatched(
+        &self,
+        id: &str,
+        attempts: u32,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
 /// Milliseconds since the Unix epoch.
 pub fn now_ms() -> i64 {
     SystemTime::now()

@@ -1,6 +1,7 @@
 //! The Benchmark-as-a-Service front end as a command: the arguments of
-//! `serve`, the checks on them, the embedded store opened under `--data`,
-//! the HTTP API until Ctrl-C or SIGTERM.
+//! `serve`, the checks on them, the back end (the embedded SQLite store
+//! under `--data`, or NATS JetStream and PostgreSQL shared with other front
+//! ends: `--nats URL --postgres URL`), the HTTP API until Ctrl-C or SIGTERM.
 //!
 //! Two binaries run it: `lpdnn-serve`, the front end alone (no engine, no
 //! WebAssembly runtime linked; workers connect from elsewhere), and
@@ -17,7 +18,8 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use lpdnn_jobs::ContentStore;
+use lpdnn_jobs::{ContentStore, JobQueue, JobStore};
+use lpdnn_jobs_nats::{Bus, Cluster};
 use lpdnn_jobs_sqlite::SqliteJobs;
 use lpdnn_server::{Config, Service};
 
@@ -27,9 +29,30 @@ pub struct ServeArgs {
     /// Address to listen on (port 0: any free port, printed at start).
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Folder of the job database and the uploaded models.
+    /// Folder of the job database and the uploaded models (with --nats and
+    /// --postgres: of this front end's copies of the uploads only).
     #[arg(long, default_value = "baas-data")]
     pub data: PathBuf,
+    /// NATS server(s) that carry jobs, uploads and workers' presence, e.g.
+    /// nats://10.0.0.2:4222 (with --postgres: several front ends serve one
+    /// service; workers connect with `lpdnn-host worker --nats URL`).
+    #[arg(
+        long,
+        env = "LPDNN_NATS_URL",
+        requires = "postgres",
+        value_name = "URL"
+    )]
+    pub nats: Option<String>,
+    /// PostgreSQL database that keeps jobs and results for every front end,
+    /// e.g. postgres://lpdnn:SECRET@10.0.0.3/lpdnn (with --nats).
+    #[arg(
+        long,
+        env = "LPDNN_POSTGRES_URL",
+        hide_env_values = true,
+        requires = "nats",
+        value_name = "URL"
+    )]
+    pub postgres: Option<String>,
     /// A bearer token, OWNER=SECRET (repeat for several); needed to listen
     /// beyond loopback.
     #[arg(long = "token", value_name = "OWNER=SECRET")]
@@ -50,10 +73,18 @@ pub struct ServeArgs {
     pub worker_tokens: Vec<String>,
 }
 
+/// Where a worker beside the service takes its jobs.
+pub enum LocalQueue {
+    /// The embedded store itself.
+    Embedded(Arc<SqliteJobs>),
+    /// NATS, as any remote worker does.
+    Nats(Bus),
+}
+
 /// What the service opened, handed to whoever starts a worker beside it.
 pub struct Opened {
-    /// The job store.
-    pub jobs: Arc<SqliteJobs>,
+    /// Where the worker takes its jobs.
+    pub queue: LocalQueue,
     /// The uploads.
     pub content: ContentStore,
     /// Set when the service stops; a worker beside it stops its benchmark.
@@ -95,53 +126,84 @@ pub fn serve(
     }
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create --data {}", args.data.display()))?;
+    let config = Config {
+        tokens,
+        worker_tokens: args.worker_tokens.clone(),
+        max_upload_bytes: args.max_upload as usize,
+        quota: args.quota,
+        worker_timeout: Duration::from_secs(args.worker_timeout.max(1)),
+        ..Config::default()
+    };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let jobs = Arc::new(SqliteJobs::open(&args.data.join("jobs.db")).await?);
         let content = ContentStore::open(&args.data.join("models"))?;
-        let service = Arc::new(Service::new(
-            jobs.clone(),
-            content.clone(),
-            Config {
-                tokens,
-                worker_tokens: args.worker_tokens.clone(),
-                max_upload_bytes: args.max_upload as usize,
-                quota: args.quota,
-                worker_timeout: Duration::from_secs(args.worker_timeout.max(1)),
-                ..Config::default()
-            },
-        ));
-        let opened = Opened {
-            jobs,
-            content,
-            shutdown: Arc::new(AtomicBool::new(false)),
-        };
-        let task = beside(&opened)?;
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
-            .with_context(|| format!("cannot listen on {}", args.bind))?;
-        println!("listening on http://{}", listener.local_addr()?);
-        use std::io::Write;
-        std::io::stdout().flush()?;
-        axum::serve(listener, lpdnn_server::router(service))
-            .with_graceful_shutdown(async {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                        .expect("SIGTERM handler");
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            })
-            .await?;
-        // Stop the running benchmark (its job goes back to the queue when
-        // its lease lapses) before the runtime goes.
-        opened.shutdown.store(true, Ordering::Relaxed);
-        if let Some(task) = task {
-            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        let shutdown = Arc::new(AtomicBool::new(false));
+        match (&args.nats, &args.postgres) {
+            (Some(nats), Some(postgres)) => {
+                let settings = lpdnn_jobs_nats::Settings {
+                    worker_ttl: config.worker_timeout,
+                    ..Default::default()
+                };
+                let bus = Bus::connect(nats, &settings).await?;
+                let store = Arc::new(lpdnn_jobs_postgres::connect(postgres).await?);
+                let cluster = Arc::new(Cluster::new(store, bus.clone(), content.clone()));
+                cluster.start();
+                let opened = Opened {
+                    queue: LocalQueue::Nats(bus),
+                    content: content.clone(),
+                    shutdown,
+                };
+                let task = beside(&opened)?;
+                let service = Service::new(cluster, content, config);
+                listen(args.bind, service, &opened, task).await
+            }
+            _ => {
+                let jobs = Arc::new(lpdnn_jobs_sqlite::open(&args.data.join("jobs.db")).await?);
+                let opened = Opened {
+                    queue: LocalQueue::Embedded(jobs.clone()),
+                    content: content.clone(),
+                    shutdown,
+                };
+                let task = beside(&opened)?;
+                let service = Service::new(jobs, content, config);
+                listen(args.bind, service, &opened, task).await
+            }
         }
-        Ok(ExitCode::SUCCESS)
     })
+}
+
+/// Serves `service` on `bind` until Ctrl-C or SIGTERM; then stops the
+/// worker beside it (`task`), waiting for it at most 10 s.
+async fn listen<S: JobStore + JobQueue>(
+    bind: SocketAddr,
+    service: Service<S>,
+    opened: &Opened,
+    task: Option<Beside>,
+) -> Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(bind)
+        .await
+        .with_context(|| format!("cannot listen on {bind}"))?;
+    println!("listening on http://{}", listener.local_addr()?);
+    use std::io::Write;
+    std::io::stdout().flush()?;
+    axum::serve(listener, lpdnn_server::router(Arc::new(service)))
+        .with_graceful_shutdown(async {
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("SIGTERM handler");
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await?;
+    // Stop the running benchmark (its job goes back to the queue when its
+    // lease lapses) before the runtime goes.
+    opened.shutdown.store(true, Ordering::Relaxed);
+    if let Some(task) = task {
+        let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Reads a size: bytes, or a number with K, M or G (binary units).

@@ -1,4 +1,8 @@
 //! A real `serve` (and remote workers) on loopback ports, and curl.
+//!
+//! With `LPDNN_TEST_BAAS=cluster` every `serve` runs on a real nats-server
+//! and a real PostgreSQL started for it (`--nats URL --postgres URL`), its
+//! own worker a NATS worker: the same tests on the distributed back end.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,8 +16,72 @@ use super::root;
 pub struct Server {
     pub child: Child,
     pub url: String,
-    /// Its data folder (taken to start another server on it).
-    pub data: Option<tempfile::TempDir>,
+    /// Its data (taken to start another server on it).
+    pub data: Option<Data>,
+}
+
+/// What a service keeps: its folder and, on the distributed back end, its
+/// NATS and PostgreSQL servers.
+pub struct Data {
+    pub dir: tempfile::TempDir,
+    pub cluster: Option<std::sync::Arc<Cluster>>,
+}
+
+/// The servers of the distributed back end.
+pub struct Cluster {
+    pub nats: std::sync::Mutex<lpdnn_test_servers::Nats>,
+    pub pg: lpdnn_test_servers::Postgres,
+    nats_url: String,
+}
+
+impl Cluster {
+    pub fn start() -> Cluster {
+        let nats = lpdnn_test_servers::Nats::start().unwrap();
+        Cluster {
+            nats_url: nats.url(),
+            nats: std::sync::Mutex::new(nats),
+            pg: lpdnn_test_servers::Postgres::start().unwrap(),
+        }
+    }
+
+    pub fn nats_url(&self) -> &str {
+        &self.nats_url
+    }
+}
+
+impl Data {
+    /// A new folder; on the distributed back end, new servers too.
+    pub fn new() -> Data {
+        let cluster = (std::env::var("LPDNN_TEST_BAAS").as_deref() == Ok("cluster"))
+            .then(|| std::sync::Arc::new(Cluster::start()));
+        Data {
+            dir: tempfile::tempdir().unwrap(),
+            cluster,
+        }
+    }
+
+    /// A new folder on `cluster`'s servers (another front end of one
+    /// service).
+    pub fn on(cluster: &std::sync::Arc<Cluster>) -> Data {
+        Data {
+            dir: tempfile::tempdir().unwrap(),
+            cluster: Some(cluster.clone()),
+        }
+    }
+
+    /// The back end's arguments.
+    fn args(&self) -> Vec<String> {
+        let mut args = vec!["--data".to_owned(), self.dir.path().display().to_string()];
+        if let Some(c) = &self.cluster {
+            args.extend([
+                "--nats".into(),
+                c.nats_url.clone(),
+                "--postgres".into(),
+                c.pg.url(),
+            ]);
+        }
+        args
+    }
 }
 
 impl Drop for Server {
@@ -24,7 +92,7 @@ impl Drop for Server {
 }
 
 pub fn serve(extra: &[&str]) -> Server {
-    serve_in(tempfile::tempdir().unwrap(), extra)
+    serve_in(Data::new(), extra)
 }
 
 /// The first line the child prints.
@@ -36,17 +104,13 @@ fn first_line(child: &mut Child) -> String {
     line
 }
 
-pub fn serve_in(data: tempfile::TempDir, extra: &[&str]) -> Server {
+pub fn serve_in(data: Data, extra: &[&str]) -> Server {
     serve_with(data, extra, |_| {})
 }
 
 /// `serve_in` with the command adjusted by `adjust` before it starts
 /// (its environment, its limits).
-pub fn serve_with(
-    data: tempfile::TempDir,
-    extra: &[&str],
-    adjust: impl FnOnce(&mut Command),
-) -> Server {
+pub fn serve_with(data: Data, extra: &[&str], adjust: impl FnOnce(&mut Command)) -> Server {
     let mut command = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"));
     command.arg("serve");
     adjust(&mut command);
@@ -62,15 +126,15 @@ pub fn serve_front(extra: &[&str]) -> Server {
         "{} is missing: build it (cargo build -p lpdnn-serve, or test the workspace)",
         bin.display()
     );
-    start(Command::new(bin), tempfile::tempdir().unwrap(), extra)
+    start(Command::new(bin), Data::new(), extra)
 }
 
 /// Starts a server command on a loopback port over `data`; its first line
 /// gives its address.
-fn start(mut command: Command, data: tempfile::TempDir, extra: &[&str]) -> Server {
+fn start(mut command: Command, data: Data, extra: &[&str]) -> Server {
     command
-        .args(["--bind", "127.0.0.1:0", "--data"])
-        .arg(data.path())
+        .args(["--bind", "127.0.0.1:0"])
+        .args(data.args())
         .args(extra)
         .current_dir(root())
         .stdout(Stdio::piped())
@@ -92,9 +156,21 @@ fn start(mut command: Command, data: tempfile::TempDir, extra: &[&str]) -> Serve
 /// `lpdnn-host worker --server URL` with `extra` arguments; its `url` is
 /// its id.
 pub fn worker(server: &str, extra: &[&str]) -> Server {
+    worker_of(&["--server", server], extra)
+}
+
+/// `lpdnn-host worker --nats URL` with `extra` arguments; its `url` is its
+/// id.
+pub fn nats_worker(nats: &str, extra: &[&str]) -> Server {
+    worker_of(&["--nats", nats], extra)
+}
+
+fn worker_of(service: &[&str], extra: &[&str]) -> Server {
     let cache = tempfile::tempdir().unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
-        .args(["worker", "--server", server, "--cache"])
+        .arg("worker")
+        .args(service)
+        .arg("--cache")
         .arg(cache.path())
         .args(extra)
         .current_dir(root())
@@ -112,7 +188,10 @@ pub fn worker(server: &str, extra: &[&str]) -> Server {
     Server {
         child,
         url: id,
-        data: Some(cache),
+        data: Some(Data {
+            dir: cache,
+            cluster: None,
+        }),
     }
 }
 

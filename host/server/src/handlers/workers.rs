@@ -188,10 +188,12 @@ pub(crate) async fn upload<S: JobStore + JobQueue>(
     State(s): State<Arc<Service<S>>>,
     Path(sha256): Path<String>,
 ) -> Result<Response, ApiError> {
+    // This front end's copy, else (several front ends) the shared one.
     let path = s
-        .content
-        .path(&sha256)
-        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such upload"))?;
+        .jobs
+        .upload(&sha256, &s.content)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no upload {sha256}")))?;
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|_| ApiError::new(StatusCode::NOT_FOUND, format!("no upload {sha256}")))?;

@@ -1,15 +1,16 @@
-//! The embedded job store and queue on a real SQLite file: order, leases,
-//! lapses, attempts, cancellation, the queue's time-to-live, results
-//! written once, and many workers claiming at once.
+//! The job store and queue on a real SQLite file and on a real PostgreSQL
+//! server, the same cases on both: order, leases, lapses, attempts,
+//! cancellation, the queue's time-to-live, results written once, many
+//! workers claiming at once, the quota under concurrent submissions, and
+//! claims by job id (a dispatching queue's).
 
 use std::collections::HashSet;
 use std::time::Duration;
 
 use lpdnn_baas_api::{JobOptions, SubjectKind};
-use lpdnn_jobs::{
-    FailureKind, JobQueue, JobResult, JobSpec, JobStatus, JobStore, NewJob, Outcome, StoreError,
-};
-use lpdnn_jobs_sqlite::SqliteJobs;
+use lpdnn_jobs::{now_ms, Claimed, DispatchStore, Undispatched};
+use lpdnn_jobs::{FailureKind, JobResult, JobSpec, JobStatus, NewJob, Outcome, StoreError};
+use lpdnn_test_servers::Postgres;
 
 fn spec(platform: &str) -> JobSpec {
     JobSpec {
@@ -35,17 +36,76 @@ fn new_job(platform: &str) -> NewJob {
     }
 }
 
-async fn store() -> (tempfile::TempDir, SqliteJobs) {
-    let dir = tempfile::tempdir().unwrap();
-    let jobs = SqliteJobs::open(&dir.path().join("jobs.db")).await.unwrap();
-    (dir, jobs)
+/// What keeps a store's database alive while a case runs.
+enum Held {
+    File(#[allow(dead_code)] tempfile::TempDir),
+    Server(#[allow(dead_code)] Postgres),
 }
+
+async fn sqlite() -> (Held, lpdnn_jobs_sqlite::SqliteJobs) {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = lpdnn_jobs_sqlite::open(&dir.path().join("jobs.db"))
+        .await
+        .unwrap();
+    (Held::File(dir), jobs)
+}
+
+async fn postgres() -> (Held, lpdnn_jobs_postgres::PgJobs) {
+    let server = tokio::task::spawn_blocking(|| Postgres::start().unwrap())
+        .await
+        .unwrap();
+    let jobs = lpdnn_jobs_postgres::connect(&server.url()).await.unwrap();
+    (Held::Server(server), jobs)
+}
+
+/// Each case, as a test on SQLite and one on PostgreSQL.
+macro_rules! on_both {
+    ($($([$($flavor:tt)*])? $case:ident),* $(,)?) => {
+        mod on_sqlite {
+            use super::*;
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $case() {
+                    let (_held, q) = sqlite().await;
+                    super::$case(q).await;
+                }
+            )*
+        }
+        mod on_postgres {
+            use super::*;
+            $(
+                #[tokio::test $(($($flavor)*))?]
+                async fn $case() {
+                    let (_held, q) = postgres().await;
+                    super::$case(q).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A store as the cases use it.
+trait Store: DispatchStore + Clone {}
+impl<S: DispatchStore + Clone> Store for S {}
+
+on_both!(
+    jobs_are_claimed_oldest_first_per_platform_and_completed_once,
+    a_lapsed_lease_requeues_the_job_and_the_old_worker_cannot_write,
+    a_job_whose_workers_keep_dying_fails_as_infra_error,
+    cancelling_stops_the_worker_and_only_active_jobs_cancel,
+    a_job_nobody_takes_fails_when_its_queue_time_runs_out,
+    [flavor = "multi_thread", worker_threads = 4]
+    many_workers_claiming_at_once_take_each_job_exactly_once,
+    a_submission_wakes_a_waiting_worker,
+    [flavor = "multi_thread", worker_threads = 4]
+    the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once,
+    an_owners_jobs_are_listed_newest_first_and_no_one_elses,
+    a_job_is_claimed_by_id_once_and_its_spare_deliveries_run_nothing,
+);
 
 const LONG: Duration = Duration::from_secs(60);
 
-#[tokio::test]
-async fn jobs_are_claimed_oldest_first_per_platform_and_completed_once() {
-    let (_dir, q) = store().await;
+async fn jobs_are_claimed_oldest_first_per_platform_and_completed_once<S: Store>(q: S) {
     let a = q.submit(new_job("x86_64")).await.unwrap();
     let b = q.submit(new_job("x86_64")).await.unwrap();
     let _arm = q.submit(new_job("aarch64")).await.unwrap();
@@ -100,9 +160,7 @@ async fn jobs_are_claimed_oldest_first_per_platform_and_completed_once() {
     assert_eq!(rows[0].0.id, a.id);
 }
 
-#[tokio::test]
-async fn a_lapsed_lease_requeues_the_job_and_the_old_worker_cannot_write() {
-    let (_dir, q) = store().await;
+async fn a_lapsed_lease_requeues_the_job_and_the_old_worker_cannot_write<S: Store>(q: S) {
     let a = q.submit(new_job("x86_64")).await.unwrap();
     let (dead, _) = q
         .claim("w1", "x86_64", "default", Duration::from_millis(1))
@@ -140,9 +198,7 @@ async fn a_lapsed_lease_requeues_the_job_and_the_old_worker_cannot_write() {
     assert_eq!(done.worker.as_deref(), Some("w2"));
 }
 
-#[tokio::test]
-async fn a_job_whose_workers_keep_dying_fails_as_infra_error() {
-    let (_dir, q) = store().await;
+async fn a_job_whose_workers_keep_dying_fails_as_infra_error<S: Store>(q: S) {
     let a = q.submit(new_job("x86_64")).await.unwrap();
     for worker in ["w1", "w2"] {
         q.claim(worker, "x86_64", "default", Duration::from_millis(1))
@@ -162,9 +218,7 @@ async fn a_job_whose_workers_keep_dying_fails_as_infra_error() {
     assert!(done.message.unwrap().contains("2 run(s)"));
 }
 
-#[tokio::test]
-async fn cancelling_stops_the_worker_and_only_active_jobs_cancel() {
-    let (_dir, q) = store().await;
+async fn cancelling_stops_the_worker_and_only_active_jobs_cancel<S: Store>(q: S) {
     let a = q.submit(new_job("x86_64")).await.unwrap();
     let (lease, _) = q
         .claim("w1", "x86_64", "default", LONG)
@@ -195,9 +249,7 @@ async fn cancelling_stops_the_worker_and_only_active_jobs_cancel() {
     assert!(matches!(q.get("nope").await, Err(StoreError::NotFound(_))));
 }
 
-#[tokio::test]
-async fn a_job_nobody_takes_fails_when_its_queue_time_runs_out() {
-    let (_dir, q) = store().await;
+async fn a_job_nobody_takes_fails_when_its_queue_time_runs_out<S: Store>(q: S) {
     let mut job = new_job("riscv64");
     job.queue_ttl = Duration::from_millis(1);
     let a = q.submit(job).await.unwrap();
@@ -213,9 +265,7 @@ async fn a_job_nobody_takes_fails_when_its_queue_time_runs_out() {
     assert!(done.message.unwrap().contains("platform riscv64"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn many_workers_claiming_at_once_take_each_job_exactly_once() {
-    let (_dir, q) = store().await;
+async fn many_workers_claiming_at_once_take_each_job_exactly_once<S: Store>(q: S) {
     let mut ids = HashSet::new();
     for _ in 0..200 {
         ids.insert(q.submit(new_job("x86_64")).await.unwrap().id);
@@ -251,9 +301,7 @@ async fn many_workers_claiming_at_once_take_each_job_exactly_once() {
     assert_eq!(q.passed_since(0).await.unwrap().len(), 200);
 }
 
-#[tokio::test]
-async fn a_submission_wakes_a_waiting_worker() {
-    let (_dir, q) = store().await;
+async fn a_submission_wakes_a_waiting_worker<S: Store>(q: S) {
     let waiter = {
         let q = q.clone();
         tokio::spawn(async move {
@@ -267,9 +315,7 @@ async fn a_submission_wakes_a_waiting_worker() {
     assert!(waiter.await.unwrap() < Duration::from_secs(10));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once() {
-    let (_dir, q) = store().await;
+async fn the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once<S: Store>(q: S) {
     let limited = || NewJob {
         quota: Some(5),
         ..new_job("x86_64")
@@ -313,9 +359,7 @@ async fn the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once
     q.submit(limited()).await.unwrap();
 }
 
-#[tokio::test]
-async fn an_owners_jobs_are_listed_newest_first_and_no_one_elses() {
-    let (_dir, q) = store().await;
+async fn an_owners_jobs_are_listed_newest_first_and_no_one_elses<S: Store>(q: S) {
     let mut ids = Vec::new();
     for _ in 0..3 {
         ids.push(q.submit(new_job("x86_64")).await.unwrap().id);
@@ -339,4 +383,83 @@ async fn an_owners_jobs_are_listed_newest_first_and_no_one_elses() {
     assert_eq!(only_bob.len(), 1);
     assert_eq!(only_bob[0].id, bobs);
     assert!(q.jobs_of("carol", 10).await.unwrap().is_empty());
+}
+
+async fn a_job_is_claimed_by_id_once_and_its_spare_deliveries_run_nothing<S: Store>(q: S) {
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    // Not yet published: the reconciler hands it out, once recorded no more.
+    let later = now_ms() + 60_000;
+    let waiting = q.reconcile(later, 10).await.unwrap();
+    let expected = Undispatched {
+        id: a.id.clone(),
+        platform: "x86_64".into(),
+        profile: "default".into(),
+        attempts: 0,
+    };
+    assert_eq!(waiting, vec![expected]);
+    q.dispatched(&a.id, 0).await.unwrap();
+    assert!(q.reconcile(later, 10).await.unwrap().is_empty());
+
+    let Claimed::Taken(lease, job) = q.claim_job("w1", &a.id, LONG).await.unwrap() else {
+        panic!("not taken");
+    };
+    assert_eq!((job.attempts, job.status), (1, JobStatus::Running));
+    // The same message delivered again while w1 runs it: nothing to run.
+    assert!(matches!(
+        q.claim_job("w2", &a.id, LONG).await.unwrap(),
+        Claimed::Held
+    ));
+    let passed = Outcome::Passed {
+        report: "{}".into(),
+    };
+    assert!(q.complete(&lease, passed).await.unwrap());
+    assert!(matches!(
+        q.claim_job("w3", &a.id, LONG).await.unwrap(),
+        Claimed::Ended(JobStatus::Completed)
+    ));
+
+    // A lapsed lease is taken over by the next delivery; after the last
+    // run's lease lapses too, the job fails as infra_error.
+    let b = q.submit(new_job("x86_64")).await.unwrap();
+    let short = Duration::from_millis(1);
+    assert!(matches!(
+        q.claim_job("w1", &b.id, short).await.unwrap(),
+        Claimed::Taken(..)
+    ));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let Claimed::Taken(_, job) = q.claim_job("w2", &b.id, short).await.unwrap() else {
+        panic!("not taken over");
+    };
+    assert_eq!((job.attempts, job.worker.as_deref()), (2, Some("w2")));
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(matches!(
+        q.claim_job("w3", &b.id, LONG).await.unwrap(),
+        Claimed::Exhausted
+    ));
+    let failed = q.get(&b.id).await.unwrap();
+    assert_eq!(failed.failure, Some(FailureKind::InfraError));
+    assert!(failed.message.unwrap().contains("2 run(s)"));
+
+    // A run that lost its worker is queued again and to be published again.
+    let c = q.submit(new_job("x86_64")).await.unwrap();
+    q.dispatched(&c.id, 0).await.unwrap();
+    q.claim_job("w1", &c.id, short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let waiting = q.reconcile(later, 10).await.unwrap();
+    assert_eq!(waiting.len(), 1);
+    assert_eq!(
+        (waiting[0].id.as_str(), waiting[0].attempts),
+        (c.id.as_str(), 1)
+    );
+
+    let d = q.submit(new_job("x86_64")).await.unwrap();
+    q.cancel(&d.id).await.unwrap();
+    assert!(matches!(
+        q.claim_job("w1", &d.id, LONG).await.unwrap(),
+        Claimed::Ended(JobStatus::Cancelled)
+    ));
+    assert!(matches!(
+        q.claim_job("w1", "no-such-job", LONG).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
