@@ -81,7 +81,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
                 tokio::spawn(async move { serve_locally(worker).await })
             }
             LocalQueue::Nats(bus) => {
-                let queue = Arc::new(lpdnn_jobs_nats::NatsQueue::new(bus.clone()));
+                let queue = Arc::new(lpdnn_jobs_nats::NatsQueue::new(bus.as_ref().clone()));
                 let worker = args.jobs.worker(info, queue, content, shutdown)?;
                 tokio::spawn(async move { serve_locally(worker).await })
             }

@@ -107,10 +107,7 @@ async fn answer<S: DispatchStore>(store: &S, request: Request) -> Answer {
             .claim_job(&worker, &job, lease(lease_ms))
             .await
             .map(|c| match c {
-                Claimed::Taken(lease, job) => Answer::Taken {
-                    lease,
-                    job: Box::new(job),
-                },
+                Claimed::Taken(lease, job) => Answer::Taken { lease, job },
                 Claimed::Held => Answer::Held,
                 Claimed::Ended(_) => Answer::Ended,
                 Claimed::Exhausted => Answer::Exhausted,

@@ -152,7 +152,7 @@ impl JobQueue for NatsQueue {
         let Some(message) = batch.next().await else {
             return Ok(None);
         };
-        let (message, acker) = message.map_err(|e| StoreError::Backend(e))?.split();
+        let (message, acker) = message.map_err(StoreError::Backend)?.split();
         let Ok(dispatch) = serde_json::from_slice::<Dispatch>(&message.payload) else {
             tracing::warn!("a message that names no job on {}", message.subject);
             let _ = acker.ack_with(AckKind::Term).await;

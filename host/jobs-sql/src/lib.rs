@@ -667,7 +667,7 @@ where
         .db()?;
         if let Some(row) = row {
             let (lease, job) = leased(row, worker)?;
-            return Ok(Claimed::Taken(lease, job));
+            return Ok(Claimed::Taken(lease, Box::new(job)));
         }
         let mut job = self.job(id).await?;
         if job.status == JobStatus::Running {

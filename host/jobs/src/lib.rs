@@ -215,7 +215,7 @@ pub trait JobQueue: Send + Sync + 'static {
 #[derive(Debug, Clone)]
 pub enum Claimed {
     /// The worker holds it now.
-    Taken(Lease, Job),
+    Taken(Lease, Box<Job>),
     /// Another worker holds it under a live lease: this delivery is spare.
     Held,
     /// It ended (completed or cancelled): nothing to run.

@@ -78,7 +78,7 @@ pub enum LocalQueue {
     /// The embedded store itself.
     Embedded(Arc<SqliteJobs>),
     /// NATS, as any remote worker does.
-    Nats(Bus),
+    Nats(Box<Bus>),
 }
 
 /// What the service opened, handed to whoever starts a worker beside it.
@@ -149,7 +149,7 @@ pub fn serve(
                 let cluster = Arc::new(Cluster::new(store, bus.clone(), content.clone()));
                 cluster.start();
                 let opened = Opened {
-                    queue: LocalQueue::Nats(bus),
+                    queue: LocalQueue::Nats(Box::new(bus)),
                     content: content.clone(),
                     shutdown,
                 };
