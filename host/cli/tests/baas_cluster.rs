@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::baas::{curl, nats_worker, serve_in, until_up, Cluster, Data, FACE};
+use common::baas::{curl, export_rows, nats_worker, serve_in, until_up, Cluster, Data, FACE};
 use serde_json::Value;
 
 /// Submits the face model to `platform` on `url`; gives the job's id.
@@ -48,19 +48,6 @@ fn ended(job: &Value) -> bool {
 
 fn steady(job: &Value) -> bool {
     job["status"] == "running" && job["progress"]["phase"] == "steady"
-}
-
-/// The profiling dataset's rows.
-fn export(url: &str) -> Vec<Value> {
-    let (code, body) = curl(&[&format!("{url}/v1/export?format=jsonl")]);
-    assert_eq!(code, 200, "{body}");
-    match body {
-        Value::String(text) => text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        one => vec![one],
-    }
 }
 
 const LONG: Duration = Duration::from_secs(300);
@@ -130,7 +117,7 @@ fn a_nats_worker_killed_mid_run_loses_its_job_to_the_other_once() {
     assert_eq!(done["result"], "passed", "{done}");
     assert_eq!(done["attempts"], 2, "{done}");
     assert_eq!(done["worker"], workers[0].url.as_str(), "{done}");
-    let rows = export(&s.url);
+    let rows = export_rows(&s.url, &[]);
     assert_eq!(rows.len(), 1, "{rows:?}");
 }
 
@@ -163,7 +150,7 @@ fn a_stopped_workers_job_runs_again_elsewhere_and_its_late_result_is_refused() {
     let after = job(&s.url, &id).unwrap();
     assert_eq!(after["worker"], second.url.as_str(), "{after}");
     assert_eq!(after["finished_ms"], done["finished_ms"], "{after}");
-    assert_eq!(export(&s.url).len(), 1);
+    assert_eq!(export_rows(&s.url, &[]).len(), 1);
 }
 
 #[test]
@@ -198,7 +185,7 @@ fn restarting_nats_and_then_postgresql_under_load_loses_no_accepted_job() {
         let done = until(&s.url, id, LONG, ended);
         assert_eq!(done["result"], "passed", "{done}");
     }
-    let rows = export(&s.url);
+    let rows = export_rows(&s.url, &[]);
     let exported: BTreeSet<&str> = rows.iter().map(|r| r["job"].as_str().unwrap()).collect();
     assert_eq!(
         exported,

@@ -7,24 +7,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::baas::{curl, serve, serve_front, serve_in, until_up, wait_for, worker, FACE};
+use common::baas::{
+    curl, export_rows, serve, serve_front, serve_in, until_up, wait_for, worker, FACE,
+};
 use serde_json::Value;
-
-fn export_rows(url: &str, headers: &[&str]) -> Vec<Value> {
-    let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();
-    let export = format!("{url}/v1/export?format=jsonl");
-    args.push(&export);
-    let (code, body) = curl(&args);
-    assert_eq!(code, 200, "{body}");
-    match body {
-        Value::String(text) => text
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect(),
-        // One row parses as JSON on its own.
-        one => vec![one],
-    }
-}
 
 #[test]
 fn a_remote_worker_runs_jobs_and_only_a_worker_token_opens_its_routes() {

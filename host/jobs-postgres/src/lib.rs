@@ -82,17 +82,8 @@ pub async fn connect(url: &str) -> Result<PgJobs, StoreError> {
     lpdnn_jobs_sql::migrator(MIGRATIONS)
         .run(&pool)
         .await
-        .map_err(|e| match e {
-            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Backend(
-                format!(
-                    "{}: its schema is of a newer lpdnn-host (migration {version}, this release \
-                     knows {}); run that release",
-                    redact(url),
-                    MIGRATIONS.len()
-                )
-                .into(),
-            ),
-            e => StoreError::Backend(Box::new(e)),
+        .map_err(|e| {
+            lpdnn_jobs_sql::migrate_error(e, &redact(url).to_string(), MIGRATIONS.len())
         })?;
     Ok(SqlJobs::new(pool.clone(), pool))
 }

@@ -87,6 +87,22 @@ pub fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
     )
 }
 
+/// A migration's failure as the store's: a database whose schema is of a
+/// newer release (a migration this one does not know) is named, with what
+/// to do.
+pub fn migrate_error(e: sqlx::migrate::MigrateError, database: &str, known: usize) -> StoreError {
+    match e {
+        sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Backend(
+            format!(
+                "{database}: its schema is of a newer lpdnn-host (migration {version}, this \
+                 release knows {known}); run that release"
+            )
+            .into(),
+        ),
+        e => StoreError::Backend(Box::new(e)),
+    }
+}
+
 /// Whether the files of the folder `dir` are `migrations`, in order: each
 /// file `NNNN_*.sql` is listed with its number and its exact text (for a
 /// back end's test: a file added but not listed would never run).

@@ -75,17 +75,8 @@ pub async fn open(path: &Path) -> Result<SqliteJobs, StoreError> {
     lpdnn_jobs_sql::migrator(MIGRATIONS)
         .run(&writer)
         .await
-        .map_err(|e| match e {
-            sqlx::migrate::MigrateError::VersionMissing(version) => StoreError::Backend(
-                format!(
-                    "{}: its schema is of a newer lpdnn-host (migration {version}, this release \
-                     knows {}); run that release",
-                    path.display(),
-                    MIGRATIONS.len()
-                )
-                .into(),
-            ),
-            e => StoreError::Backend(Box::new(e)),
+        .map_err(|e| {
+            lpdnn_jobs_sql::migrate_error(e, &path.display().to_string(), MIGRATIONS.len())
         })?;
     let reader = SqlitePoolOptions::new()
         .max_connections(4)

@@ -254,3 +254,20 @@ pub fn until_up(url: &str, platform: &str, headers: &[&str]) {
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// The profiling dataset's rows (`/v1/export?format=jsonl`).
+pub fn export_rows(url: &str, headers: &[&str]) -> Vec<Value> {
+    let mut args: Vec<&str> = headers.iter().flat_map(|h| ["-H", *h]).collect();
+    let export = format!("{url}/v1/export?format=jsonl");
+    args.push(&export);
+    let (code, body) = curl(&args);
+    assert_eq!(code, 200, "{body}");
+    match body {
+        Value::String(text) => text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+        // One row parses as JSON on its own.
+        one => vec![one],
+    }
+}
