@@ -316,6 +316,7 @@ async fn a_soak_of_1000_jobs_from_concurrent_clients_over_three_workers_loses_no
             (written, dropped)
         }));
     }
+    let start = Instant::now();
     // Four clients submit at once, alternating between the front ends.
     let mut clients = Vec::new();
     for c in 0..4 {
@@ -354,4 +355,10 @@ async fn a_soak_of_1000_jobs_from_concurrent_clients_over_three_workers_loses_no
     let reruns: u32 = passed.iter().map(|(j, _)| j.attempts - 1).sum();
     assert_eq!(reruns as usize, dropped, "every dropped run ran once more");
     assert!(dropped > 0);
+    eprintln!(
+        "figure: soak: {JOBS} jobs from 4 clients over 2 front ends and 3 workers in {:.1} s \
+         (with 8 s of idle wait at the end), {dropped} runs dropped and run again, none lost, \
+         none written twice",
+        start.elapsed().as_secs_f64()
+    );
 }
