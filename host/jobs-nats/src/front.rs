@@ -59,10 +59,10 @@ impl<S: DispatchStore> Cluster<S> {
     /// Starts the workers' request responder and the reconciler; they run
     /// until the runtime ends.
     pub fn start(self: &Arc<Self>) {
-        let (client, store) = (self.bus.client.clone(), self.store.clone());
+        let (bus, store) = (self.bus.clone(), self.store.clone());
         tokio::spawn(async move {
             loop {
-                if let Err(e) = crate::rpc::respond(client.clone(), store.clone()).await {
+                if let Err(e) = crate::rpc::respond(bus.clone(), store.clone()).await {
                     tracing::warn!("the workers' responder stopped: {e}; starting it again");
                 }
                 tokio::time::sleep(Duration::from_secs(1)).await;

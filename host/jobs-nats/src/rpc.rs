@@ -11,6 +11,7 @@ use lpdnn_baas_api::Job;
 use lpdnn_jobs::{Claimed, DispatchStore, Lease, Outcome, StoreError};
 use serde::{Deserialize, Serialize};
 
+use crate::bus::Bus;
 use crate::names;
 
 /// A worker's request.
@@ -48,6 +49,10 @@ pub(crate) enum Request {
         lease: Lease,
         /// How it ended.
         outcome: Outcome,
+        /// A report too large for a message, put in the object store
+        /// under this name (the outcome's report is then empty).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        report_object: Option<String>,
     },
 }
 
@@ -97,7 +102,7 @@ pub(crate) enum Answer {
 }
 
 /// Answers one request against `store`.
-async fn answer<S: DispatchStore>(store: &S, request: Request) -> Answer {
+async fn answer<S: DispatchStore>(bus: &Bus, store: &S, request: Request) -> Answer {
     let result = match request {
         Request::Claim {
             worker,
@@ -131,10 +136,29 @@ async fn answer<S: DispatchStore>(store: &S, request: Request) -> Answer {
             .record_sandbox(&lease, &sandbox)
             .await
             .map(|()| Answer::Done),
-        Request::Complete { lease, outcome } => store
+        Request::Complete {
+            lease,
+            outcome,
+            report_object: None,
+        } => store
             .complete(&lease, outcome)
             .await
             .map(|written| Answer::Written { written }),
+        Request::Complete {
+            lease,
+            report_object: Some(name),
+            ..
+        } => {
+            let report = match large_report(bus, &name).await {
+                Ok(report) => report,
+                Err(message) => return Answer::Failed { message },
+            };
+            let written = store.complete(&lease, Outcome::Passed { report }).await;
+            if written.is_ok() {
+                let _ = bus.uploads.delete(&name).await;
+            }
+            written.map(|written| Answer::Written { written })
+        }
     };
     match result {
         Ok(a) => a,
@@ -145,6 +169,22 @@ async fn answer<S: DispatchStore>(store: &S, request: Request) -> Answer {
     }
 }
 
+/// The report a worker put in the object store.
+async fn large_report(bus: &Bus, name: &str) -> Result<String, String> {
+    use tokio::io::AsyncReadExt;
+    let mut object = bus
+        .uploads
+        .get(name)
+        .await
+        .map_err(|e| format!("the report {name}: {e}"))?;
+    let mut report = String::new();
+    object
+        .read_to_string(&mut report)
+        .await
+        .map_err(|e| format!("the report {name}: {e}"))?;
+    Ok(report)
+}
+
 /// A lease's length as asked, within 1 s – 10 min.
 fn lease(ms: u64) -> Duration {
     Duration::from_millis(ms.clamp(1000, 600_000))
@@ -153,26 +193,27 @@ fn lease(ms: u64) -> Duration {
 /// Answers the workers' requests until the connection closes: each in a
 /// task of its own, so a slow database call holds up no other.
 pub async fn respond<S: DispatchStore>(
-    client: async_nats::Client,
+    bus: Bus,
     store: Arc<S>,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut requests = client
+    let mut requests = bus
+        .client
         .queue_subscribe(names::RPC_SUBJECTS, names::RPC_GROUP.into())
         .await?;
     while let Some(message) = requests.next().await {
-        let (client, store) = (client.clone(), store.clone());
+        let (bus, store) = (bus.clone(), store.clone());
         tokio::spawn(async move {
             let Some(reply) = message.reply else {
                 return;
             };
             let answer = match serde_json::from_slice::<Request>(&message.payload) {
-                Ok(request) => answer(store.as_ref(), request).await,
+                Ok(request) => answer(&bus, store.as_ref(), request).await,
                 Err(e) => Answer::Failed {
                     message: format!("a request the front end cannot read: {e}"),
                 },
             };
             let body = serde_json::to_vec(&answer).unwrap_or_default();
-            if let Err(e) = client.publish(reply, body.into()).await {
+            if let Err(e) = bus.client.publish(reply, body.into()).await {
                 tracing::warn!("cannot answer a worker: {e}");
             }
         });

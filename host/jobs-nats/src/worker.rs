@@ -30,6 +30,9 @@ const ANSWER_WAIT: Duration = Duration::from_secs(10);
 /// How long a result is offered to the front ends before the worker gives
 /// up (they may be restarting, or their database).
 const COMPLETE_FOR: Duration = Duration::from_secs(300);
+/// Reports larger than this (bytes) go through the object store: a NATS
+/// message holds 1 MiB by default.
+const INLINE_REPORT: usize = 256 << 10;
 /// Deliveries of one message before the server stops (a back-stop: the
 /// store counts a job's runs and fails it after its last).
 const MAX_DELIVER: i64 = 10;
@@ -126,6 +129,39 @@ impl NatsQueue {
             .await
             .map_err(nats_error)?;
         Ok(())
+    }
+
+    /// The request that ends a run: a report larger than a message may
+    /// be goes through the object store.
+    async fn completion(&self, lease: &Lease, outcome: Outcome) -> Result<Request, StoreError> {
+        let report = match outcome {
+            Outcome::Passed { report } if report.len() > INLINE_REPORT => report,
+            outcome => {
+                return Ok(Request::Complete {
+                    lease: lease.clone(),
+                    outcome,
+                    report_object: None,
+                })
+            }
+        };
+        let name = format!(
+            "report.{}.{}.{}",
+            names::token(&lease.job),
+            lease.attempt,
+            names::token(&lease.worker)
+        );
+        self.bus
+            .uploads
+            .put(name.as_str(), &mut report.as_bytes())
+            .await
+            .map_err(nats_error)?;
+        Ok(Request::Complete {
+            lease: lease.clone(),
+            outcome: Outcome::Passed {
+                report: String::new(),
+            },
+            report_object: Some(name),
+        })
     }
 
     fn take_acker(&self, job: &str) -> Option<Acker> {
@@ -238,10 +274,7 @@ impl JobQueue for NatsQueue {
                 ..
             }
         );
-        let request = Request::Complete {
-            lease: lease.clone(),
-            outcome,
-        };
+        let request = self.completion(lease, outcome).await?;
         let start = std::time::Instant::now();
         let written = loop {
             match self.ask(&request).await {

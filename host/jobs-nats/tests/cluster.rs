@@ -160,7 +160,12 @@ async fn a_job_submitted_to_one_front_end_runs_on_a_nats_worker_and_reads_on_the
     let listed = b.workers().await.unwrap();
     assert!(listed.iter().any(|(w, _)| w.id == "w1"), "{listed:?}");
 
-    assert!(worker.complete(&lease, passed()).await.unwrap());
+    // A report larger than a NATS message (1 MiB) arrives whole.
+    let large = format!("{{\"runs\":[],\"pad\":\"{}\"}}", "x".repeat(3 << 20));
+    let report = Outcome::Passed {
+        report: large.clone(),
+    };
+    assert!(worker.complete(&lease, report).await.unwrap());
     let done = b.get(&job.id).await.unwrap();
     assert_eq!(
         (done.status, done.result, done.attempts),
@@ -168,7 +173,7 @@ async fn a_job_submitted_to_one_front_end_runs_on_a_nats_worker_and_reads_on_the
     );
     assert_eq!(
         b.report(&job.id).await.unwrap().as_deref(),
-        Some("{\"runs\":[]}")
+        Some(large.as_str())
     );
     // Nothing is left to deliver.
     assert!(worker
