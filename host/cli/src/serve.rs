@@ -89,18 +89,21 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
     })
 }
 
-/// Runs the machine's own worker until the service stops; a failure of
-/// its queue (a server restarting) is retried.
-async fn serve_locally<Q: lpdnn_jobs::JobQueue>(worker: Worker<Q>) {
+/// Runs `worker` until its shutdown is set; a failure of its queue (a
+/// server restarting) is said, prefixed with `who`, and retried after
+/// `pause`.
+async fn keep_serving<Q: lpdnn_jobs::JobQueue>(worker: &Worker<Q>, who: &str, pause: Duration) {
     while !worker.shutdown.load(std::sync::atomic::Ordering::Relaxed) {
-        match worker.run_forever().await {
-            Ok(()) => return,
-            Err(e) => {
-                eprintln!("warning: the local worker: {e}; trying again in 1 s");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-            }
+        if let Err(e) = worker.run_forever().await {
+            eprintln!("warning: {who}{e}; trying again in {} s", pause.as_secs());
+            tokio::time::sleep(pause).await;
         }
     }
+}
+
+/// The machine's own worker beside the service.
+async fn serve_locally<Q: lpdnn_jobs::JobQueue>(worker: Worker<Q>) {
+    keep_serving(&worker, "the local worker: ", Duration::from_secs(1)).await
 }
 
 /// `lpdnn-host worker` arguments.
@@ -173,14 +176,7 @@ async fn run_worker<Q: lpdnn_jobs::JobQueue>(
     );
     use std::io::Write;
     std::io::stdout().flush()?;
-    let serving = async {
-        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-            if let Err(e) = worker.run_forever().await {
-                eprintln!("warning: {e}; trying again in 5 s");
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            }
-        }
-    };
+    let serving = keep_serving(&worker, "", Duration::from_secs(5));
     // On a signal the running benchmark is stopped (its job's lease lapses
     // and the job runs again on the next worker) and the loop ends after
     // the claim in flight.

@@ -51,11 +51,6 @@ impl<S: DispatchStore> Cluster<S> {
         }
     }
 
-    /// The store.
-    pub fn store(&self) -> &Arc<S> {
-        &self.store
-    }
-
     /// Starts the workers' request responder and the reconciler; they run
     /// until the runtime ends.
     pub fn start(self: &Arc<Self>) {

@@ -65,10 +65,9 @@ pub async fn connect(url: &str) -> Result<PgJobs, StoreError> {
     let pool = loop {
         match options.clone().connect(url).await {
             Ok(pool) => break pool,
-            Err(e @ (sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
+            Err(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut)
                 if waited < Duration::from_secs(30) =>
             {
-                let _ = e;
                 tokio::time::sleep(Duration::from_millis(250)).await;
                 waited += Duration::from_millis(250);
             }

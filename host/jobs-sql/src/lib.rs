@@ -186,11 +186,6 @@ impl<D: Dialect> SqlJobs<D> {
             dialect: PhantomData,
         }
     }
-
-    /// The pool writes go through (for a back end's own statements).
-    pub fn writer(&self) -> &Pool<D::DB> {
-        &self.writer
-    }
 }
 
 /// Binds [`held!`]'s values (`$1`–`$3`) for `lease`.

@@ -146,11 +146,6 @@ impl Nats {
         }
         Ok(())
     }
-
-    /// The process id while it runs (to stop it with a signal).
-    pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
-    }
 }
 
 impl Drop for Nats {
