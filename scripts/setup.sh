@@ -244,17 +244,22 @@ chmod +x "$cache/pnnx/pnnx"
 echo 20261020 >"$cache/pnnx/version.txt"
 
 # --- NCNN forms of the models, with lpdnn-host's own converter --------------------
+# lpdnn-host is built as the tests build it (`cargo test --workspace --no-run`), not
+# with `-p lpdnn-cli`: the tests' dev-dependencies turn on features (serde_json,
+# regex-automata, hashbrown) that `-p` leaves off, so the two builds share few
+# crates and the tests would compile most of the tree a second time (10 minutes).
 built=
 to_ncnn() { # MODEL SHAPE
   local param=${1%.onnx}.ncnn.param
   if [ ! -f "$param" ] || [ ! -f "${param%.param}.json" ]; then
     if [ -z "$built" ]; then
-      say "building lpdnn-host for the conversions (about 14 minutes on 2 cores the first time)"
-      (cd "$root" && cargo build --release -p lpdnn-cli)
-      built=1
+      say "building lpdnn-host and the tests for the conversions (about 25 minutes on 2 cores the first time)"
+      (cd "$root" && cargo test --release --workspace --no-run)
+      built=$(cd "$root" && cargo metadata --format-version 1 --no-deps |
+        python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')/release/lpdnn-host
     fi
     say "converting $(basename "$1") to NCNN with lpdnn-host convert"
-    (cd "$root" && cargo run --release --quiet -p lpdnn-cli -- convert --to ncnn "$1" --input-shape "$2" >/dev/null)
+    (cd "$root" && "$built" convert --to ncnn "$1" --input-shape "$2" >/dev/null)
   fi
 }
 to_ncnn "$assets/models/face_detection_short_range.onnx" 1,3,128,128

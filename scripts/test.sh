@@ -19,7 +19,8 @@ cargo test --release --workspace
 # The service's end-to-end suite again on the distributed back end: each
 # `serve` on a real nats-server and PostgreSQL started for it (see
 # host/cli/tests/common/baas.rs).
-LPDNN_TEST_BAAS=cluster cargo test --release -p lpdnn-cli --test baas_api --test baas_workers \
+# --workspace, not -p lpdnn-cli: the same features as above, so nothing is rebuilt.
+LPDNN_TEST_BAAS=cluster cargo test --release --workspace --test baas_api --test baas_workers \
   --test serve --test web_page
 host=$(rustc -vV | sed -n 's/^host: //p')
 (cd components && CARGO_TARGET_DIR=$cache/components-target cargo test --release --target "$host")
