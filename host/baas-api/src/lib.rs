@@ -96,6 +96,51 @@ words!(FailureKind {
     Timeout = "timeout",
 });
 
+/// How one run of a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RunEnd {
+    /// Its worker delivered the report.
+    Passed,
+    /// Its worker reported a failure (see the run's [`FailureKind`]).
+    Failed,
+    /// Its worker stopped answering: the lease ran out.
+    Lapsed,
+    /// The job was cancelled while it ran.
+    Cancelled,
+}
+
+words!(RunEnd {
+    Passed = "passed",
+    Failed = "failed",
+    Lapsed = "lapsed",
+    Cancelled = "cancelled",
+});
+
+/// One run of a job: a worker's lease, from its claim to its end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Run {
+    /// Which run (from 1).
+    pub attempt: u32,
+    /// The worker that ran it.
+    pub worker: String,
+    /// When the worker took it (ms since the Unix epoch).
+    pub started_ms: i64,
+    /// When it ended (`null` while it runs).
+    pub ended_ms: Option<i64>,
+    /// How it ended (`null` while it runs).
+    pub end: Option<RunEnd>,
+    /// Why it failed, when it did.
+    pub failure: Option<FailureKind>,
+}
+
+/// `GET /v1/jobs/{id}/runs`: a job's runs, first first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RunList {
+    /// The runs.
+    pub runs: Vec<Run>,
+}
+
 /// A word that is not one of an enum's.
 #[derive(Debug, Clone, thiserror::Error)]
 #[error("unknown {what} '{word}' (one of: {})", .known.join(", "))]
@@ -238,6 +283,8 @@ pub struct JobLinks {
     pub cancel: String,
     /// Runs it again as a new job (`POST`).
     pub retry: String,
+    /// Its runs: which worker ran it when, and how each run ended (`GET`).
+    pub runs: String,
 }
 
 impl JobLinks {
@@ -249,6 +296,7 @@ impl JobLinks {
             events: format!("{this}/events"),
             cancel: format!("{this}/cancel"),
             retry: format!("{this}/retry"),
+            runs: format!("{this}/runs"),
             this,
         }
     }

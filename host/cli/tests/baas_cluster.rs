@@ -119,6 +119,22 @@ fn a_nats_worker_killed_mid_run_loses_its_job_to_the_other_once() {
     assert_eq!(done["worker"], workers[0].url.as_str(), "{done}");
     let rows = export_rows(&s.url, &[]);
     assert_eq!(rows.len(), 1, "{rows:?}");
+    // PostgreSQL keeps both runs: the killed worker's lapsed, the other's passed.
+    let (code, runs) = curl(&[&format!("{}/v1/jobs/{id}/runs", s.url)]);
+    assert_eq!(code, 200, "{runs}");
+    let runs: Vec<(&str, &str)> = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["worker"].as_str().unwrap(), r["end"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        runs,
+        [
+            (victim.url.as_str(), "lapsed"),
+            (workers[0].url.as_str(), "passed")
+        ]
+    );
 }
 
 #[test]

@@ -12,10 +12,10 @@ use std::time::Duration;
 use async_nats::jetstream::kv::Operation;
 use async_nats::jetstream::message::PublishMessage;
 use futures_util::StreamExt;
-use lpdnn_baas_api::{Job, WorkerInfo};
+use lpdnn_baas_api::{Job, Run, WorkerInfo};
 use lpdnn_jobs::{
     now_ms, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewJob, Outcome,
-    StoreError, Undispatched,
+    StoreError, Undispatched, Upload,
 };
 
 use crate::bus::Bus;
@@ -218,6 +218,18 @@ impl<S: DispatchStore> JobStore for Cluster<S> {
             }
         }
         Ok(all)
+    }
+
+    async fn runs(&self, id: &str) -> Result<Vec<Run>, StoreError> {
+        self.store.runs(id).await
+    }
+
+    async fn record_upload(&self, sha256: &str, bytes: u64) -> Result<(), StoreError> {
+        self.store.record_upload(sha256, bytes).await
+    }
+
+    async fn upload_record(&self, sha256: &str) -> Result<Option<Upload>, StoreError> {
+        self.store.upload_record(sha256).await
     }
 }
 

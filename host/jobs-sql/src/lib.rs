@@ -22,16 +22,16 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lpdnn_baas_api::{Job, JobStatus, WorkerInfo};
+use lpdnn_baas_api::{FailureKind, Job, JobResult, JobStatus, Run, RunEnd, WorkerInfo};
 use lpdnn_jobs::{
     now_ms, Claimed, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewJob,
-    Outcome, StoreError, Undispatched,
+    Outcome, StoreError, Undispatched, Upload,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use tokio::sync::Notify;
 
-use rows::{CountRow, JobRow, PassedRow, QueuedRow, WorkerRow};
+use rows::{CountRow, JobRow, PassedRow, QueuedRow, RunRow, UploadRow, WorkerRow};
 
 /// What differs between databases.
 pub trait Dialect: Send + Sync + 'static {
@@ -245,12 +245,60 @@ where
         }
     }
 
+    /// Records the start of `lease`'s run, in the transaction that took it.
+    async fn run_started(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        lease: &Lease,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO runs (job, attempt, worker, started) VALUES ($1, $2, $3, $4)")
+            .bind(lease.job.clone())
+            .bind(i64::from(lease.attempt))
+            .bind(lease.worker.clone())
+            .bind(now)
+            .execute(&mut **tx)
+            .await
+            .db()?;
+        Ok(())
+    }
+
+    /// Ends the run of job `id` still open (at most one is), in the
+    /// transaction that ended it.
+    async fn run_ended(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: &str,
+        now: i64,
+        end: RunEnd,
+        failure: Option<FailureKind>,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET ended = $1, outcome = $2, failure = $3 WHERE job = $4 AND \
+             ended IS NULL",
+        )
+        .bind(now)
+        .bind(end.as_str().to_owned())
+        .bind(failure.map(|f| f.as_str().to_owned()))
+        .bind(id.to_owned())
+        .execute(&mut **tx)
+        .await
+        .db()?;
+        Ok(())
+    }
+
     /// Returns jobs whose lease lapsed (their worker is gone) to the queue,
     /// or fails them when they have had their runs; fails jobs that waited
     /// past their queue time-to-live.
     async fn sweep(&self, now: i64) -> Result<(), StoreError> {
         self.swept.store(now, Ordering::Relaxed);
         let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE runs SET ended = $1, outcome = 'lapsed' WHERE ended IS NULL AND job IN \
+             (SELECT id FROM jobs WHERE status = 'running' AND lease_until < $1)",
+        )
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .db()?;
         sqlx::query(
             "UPDATE jobs SET status = 'completed', result = 'failed', failure = 'infra_error', \
              finished = $1, lease_until = NULL, message = 'its worker stopped answering on each \
@@ -293,16 +341,22 @@ where
         lease: Duration,
         now: i64,
     ) -> Result<Option<(Lease, Job)>, StoreError> {
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query_as::<_, JobRow>(D::TAKE)
             .bind(worker.to_owned())
             .bind(now.saturating_add(lease.as_millis() as i64))
             .bind(now)
             .bind(platform.to_owned())
             .bind(profile.to_owned())
-            .fetch_optional(&self.writer)
+            .fetch_optional(&mut *tx)
             .await
             .db()?;
-        row.map(|row| leased(row, worker)).transpose()
+        let taken = row.map(|row| leased(row, worker)).transpose()?;
+        if let Some((lease, _)) = &taken {
+            Self::run_started(&mut tx, lease, now).await?;
+        }
+        tx.commit().await.db()?;
+        Ok(taken)
     }
 }
 
@@ -332,6 +386,8 @@ where
     for<'r> PassedRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> CountRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> WorkerRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> RunRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> UploadRow: FromRow<'r, <D::DB as Database>::Row>,
 {
     async fn submit(&self, job: NewJob) -> Result<Job, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
@@ -399,16 +455,22 @@ where
     }
 
     async fn cancel(&self, id: &str) -> Result<Job, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
         let done = sqlx::query(
             "UPDATE jobs SET status = 'cancelled', finished = $1, lease_until = NULL, \
              message = 'cancelled by its owner' WHERE id = $2 AND status IN ('queued', 'running')",
         )
-        .bind(now_ms())
+        .bind(now)
         .bind(id.to_owned())
-        .execute(&self.writer)
+        .execute(&mut *tx)
         .await
         .db()
         .map(|r| D::rows_affected(&r))?;
+        if done == 1 {
+            Self::run_ended(&mut tx, id, now, RunEnd::Cancelled, None).await?;
+        }
+        tx.commit().await.db()?;
         let job = self.job(id).await?;
         if done == 0 {
             return Err(StoreError::Conflict {
@@ -508,6 +570,48 @@ where
             })
             .collect()
     }
+
+    async fn runs(&self, id: &str) -> Result<Vec<Run>, StoreError> {
+        let rows = sqlx::query_as::<_, RunRow>(
+            "SELECT job, attempt, worker, started, ended, outcome, failure FROM runs \
+             WHERE job = $1 ORDER BY attempt",
+        )
+        .bind(id.to_owned())
+        .fetch_all(&self.reader)
+        .await
+        .db()?;
+        if rows.is_empty() {
+            // No run yet, or no such job.
+            self.job(id).await?;
+        }
+        rows.into_iter().map(RunRow::into_run).collect()
+    }
+
+    async fn record_upload(&self, sha256: &str, bytes: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO uploads (sha256, bytes, created, used) VALUES ($1, $2, $3, $3) \
+             ON CONFLICT (sha256) DO UPDATE SET used = excluded.used",
+        )
+        .bind(sha256.to_owned())
+        .bind(i64::try_from(bytes).unwrap_or(i64::MAX))
+        .bind(now_ms())
+        .execute(&self.writer)
+        .await
+        .db()?;
+        Ok(())
+    }
+
+    async fn upload_record(&self, sha256: &str) -> Result<Option<Upload>, StoreError> {
+        sqlx::query_as::<_, UploadRow>(
+            "SELECT sha256, bytes, created, used FROM uploads WHERE sha256 = $1",
+        )
+        .bind(sha256.to_owned())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?
+        .map(UploadRow::into_upload)
+        .transpose()
+    }
 }
 
 impl<D: Dialect> JobQueue for SqlJobs<D>
@@ -574,27 +678,39 @@ where
     }
 
     async fn complete(&self, lease: &Lease, outcome: Outcome) -> Result<bool, StoreError> {
-        let (result, failure, message, report) = match outcome {
-            Outcome::Passed { report } => ("passed", None, None, Some(report)),
-            Outcome::Failed { kind, message } => {
-                ("failed", Some(kind.as_str()), Some(message), None)
+        let (result, end, failure, message, report) = match outcome {
+            Outcome::Passed { report } => {
+                (JobResult::Passed, RunEnd::Passed, None, None, Some(report))
             }
+            Outcome::Failed { kind, message } => (
+                JobResult::Failed,
+                RunEnd::Failed,
+                Some(kind),
+                Some(message),
+                None,
+            ),
         };
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
         let query = sqlx::query(concat!(
             "UPDATE jobs SET status = 'completed', result = $4, failure = $5, message = $6, \
              report = $7, finished = $8, lease_until = NULL WHERE ",
             held!()
         ));
         let done = held(query, lease)
-            .bind(result.to_owned())
-            .bind(failure.map(str::to_owned))
+            .bind(result.as_str().to_owned())
+            .bind(failure.map(|f| f.as_str().to_owned()))
             .bind(message)
             .bind(report)
-            .bind(now_ms())
-            .execute(&self.writer)
+            .bind(now)
+            .execute(&mut *tx)
             .await
             .db()
             .map(|r| D::rows_affected(&r))?;
+        if done == 1 {
+            Self::run_ended(&mut tx, &lease.job, now, end, failure).await?;
+        }
+        tx.commit().await.db()?;
         Ok(done == 1)
     }
 
@@ -653,6 +769,8 @@ where
     for<'r> PassedRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> CountRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> WorkerRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> RunRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> UploadRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> QueuedRow: FromRow<'r, <D::DB as Database>::Row>,
 {
     async fn claim_job(
@@ -662,6 +780,7 @@ where
         lease: Duration,
     ) -> Result<Claimed, StoreError> {
         let now = now_ms();
+        let mut tx = self.begin_write().await?;
         let row = sqlx::query_as::<_, JobRow>(concat!(
             "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker = $1, \
              lease_until = $2, started = $3, progress = NULL \
@@ -673,13 +792,18 @@ where
         .bind(now.saturating_add(lease.as_millis() as i64))
         .bind(now)
         .bind(id.to_owned())
-        .fetch_optional(&self.writer)
+        .fetch_optional(&mut *tx)
         .await
         .db()?;
         if let Some(row) = row {
             let (lease, job) = leased(row, worker)?;
+            // Taken from a run whose lease lapsed: that run ends here.
+            Self::run_ended(&mut tx, id, now, RunEnd::Lapsed, None).await?;
+            Self::run_started(&mut tx, &lease, now).await?;
+            tx.commit().await.db()?;
             return Ok(Claimed::Taken(lease, Box::new(job)));
         }
+        tx.commit().await.db()?;
         let mut job = self.job(id).await?;
         if job.status == JobStatus::Running {
             // Its lease may have lapsed on its last run: the sweep fails it.

@@ -3,8 +3,9 @@
 
 use std::str::FromStr;
 
-use lpdnn_baas_api::{Job, JobSpec, JobStatus};
+use lpdnn_baas_api::{Job, JobSpec, JobStatus, Run};
 use lpdnn_jobs::StoreError;
+use lpdnn_jobs::Upload;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 
 use crate::corrupt;
@@ -56,6 +57,8 @@ decodes! {
     CountRow { status, result, failure, n }
     WorkerRow { id, info, seen }
     QueuedRow { id, platform, profile, attempts }
+    RunRow { job, attempt, worker, started, ended, outcome, failure }
+    UploadRow { sha256, bytes, created, used }
 }
 
 impl JobRow {
@@ -136,4 +139,51 @@ pub struct QueuedRow {
     pub platform: String,
     pub profile: String,
     pub attempts: i64,
+}
+
+/// A run of a job.
+pub struct RunRow {
+    pub job: String,
+    pub attempt: i64,
+    pub worker: String,
+    pub started: i64,
+    pub ended: Option<i64>,
+    pub outcome: Option<String>,
+    pub failure: Option<String>,
+}
+
+impl RunRow {
+    /// The run, its words read back.
+    pub fn into_run(self) -> Result<Run, StoreError> {
+        let bad =
+            |e: &dyn std::fmt::Display| corrupt(&self.job, format!("run {}: {e}", self.attempt));
+        Ok(Run {
+            attempt: u32::try_from(self.attempt).map_err(|e| bad(&e))?,
+            end: words(self.outcome).map_err(|e| bad(&e))?,
+            failure: words(self.failure).map_err(|e| bad(&e))?,
+            started_ms: self.started,
+            ended_ms: self.ended,
+            worker: self.worker,
+        })
+    }
+}
+
+/// An upload's record.
+pub struct UploadRow {
+    pub sha256: String,
+    pub bytes: i64,
+    pub created: i64,
+    pub used: i64,
+}
+
+impl UploadRow {
+    /// The record.
+    pub fn into_upload(self) -> Result<Upload, StoreError> {
+        Ok(Upload {
+            bytes: u64::try_from(self.bytes).map_err(|e| corrupt(&self.sha256, e))?,
+            created_ms: self.created,
+            used_ms: self.used,
+            sha256: self.sha256,
+        })
+    }
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use lpdnn_baas_api::{JobOptions, SubjectKind};
-use lpdnn_jobs::{now_ms, Claimed, DispatchStore, Undispatched};
+use lpdnn_jobs::{now_ms, Claimed, DispatchStore, RunEnd, Undispatched};
 use lpdnn_jobs::{FailureKind, JobResult, JobSpec, JobStatus, NewJob, Outcome, StoreError};
 use lpdnn_test_servers::Postgres;
 
@@ -101,6 +101,8 @@ on_both!(
     the_quota_is_checked_as_the_job_is_queued_even_when_many_submit_at_once,
     an_owners_jobs_are_listed_newest_first_and_no_one_elses,
     a_job_is_claimed_by_id_once_and_its_spare_deliveries_run_nothing,
+    every_run_is_recorded_with_its_worker_and_how_it_ended,
+    an_upload_is_recorded_once_with_its_size_and_last_use,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -462,4 +464,111 @@ async fn a_job_is_claimed_by_id_once_and_its_spare_deliveries_run_nothing<S: Sto
         q.claim_job("w1", "no-such-job", LONG).await,
         Err(StoreError::NotFound(_))
     ));
+}
+
+/// Each run's worker and end, first first.
+async fn ends<S: Store>(q: &S, id: &str) -> Vec<(String, Option<RunEnd>, Option<FailureKind>)> {
+    let runs = q.runs(id).await.unwrap();
+    for (n, run) in runs.iter().enumerate() {
+        assert_eq!(run.attempt as usize, n + 1);
+        assert_eq!(run.ended_ms.is_some(), run.end.is_some(), "{run:?}");
+        assert!(
+            run.ended_ms.is_none_or(|end| end >= run.started_ms),
+            "{run:?}"
+        );
+    }
+    runs.into_iter()
+        .map(|r| (r.worker, r.end, r.failure))
+        .collect()
+}
+
+async fn every_run_is_recorded_with_its_worker_and_how_it_ended<S: Store>(q: S) {
+    let run =
+        |w: &str, end: Option<RunEnd>, failure: Option<FailureKind>| (w.to_owned(), end, failure);
+    let short = Duration::from_millis(1);
+    assert!(matches!(q.runs("nope").await, Err(StoreError::NotFound(_))));
+
+    // Claimed by platform: the first worker's lease lapses, the second passes.
+    let a = q.submit(new_job("x86_64")).await.unwrap();
+    assert!(ends(&q, &a.id).await.is_empty());
+    q.claim("w1", "x86_64", "default", short)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(ends(&q, &a.id).await, vec![run("w1", None, None)]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let (lease, _) = q
+        .claim("w2", "x86_64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    let passed = Outcome::Passed {
+        report: "{}".into(),
+    };
+    assert!(q.complete(&lease, passed).await.unwrap());
+    assert_eq!(
+        ends(&q, &a.id).await,
+        vec![
+            run("w1", Some(RunEnd::Lapsed), None),
+            run("w2", Some(RunEnd::Passed), None)
+        ]
+    );
+
+    // Claimed by id: taken over once, then its last lease lapses too.
+    let b = q.submit(new_job("x86_64")).await.unwrap();
+    q.claim_job("w1", &b.id, short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    q.claim_job("w2", &b.id, short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(matches!(
+        q.claim_job("w3", &b.id, LONG).await.unwrap(),
+        Claimed::Exhausted
+    ));
+    assert_eq!(
+        ends(&q, &b.id).await,
+        vec![
+            run("w1", Some(RunEnd::Lapsed), None),
+            run("w2", Some(RunEnd::Lapsed), None)
+        ]
+    );
+
+    // A worker's failure keeps its kind; a cancellation ends the run.
+    let c = q.submit(new_job("x86_64")).await.unwrap();
+    let Claimed::Taken(lease, _) = q.claim_job("w1", &c.id, LONG).await.unwrap() else {
+        panic!("not taken");
+    };
+    let failed = Outcome::Failed {
+        kind: FailureKind::UserError,
+        message: "the model does not load".into(),
+    };
+    assert!(q.complete(&lease, failed).await.unwrap());
+    let d = q.submit(new_job("x86_64")).await.unwrap();
+    q.claim_job("w2", &d.id, LONG).await.unwrap();
+    q.cancel(&d.id).await.unwrap();
+    assert_eq!(
+        ends(&q, &c.id).await,
+        vec![run(
+            "w1",
+            Some(RunEnd::Failed),
+            Some(FailureKind::UserError)
+        )]
+    );
+    assert_eq!(
+        ends(&q, &d.id).await,
+        vec![run("w2", Some(RunEnd::Cancelled), None)]
+    );
+}
+
+async fn an_upload_is_recorded_once_with_its_size_and_last_use<S: Store>(q: S) {
+    let sha = "cd".repeat(32);
+    assert_eq!(q.upload_record(&sha).await.unwrap(), None);
+    q.record_upload(&sha, 1234).await.unwrap();
+    let first = q.upload_record(&sha).await.unwrap().unwrap();
+    assert_eq!((first.sha256.as_str(), first.bytes), (sha.as_str(), 1234));
+    assert_eq!(first.created_ms, first.used_ms);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    q.record_upload(&sha, 1234).await.unwrap();
+    let again = q.upload_record(&sha).await.unwrap().unwrap();
+    assert_eq!(again.created_ms, first.created_ms);
+    assert!(again.used_ms > first.used_ms, "{again:?}");
 }

@@ -32,6 +32,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dispatch",
         include_str!("../migrations/0002_dispatch.sql"),
     ),
+    (
+        3,
+        "runs and uploads",
+        include_str!("../migrations/0003_runs_and_uploads.sql"),
+    ),
 ];
 
 /// SQLite's statements where they differ.

@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use content::ContentStore;
-pub use lpdnn_baas_api::{FailureKind, Job, JobResult, JobSpec, JobStatus, WorkerInfo};
+pub use lpdnn_baas_api::{
+    FailureKind, Job, JobResult, JobSpec, JobStatus, Run, RunEnd, WorkerInfo,
+};
 
 /// Errors of a store or queue.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +123,20 @@ pub enum Outcome {
     },
 }
 
+/// An uploaded file as the store records it (its bytes are in a
+/// [`ContentStore`] or a queue's object store, never in the database).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Upload {
+    /// Its SHA-256 (hex).
+    pub sha256: String,
+    /// Its size.
+    pub bytes: u64,
+    /// When it was first uploaded (ms since the Unix epoch).
+    pub created_ms: i64,
+    /// When a job last named it.
+    pub used_ms: i64,
+}
+
 /// Jobs of one status, result and failure kind: how many.
 pub type Count = (JobStatus, Option<JobResult>, Option<FailureKind>, u64);
 
@@ -161,6 +177,20 @@ pub trait JobStore: Send + Sync + 'static {
     fn counts(&self) -> impl Future<Output = Result<Vec<Count>, StoreError>> + Send;
     /// Every worker ever registered, with its last heartbeat (ms).
     fn workers(&self) -> impl Future<Output = Result<Vec<(WorkerInfo, i64)>, StoreError>> + Send;
+    /// The runs of job `id`, first first (none for a job never taken).
+    fn runs(&self, id: &str) -> impl Future<Output = Result<Vec<Run>, StoreError>> + Send;
+    /// Records that a job names the upload `sha256` of `bytes` bytes: its
+    /// first upload, or its latest use.
+    fn record_upload(
+        &self,
+        sha256: &str,
+        bytes: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// The record of the upload `sha256`.
+    fn upload_record(
+        &self,
+        sha256: &str,
+    ) -> impl Future<Output = Result<Option<Upload>, StoreError>> + Send;
 }
 
 /// Claiming, renewing and completing jobs.

@@ -6,7 +6,7 @@ use crate::handlers::{devices, events, export, jobs, service, submit};
 use lpdnn_baas_api::{
     Accepted, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody, ExportFormat, FailureKind,
     Health, Job, JobLinks, JobList, JobOptions, JobResult, JobSpec, JobStatus, JobView,
-    ModelFormat, Progress, ResultFormat, SubjectKind, WorkerEngine,
+    ModelFormat, Progress, ResultFormat, Run, RunEnd, RunList, SubjectKind, WorkerEngine,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -23,6 +23,7 @@ use lpdnn_baas_api::{
         submit::submit,
         jobs::list,
         jobs::job,
+        jobs::runs,
         events::events,
         jobs::result,
         jobs::cancel,
@@ -37,6 +38,9 @@ use lpdnn_baas_api::{
         JobView,
         JobLinks,
         JobList,
+        Run,
+        RunEnd,
+        RunList,
         JobSpec,
         JobOptions,
         JobStatus,

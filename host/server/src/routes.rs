@@ -35,6 +35,7 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
         .route("/v1/jobs", get(jobs::list::<S>))
         .route("/v1/jobs/{id}", get(jobs::job::<S>))
         .route("/v1/jobs/{id}/events", get(events::events::<S>))
+        .route("/v1/jobs/{id}/runs", get(jobs::runs::<S>))
         .route("/v1/jobs/{id}/result", get(jobs::result::<S>))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel::<S>))
         .route("/v1/jobs/{id}/retry", post(jobs::retry::<S>))

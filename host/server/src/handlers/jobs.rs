@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use lpdnn_baas_api::{JobList, JobStatus, JobView, ResultFormat};
+use lpdnn_baas_api::{JobList, JobStatus, JobView, ResultFormat, RunList};
 use lpdnn_jobs::{JobQueue, JobStore, NewJob, StoreError};
 use serde::Deserialize;
 
@@ -23,6 +23,22 @@ pub(crate) async fn job<S: JobStore + JobQueue>(
 ) -> Result<Json<JobView>, ApiError> {
     let job = s.owned(&headers, &id).await?;
     Ok(Json(s.view(job).await?))
+}
+
+/// A job's runs, first first: the worker of each, when it took the job,
+/// and how the run ended (a lapsed run is one whose worker stopped
+/// answering; the job ran again elsewhere).
+#[utoipa::path(get, path = "/v1/jobs/{id}/runs", tag = "jobs", params(("id" = String, Path, description = "the job's id")),
+    responses((status = 200, body = RunList), (status = 404, body = lpdnn_baas_api::ErrorBody)))]
+pub(crate) async fn runs<S: JobStore + JobQueue>(
+    State(s): State<Arc<Service<S>>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<Json<RunList>, ApiError> {
+    s.owned(&headers, &id).await?;
+    Ok(Json(RunList {
+        runs: s.jobs.runs(&id).await?,
+    }))
 }
 
 /// `GET /v1/jobs`'s query.

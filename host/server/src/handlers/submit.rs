@@ -266,6 +266,7 @@ impl<S: JobStore + JobQueue> Service<S> {
             .content
             .put(&body)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        self.jobs.record_upload(&sha256, body.len() as u64).await?;
         Ok(self
             .jobs
             .submit(NewJob {
