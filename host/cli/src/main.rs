@@ -4,6 +4,7 @@ mod baas;
 mod bench;
 mod component;
 mod convert;
+mod image;
 mod package;
 mod platform;
 mod progress;
@@ -159,6 +160,10 @@ line on stderr names the runs, their state and why).")]
     /// Build a deployment package for a platform (bin/, lib/, apps/,
     /// solutions/, package.yml, runtime.yml, engines.yml), or verify one.
     Package(package::PackageArgs),
+    /// Make a container image (OCI archive) of a worker from a package, or
+    /// of the service's front end.
+    #[command(subcommand)]
+    Image(image::ImageCommand),
     /// Convert a model to another engine's format.
     Convert {
         /// Target format (ncnn).
@@ -333,6 +338,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Package(args) => package::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Image(command) => image::run(command).map(|()| ExitCode::SUCCESS),
         Command::Platform(c) => platform::run(c).map(|()| ExitCode::SUCCESS),
         Command::Engines { json } => {
             let infos: Vec<EngineInfo> = lpdnn_engines::REGISTRY

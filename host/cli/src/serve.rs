@@ -111,7 +111,7 @@ async fn serve_locally<Q: lpdnn_jobs::JobQueue>(worker: Worker<Q>) {
 #[command(group(clap::ArgGroup::new("service").required(true).args(["server", "nats"])))]
 pub struct WorkerArgs {
     /// The service's address, e.g. http://10.0.0.2:8080.
-    #[arg(long)]
+    #[arg(long, env = "LPDNN_SERVER_URL", value_name = "URL")]
     pub server: Option<String>,
     /// The service's NATS server(s), e.g. nats://10.0.0.2:4222 (a service
     /// started with `serve --nats URL --postgres URL`; this machine then
@@ -130,7 +130,7 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub jobs: JobLimits,
     /// Folder where the jobs' uploads are kept once fetched.
-    #[arg(long, default_value = "worker-cache")]
+    #[arg(long, env = "LPDNN_WORKER_CACHE", default_value = "worker-cache")]
     pub cache: PathBuf,
 }
 

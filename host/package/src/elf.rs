@@ -100,21 +100,33 @@ impl Needs {
 /// Reads what an ELF file needs from the system: `None` when it is not an
 /// ELF file. Reads only the headers and the dynamic sections.
 pub fn elf_needs(path: &Path) -> Result<Option<Needs>, PackageError> {
+    read_elf(
+        path,
+        |c| needs_of::<FileHeader64<Endianness>, _>(c),
+        |c| needs_of::<FileHeader32<Endianness>, _>(c),
+    )
+}
+
+type Cache = ReadCache<std::fs::File>;
+
+/// Opens `path` and reads it with `elf64` or `elf32` by its class; `None`
+/// when it is not ELF.
+fn read_elf<T>(
+    path: &Path,
+    elf64: impl FnOnce(&Cache) -> object::read::Result<T>,
+    elf32: impl FnOnce(&Cache) -> object::read::Result<T>,
+) -> Result<Option<T>, PackageError> {
     let file = std::fs::File::open(path).map_err(io(path))?;
     let cache = ReadCache::new(file);
-    let bad = |source| PackageError::Elf {
+    let read = match FileKind::parse(&cache) {
+        Ok(FileKind::Elf64) => elf64(&cache),
+        Ok(FileKind::Elf32) => elf32(&cache),
+        _ => return Ok(None),
+    };
+    read.map(Some).map_err(|source| PackageError::Elf {
         path: path.to_owned(),
         source,
-    };
-    match FileKind::parse(&cache) {
-        Ok(FileKind::Elf64) => needs_of::<FileHeader64<Endianness>, _>(&cache)
-            .map(Some)
-            .map_err(bad),
-        Ok(FileKind::Elf32) => needs_of::<FileHeader32<Endianness>, _>(&cache)
-            .map(Some)
-            .map_err(bad),
-        _ => Ok(None),
-    }
+    })
 }
 
 fn needs_of<'d, Elf, R>(data: R) -> object::read::Result<Needs>
@@ -154,6 +166,44 @@ where
         }
     }
     Ok(needs)
+}
+
+/// The newest `GLIBC_` or `GLIBCXX_` symbol version a shared library
+/// defines (`libc.so.6`, `libstdc++.so.6`): what it provides to the files
+/// that need it. `None` when it is not ELF or defines none of them.
+pub fn elf_provides(path: &Path) -> Result<Option<AbiVersion>, PackageError> {
+    Ok(read_elf(
+        path,
+        |c| provides_of::<FileHeader64<Endianness>, _>(c),
+        |c| provides_of::<FileHeader32<Endianness>, _>(c),
+    )?
+    .flatten())
+}
+
+fn provides_of<'d, Elf, R>(data: R) -> object::read::Result<Option<AbiVersion>>
+where
+    Elf: FileHeader<Endian = Endianness>,
+    R: ReadRef<'d>,
+{
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    let sections = header.sections(endian, data)?;
+    let mut newest: Option<AbiVersion> = None;
+    if let Some((mut defs, link)) = sections.gnu_verdef(endian, data)? {
+        let strings = sections.strings(endian, data, link)?;
+        while let Some((_, mut names)) = defs.next()? {
+            // A definition's first name is its own; the rest are parents.
+            if let Some(aux) = names.next()? {
+                let name = String::from_utf8_lossy(aux.name(endian, strings)?);
+                let v = name
+                    .strip_prefix("GLIBCXX_")
+                    .or_else(|| name.strip_prefix("GLIBC_"))
+                    .and_then(|n| n.parse().ok());
+                newest = newest.max(v);
+            }
+        }
+    }
+    Ok(newest)
 }
 
 /// The glibc this process runs on (`gnu_get_libc_version`); `None` off

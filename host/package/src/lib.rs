@@ -28,7 +28,7 @@ use lpdnn_platforms::{Arch, Descriptor, LibrarySource};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-pub use elf::{elf_arch, elf_needs, running_glibc, Needs};
+pub use elf::{elf_arch, elf_needs, elf_provides, running_glibc, Needs};
 pub use manifest::{AppEntry, Build, EngineEntry, EnginesYml, FileEntry, PackageYml, RuntimeYml};
 
 /// Errors of building or checking a package.
