@@ -58,6 +58,11 @@ if [ "$mode" = --all ]; then
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)      # a loopback target for benchmark --target-config
   command -v ssh >/dev/null || missing+=(openssh-client)  # reaches that target
   ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql) # the service's shared store, in tests
+  # Container images: the tests load and run them; crun refuses this machine
+  # kind's hybrid cgroups, so runc; mmdebstrap makes the images' base layers.
+  for p in podman runc mmdebstrap; do command -v $p >/dev/null || missing+=($p); done
+  [ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins) # podman's --publish
+  command -v iptables >/dev/null || missing+=(iptables)
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   line="apt-get install -y --no-install-recommends ${missing[*]}"

@@ -186,3 +186,35 @@ fn with_landlock_the_child_runs_but_cannot_read_outside_its_folder() {
         );
     }
 }
+
+#[test]
+fn the_child_sees_none_of_the_workers_secrets() {
+    // The worker's own credentials, as a deployment gives them.
+    std::env::set_var("LPDNN_WORKER_TOKEN", "worker-secret-123");
+    std::env::set_var("LPDNN_NATS_URL", "nats://lpdnn:nats-secret@10.0.0.2:4222");
+    let (run, ()) = sandbox::run(
+        Path::new("/usr/bin/env"),
+        &[] as &[&str],
+        &Limits::default(),
+        |_| Ok(()),
+        |_| (),
+    )
+    .unwrap();
+    assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
+    let names: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split('=').next())
+        .collect();
+    assert!(!run.stdout.contains("secret"), "{}", run.stdout);
+    assert!(
+        names.contains(&"TMPDIR") && names.contains(&"PATH"),
+        "{names:?}"
+    );
+    for name in &names {
+        assert!(
+            *name == "TMPDIR" || sandbox::PASSED_ENV.contains(name),
+            "{name} reached the child"
+        );
+    }
+}

@@ -7,7 +7,10 @@
 //! - a **wall-clock limit**, after which the child's process group is killed;
 //! - its own **empty folder** as working directory, removed afterwards;
 //! - **no network**: a new network namespace where the kernel allows it
-//!   (`unshare(CLONE_NEWNET)`; root, or unprivileged user namespaces);
+//!   (`unshare(CLONE_NEWNET)` as root; otherwise inside a user namespace of
+//!   its own that maps only its own user, as in an unprivileged container);
+//! - **no secrets**: an environment of its own, with only the variables
+//!   an engine reads ([`PASSED_ENV`]), never the worker's credentials;
 //! - **a narrowed filesystem**: the child applies Landlock to itself at its
 //!   start when given `--landlock` ([`crate::landlock`]).
 //!
@@ -96,6 +99,43 @@ pub struct ChildRun {
     pub wall: Duration,
 }
 
+/// The worker's environment variables a child gets (the rest, tokens and
+/// service addresses among them, it never sees): where the engines and
+/// caches are, the locale and the time zone.
+pub const PASSED_ENV: &[&str] = &[
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "TZ",
+    "LPDNN_CACHE",
+    "LPDNN_ORT_LIB",
+    "ORT_DYLIB_PATH",
+    "LPDNN_NCNN_LIB",
+    "LPDNN_LITERT_LIB",
+    "LD_LIBRARY_PATH",
+    "RUST_BACKTRACE",
+];
+
+/// Writes `data` to the file at `path` (a NUL-terminated C path) with raw
+/// system calls only: callable between fork and exec.
+///
+/// # Safety
+/// `path` must be NUL-terminated.
+unsafe fn write_proc(path: &[u8], data: &[u8]) -> bool {
+    // SAFETY: `path` is NUL-terminated (the caller's promise); `data` is a
+    // valid buffer of its length.
+    unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return false;
+        }
+        let n = libc::write(fd, data.as_ptr().cast(), data.len());
+        libc::close(fd);
+        n == data.len() as isize
+    }
+}
+
 /// Bytes of each output stream kept (the end of it).
 pub const KEPT_BYTES: usize = 64 << 10;
 
@@ -158,7 +198,20 @@ pub fn run_watched<T>(
     }
     let (read_end, write_end) = (fds[0], fds[1]);
     let l = limits.clone();
+    // The child's own user namespace, where it may not have a network
+    // namespace otherwise, maps its own ids only (made here: no allocation
+    // after fork).
+    // SAFETY: getuid and getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let uid_map = format!("{uid} {uid} 1\n").into_bytes();
+    let gid_map = format!("{gid} {gid} 1\n").into_bytes();
     let mut command = Command::new(program);
+    command.env_clear();
+    for var in PASSED_ENV {
+        if let Some(v) = std::env::var_os(var) {
+            command.env(var, v);
+        }
+    }
     command
         .args(args)
         .current_dir(folder.path())
@@ -171,7 +224,8 @@ pub fn run_watched<T>(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setpgid, prctl, setrlimit, unshare, write) on values it owns.
+    // functions (setpgid, prctl, setrlimit, unshare, open, write, close) on
+    // values it owns, allocating nothing.
     unsafe {
         command.pre_exec(move || {
             libc::setpgid(0, 0);
@@ -191,7 +245,13 @@ pub fn run_watched<T>(
                 & set(libc::RLIMIT_CPU, l.cpu_seconds)
                 & set(libc::RLIMIT_NOFILE, l.open_files)
                 & set(libc::RLIMIT_FSIZE, l.file_bytes);
-            let net = libc::unshare(libc::CLONE_NEWNET) == 0;
+            let mut net = libc::unshare(libc::CLONE_NEWNET) == 0;
+            if !net && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0 {
+                // The paths are NUL-terminated literals.
+                net = write_proc(b"/proc/self/setgroups\0", b"deny")
+                    && write_proc(b"/proc/self/uid_map\0", &uid_map)
+                    && write_proc(b"/proc/self/gid_map\0", &gid_map);
+            }
             let report = [u8::from(rlimits), u8::from(net)];
             libc::write(write_end, report.as_ptr().cast(), 2);
             Ok(())
