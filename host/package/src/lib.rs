@@ -187,6 +187,18 @@ fn copy(from: &Path, to: &Path) -> Result<(), PackageError> {
     Ok(())
 }
 
+/// Drops a binary's debug info where binutils' `strip` reads it (this
+/// machine's architecture; scripts/cross.sh strips its own builds): a board
+/// runs without it, and it is most of a release build (446 of 490 MB). A
+/// binary `strip` cannot read is left as it is.
+fn strip_debug(binary: &Path) {
+    let _ = std::process::Command::new("strip")
+        .arg("--strip-debug")
+        .arg(binary)
+        .stderr(std::process::Stdio::null())
+        .status();
+}
+
 /// Copies the file naming the release a library was built from
 /// (`LIB.version` beside it, as scripts/build-ncnn.sh writes for libncnn)
 /// into the package beside the library, where the engine reads it; a
@@ -320,6 +332,7 @@ pub fn build(inputs: &Inputs, out: &Path) -> Result<Built, PackageError> {
 
     copy(&inputs.binary, &root.join("bin/lpdnn-host"))?;
     set_mode(&root.join("bin/lpdnn-host"), 0o755)?;
+    strip_debug(&root.join("bin/lpdnn-host"));
     let mut engines = Vec::new();
     for e in &inputs.engines {
         let mut files = Vec::new();
