@@ -3,7 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{bail, Result};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use lpdnn_image::Written;
 
@@ -46,6 +48,23 @@ pub enum ImageCommand {
         #[arg(long, value_name = "ROOTFS.tar")]
         base: Option<PathBuf>,
     },
+    /// NATS with JetStream, from the nats-server the set-up fetched (the
+    /// service's queue beyond one machine).
+    Nats {
+        /// The nats-server binary (default: the lpdnn cache's bin/).
+        #[arg(long = "bin", value_name = "PATH")]
+        binary: Option<PathBuf>,
+        /// The image archive to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// PostgreSQL 15 from Debian's packages (the service's store beyond one
+    /// machine); give LPDNN_POSTGRES_PASSWORD at its first start.
+    Postgres {
+        /// The image archive to write.
+        #[arg(long, short)]
+        output: PathBuf,
+    },
 }
 
 /// Runs `image`.
@@ -84,6 +103,35 @@ pub fn run(command: ImageCommand) -> Result<()> {
             )?;
             (plan, output)
         }
+        ImageCommand::Nats { binary, output } => {
+            let binary = binary.unwrap_or_else(|| cache.join("bin/nats-server"));
+            let version = Command::new(&binary)
+                .arg("--version")
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+                .with_context(|| {
+                    format!(
+                        "{} does not run: scripts/setup.sh --all fetches nats-server (or give --bin)",
+                        binary.display()
+                    )
+                })?;
+            // `nats-server: v2.11.4`
+            let version = version.rsplit(" v").next().unwrap_or(&version).to_owned();
+            (
+                lpdnn_image::nats_plan(&binary, &version, None, &cache)?,
+                output,
+            )
+        }
+        ImageCommand::Postgres { output } => (
+            lpdnn_image::postgres_plan(
+                lpdnn_platforms::Arch::this()
+                    .context("no PostgreSQL image for this architecture")?,
+                &cache,
+            )?,
+            output,
+        ),
     };
     let written = lpdnn_image::write(&plan.0, &plan.1)?;
     print_written(&written);
@@ -101,10 +149,10 @@ fn print_written(w: &Written) {
         w.reference,
         mib(w.bytes),
         mib(w.layers[0]),
-        if w.reference.starts_with("lpdnn-serve") {
-            "server"
-        } else {
+        if w.reference.starts_with("lpdnn-worker") {
             "package"
+        } else {
+            "server"
         },
         mib(w.layers[1]),
     );

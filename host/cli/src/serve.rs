@@ -73,7 +73,7 @@ pub fn serve(args: ServeArgs) -> Result<ExitCode> {
         if args.no_worker {
             return Ok(None);
         }
-        let info = lpdnn_worker::local_info(None, "default");
+        let info = lpdnn_worker::local_info(None, "default", None);
         let (content, shutdown) = (opened.content.clone(), opened.shutdown.clone());
         Ok(Some(match &opened.queue {
             LocalQueue::Embedded(jobs) => {
@@ -129,9 +129,27 @@ pub struct WorkerArgs {
     pub profile: String,
     #[command(flatten)]
     pub jobs: JobLimits,
+    /// A name that starts this worker's id (e.g. the board or container it
+    /// is), so that an operator tells workers apart (default: the platform).
+    #[arg(long, env = "LPDNN_WORKER_NAME", value_parser = worker_name)]
+    pub name: Option<String>,
     /// Folder where the jobs' uploads are kept once fetched.
     #[arg(long, env = "LPDNN_WORKER_CACHE", default_value = "worker-cache")]
     pub cache: PathBuf,
+}
+
+/// A worker name: letters, digits, `.`, `_` and `-`, at most 64.
+fn worker_name(text: &str) -> Result<String, String> {
+    let fits = !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if fits {
+        Ok(text.to_owned())
+    } else {
+        Err("letters, digits, '.', '_' and '-' only, at most 64".into())
+    }
 }
 
 /// Runs a worker for a remote service until Ctrl-C or SIGTERM: one job at a
@@ -140,7 +158,7 @@ pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
     let content = ContentStore::open(&args.cache)
         .with_context(|| format!("cannot create --cache {}", args.cache.display()))?;
     let stop = Arc::new(AtomicBool::new(false));
-    let info = lpdnn_worker::local_info(args.platform.clone(), &args.profile);
+    let info = lpdnn_worker::local_info(args.platform.clone(), &args.profile, args.name.as_deref());
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
         match (&args.server, &args.nats) {

@@ -6,8 +6,15 @@
 //! and the job records its sandbox. The Raspberry Pi 4 image is verified
 //! under qemu-user.
 //!
+//! `scripts/baas-cluster.sh` starts the whole service from these images
+//! (NATS, PostgreSQL, two front ends, two x86_64 workers, the Pi's): jobs
+//! for both platforms complete through the seed's URL on either front end; a
+//! worker container killed mid-job loses its job to the other; a front end
+//! stopped loses nothing.
+//!
 //! They need podman, runc and mmdebstrap from Debian's packages (the test
-//! command's set-up installs them).
+//! command's set-up installs them). One runs at a time: podman's lock
+//! numbers are shared by every image store on the machine.
 
 mod common;
 
@@ -17,6 +24,14 @@ use std::time::Duration;
 
 use common::baas::curl;
 use common::{face_package, host, root, text};
+use serde_json::Value;
+
+/// One container test at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// A podman of the test's own: its image store and state in `dir`, runc
 /// as runtime, explicit rlimits (this machine kind has no
@@ -99,6 +114,7 @@ fn path(p: &Path) -> &str {
 
 #[test]
 fn the_server_and_a_worker_image_from_an_empty_store_run_a_job_in_containers() {
+    let _one = serial();
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("pkg");
     face_package("x86_64-linux", "lne,onnxruntime", &package);
@@ -232,6 +248,7 @@ fn the_server_and_a_worker_image_from_an_empty_store_run_a_job_in_containers() {
 
 #[test]
 fn the_raspberry_pi_image_holds_a_whole_package_under_emulation() {
+    let _one = serial();
     let target = lpdnn_engine_api::cache_dir().join("targets/aarch64-unknown-linux-gnu");
     if !target.join("bin/lpdnn-host").is_file() {
         assert!(
@@ -267,4 +284,178 @@ fn the_raspberry_pi_image_holds_a_whole_package_under_emulation() {
         "{}",
         text(&verify)
     );
+}
+
+/// `scripts/baas-cluster.sh` with its own image store and free ports;
+/// `down` when dropped.
+struct ClusterScript {
+    store: tempfile::TempDir,
+    port: u16,
+    nats_port: u16,
+    pg_port: u16,
+}
+
+impl ClusterScript {
+    fn new() -> ClusterScript {
+        // Two front ends take `port` and the next one.
+        let port = loop {
+            let p = free_port();
+            if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
+                break p;
+            }
+        };
+        ClusterScript {
+            store: tempfile::tempdir().unwrap(),
+            port,
+            nats_port: free_port(),
+            pg_port: free_port(),
+        }
+    }
+
+    fn run(&self, verb: &str) -> Output {
+        Command::new(root().join("scripts/baas-cluster.sh"))
+            .arg(verb)
+            .env("LPDNN_PODMAN_ROOT", self.store.path())
+            .env("LPDNN_HOST", env!("CARGO_BIN_EXE_lpdnn-host"))
+            .env("LPDNN_CLUSTER_PORT", self.port.to_string())
+            .env("LPDNN_CLUSTER_NATS_PORT", self.nats_port.to_string())
+            .env("LPDNN_CLUSTER_PG_PORT", self.pg_port.to_string())
+            .env("LPDNN_CLUSTER_LEASE", "3")
+            .output()
+            .unwrap()
+    }
+
+    fn podman(&self, args: &[&str]) -> Output {
+        Command::new("podman")
+            .arg("--root")
+            .arg(self.store.path().join("store"))
+            .arg("--runroot")
+            .arg(self.store.path().join("run"))
+            .args(["--runtime", "runc", "--events-backend", "file"])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn url(&self, front: u16) -> String {
+        format!("http://127.0.0.1:{}", self.port + front - 1)
+    }
+}
+
+impl Drop for ClusterScript {
+    fn drop(&mut self) {
+        let _ = self.run("down");
+        let _ = self.podman(&["system", "reset", "--force"]);
+    }
+}
+
+/// Submits the face model through the seed's URL on `url`; the job's id.
+fn submit(url: &str, platform: &str, query: &str) -> String {
+    let model = root().join("assets/models/face_detection_short_range.onnx");
+    let (code, accepted) = curl(&[
+        "--data-binary",
+        &format!("@{}", model.display()),
+        &format!("{url}/bonseyes_baas/{platform}/default/onnxruntime?{query}"),
+    ]);
+    assert!(code == 202 || code == 200, "{code} {accepted}");
+    accepted["id"]
+        .as_str()
+        .or(accepted["job"]["id"].as_str())
+        .unwrap_or_else(|| panic!("{accepted}"))
+        .to_owned()
+}
+
+/// Polls the job on `url` until `done` holds for it.
+fn until(url: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (code, job) = curl(&[&format!("{url}/v1/jobs/{id}")]);
+        if code == 200 && done(&job) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "job {id}: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn ended(job: &Value) -> bool {
+    job["status"] == "completed" || job["status"] == "cancelled"
+}
+
+#[test]
+fn a_cluster_of_our_images_serves_both_platforms_and_loses_nothing() {
+    let _one = serial();
+    let cluster = ClusterScript::new();
+    let started = std::time::Instant::now();
+    let up = cluster.run("up");
+    assert!(up.status.success(), "{}", text(&up));
+    let pi = text(&up).contains("Raspberry Pi 4 worker (aarch64");
+    if !pi {
+        assert!(
+            std::env::var_os("LPDNN_REQUIRE_CROSS").is_none(),
+            "no Pi worker: {}",
+            text(&up)
+        );
+    }
+    let (one, two) = (cluster.url(1), cluster.url(2));
+
+    // Both platforms, each through the other front end.
+    let x86 = submit(&one, "x86_64-linux", "duration=1");
+    let arm = pi.then(|| submit(&two, "raspberry-pi-4b", "duration=1"));
+    let done = until(&two, &x86, ended);
+    assert_eq!(done["result"], "passed", "{done}");
+    eprintln!(
+        "figure: cluster up to the first completed job: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(arm) = arm {
+        let done = until(&one, &arm, ended);
+        assert_eq!(done["result"], "passed", "{done}");
+        let (_, report) = curl(&[&format!("{one}/v1/jobs/{arm}/result")]);
+        assert_eq!(
+            report["provenance"]["host"]["emulated_on"], "x86_64",
+            "the Pi's figures say they were emulated"
+        );
+    }
+
+    // A worker container killed mid-job: the other x86_64 worker runs it.
+    let id = submit(&one, "x86_64-linux", "duration=8");
+    let running = until(&one, &id, |j| {
+        j["status"] == "running" && j["progress"]["phase"] == "steady"
+    });
+    let worker = running["worker"].as_str().unwrap().to_owned();
+    let (victim, other) = if worker.starts_with("x86_64-1-") {
+        ("x86_64-1", "x86_64-2-")
+    } else {
+        ("x86_64-2", "x86_64-1-")
+    };
+    let killed = cluster.podman(&["kill", &format!("lpdnn-worker-{victim}-{}", cluster.port)]);
+    assert!(killed.status.success(), "{}", text(&killed));
+    let done = until(&two, &id, ended);
+    assert_eq!(done["result"], "passed", "{done}");
+    assert_eq!(done["attempts"], 2, "{done}");
+    assert!(
+        done["worker"].as_str().unwrap().starts_with(other),
+        "{done}"
+    );
+
+    // A front end stopped with jobs in flight: the other answers for all.
+    let ids: Vec<String> = (0..3)
+        .map(|_| submit(&one, "x86_64-linux", "duration=1"))
+        .collect();
+    let stopped = cluster.podman(&[
+        "stop",
+        "--time",
+        "5",
+        &format!("lpdnn-serve-1-{}", cluster.port),
+    ]);
+    assert!(stopped.status.success(), "{}", text(&stopped));
+    for id in &ids {
+        let done = until(&two, id, ended);
+        assert_eq!(done["result"], "passed", "{done}");
+        assert_eq!(done["attempts"], 1, "{done}");
+    }
 }

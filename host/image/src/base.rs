@@ -31,14 +31,21 @@ pub fn debian_arch(arch: Arch) -> Result<&'static str, ImageError> {
 /// (NCNN's threads on x86_64).
 pub const PACKAGES: &[&str] = &["libc6", "libgcc-s1", "libstdc++6", "libgomp1"];
 
-/// The base root filesystem for `arch` (a tar), made once with mmdebstrap
-/// into `cache` and kept there.
+/// The base root filesystem for `arch` (a tar): [`PACKAGES`], made once
+/// with mmdebstrap into `cache` and kept there.
 pub fn debian_base(arch: Arch, cache: &Path) -> Result<PathBuf, ImageError> {
+    debian_rootfs(arch, PACKAGES, cache)
+}
+
+/// A root filesystem tar of Debian's `packages` for `arch` (and what they
+/// depend on), unpacked without running their scripts; made once into
+/// `cache` and kept there.
+pub fn debian_rootfs(arch: Arch, packages: &[&str], cache: &Path) -> Result<PathBuf, ImageError> {
     let debian = debian_arch(arch)?;
     let dir = cache.join("images");
     let out = dir.join(format!(
         "debian-{SUITE}-{debian}-{}.tar",
-        PACKAGES.join("+")
+        packages.join("+")
     ));
     if out.is_file() {
         return Ok(out);
@@ -53,7 +60,7 @@ pub fn debian_base(arch: Arch, cache: &Path) -> Result<PathBuf, ImageError> {
         .args([
             "--variant=extract",
             "--quiet",
-            &format!("--include={}", PACKAGES.join(",")),
+            &format!("--include={}", packages.join(",")),
             &format!("--architectures={debian}"),
             SUITE,
         ])

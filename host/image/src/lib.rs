@@ -15,6 +15,7 @@
 pub mod base;
 mod layer;
 mod oci;
+mod servers;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,9 +24,10 @@ use lpdnn_package::{Needs, PackageError};
 use lpdnn_platforms::Arch;
 use sha2::{Digest, Sha256};
 
-pub use base::{debian_base, BaseInfo};
+pub use base::{debian_base, debian_rootfs, BaseInfo};
 pub use layer::Owner;
 pub use oci::Written;
+pub use servers::{nats_plan, postgres_plan, NATS_PORT, POSTGRES_PORT};
 
 /// Why an image could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -116,6 +118,8 @@ pub struct Plan {
     pub base: PathBuf,
     /// Files of the part: path inside the image → file here.
     pub files: BTreeMap<String, PathBuf>,
+    /// Executable scripts of the part: path inside the image → text.
+    pub scripts: BTreeMap<String, String>,
     /// Folders the part owns, made with [`USER`] as owner.
     pub owned_dirs: Vec<String>,
     /// The command.
@@ -209,6 +213,7 @@ pub fn worker_plan(package: &Path, base: Option<&Path>, cache: &Path) -> Result<
         arch,
         base: base.to_owned(),
         files,
+        scripts: BTreeMap::new(),
         owned_dirs: vec![STATE.into()],
         entrypoint: vec![format!("{PACKAGE_ROOT}/bin/lpdnn-host")],
         cmd: vec![
@@ -268,6 +273,7 @@ pub fn server_plan(
         arch,
         base: base.to_owned(),
         files: BTreeMap::from([(format!("{PACKAGE_ROOT}/bin/lpdnn-serve"), binary.to_owned())]),
+        scripts: BTreeMap::new(),
         owned_dirs: vec![STATE.into()],
         entrypoint: vec![format!("{PACKAGE_ROOT}/bin/lpdnn-serve")],
         cmd: vec![

@@ -120,7 +120,12 @@ fn part_layer(plan: &Plan, dir: &Path, mtime: u64) -> Result<Blob, ImageError> {
             .map(|d| d.trim_matches('/'))
             .collect();
         let mut dirs = BTreeSet::new();
-        for p in plan.files.keys().map(|k| k.trim_start_matches('/')) {
+        for p in plan
+            .files
+            .keys()
+            .chain(plan.scripts.keys())
+            .map(|k| k.trim_start_matches('/'))
+        {
             dirs.extend(parents(p));
         }
         for o in &owned {
@@ -149,6 +154,14 @@ fn part_layer(plan: &Plan, dir: &Path, mtime: u64) -> Result<Blob, ImageError> {
         layer.file("etc/group", 0o644, Owner::ROOT, group.as_bytes())?;
         for (inside, source) in &plan.files {
             layer.copy(inside.trim_start_matches('/'), source, Owner::ROOT)?;
+        }
+        for (inside, text) in &plan.scripts {
+            layer.file(
+                inside.trim_start_matches('/'),
+                0o755,
+                Owner::ROOT,
+                text.as_bytes(),
+            )?;
         }
         layer.finish()
     };

@@ -17,8 +17,10 @@ pub use worker::{Ran, Worker, WorkerError};
 
 /// This machine as a worker offers it: its platform (`platform`, else the
 /// built-in descriptor of its architecture, else `ARCH-OS`), the profile,
-/// and the engines that can run here with their library versions.
-pub fn local_info(platform: Option<String>, profile: &str) -> WorkerInfo {
+/// and the engines that can run here with their library versions. Its id
+/// starts with `name` when given (a container's role, so that an operator
+/// tells workers apart), else with the platform.
+pub fn local_info(platform: Option<String>, profile: &str, name: Option<&str>) -> WorkerInfo {
     let host = lpdnn_platforms::Host::detect();
     let engines = lpdnn_engines::REGISTRY
         .iter()
@@ -40,7 +42,12 @@ pub fn local_info(platform: Option<String>, profile: &str) -> WorkerInfo {
         .into_iter()
         .find(|d| d.name == platform);
     WorkerInfo {
-        id: format!("{platform}-{}-{}", std::process::id(), lpdnn_jobs::now_ms()),
+        id: format!(
+            "{}-{}-{}",
+            name.unwrap_or(&platform),
+            std::process::id(),
+            lpdnn_jobs::now_ms()
+        ),
         platform,
         profile: profile.to_owned(),
         version: env!("CARGO_PKG_VERSION").into(),
