@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 use lpdnn_jobs::ContentStore;
 use lpdnn_serve::LocalQueue;
-use lpdnn_worker::{Limits, Worker};
+use lpdnn_worker::{JobUser, Limits, Worker};
 
 /// The limits of each job a worker runs.
 #[derive(Args)]
@@ -26,6 +26,34 @@ pub struct JobLimits {
     /// worker not heard from for this long loses its job to the next one).
     #[arg(long, default_value_t = 30, hide = true)]
     pub lease: u64,
+    /// Who runs each job's benchmark when the worker runs as root: `nobody`
+    /// (the default, where nobody can reach lpdnn-host and its cache), UID:GID,
+    /// or `same` (root: only on a machine you give to the service alone).
+    #[arg(long, value_name = "USER", value_parser = parse_job_user)]
+    pub job_user: Option<JobUserArg>,
+}
+
+/// `--job-user`.
+#[derive(Debug, Clone, Copy)]
+pub enum JobUserArg {
+    /// As the worker.
+    Same,
+    /// These ids.
+    Ids(JobUser),
+}
+
+fn parse_job_user(text: &str) -> Result<JobUserArg, String> {
+    match text {
+        "same" => Ok(JobUserArg::Same),
+        "nobody" => Ok(JobUserArg::Ids(JobUser::NOBODY)),
+        _ => {
+            let (u, g) = text.split_once(':').unwrap_or((text, text));
+            match (u.parse(), g.parse()) {
+                (Ok(uid), Ok(gid)) => Ok(JobUserArg::Ids(JobUser { uid, gid })),
+                _ => Err("give nobody, same, or UID:GID (numbers)".into()),
+            }
+        }
+    }
 }
 
 impl JobLimits {
@@ -37,14 +65,36 @@ impl JobLimits {
         content: ContentStore,
         shutdown: Arc<AtomicBool>,
     ) -> Result<Worker<Q>> {
+        let host = std::env::current_exe()?;
+        let root = lpdnn_worker::sandbox::running_as_root();
+        let user = match self.job_user {
+            Some(JobUserArg::Same) => None,
+            Some(JobUserArg::Ids(_)) if !root => {
+                anyhow::bail!(
+                    "--job-user: only a worker started as root can run jobs as another user"
+                )
+            }
+            Some(JobUserArg::Ids(ids)) => Some(ids),
+            None => match lpdnn_worker::default_job_user(&host, &lpdnn_engine_api::cache_dir()) {
+                Ok(user) => user,
+                Err(why) => {
+                    eprintln!(
+                        "warning: jobs run as root: {why}; install lpdnn-host where other users \
+                         can read it (a deployment package), or say --job-user same"
+                    );
+                    None
+                }
+            },
+        };
         Ok(Worker {
             info,
             jobs,
             content,
-            host: std::env::current_exe()?,
+            host,
             limits: Limits {
                 memory_bytes: self.job_memory,
                 wall: Duration::from_secs(self.job_time),
+                user,
                 ..Limits::default()
             },
             lease: Duration::from_secs(self.lease.max(1)),
@@ -155,6 +205,9 @@ fn worker_name(text: &str) -> Result<String, String> {
 /// Runs a worker for a remote service until Ctrl-C or SIGTERM: one job at a
 /// time, each in the sandbox; an unreachable service is retried.
 pub fn worker(args: WorkerArgs) -> Result<ExitCode> {
+    // Its environment holds the service's address and token: no job's
+    // child may read it.
+    lpdnn_worker::sandbox::protect_worker();
     let content = ContentStore::open(&args.cache)
         .with_context(|| format!("cannot create --cache {}", args.cache.display()))?;
     let stop = Arc::new(AtomicBool::new(false));

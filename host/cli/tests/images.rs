@@ -236,6 +236,7 @@ fn the_server_and_a_worker_image_from_an_empty_store_run_a_job_in_containers() {
     assert_eq!(sandbox["own_folder"], true, "{sandbox}");
     assert_eq!(sandbox["landlock"], "full", "{sandbox}");
     assert_eq!(sandbox["network_namespace"], true, "{sandbox}");
+    assert_eq!(sandbox["user"], 1000, "the image's user, not root");
     let run = &done["result"]["runs"][0];
     assert_eq!(run["engine"], "onnxruntime");
     assert_eq!(run["state"], "ok");

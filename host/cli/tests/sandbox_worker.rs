@@ -218,3 +218,36 @@ fn the_child_sees_none_of_the_workers_secrets() {
         );
     }
 }
+
+#[test]
+fn a_root_workers_job_runs_as_nobody_and_cannot_read_the_workers_environment() {
+    if !sandbox::running_as_root() {
+        eprintln!("skipped: not root");
+        return;
+    }
+    let limits = Limits {
+        user: Some(lpdnn_worker::JobUser::NOBODY),
+        ..Limits::default()
+    };
+    // The worker here is this test process: cargo gave it CARGO_* variables.
+    let (run, written) = sandbox::run(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "id -u; echo result >report.json; cat /proc/$PPID/environ; echo; cat /proc/$PPID/cmdline >/dev/null",
+        ],
+        &limits,
+        |dir| std::fs::write(dir.join("model.onnx"), b"model"),
+        |dir| std::fs::read_to_string(dir.join("report.json")).ok(),
+    )
+    .unwrap();
+    assert_eq!(run.stdout.lines().next(), Some("65534"), "{}", run.stdout);
+    assert_eq!(run.isolation.user, 65534);
+    assert_eq!(
+        written.as_deref(),
+        Some("result\n"),
+        "it writes in its folder"
+    );
+    assert!(!run.stdout.contains("CARGO"), "{}", run.stdout);
+    assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+}

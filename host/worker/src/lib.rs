@@ -12,7 +12,7 @@ mod worker;
 
 use lpdnn_baas_api::{FailureKind, WorkerEngine, WorkerInfo};
 
-pub use sandbox::{ChildRun, Ended, Isolation, Limits};
+pub use sandbox::{default_job_user, ChildRun, Ended, Isolation, JobUser, Limits};
 pub use worker::{Ran, Worker, WorkerError};
 
 /// This machine as a worker offers it: its platform (`platform`, else the

@@ -14,6 +14,10 @@
 //! - **a narrowed filesystem**: the child applies Landlock to itself at its
 //!   start when given `--landlock` ([`crate::landlock`]).
 //!
+//! - **another user** when the worker is root: the child runs as
+//!   [`JobUser`] (`nobody` by default), so it can read neither the worker's
+//!   files nor its `/proc/PID/environ`.
+//!
 //! What applied is recorded in [`Isolation`], for the job's result.
 
 use std::ffi::OsStr;
@@ -41,6 +45,90 @@ pub struct Limits {
     pub open_files: u64,
     /// Largest file it may write (`RLIMIT_FSIZE`).
     pub file_bytes: u64,
+    /// The user the child runs as (a worker started as root only); `None`:
+    /// the worker's own.
+    pub user: Option<JobUser>,
+}
+
+/// A user and group id to run a job's child as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobUser {
+    /// User id.
+    pub uid: u32,
+    /// Group id.
+    pub gid: u32,
+}
+
+impl JobUser {
+    /// `nobody:nogroup` (65534:65534).
+    pub const NOBODY: JobUser = JobUser {
+        uid: 65534,
+        gid: 65534,
+    };
+}
+
+/// Whether a user other than the owner may reach `path`: every folder
+/// above it searchable by others, and it readable by others.
+pub fn others_can_reach(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let readable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o004 != 0);
+    readable
+        && path
+            .ancestors()
+            .skip(1)
+            .all(|dir| std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o001 != 0))
+}
+
+/// The user a worker's jobs run as by default: `nobody` when the worker is
+/// root and `nobody` can reach `binary` and the lpdnn `cache` (engines,
+/// compiled components); `Ok(None)` when the worker is not root. `Err`
+/// says why a root worker's jobs must stay root.
+pub fn default_job_user(binary: &Path, cache: &Path) -> Result<Option<JobUser>, String> {
+    if !running_as_root() {
+        return Ok(None);
+    }
+    for p in [binary, cache] {
+        if p.exists() && !others_can_reach(p) {
+            return Err(format!(
+                "{} is closed to other users (its folders are not searchable by them)",
+                p.display()
+            ));
+        }
+    }
+    Ok(Some(JobUser::NOBODY))
+}
+
+/// Marks this process (the worker) not dumpable: a process of the same
+/// user without `CAP_SYS_PTRACE` (a job's child in a container, where both
+/// are the image's user) can then read neither its `/proc/PID/environ`
+/// (the service's address and token) nor its memory. Landlock alone does
+/// not stop that read.
+pub fn protect_worker() {
+    // SAFETY: PR_SET_DUMPABLE takes an integer and changes only this
+    // process's dumpable flag.
+    unsafe {
+        libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong);
+    }
+}
+
+/// Whether this process runs as root (effective user id 0).
+pub fn running_as_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Gives `dir` and everything in it to `user`.
+fn chown_tree(dir: &Path, user: JobUser) -> std::io::Result<()> {
+    std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid))?;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() {
+            chown_tree(&entry.path(), user)?;
+        } else {
+            std::os::unix::fs::lchown(entry.path(), Some(user.uid), Some(user.gid))?;
+        }
+    }
+    Ok(())
 }
 
 impl Default for Limits {
@@ -51,6 +139,7 @@ impl Default for Limits {
             wall: Duration::from_secs(900),
             open_files: 256,
             file_bytes: 1 << 30,
+            user: None,
         }
     }
 }
@@ -69,6 +158,8 @@ pub struct Isolation {
     /// How far Landlock narrowed its filesystem (as the child said;
     /// `null` when it did not say).
     pub landlock: Option<crate::landlock::Narrowed>,
+    /// The user id it ran as.
+    pub user: u32,
 }
 
 /// How the child ended.
@@ -190,6 +281,9 @@ pub fn run_watched<T>(
 ) -> std::io::Result<(ChildRun, T)> {
     let folder = tempfile::Builder::new().prefix("lpdnn-job-").tempdir()?;
     prepare(folder.path())?;
+    if let Some(user) = limits.user {
+        chown_tree(folder.path(), user)?;
+    }
     // The child says through this pipe whether it got its own network.
     let mut fds = [0; 2];
     // SAFETY: fds is a valid array of two ints.
@@ -202,7 +296,10 @@ pub fn run_watched<T>(
     // namespace otherwise, maps its own ids only (made here: no allocation
     // after fork).
     // SAFETY: getuid and getgid cannot fail.
-    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let (uid, gid) = limits.user.map_or_else(
+        || unsafe { (libc::getuid(), libc::getgid()) },
+        |u| (u.uid, u.gid),
+    );
     let uid_map = format!("{uid} {uid} 1\n").into_bytes();
     let gid_map = format!("{gid} {gid} 1\n").into_bytes();
     let mut command = Command::new(program);
@@ -211,6 +308,11 @@ pub fn run_watched<T>(
         if let Some(v) = std::env::var_os(var) {
             command.env(var, v);
         }
+    }
+    if let Some(user) = limits.user {
+        // std drops the supplementary groups, then sets the ids, before
+        // the closure below runs.
+        command.uid(user.uid).gid(user.gid);
     }
     command
         .args(args)
@@ -246,6 +348,9 @@ pub fn run_watched<T>(
                 & set(libc::RLIMIT_NOFILE, l.open_files)
                 & set(libc::RLIMIT_FSIZE, l.file_bytes);
             let mut net = libc::unshare(libc::CLONE_NEWNET) == 0;
+            // A worker marked not dumpable leaves its child's /proc/self
+            // to root until exec; the child maps its ids there itself.
+            libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong);
             if !net && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0 {
                 // The paths are NUL-terminated literals.
                 net = write_proc(b"/proc/self/setgroups\0", b"deny")
@@ -325,6 +430,7 @@ pub fn run_watched<T>(
         own_folder: true,
         wall_clock_limit: true,
         landlock,
+        user: uid,
     };
     Ok((
         ChildRun {
