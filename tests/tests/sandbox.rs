@@ -186,6 +186,25 @@ fn no_file_is_reachable_from_the_sandbox() {
 }
 
 #[test]
+fn a_component_can_neither_write_a_file_nor_read_an_environment_nor_connect() {
+    let cache = tempfile::tempdir().unwrap();
+    let mut p = hostile(cache.path());
+    for (mode, said) in [
+        (&b"escape"[..], "no file written"),
+        (b"secrets", "no environment"),
+        (b"network", "no network"),
+    ] {
+        let err = p.process(mode).unwrap_err();
+        assert!(
+            matches!(&err, RuntimeError::Processor { kind: ProcessorErrorKind::InvalidInput, message, .. } if message.contains(said)),
+            "{}: {err}",
+            String::from_utf8_lossy(mode)
+        );
+    }
+    assert!(!std::path::Path::new("/tmp/escaped").exists());
+}
+
+#[test]
 fn a_configure_that_never_returns_fails_the_load() {
     let cache = tempfile::tempdir().unwrap();
     let err = runtime_with(cache.path(), limits())

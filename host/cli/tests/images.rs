@@ -3,7 +3,9 @@
 //! podman with an empty image store of its own loads them; `package verify`
 //! passes inside the worker's image; the front end's container and the
 //! worker's (unprivileged, read-only, no capabilities) run a job together,
-//! and the job records its sandbox. The Raspberry Pi 4 image is verified
+//! and the job records its sandbox; hostile apps whose component tries to
+//! connect, read an environment or write outside the job fail their jobs
+//! saying so, and nothing is written. The Raspberry Pi 4 image is verified
 //! under qemu-user.
 //!
 //! `scripts/baas-cluster.sh` starts the whole service from these images
@@ -245,6 +247,68 @@ fn the_server_and_a_worker_image_from_an_empty_store_run_a_job_in_containers() {
         "the engine from the image's package"
     );
     assert!(run["phases"]["steady"]["iterations"].as_u64().unwrap() > 0);
+
+    // Hostile apps, run by the worker in its container: their component
+    // may not connect, see an environment, or write outside the job.
+    for (mode, said) in [
+        ("network", "no network"),
+        ("secrets", "no environment"),
+        ("escape", "no file written"),
+    ] {
+        let bundle = hostile_bundle(dir.path(), mode);
+        let (code, done) = curl(&[
+            "-H",
+            auth,
+            "--data-binary",
+            &format!("@{}", bundle.display()),
+            &format!("{url}/bonseyes_baas/x86_64-linux/default/onnxruntime?wait=300&duration=1"),
+        ]);
+        assert_eq!(code, 200, "{done}");
+        let job = &done["job"];
+        assert_eq!(job["result"], "failed", "{mode}: {job}");
+        assert!(
+            job["message"].as_str().unwrap_or_default().contains(said),
+            "{mode}: {job}"
+        );
+    }
+    let state = podman.run(&["exec", "worker", "ls", "-A", "/var/lib/lpdnn"]);
+    assert!(!text(&state).contains("escaped"), "{}", text(&state));
+}
+
+/// An app bundle whose pre-processor is the hostile test component, told
+/// to misbehave as `mode` when it is configured.
+fn hostile_bundle(dir: &Path, mode: &str) -> PathBuf {
+    let assets = root().join("assets");
+    let folder = dir.join(format!("hostile-{mode}"));
+    std::fs::create_dir_all(folder.join("inputs")).unwrap();
+    let app = std::fs::read_to_string(root().join("examples/face-detection/app.json")).unwrap();
+    let mut app: Value = serde_json::from_str(&app).unwrap();
+    app["preprocessor"] =
+        serde_json::json!({ "component": "pre.wasm", "params": { "configure": mode } });
+    app["postprocessor"]["component"] = "post.wasm".into();
+    app["model"] = serde_json::json!({ "onnx": "face.onnx" });
+    app["labels"] = "face.txt".into();
+    std::fs::write(folder.join("app.json"), app.to_string()).unwrap();
+    for (from, to) in [
+        ("components/testing/hostile.wasm", "pre.wasm"),
+        ("components/detection.wasm", "post.wasm"),
+        ("models/face_detection_short_range.onnx", "face.onnx"),
+        ("labels/face.txt", "face.txt"),
+        ("images/astronaut.png", "inputs/astronaut.png"),
+    ] {
+        std::fs::copy(assets.join(from), folder.join(to)).unwrap();
+    }
+    let tar = dir.join(format!("hostile-{mode}.tar"));
+    let ok = Command::new("tar")
+        .arg("-cf")
+        .arg(&tar)
+        .arg("-C")
+        .arg(&folder)
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    tar
 }
 
 #[test]

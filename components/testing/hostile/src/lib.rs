@@ -8,6 +8,10 @@
 //! - `wrong-shape`: returns a tensor whose data does not match its shape;
 //! - `huge`: returns a 96 MiB tensor;
 //! - `files`: tries to read `/etc/passwd` (no folder is granted);
+//! - `escape`: tries to write `/var/lib/lpdnn/escaped` and `/tmp/escaped`;
+//! - `secrets`: looks for environment variables (none is given);
+//! - `network`: tries a TCP connection to the service's NATS port on
+//!   loopback (no address is allowed);
 //! - `chatty`: writes 10 KiB to stderr, then succeeds;
 //! - `flood`: returns a 160 MiB tensor (over wasmtime's 128 MiB copy limit);
 //! - `shouting`: writes 100 KiB to stderr in one call (over the host's 64 KiB);
@@ -56,6 +60,28 @@ fn misbehave(mode: &[u8]) -> Result<Preprocessed, ProcessorError> {
                 "sandbox leak: read /etc/passwd".into(),
             )),
             Err(e) => Err(ProcessorError::InvalidInput(format!("no file access: {e}"))),
+        },
+        b"escape" => {
+            for path in ["/var/lib/lpdnn/escaped", "/tmp/escaped"] {
+                if std::fs::write(path, b"escaped").is_ok() {
+                    return Err(ProcessorError::Internal(format!(
+                        "sandbox leak: wrote {path}"
+                    )));
+                }
+            }
+            Err(ProcessorError::InvalidInput("no file written".into()))
+        }
+        b"secrets" => match std::env::vars().count() {
+            0 => Err(ProcessorError::InvalidInput("no environment".into())),
+            n => Err(ProcessorError::Internal(format!(
+                "sandbox leak: {n} environment variables"
+            ))),
+        },
+        b"network" => match std::net::TcpStream::connect("127.0.0.1:4222") {
+            Ok(_) => Err(ProcessorError::Internal(
+                "sandbox leak: connected to 127.0.0.1:4222".into(),
+            )),
+            Err(e) => Err(ProcessorError::InvalidInput(format!("no network: {e}"))),
         },
         _ => Ok(tensor(vec![1, 3, 2, 2], 1f32.to_le_bytes().repeat(12))),
     }
