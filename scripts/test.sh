@@ -2,7 +2,8 @@
 # The project's test command: set up everything the tests need (idempotent;
 # see scripts/setup.sh --all, and scripts/cross.sh aarch64), then run every test:
 # the host workspace (real apps, hostile components, bad input, CLI, the aarch64
-# package under qemu, the service on SQLite and on NATS + PostgreSQL) and the
+# package under qemu, the service on SQLite and on NATS + PostgreSQL, its container
+# images in podman and the cluster made of them) and the
 # processor components' own unit tests, natively.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
