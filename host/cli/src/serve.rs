@@ -77,10 +77,11 @@ impl JobLimits {
             Some(JobUserArg::Ids(ids)) => Some(ids),
             None => match lpdnn_worker::default_job_user(&host, &lpdnn_engine_api::cache_dir()) {
                 Ok(user) => user,
-                Err(why) => {
+                Err(closed) => {
                     eprintln!(
-                        "warning: jobs run as root: {why}; install lpdnn-host where other users \
-                         can read it (a deployment package), or say --job-user same"
+                        "warning: jobs run as root: user nobody cannot reach {}\n  \
+                         (install lpdnn-host where others can read it, or give --job-user same)",
+                        closed.display()
                     );
                     None
                 }

@@ -82,17 +82,18 @@ pub fn others_can_reach(path: &Path) -> bool {
 /// The user a worker's jobs run as by default: `nobody` when the worker is
 /// root and `nobody` can reach `binary` and the lpdnn `cache` (engines,
 /// compiled components); `Ok(None)` when the worker is not root. `Err`
-/// says why a root worker's jobs must stay root.
-pub fn default_job_user(binary: &Path, cache: &Path) -> Result<Option<JobUser>, String> {
+/// names the file `nobody` cannot reach, for which a root worker's jobs
+/// must stay root.
+pub fn default_job_user(
+    binary: &Path,
+    cache: &Path,
+) -> Result<Option<JobUser>, std::path::PathBuf> {
     if !running_as_root() {
         return Ok(None);
     }
     for p in [binary, cache] {
         if p.exists() && !others_can_reach(p) {
-            return Err(format!(
-                "{} is closed to other users (its folders are not searchable by them)",
-                p.display()
-            ));
+            return Err(p.to_owned());
         }
     }
     Ok(Some(JobUser::NOBODY))
@@ -192,7 +193,7 @@ pub struct ChildRun {
 
 /// The worker's environment variables a child gets (the rest, tokens and
 /// service addresses among them, it never sees): where the engines and
-/// caches are, the locale and the time zone.
+/// caches are, the locale and the time zone, an emulated board's sysroot.
 pub const PASSED_ENV: &[&str] = &[
     "PATH",
     "HOME",
@@ -206,6 +207,8 @@ pub const PASSED_ENV: &[&str] = &[
     "LPDNN_LITERT_LIB",
     "LD_LIBRARY_PATH",
     "RUST_BACKTRACE",
+    // The sysroot qemu-user loads an emulated board's binary with.
+    "QEMU_LD_PREFIX",
 ];
 
 /// Writes `data` to the file at `path` (a NUL-terminated C path) with raw
