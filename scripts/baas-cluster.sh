@@ -45,7 +45,7 @@ pod() { "${podman_cmd[@]}" "$@"; }
 # What every container runs under: an unprivileged user (the image's), a
 # read-only root, no capabilities, explicit rlimits (this machine kind
 # refuses podman's defaults), the host's loopback network.
-locked=(--detach --label "$label" --network host --read-only --cap-drop all
+locked=(--detach --replace --label "$label" --network host --read-only --cap-drop all
   --security-opt no-new-privileges --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 
 host_bin() {
@@ -68,7 +68,9 @@ image() {
   shift
   local tar=$images/$name.tar
   if [ ! -f "$tar" ] || [ "$bin" -nt "$tar" ]; then
-    "$bin" "$@" -o "$tar" | head -1 >&2
+    local out
+    out=$("$bin" "$@" -o "$tar")
+    printf '%s\n' "${out%%$'\n'*}" >&2
   fi
   pod load --quiet --input "$tar" >/dev/null
 }

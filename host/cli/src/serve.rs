@@ -120,6 +120,11 @@ pub struct ServeArgs {
 /// Runs `serve` until Ctrl-C or SIGTERM, with a worker for this machine
 /// unless `--no-worker`.
 pub fn serve(args: ServeArgs) -> Result<ExitCode> {
+    if !args.no_worker {
+        // Its jobs' children must not read its environment (tokens, the
+        // database's address).
+        lpdnn_worker::sandbox::protect_worker();
+    }
     lpdnn_serve::serve(args.front, |opened| {
         if args.no_worker {
             return Ok(None);

@@ -385,7 +385,7 @@ impl ClusterScript {
             .env("LPDNN_CLUSTER_PORT", self.port.to_string())
             .env("LPDNN_CLUSTER_NATS_PORT", self.nats_port.to_string())
             .env("LPDNN_CLUSTER_PG_PORT", self.pg_port.to_string())
-            .env("LPDNN_CLUSTER_LEASE", "3")
+            .env("LPDNN_CLUSTER_LEASE", "8")
             .output()
             .unwrap()
     }

@@ -234,7 +234,7 @@ fn a_root_workers_job_runs_as_nobody_and_cannot_read_the_workers_environment() {
         Path::new("/bin/sh"),
         &[
             "-c",
-            "id -u; echo result >report.json; cat /proc/$PPID/environ; echo; cat /proc/$PPID/cmdline >/dev/null",
+            "id -u; echo result >report.json; cat /proc/$PPID/environ",
         ],
         &limits,
         |dir| std::fs::write(dir.join("model.onnx"), b"model"),
@@ -243,6 +243,10 @@ fn a_root_workers_job_runs_as_nobody_and_cannot_read_the_workers_environment() {
     .unwrap();
     assert_eq!(run.stdout.lines().next(), Some("65534"), "{}", run.stdout);
     assert_eq!(run.isolation.user, 65534);
+    assert!(
+        run.isolation.network_namespace,
+        "made as root, before the drop"
+    );
     assert_eq!(
         written.as_deref(),
         Some("result\n"),
@@ -250,4 +254,27 @@ fn a_root_workers_job_runs_as_nobody_and_cannot_read_the_workers_environment() {
     );
     assert!(!run.stdout.contains("CARGO"), "{}", run.stdout);
     assert!(run.stderr.contains("Permission denied"), "{}", run.stderr);
+}
+
+#[test]
+fn what_the_child_leaves_is_read_only_as_a_regular_file_of_bounded_size() {
+    let (run, (link, fifo, big, fine)) = sandbox::run(
+        Path::new("/bin/sh"),
+        &[
+            "-c",
+            "ln -s /proc/self/environ report.json; mkfifo fifo; head -c 5000 /dev/zero >big; echo ok >fine",
+        ],
+        &Limits::default(),
+        |_| Ok(()),
+        |dir| {
+            let read = |name: &str| sandbox::read_child_file(&dir.join(name), 4096);
+            (read("report.json"), read("fifo"), read("big"), read("fine"))
+        },
+    )
+    .unwrap();
+    assert_eq!(run.ended, Ended::Exited(0), "{}", run.stderr);
+    assert!(link.is_err(), "a link is not followed");
+    assert!(fifo.is_err(), "a FIFO is not read");
+    assert!(big.is_err(), "past the limit");
+    assert_eq!(fine.unwrap(), b"ok\n");
 }

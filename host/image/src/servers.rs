@@ -32,6 +32,7 @@ if [ ! -s "$data/PG_VERSION" ]; then
     echo "lpdnn-postgres: give LPDNN_POSTGRES_PASSWORD for the first start" >&2
     exit 2
   fi
+  umask 077
   printf '%s\n' "$LPDNN_POSTGRES_PASSWORD" >/tmp/.pw
   "$bin/initdb" --pgdata="$data" --username=lpdnn --auth=scram-sha-256 \
     --pwfile=/tmp/.pw --no-locale --encoding=UTF8 >/tmp/initdb.log 2>&1 || {

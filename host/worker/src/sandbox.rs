@@ -112,6 +112,34 @@ pub fn protect_worker() {
     }
 }
 
+/// Reads a file the child left in its folder: never through a link (a
+/// hostile child could point it at the worker's own secrets), only a
+/// regular file, at most `limit` bytes (a FIFO or `/dev/zero` gets
+/// nowhere).
+pub fn read_child_file(path: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::other(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    if meta.len() > limit {
+        return Err(std::io::Error::other(format!(
+            "{} is larger than {limit} bytes",
+            path.display()
+        )));
+    }
+    let mut bytes = Vec::new();
+    file.take(limit).read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
 /// Whether this process runs as root (effective user id 0).
 pub fn running_as_root() -> bool {
     // SAFETY: geteuid cannot fail.
@@ -209,6 +237,10 @@ pub const PASSED_ENV: &[&str] = &[
     "RUST_BACKTRACE",
     // The sysroot qemu-user loads an emulated board's binary with.
     "QEMU_LD_PREFIX",
+    // OpenMP's threads (NCNN), as the operator tuned them.
+    "OMP_NUM_THREADS",
+    "OMP_PROC_BIND",
+    "OMP_PLACES",
 ];
 
 /// Writes `data` to the file at `path` (a NUL-terminated C path) with raw
@@ -295,27 +327,24 @@ pub fn run_watched<T>(
     }
     let (read_end, write_end) = (fds[0], fds[1]);
     let l = limits.clone();
-    // The child's own user namespace, where it may not have a network
-    // namespace otherwise, maps its own ids only (made here: no allocation
-    // after fork).
-    // SAFETY: getuid and getgid cannot fail.
-    let (uid, gid) = limits.user.map_or_else(
-        || unsafe { (libc::getuid(), libc::getgid()) },
+    let user = limits.user;
+    // Where the child may not make a network namespace (no CAP_SYS_ADMIN:
+    // an unprivileged container), it makes one inside a user namespace of
+    // its own, where its ids show as nobody's: it keeps no capability after
+    // exec. The maps are made here (no allocation after fork).
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = user.map_or_else(
+        || unsafe { (libc::geteuid(), libc::getegid()) },
         |u| (u.uid, u.gid),
     );
-    let uid_map = format!("{uid} {uid} 1\n").into_bytes();
-    let gid_map = format!("{gid} {gid} 1\n").into_bytes();
+    let uid_map = format!("65534 {uid} 1\n").into_bytes();
+    let gid_map = format!("65534 {gid} 1\n").into_bytes();
     let mut command = Command::new(program);
     command.env_clear();
     for var in PASSED_ENV {
         if let Some(v) = std::env::var_os(var) {
             command.env(var, v);
         }
-    }
-    if let Some(user) = limits.user {
-        // std drops the supplementary groups, then sets the ids, before
-        // the closure below runs.
-        command.uid(user.uid).gid(user.gid);
     }
     command
         .args(args)
@@ -329,14 +358,11 @@ pub fn run_watched<T>(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // SAFETY: between fork and exec the closure only calls async-signal-safe
-    // functions (setpgid, prctl, setrlimit, unshare, open, write, close) on
-    // values it owns, allocating nothing.
+    // functions (setpgid, prctl, setrlimit, unshare, setgroups, setgid,
+    // setuid, open, write, close) on values it owns, allocating nothing.
     unsafe {
         command.pre_exec(move || {
             libc::setpgid(0, 0);
-            // A worker killed outright takes its benchmark with it (the
-            // child leads its own process group, out of the worker's).
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             let set = |resource, value: u64| {
                 // A 32-bit board's rlim_t: past it is no limit there.
                 let value = libc::rlim_t::try_from(value).unwrap_or(libc::RLIM_INFINITY);
@@ -350,16 +376,40 @@ pub fn run_watched<T>(
                 & set(libc::RLIMIT_CPU, l.cpu_seconds)
                 & set(libc::RLIMIT_NOFILE, l.open_files)
                 & set(libc::RLIMIT_FSIZE, l.file_bytes);
+            // While still the worker's user (root can), then drop to the
+            // job's user: groups first, then the ids, each checked.
             let mut net = libc::unshare(libc::CLONE_NEWNET) == 0;
-            // A worker marked not dumpable leaves its child's /proc/self
-            // to root until exec; the child maps its ids there itself.
-            libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong);
-            if !net && libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0 {
-                // The paths are NUL-terminated literals.
-                net = write_proc(b"/proc/self/setgroups\0", b"deny")
-                    && write_proc(b"/proc/self/uid_map\0", &uid_map)
-                    && write_proc(b"/proc/self/gid_map\0", &gid_map);
+            if let Some(u) = user {
+                if libc::setgroups(0, std::ptr::null()) != 0
+                    || libc::setgid(u.gid) != 0
+                    || libc::setuid(u.uid) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
             }
+            if !net {
+                // A worker marked not dumpable leaves its child's
+                // /proc/self to root until exec: the child maps its ids
+                // there itself, then hides its copy of the worker's memory
+                // again until exec.
+                libc::prctl(libc::PR_SET_DUMPABLE, 1 as libc::c_ulong);
+                if libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNET) == 0 {
+                    // The paths are NUL-terminated literals.
+                    let mapped = write_proc(b"/proc/self/setgroups\0", b"deny")
+                        && write_proc(b"/proc/self/uid_map\0", &uid_map)
+                        && write_proc(b"/proc/self/gid_map\0", &gid_map);
+                    if !mapped {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    net = true;
+                }
+                libc::prctl(libc::PR_SET_DUMPABLE, 0 as libc::c_ulong);
+            }
+            libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1 as libc::c_ulong, 0, 0, 0);
+            // A worker killed outright takes its benchmark with it (the
+            // child leads its own process group, out of the worker's). Set
+            // last: a change of ids clears it.
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
             let report = [u8::from(rlimits), u8::from(net)];
             libc::write(write_end, report.as_ptr().cast(), 2);
             Ok(())
@@ -422,9 +472,12 @@ pub fn run_watched<T>(
         std::thread::sleep(Duration::from_millis(20));
     };
     let wall = start.elapsed();
+    // What the child left running in its group ends with it.
+    // SAFETY: the child led its own process group.
+    unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
     let [stdout, stderr] = readers.map(|r| r.and_then(|h| h.join().ok()).unwrap_or_default());
     let collected = collect(folder.path());
-    let landlock = std::fs::read(folder.path().join(crate::landlock::LANDLOCK_FILE))
+    let landlock = read_child_file(&folder.path().join(crate::landlock::LANDLOCK_FILE), 4096)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok());
     let isolation = Isolation {

@@ -278,7 +278,11 @@ impl<Q: JobQueue> Worker<Q> {
                 &stop,
                 Some(latest),
                 |dir| prepare(&upload, subject, engine, dir),
-                |dir| std::fs::read_to_string(dir.join(REPORT)).ok(),
+                |dir| {
+                    sandbox::read_child_file(&dir.join(REPORT), REPORT_LIMIT)
+                        .ok()
+                        .and_then(|b| String::from_utf8(b).ok())
+                },
             );
             stop.store(true, Ordering::Relaxed);
             result.map(|(run, report)| (run, report, limits))
@@ -307,6 +311,10 @@ impl<Q: JobQueue> Worker<Q> {
 
 /// The result's file in a job's folder.
 const REPORT: &str = "report.json";
+
+/// The largest report a job's child may leave (a long run's timeline is a
+/// few MB).
+const REPORT_LIMIT: u64 = 64 << 20;
 
 /// What a job's folder holds for the child.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
