@@ -1,7 +1,7 @@
 //! `lpdnn-host image worker|server`: container images of the service's
 //! parts, as OCI archives.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use std::process::Command;
 
@@ -157,9 +157,5 @@ fn print_written(w: &Written) {
         mib(w.layers[1]),
     );
     println!("  digest {}", w.digest);
-    println!("Load it: podman load -i {}", shown(&w.path));
-}
-
-fn shown(p: &Path) -> String {
-    p.display().to_string()
+    println!("Load it: podman load -i {}", w.path.display());
 }

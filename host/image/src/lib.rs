@@ -140,7 +140,11 @@ pub struct Plan {
 
 /// The base to use: `base` when given, else Debian's for `arch`, made once
 /// into `cache`.
-fn base_or_debian(base: Option<&Path>, arch: Arch, cache: &Path) -> Result<PathBuf, ImageError> {
+pub(crate) fn base_or_debian(
+    base: Option<&Path>,
+    arch: Arch,
+    cache: &Path,
+) -> Result<PathBuf, ImageError> {
     match base {
         Some(b) => Ok(b.to_owned()),
         None => debian_base(arch, cache),
@@ -171,25 +175,22 @@ pub fn worker_plan(package: &Path, base: Option<&Path>, cache: &Path) -> Result<
         package.join("package.yml"),
     );
     let manifest = std::fs::read(package.join("package.yml")).map_err(ImageError::io(package))?;
-    let labels = BTreeMap::from([
-        ("org.opencontainers.image.title".into(), p.name.clone()),
-        (
-            "org.opencontainers.image.description".into(),
-            format!(
-                "lpdnn-host worker for {} (profile {}): benchmarks the jobs of that platform",
-                p.platform, p.profile
-            ),
-        ),
-        (
-            "org.opencontainers.image.version".into(),
-            p.lpdnn_host.version.clone(),
-        ),
+    let description = format!(
+        "lpdnn-host worker for {} (profile {}): benchmarks the jobs of that platform",
+        p.platform, p.profile
+    );
+    let mut labels = oci_labels(
+        &p.name,
+        &description,
+        &p.lpdnn_host.version,
+        &p.created,
+        "worker",
+    );
+    labels.extend([
         (
             "org.opencontainers.image.revision".into(),
             p.lpdnn_host.commit.clone(),
         ),
-        ("org.opencontainers.image.created".into(), p.created.clone()),
-        ("ai.lpdnn.role".into(), "worker".into()),
         ("ai.lpdnn.platform".into(), p.platform.clone()),
         ("ai.lpdnn.profile".into(), p.profile.clone()),
         ("ai.lpdnn.target".into(), p.target.clone()),
@@ -254,20 +255,14 @@ pub fn server_plan(
     let base = &base_or_debian(base, arch, cache)?;
     let needs = lpdnn_package::elf_needs(binary)?.unwrap_or_default();
     check_base(base, &needs, "lpdnn-serve")?;
-    let labels = BTreeMap::from([
-        (
-            "org.opencontainers.image.title".into(),
-            "lpdnn-serve".into(),
-        ),
-        (
-            "org.opencontainers.image.description".into(),
-            "The Benchmark-as-a-Service front end (HTTP API); jobs run on workers".into(),
-        ),
-        ("org.opencontainers.image.version".into(), version.into()),
-        ("org.opencontainers.image.revision".into(), revision.into()),
-        ("org.opencontainers.image.created".into(), created.into()),
-        ("ai.lpdnn.role".into(), "server".into()),
-    ]);
+    let mut labels = oci_labels(
+        "lpdnn-serve",
+        "The Benchmark-as-a-Service front end (HTTP API); jobs run on workers",
+        version,
+        created,
+        "server",
+    );
+    labels.insert("org.opencontainers.image.revision".into(), revision.into());
     Ok(Plan {
         reference: format!("lpdnn-serve:{version}"),
         arch,
@@ -291,6 +286,27 @@ pub fn server_plan(
         labels,
         created: created.clone(),
     })
+}
+
+/// The OCI labels every image carries, and its role among the service's
+/// parts.
+pub(crate) fn oci_labels(
+    title: &str,
+    description: &str,
+    version: &str,
+    created: &str,
+    role: &str,
+) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("org.opencontainers.image.title".into(), title.into()),
+        (
+            "org.opencontainers.image.description".into(),
+            description.into(),
+        ),
+        ("org.opencontainers.image.version".into(), version.into()),
+        ("org.opencontainers.image.created".into(), created.into()),
+        ("ai.lpdnn.role".into(), role.into()),
+    ])
 }
 
 fn check_base(base: &Path, needs: &Needs, what: &str) -> Result<(), ImageError> {

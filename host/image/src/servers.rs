@@ -9,7 +9,9 @@ use std::path::Path;
 
 use lpdnn_platforms::Arch;
 
-use crate::{base, created_from, ImageError, Plan, PACKAGE_ROOT, STATE};
+use crate::{
+    base, base_or_debian, created_from, oci_labels, ImageError, Plan, PACKAGE_ROOT, STATE,
+};
 
 /// The port the NATS image listens on.
 pub const NATS_PORT: u16 = 4222;
@@ -58,10 +60,7 @@ pub fn nats_plan(
         path: binary.to_owned(),
         why: "not an ELF binary (the set-up puts nats-server in the lpdnn cache's bin/)".into(),
     })?;
-    let base = match base {
-        Some(b) => b.to_owned(),
-        None => base::debian_base(arch, cache)?,
-    };
+    let base = base_or_debian(base, arch, cache)?;
     let created = created_from(binary)?;
     Ok(Plan {
         reference: format!("lpdnn-nats:{version}"),
@@ -81,11 +80,12 @@ pub fn nats_plan(
         env: vec![format!("HOME={STATE}")],
         volumes: vec![STATE.into()],
         ports: vec![format!("{NATS_PORT}/tcp")],
-        labels: labels(
+        labels: oci_labels(
             "lpdnn-nats",
             "NATS with JetStream: jobs, uploads and workers' presence",
             version,
             &created,
+            "nats",
         ),
         created,
     })
@@ -117,33 +117,13 @@ pub fn postgres_plan(arch: Arch, cache: &Path) -> Result<Plan, ImageError> {
         ],
         volumes: vec![STATE.into()],
         ports: vec![format!("{POSTGRES_PORT}/tcp")],
-        labels: labels(
+        labels: oci_labels(
             "lpdnn-postgres",
             "PostgreSQL 15 from Debian: the service's jobs, runs and results",
             "15",
             &created,
+            "postgres",
         ),
         created,
     })
-}
-
-fn labels(
-    title: &str,
-    description: &str,
-    version: &str,
-    created: &str,
-) -> BTreeMap<String, String> {
-    BTreeMap::from([
-        ("org.opencontainers.image.title".into(), title.into()),
-        (
-            "org.opencontainers.image.description".into(),
-            description.into(),
-        ),
-        ("org.opencontainers.image.version".into(), version.into()),
-        ("org.opencontainers.image.created".into(), created.into()),
-        (
-            "ai.lpdnn.role".into(),
-            title.trim_start_matches("lpdnn-").into(),
-        ),
-    ])
 }
