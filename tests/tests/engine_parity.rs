@@ -160,3 +160,52 @@ fn ncnn_fp16_storage_is_a_user_switch_that_changes_the_numbers() {
     };
     assert_eq!(argmax(&fp32), argmax(&fp16));
 }
+
+#[test]
+fn lne_runs_the_tensorflow_graph_as_onnxruntime_runs_its_onnx_form() {
+    // The same EfficientNet-Lite0 weights written as a frozen GraphDef
+    // (NHWC) at set-up; ONNX Runtime's Python outputs of the ONNX form are
+    // the reference, on the same input transposed.
+    let manifest: Value =
+        serde_json::from_str(&std::fs::read_to_string(asset("reference/manifest.json")).unwrap())
+            .unwrap();
+    let case = manifest
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["engine"] == "onnxruntime" && c["model"] == "efficientnet_lite0.onnx")
+        .unwrap();
+    let nchw = read_f32(case["input"]["file"].as_str().unwrap());
+    let (c, h, w) = (3, 224, 224);
+    let mut nhwc = vec![0f32; nchw.len()];
+    for ch in 0..c {
+        for y in 0..h {
+            for x in 0..w {
+                nhwc[(y * w + x) * c + ch] = nchw[(ch * h + y) * w + x];
+            }
+        }
+    }
+    {
+        let name = "lne";
+        let engine = lpdnn_engines::engine(name).unwrap();
+        let mut model = engine
+            .load(
+                &asset("models/efficientnet_lite0.pb"),
+                &LoadOptions::default(),
+            )
+            .unwrap();
+        assert_eq!(model.inputs()[0].name, "input");
+        assert_eq!(model.outputs()[0].name, "logits");
+        let bytes = nhwc.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let input = Tensor::new("input", DType::F32, vec![1, h, w, c], bytes).unwrap();
+        let out = model.run(vec![input]).unwrap();
+        let got: Vec<f32> = out[0]
+            .data()
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+            .collect();
+        let want = read_f32(case["outputs"][0]["file"].as_str().unwrap());
+        let e = excess(&got, &want, 1e-5);
+        assert!(e <= 1e-4, "{name}: logits differ by {e} beyond rtol");
+    }
+}

@@ -177,3 +177,24 @@ fn macs_of_the_classifier_match_its_published_size() {
         .filter(|l| l.op_type == "Conv")
         .all(|l| l.macs > 0));
 }
+
+#[test]
+fn the_tensorflow_graph_counts_the_macs_and_weights_of_its_onnx_form() {
+    let onnx = inspect(&asset("models/efficientnet_lite0.onnx")).unwrap();
+    let tf = inspect(&asset("models/efficientnet_lite0.pb")).unwrap();
+    assert_eq!(tf.format, ModelFormat::TfGraph);
+    assert_eq!(tf.macs, onnx.macs);
+    // ONNX stores the 33 ReLU6 bounds as 66 scalars, the graph the 2 axes
+    // of its Mean: the weights are the same 4,631,000.
+    assert_eq!(onnx.parameters - 66, tf.parameters - 2);
+    let convs: Vec<_> = tf
+        .layers
+        .iter()
+        .filter(|l| l.op_type.contains("Conv2D") || l.op_type.starts_with("DepthwiseConv2d"))
+        .collect();
+    assert_eq!(convs.len(), 49, "stem, 16 blocks' convolutions, head");
+    assert!(convs
+        .iter()
+        .all(|l| l.macs > 0 && l.output_shape.len() == 4));
+    assert!(!tf.layers.iter().any(|l| l.op_type == "Const"));
+}

@@ -16,7 +16,8 @@ use serde::Serialize;
 
 pub use lpdnn_model_file::{
     check_file, check_threads, max_file_bytes, max_threads, ncnn_bin_path, parse_input_shape,
-    read_file, set_max_file_bytes, sniff, sniff_file, ReadError, DEFAULT_MAX_FILE_BYTES,
+    read_file, set_max_file_bytes, sniff, sniff_file, tensorflow_hint, ReadError,
+    DEFAULT_MAX_FILE_BYTES,
 };
 pub use lpdnn_types::ModelFormat;
 pub use native::{
@@ -37,7 +38,7 @@ pub enum EngineError {
         source: std::io::Error,
     },
     /// The model file is not in a format this engine accepts.
-    #[error("model {path} is {found}; engine {engine} accepts {accepted}")]
+    #[error("model {path} is {}; engine {engine} accepts {accepted}", .hint.as_deref().unwrap_or(&.found.to_string()))]
     WrongFormat {
         /// The model file.
         path: PathBuf,
@@ -47,6 +48,9 @@ pub enum EngineError {
         engine: String,
         /// Formats the engine accepts, human-readable.
         accepted: String,
+        /// What the file is and how to convert it, when it is a TensorFlow
+        /// form no engine takes (a SavedModel, a Keras file).
+        hint: Option<Box<str>>,
     },
     /// The engine could not parse or prepare the model.
     #[error("engine {engine} cannot load model {path}: {}", untrusted(.message))]
@@ -265,12 +269,27 @@ pub trait Model: Send {
 /// Refuses a model whose bytes are not in one of `engine`'s formats, before
 /// any native code sees it.
 pub fn check_format(engine: &dyn Engine, model: &Path) -> Result<ModelFormat, EngineError> {
-    let found = sniff_file(model).map_err(|source| EngineError::Io {
-        path: model.to_owned(),
-        source,
-    })?;
+    // A SavedModel is a folder: say so rather than "not a regular file".
+    let found = if model.is_dir() {
+        ModelFormat::Unknown
+    } else {
+        sniff_file(model).map_err(|source| EngineError::Io {
+            path: model.to_owned(),
+            source,
+        })?
+    };
     if engine.formats().contains(&found) {
         return Ok(found);
+    }
+    let hint = (found == ModelFormat::Unknown)
+        .then(|| lpdnn_model_file::tensorflow_hint(model))
+        .flatten()
+        .map(String::into_boxed_str);
+    if model.is_dir() && hint.is_none() {
+        return Err(EngineError::Io {
+            path: model.to_owned(),
+            source: std::io::Error::other("is a folder, not a model file"),
+        });
     }
     let accepted = engine
         .formats()
@@ -283,6 +302,7 @@ pub fn check_format(engine: &dyn Engine, model: &Path) -> Result<ModelFormat, En
         found,
         engine: engine.name().to_owned(),
         accepted: format!("{{{accepted}}}"),
+        hint,
     })
 }
 

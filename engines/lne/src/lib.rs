@@ -1,6 +1,6 @@
 //! LNE, the LPDNN native engine: dependency-free inference on tract.
 //!
-//! Loads ONNX models, optimises them once at load time and runs them with a
+//! Loads ONNX models and TensorFlow frozen graphs, optimises them once at load time and runs them with a
 //! reusable execution state. Threads are a per-model rayon pool handed to
 //! tract's matrix kernels.
 
@@ -29,14 +29,14 @@ impl Engine for Lne {
     }
 
     fn formats(&self) -> &'static [ModelFormat] {
-        &[ModelFormat::Onnx]
+        &[ModelFormat::Onnx, ModelFormat::TfGraph]
     }
 
     fn info(&self) -> EngineInfo {
         EngineInfo {
             available: true,
-            // The workspace pins tract-onnx with `=`; keep this in step.
-            version: Some("tract-onnx 0.23.9".into()),
+            // The workspace pins tract-onnx and tract-tensorflow with `=`; keep this in step.
+            version: Some("tract 0.23.9".into()),
             devices: vec![Device::Cpu],
             ..EngineInfo::new(NAME, self.formats(), &[])
         }
@@ -45,7 +45,7 @@ impl Engine for Lne {
     fn load(&self, path: &Path, options: &LoadOptions) -> Result<Box<dyn Model>, EngineError> {
         options.check_known(NAME, &[])?;
         options.cpu_only(NAME, "LNE")?;
-        check_format(self, path)?;
+        let format = check_format(self, path)?;
         let load_err = |e: TractError| EngineError::Load {
             engine: NAME.into(),
             path: path.to_owned(),
@@ -55,7 +55,10 @@ impl Engine for Lne {
         // optimisation: removing an Identity after an input moves its
         // output's label onto the input.
         let plan = lpdnn_engine_api::contain(|| {
-            let model = tract_onnx::onnx().model_for_path(path)?;
+            let model = match format {
+                ModelFormat::TfGraph => tract_tensorflow::tensorflow().model_for_path(path)?,
+                _ => tract_onnx::onnx().model_for_path(path)?,
+            };
             let inputs: Vec<String> = model
                 .inputs
                 .iter()

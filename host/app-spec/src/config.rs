@@ -152,6 +152,9 @@ pub struct ModelSpec {
     /// TFLite file (litert).
     #[serde(default)]
     pub tflite: Option<ModelFile>,
+    /// TensorFlow frozen graph, `.pb` (lne).
+    #[serde(default)]
+    pub tf: Option<ModelFile>,
     /// NCNN `.param`, with its `.bin` beside it (ncnn).
     #[serde(default)]
     pub ncnn: Option<ModelFile>,
@@ -163,6 +166,7 @@ impl ModelSpec {
         [
             (ModelFormat::Onnx, &self.onnx),
             (ModelFormat::TfLite, &self.tflite),
+            (ModelFormat::TfGraph, &self.tf),
             (ModelFormat::NcnnParam, &self.ncnn),
         ]
         .into_iter()
@@ -256,12 +260,13 @@ fn parse(path: &Path, bytes: &[u8]) -> Result<App, SpecError> {
     })
 }
 
-/// The key of `model` in app.json for a format (`onnx`, `tflite`,
+/// The key of `model` in app.json for a format (`onnx`, `tflite`, `tf`,
 /// `ncnn`); `model` for a format app.json has no field for.
 pub fn model_key(format: ModelFormat) -> &'static str {
     match format {
         ModelFormat::Onnx => "onnx",
         ModelFormat::TfLite => "tflite",
+        ModelFormat::TfGraph => "tf",
         ModelFormat::NcnnParam => "ncnn",
         _ => "model",
     }
@@ -285,6 +290,7 @@ impl App {
             if !folder.is_file() {
                 return Err(SpecError::NoAppFile {
                     path: path.to_owned(),
+                    hint: lpdnn_model_file::tensorflow_hint(path),
                 });
             }
             folder.as_path()
@@ -322,6 +328,7 @@ impl App {
         for f in [
             &mut app.model.onnx,
             &mut app.model.tflite,
+            &mut app.model.tf,
             &mut app.model.ncnn,
         ]
         .into_iter()
@@ -333,7 +340,7 @@ impl App {
             return Err(SpecError::Field {
                 path: path.to_owned(),
                 field: "model".into(),
-                message: "names no model file (give onnx, tflite and/or ncnn)".into(),
+                message: "names no model file (give onnx, tflite, tf and/or ncnn)".into(),
             });
         }
         if let Some(p) = &mut app.labels {
@@ -356,6 +363,7 @@ impl App {
         let (key, file) = match format {
             ModelFormat::Onnx => (key, &self.model.onnx),
             ModelFormat::TfLite => (key, &self.model.tflite),
+            ModelFormat::TfGraph => (key, &self.model.tf),
             ModelFormat::NcnnParam => (key, &self.model.ncnn),
             other => {
                 return Err(SpecError::Field {

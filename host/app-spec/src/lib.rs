@@ -35,10 +35,13 @@ pub enum SpecError {
         format: ModelFormat,
     },
     /// A folder given as the app has no `app.json`.
-    #[error("{path} is a folder without an app.json")]
+    #[error("{path} is a folder without an app.json{}", .hint.as_ref().map(|h| format!(": it is {h}")).unwrap_or_default())]
     NoAppFile {
         /// The folder.
         path: PathBuf,
+        /// What the folder is when it is a TensorFlow SavedModel, and how
+        /// to freeze it.
+        hint: Option<String>,
     },
     /// The app file is not valid JSON.
     #[error("{path} is not valid JSON: {message}")]

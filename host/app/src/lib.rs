@@ -42,10 +42,13 @@ pub enum AppError {
         format: ModelFormat,
     },
     /// A folder given as the app has no `app.json`.
-    #[error("{path} is a folder without an app.json")]
+    #[error("{path} is a folder without an app.json{}", .hint.as_ref().map(|h| format!(": it is {h}")).unwrap_or_default())]
     NoAppFile {
         /// The folder.
         path: PathBuf,
+        /// What the folder is when it is a TensorFlow SavedModel, and how
+        /// to freeze it.
+        hint: Option<String>,
     },
     /// An engine name this build does not know.
     #[error(transparent)]
@@ -104,7 +107,7 @@ impl From<SpecError> for AppError {
         match e {
             SpecError::Read { path, source } => AppError::Read { path, source },
             SpecError::ModelAsApp { path, format } => AppError::ModelAsApp { path, format },
-            SpecError::NoAppFile { path } => AppError::NoAppFile { path },
+            SpecError::NoAppFile { path, hint } => AppError::NoAppFile { path, hint },
             SpecError::Parse { path, message } => AppError::Parse { path, message },
             SpecError::Field {
                 path,

@@ -616,6 +616,9 @@ fn subject(args: &BenchmarkArgs) -> Result<(Subject, ModelFormat)> {
         ModelFormat::Unknown
     };
     if format == ModelFormat::Unknown {
+        if let Some(hint) = lpdnn_engine_api::tensorflow_hint(&args.app) {
+            bail!("{} is {hint}", args.app.display());
+        }
         if !args.input_shapes.is_empty() || args.inputs.is_some() {
             bail!(
                 "--input-shape and --inputs are for a bare model; {} is an app (its \

@@ -110,6 +110,47 @@ fn tflite_and_ncnn_models_pick_their_engine() {
 }
 
 #[test]
+fn a_tensorflow_graph_runs_on_lne_and_a_savedmodel_or_keras_file_is_told_how_to_freeze() {
+    let (ok, t, r) = bench("assets/models/efficientnet_lite0.pb", &[]);
+    assert!(ok, "{t}");
+    let r = r.unwrap();
+    validate(&r);
+    let run = &r["runs"][0];
+    assert_eq!(run["engine"], "lne");
+    assert_eq!(run["model_format"], "TensorFlow");
+    assert_eq!(run["static_metrics"]["format"], "tf");
+    assert_eq!(run["static_metrics"]["macs"], 385_187_552);
+    assert_eq!(
+        outputs(run),
+        [("logits".to_owned(), serde_json::json!([1, 1000]))]
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved");
+    std::fs::create_dir(&saved).unwrap();
+    // saved_model_schema_version: 1, meta_graphs { }.
+    std::fs::write(saved.join("saved_model.pb"), [0x08, 0x01, 0x12, 0x00]).unwrap();
+    let h5 = dir.path().join("model.h5");
+    std::fs::write(&h5, b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
+    for (model, what) in [
+        (saved.clone(), "a TensorFlow SavedModel folder"),
+        (
+            saved.join("saved_model.pb"),
+            "a TensorFlow SavedModel (saved_model.pb",
+        ),
+        (h5.clone(), "an HDF5 file (a Keras .h5 model)"),
+    ] {
+        let (ok, t, _) = bench(model.to_str().unwrap(), &[]);
+        assert!(!ok);
+        assert!(t.contains(what), "{t}");
+        assert!(t.contains("convert_variables_to_constants_v2"), "{t}");
+    }
+    // An engine given one says it too.
+    let (ok, t, _) = bench(saved.to_str().unwrap(), &["--engine", "lne"]);
+    assert!(!ok && t.contains("SavedModel"), "{t}");
+}
+
+#[test]
 fn open_dimensions_need_input_shapes_and_run_with_them() {
     let model = "tests/models/open_dims.onnx";
     let (ok, t, r) = bench(model, &["--engine", "onnxruntime"]);

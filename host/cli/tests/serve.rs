@@ -55,6 +55,44 @@ fn the_seed_route_benchmarks_an_uploaded_model_and_answers_with_the_result() {
 }
 
 #[test]
+fn the_seeds_tf_engine_runs_a_tensorflow_frozen_graph_on_lne() {
+    let s = serve(&[]);
+    let route = |engine: &str| {
+        format!(
+            "{}/bonseyes_baas/{}/default/{engine}?wait=300",
+            s.url,
+            platform()
+        )
+    };
+    let graph = "@assets/models/efficientnet_lite0.pb";
+    let (code, body) = curl(&["--data-binary", graph, &route("tf")]);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(body["job"]["result"], "passed", "{body}");
+    assert_eq!(body["job"]["spec"]["engine"], "lne");
+    assert_eq!(body["job"]["spec"]["format"], "TensorFlow");
+    let run = &body["result"]["runs"][0];
+    assert_eq!(run["engine"], "lne");
+    assert_eq!(run["static_metrics"]["format"], "tf");
+    assert_eq!(run["static_metrics"]["macs"], 385_187_552);
+
+    // A SavedModel's saved_model.pb is named, with how to freeze it.
+    let dir = tempfile::tempdir().unwrap();
+    let saved = dir.path().join("saved_model.pb");
+    std::fs::write(&saved, [0x08, 0x01, 0x12, 0x00]).unwrap();
+    let (code, body) = curl(&[
+        "--data-binary",
+        &format!("@{}", saved.display()),
+        &route("tf"),
+    ]);
+    assert_eq!(code, 422, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("SavedModel") && error.contains("frozen graph"),
+        "{error}"
+    );
+}
+
+#[test]
 fn uploads_are_refused_before_anything_is_queued() {
     let s = serve(&["--max-upload", "100K"]);
     let p = platform();
@@ -77,8 +115,8 @@ fn uploads_are_refused_before_anything_is_queued() {
         (
             format!("/bonseyes_baas/{p}/default/tf"),
             small,
-            404,
-            "engine 'tf' (TensorFlow) is not offered",
+            422,
+            "the model is ONNX; engine 'tf' takes TensorFlow frozen graphs",
         ),
         (
             format!("/bonseyes_baas/{p}/default/warp"),

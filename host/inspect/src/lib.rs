@@ -1,17 +1,19 @@
 //! Static metrics of a model (seed: FLOPs, parameters, storage), per model
-//! and per layer, from its ONNX, TFLite or NCNN form.
+//! and per layer, from its ONNX, TFLite, TensorFlow or NCNN form.
 //!
 //! What is counted, and how, is `docs/static-metrics.md` (summarised in
 //! [`CONVENTION`] and carried in every result): MACs of the linear layers
 //! and one operation per element of the others, per inference at the
 //! model's declared input shapes (a symbolic dimension taken as 1).
-//! Shapes come from tract's inference (ONNX) or from the file (TFLite).
+//! Shapes come from tract's inference (ONNX, TensorFlow) or from the file
+//! (TFLite).
 
 #![warn(missing_docs)]
 
 mod ncnn;
 mod onnx;
 mod ops;
+mod tf;
 mod tflite;
 
 use std::path::{Path, PathBuf};
@@ -43,7 +45,9 @@ pub enum InspectError {
         message: String,
     },
     /// The file is not a model format static metrics are counted for.
-    #[error("{path}: {format}; static metrics are counted for ONNX, TFLite and NCNN models")]
+    #[error(
+        "{path}: {format}; static metrics are counted for ONNX, TFLite, TensorFlow and NCNN models"
+    )]
     Format {
         /// The file.
         path: PathBuf,
@@ -101,7 +105,8 @@ pub struct Layer {
     pub output_shape: Vec<i64>,
 }
 
-/// Inspects a model file: ONNX, TFLite or NCNN `.param`, told from its bytes.
+/// Inspects a model file: ONNX, TFLite, TensorFlow frozen graph or NCNN
+/// `.param`, told from its bytes.
 pub fn inspect(path: &Path) -> Result<StaticMetrics, InspectError> {
     let bytes = lpdnn_engine_api::read_file(path).map_err(|e| InspectError::Read {
         path: path.to_owned(),
@@ -110,6 +115,7 @@ pub fn inspect(path: &Path) -> Result<StaticMetrics, InspectError> {
     match lpdnn_engine_api::sniff(&bytes) {
         ModelFormat::Onnx => onnx::inspect(path, &bytes),
         ModelFormat::TfLite => tflite::inspect(path, &bytes),
+        ModelFormat::TfGraph => tf::inspect(path, &bytes),
         ModelFormat::NcnnParam => ncnn::inspect(path, &bytes),
         format => Err(InspectError::Format {
             path: path.to_owned(),

@@ -7,7 +7,6 @@ use std::path::Path;
 use tract_onnx::pb::{attribute_proto::AttributeType, AttributeProto, NodeProto, TensorProto};
 use tract_onnx::pb::{tensor_proto::DataType, ModelProto};
 use tract_onnx::prelude::*;
-use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid, InferenceModelExt, ShapeFactoid};
 
 use crate::ops::{self, Class};
 use crate::{InspectError, Layer, StaticMetrics};
@@ -232,49 +231,10 @@ fn declared_shape(v: &tract_onnx::pb::ValueInfoProto) -> Option<Vec<i64>> {
 /// taken as 1. `dir` is where external data files are looked for.
 fn infer_shapes(proto: &ModelProto, dir: Option<&str>) -> TractResult<HashMap<String, Vec<i64>>> {
     let mut model = tract_onnx::onnx().parse(proto, dir)?.model;
-    for ix in 0..model.input_outlets()?.len() {
-        let mut fact = model.input_fact(ix)?.clone();
-        if !fact.shape.is_open() {
-            let dims = fact
-                .shape
-                .dims()
-                .map(|d| match d.concretize() {
-                    Some(TDim::Val(v)) => GenericFactoid::Only(TDim::Val(v)),
-                    _ => GenericFactoid::Only(TDim::Val(1)),
-                })
-                .collect();
-            fact.shape = ShapeFactoid::closed(dims);
-            model.set_input_fact(ix, fact)?;
-        }
-    }
-    // Obstinate: keep every fact that can be had even if one node fails.
-    let _ = model.analyse(true);
-    let mut ones = SymbolValues::default();
-    for s in model.symbols.all_symbols() {
-        ones = ones.with(&s, 1);
-    }
-    let mut shapes = HashMap::new();
-    for node in model.nodes() {
-        for ix in 0..node.outputs.len() {
-            let outlet = OutletId::new(node.id, ix);
-            let Some(label) = model.outlet_label(outlet) else {
-                continue;
-            };
-            let fact = model.outlet_fact(outlet)?;
-            if fact.shape.is_open() {
-                continue;
-            }
-            let dims: Option<Vec<i64>> = fact
-                .shape
-                .dims()
-                .map(|d| d.concretize().and_then(|d| d.eval_to_i64(&ones).ok()))
-                .collect();
-            if let Some(dims) = dims {
-                shapes.insert(label.to_owned(), dims);
-            }
-        }
-    }
-    Ok(shapes)
+    Ok(crate::ops::inferred_shapes(&mut model)?
+        .into_iter()
+        .filter_map(|(outlet, dims)| Some((model.outlet_label(outlet)?.to_owned(), dims)))
+        .collect())
 }
 
 /// MACs and other ops of one node; `None` when a shape it needs is unknown.

@@ -55,6 +55,27 @@ pub(crate) fn tflite_class(op: &str) -> Class {
     }
 }
 
+/// The class of a TensorFlow operator (`Const` nodes are stored tensors,
+/// not layers).
+pub(crate) fn tf_class(op: &str) -> Class {
+    match op {
+        "Conv2D"
+        | "DepthwiseConv2dNative"
+        | "MatMul"
+        | "BatchMatMul"
+        | "BatchMatMulV2"
+        | "BatchMatMulV3" => Class::Linear,
+        "Placeholder" | "Const" | "Identity" | "NoOp" | "Reshape" | "Squeeze" | "ExpandDims"
+        | "Transpose" | "ConcatV2" | "Pack" | "Unpack" | "Split" | "SplitV" | "Slice"
+        | "StridedSlice" | "GatherV2" | "GatherNd" | "Pad" | "PadV2" | "MirrorPad" | "Cast"
+        | "Tile" | "Fill" | "Shape" | "Range" | "SpaceToBatchND" | "BatchToSpaceND"
+        | "DepthToSpace" | "SpaceToDepth" => Class::Movement,
+        "Mean" | "Sum" | "Max" | "Min" | "Prod" | "ArgMax" | "ArgMin" => Class::Reduction,
+        "AvgPool" | "MaxPool" => Class::Pool,
+        _ => Class::Elementwise,
+    }
+}
+
 /// Elements of a shape; `None` when a dimension is unknown (negative).
 pub(crate) fn elements(shape: &[i64]) -> Option<u64> {
     shape.iter().try_fold(1u64, |acc, &d| {
@@ -120,6 +141,55 @@ pub(crate) fn einsum_macs(equation: &str, inputs: &[&[i64]]) -> Option<u64> {
     }
     let all: Vec<u64> = sizes.values().copied().chain(ellipsis).collect();
     Some(product(&all).saturating_mul(inputs.len() as u64 - 1))
+}
+
+/// Every outlet's shape that tract's analysis of `model` makes concrete,
+/// the inputs' symbolic or unknown dimensions taken as 1; obstinate: a node
+/// that fails leaves the others' facts.
+pub(crate) fn inferred_shapes(
+    model: &mut tract_onnx::prelude::InferenceModel,
+) -> tract_onnx::prelude::TractResult<Vec<(tract_onnx::prelude::OutletId, Vec<i64>)>> {
+    use tract_onnx::prelude::*;
+    use tract_onnx::tract_hir::infer::{Factoid, GenericFactoid, InferenceModelExt, ShapeFactoid};
+    for ix in 0..model.input_outlets()?.len() {
+        let mut fact = model.input_fact(ix)?.clone();
+        if !fact.shape.is_open() {
+            let dims = fact
+                .shape
+                .dims()
+                .map(|d| match d.concretize() {
+                    Some(TDim::Val(v)) => GenericFactoid::Only(TDim::Val(v)),
+                    _ => GenericFactoid::Only(TDim::Val(1)),
+                })
+                .collect();
+            fact.shape = ShapeFactoid::closed(dims);
+            model.set_input_fact(ix, fact)?;
+        }
+    }
+    let _ = model.analyse(true);
+    let mut ones = SymbolValues::default();
+    for s in model.symbols.all_symbols() {
+        ones = ones.with(&s, 1);
+    }
+    let mut shapes = Vec::new();
+    for node in model.nodes() {
+        for ix in 0..node.outputs.len() {
+            let outlet = OutletId::new(node.id, ix);
+            let fact = model.outlet_fact(outlet)?;
+            if fact.shape.is_open() {
+                continue;
+            }
+            let dims: Option<Vec<i64>> = fact
+                .shape
+                .dims()
+                .map(|d| d.concretize().and_then(|d| d.eval_to_i64(&ones).ok()))
+                .collect();
+            if let Some(dims) = dims {
+                shapes.push((outlet, dims));
+            }
+        }
+    }
+    Ok(shapes)
 }
 
 #[cfg(test)]

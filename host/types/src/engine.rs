@@ -56,7 +56,8 @@ impl EngineName {
     /// What other tools and the seed's service call it (lower case).
     pub const fn aliases(self) -> &'static [&'static str] {
         match self {
-            EngineName::Lne => &["lpdnn", "tract"],
+            // The seed's `tf`: LNE runs TensorFlow frozen graphs.
+            EngineName::Lne => &["lpdnn", "tract", "tf", "tensorflow"],
             EngineName::OnnxRuntime => &["ort", "onnx"],
             EngineName::Ncnn => &[],
             EngineName::LiteRt => &["tflite", "tfl"],
@@ -145,7 +146,7 @@ mod tests {
             }
         }
         assert_eq!(EngineName::from_alias("ORT"), Some(EngineName::OnnxRuntime));
-        assert_eq!(EngineName::from_alias("tf"), None);
+        assert_eq!(EngineName::from_alias("TF"), Some(EngineName::Lne));
         assert_eq!(
             "onnxrt".parse::<EngineName>().unwrap_err().to_string(),
             "unknown engine 'onnxrt'; engines: lne, onnxruntime, ncnn, litert, tensorrt, acl"

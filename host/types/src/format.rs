@@ -10,6 +10,9 @@ pub enum ModelFormat {
     Onnx,
     /// TensorFlow Lite flatbuffer (identifier `TFL3`).
     TfLite,
+    /// TensorFlow frozen graph: a `GraphDef` protobuf whose variables are
+    /// constants (`.pb`).
+    TfGraph,
     /// NCNN text param file (magic `7767517`); weights in a `.bin` beside it.
     NcnnParam,
     /// Serialized TensorRT engine ("plan", magic `ftrt`, older `ptrt`).
@@ -25,6 +28,7 @@ impl fmt::Display for ModelFormat {
         f.write_str(match self {
             ModelFormat::Onnx => "ONNX",
             ModelFormat::TfLite => "TFLite",
+            ModelFormat::TfGraph => "TensorFlow",
             ModelFormat::NcnnParam => "NCNN",
             ModelFormat::TensorRtPlan => "TensorRT plan",
             ModelFormat::AscendOm => "Ascend OM",
@@ -35,20 +39,22 @@ impl fmt::Display for ModelFormat {
 
 impl ModelFormat {
     /// Every format a model can be recognised as (not [`ModelFormat::Unknown`]).
-    pub const KNOWN: [ModelFormat; 5] = [
+    pub const KNOWN: [ModelFormat; 6] = [
         ModelFormat::Onnx,
         ModelFormat::TfLite,
+        ModelFormat::TfGraph,
         ModelFormat::NcnnParam,
         ModelFormat::TensorRtPlan,
         ModelFormat::AscendOm,
     ];
 
     /// The format's short lower-case key, as static metrics record it
-    /// (`onnx`, `tflite`, `ncnn`, `tensorrt`, `om`; `unknown`).
+    /// (`onnx`, `tflite`, `tf`, `ncnn`, `tensorrt`, `om`; `unknown`).
     pub fn key(self) -> &'static str {
         match self {
             ModelFormat::Onnx => "onnx",
             ModelFormat::TfLite => "tflite",
+            ModelFormat::TfGraph => "tf",
             ModelFormat::NcnnParam => "ncnn",
             ModelFormat::TensorRtPlan => "tensorrt",
             ModelFormat::AscendOm => "om",

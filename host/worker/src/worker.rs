@@ -225,6 +225,7 @@ impl<Q: JobQueue> Worker<Q> {
                 let name = match lpdnn_engine_api::sniff_file(&upload)? {
                     ModelFormat::TfLite => "model.tflite",
                     ModelFormat::Onnx => "model.onnx",
+                    ModelFormat::TfGraph => "model.pb",
                     other => {
                         return Ok((
                             Err(Failure {

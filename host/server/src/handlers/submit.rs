@@ -87,16 +87,6 @@ pub(crate) fn our_engine(name: &str) -> Result<EngineName, ApiError> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if name == "tf" {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "engine 'tf' (TensorFlow) is not offered: convert the model to TFLite or ONNX; \
-                 offered: {}",
-                offered()
-            ),
-        ));
-    }
     EngineName::from_alias(name).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,
@@ -248,7 +238,7 @@ impl<S: JobStore + JobQueue> Service<S> {
             .collect();
         let subject = ask.subject.unwrap_or(SubjectKind::Model);
         let format = match subject {
-            SubjectKind::Model => model_format(engine, &formats, &body)?.to_string(),
+            SubjectKind::Model => model_format(&ask.engine, engine, &formats, &body)?.to_string(),
             SubjectKind::Bundle => {
                 // One check per CPU at once; the others wait their turn.
                 let _turn = self
@@ -324,20 +314,40 @@ impl<S: JobStore + JobQueue> Service<S> {
 }
 
 /// The model's format, if `engine` takes it (its `formats` where the job
-/// runs; 422 naming both otherwise).
+/// runs; 422 naming both otherwise). `asked` is the engine's name as the
+/// request gave it: the seed's `tf` takes TensorFlow graphs only.
 fn model_format(
+    asked: &str,
     engine: EngineName,
     formats: &[ModelFormat],
     body: &[u8],
 ) -> Result<ModelFormat, ApiError> {
     let format = lpdnn_model_file::sniff(body);
     if format == ModelFormat::Unknown {
+        let what = match lpdnn_model_file::tensorflow_kind(body) {
+            Some(kind) => format!("{kind}; {}", lpdnn_model_file::FREEZE),
+            None => "not a model this service recognises (ONNX, TFLite, a TensorFlow frozen \
+                     graph)"
+                .into(),
+        };
         return Err(unprocessable(format!(
-            "the body ({} bytes) is not a model this service recognises (ONNX, TFLite)",
+            "the body ({} bytes) is {what}",
             body.len()
         )));
     }
-    if !formats.contains(&format) || !matches!(format, ModelFormat::Onnx | ModelFormat::TfLite) {
+    let tf = ["tf", "tensorflow"].contains(&asked.to_ascii_lowercase().as_str());
+    if tf && format != ModelFormat::TfGraph {
+        return Err(unprocessable(format!(
+            "the model is {format}; engine '{asked}' takes TensorFlow frozen graphs (it runs \
+             them on {engine}): ask for {engine} or onnxruntime by name"
+        )));
+    }
+    if !formats.contains(&format)
+        || !matches!(
+            format,
+            ModelFormat::Onnx | ModelFormat::TfLite | ModelFormat::TfGraph
+        )
+    {
         let takes: Vec<String> = formats.iter().map(ToString::to_string).collect();
         return Err(unprocessable(format!(
             "the model is {format}; engine {engine} takes {{{}}} (NCNN models come with \
