@@ -243,6 +243,26 @@ if [ ! -f "$assets/audio/speech.json" ] || [ "$root/scripts/audio/make_assets.py
   "$py" "$root/scripts/audio/make_assets.py" "$assets"
 fi
 
+# --- Processors written outside Rust, as a third party lays them out (examples/) ---
+# Each example's build.sh installs its own pinned tools (componentize-py from
+# PyPI, jco + componentize-js from npm, Debian's clang 14 and wasi-libc with
+# wit-bindgen-cli and wasm-component-ld from crates.io) into $cache/tools, and
+# is run again when the example's files or the WIT change.
+mkdir -p "$assets/components/third-party"
+third_party() { # EXAMPLE OUTPUT
+  local dir=$root/examples/$1 out=$assets/components/third-party/$2 key
+  key=$(find "$dir" -maxdepth 1 -type f ! -name '*.wasm' -print0 | sort -z | xargs -0 cat \
+    "$root/wit/processing.wit" | sha256sum | cut -d' ' -f1)
+  [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ] && return
+  say "building examples/$1 (its own build.sh)"
+  LPDNN_TOOLS=$cache/tools LPDNN_WIT=$root/wit "$dir/build.sh" "$out.tmp" >&2
+  mv "$out.tmp" "$out"
+  echo "$key" >"$out.key"
+}
+third_party c-detection detection_c.wasm
+third_party js-classification classification_js.wasm
+third_party python-audio-preprocess audio_preprocess_py.wasm
+
 # --- libncnn, from the PyPI source archive ---------------------------------------
 VENV_BIN=$venv/bin LPDNN_CACHE=$cache "$root/scripts/build-ncnn.sh"
 
