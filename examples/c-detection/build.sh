@@ -11,10 +11,16 @@
 # LPDNN_TOOLS (where crates are installed, default ~/.cache/lpdnn/tools).
 set -euo pipefail
 
+# What this folder builds (`lpdnn-host component new` writes these lines).
+world=postprocessor
+source=detection.c
+name=detection
+wit_default=../../wit
+
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:-$here/detection.wasm}
+out=${1:-$here/$name.wasm}
 case $out in /*) ;; *) out=$PWD/$out ;; esac
-wit=${LPDNN_WIT:-$here/../../wit}
+wit=${LPDNN_WIT:-$here/$wit_default}
 tools=${LPDNN_TOOLS:-$HOME/.cache/lpdnn/tools}
 
 # Pinned versions.
@@ -63,11 +69,11 @@ crate() {  # crate NAME VERSION BIN [cargo install flags...]
 wit_bindgen=$(crate wit-bindgen-cli "$wit_bindgen_version" wit-bindgen --no-default-features --features c)
 component_ld=$(crate wasm-component-ld "$component_ld_version" wasm-component-ld)
 
-# 3. Bindings for the postprocessor world.
+# 3. Bindings for the world.
 gen=$here/gen
-step "wit-bindgen c $wit (world postprocessor)"
+step "wit-bindgen c $wit (world $world)"
 rm -rf "$gen"
-log=$("$wit_bindgen" c "$wit" --world postprocessor --out-dir "$gen" 2>&1) || { echo "$log" >&2; exit 1; }
+log=$("$wit_bindgen" c "$wit" --world "$world" --out-dir "$gen" 2>&1) || { echo "$log" >&2; exit 1; }
 
 # 4. Compile and link: wasm-component-ld runs wasm-ld, then wraps the
 #    preview-1 reactor module into a component.
@@ -75,5 +81,5 @@ step "clang-14 -> $out"
 clang-14 --target=wasm32-wasi -mexec-model=reactor -O2 -ffp-contract=off \
   -Wall -Wextra -Werror -I"$gen" \
   -fuse-ld="$component_ld" -Wl,--wasm-ld-path=/usr/bin/wasm-ld-14 -Wl,--wasi-adapter=reactor -Wl,--validate-component=true -Wl,--strip-debug \
-  -o "$out" "$here/detection.c" "$gen/postprocessor.c" "$gen/postprocessor_component_type.o"
+  -o "$out" "$here/$source" "$gen/${world//-/_}.c" "$gen/${world//-/_}_component_type.o"
 step "done: $out ($(stat -c %s "$out") bytes)"

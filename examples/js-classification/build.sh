@@ -10,9 +10,15 @@
 # Needs Node.js >= 20.19 with npm. WIT: ${LPDNN_WIT:-../../wit}.
 set -euo pipefail
 
+# What this folder builds (`lpdnn-host component new` writes these lines).
+world=postprocessor
+source=processor.js
+name=classification_js
+wit_default=../../wit
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="$(realpath -m "${1:-$here/classification_js.wasm}")"
-wit="$(realpath -m "${LPDNN_WIT:-$here/../../wit}")"
+out="$(realpath -m "${1:-$here/$name.wasm}")"
+wit="$(realpath -m "${LPDNN_WIT:-$here/$wit_default}")"
 tools="${LPDNN_TOOLS:-$HOME/.cache/lpdnn/tools}"
 tooldir="$tools/componentize-js-0.23.0"
 
@@ -48,14 +54,14 @@ fi
 # 3. Componentize: SpiderMonkey + processor.js, snapshotted by wizer. No
 #    wasi:http (the host links none); stdio, clocks and random stay (the host
 #    provides them; stderr carries uncaught-exception messages).
-say "componentizing processor.js (world postprocessor) -> $out"
+say "componentizing $source (world $world) -> $out"
 mkdir -p "$(dirname "$out")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$here/processor.js" "$work/"
+cp "$here/$source" "$work/"
 cp -r "$wit" "$work/wit"
-(cd "$work" && nice -n 10 "$tooldir/node_modules/.bin/jco" componentize processor.js \
-  --wit wit --world-name postprocessor --disable http fetch-event -o component.wasm >"$work/log" 2>&1) \
+(cd "$work" && nice -n 10 "$tooldir/node_modules/.bin/jco" componentize "$source" \
+  --wit wit --world-name "$world" --disable http fetch-event -o component.wasm >"$work/log" 2>&1) \
   || { cat "$work/log" >&2; die "jco componentize failed"; }
 mv "$work/component.wasm" "$out"
 say "wrote $out ($(stat -c %s "$out") bytes)"

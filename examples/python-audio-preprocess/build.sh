@@ -9,9 +9,15 @@
 # The WIT package comes from ${LPDNN_WIT:-../../wit} (relative to this folder).
 set -euo pipefail
 
+# What this folder builds (`lpdnn-host component new` writes these lines).
+world=audio-preprocessor
+source=app.py
+name=python_audio_preprocess
+wit_default=../../wit
+
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-out="$(realpath -m "${1:-$here/python_audio_preprocess.wasm}")"
-wit="${LPDNN_WIT:-../../wit}"
+out="$(realpath -m "${1:-$here/$name.wasm}")"
+wit="${LPDNN_WIT:-$wit_default}"
 case "$wit" in /*) ;; *) wit="$here/$wit" ;; esac
 tools="${LPDNN_TOOLS:-$HOME/.cache/lpdnn/tools}"
 version=0.25.1
@@ -48,11 +54,11 @@ fi
 
 # 3. The component. Build from a copy so no __pycache__ lands in the sources,
 #    and without VIRTUAL_ENV so no site-packages is bundled.
-say "componentize-py $version: app.py -> $out"
+say "componentize-py $version: $source -> $out"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cp "$here/app.py" "$work/"
+cp "$here/$source" "$work/"
 mkdir -p "$(dirname "$out")"
-(cd "$work" && env -u VIRTUAL_ENV -u PYTHONPATH "$cpy" -q -d "$wit" -w audio-preprocessor \
-    componentize -p "$work" app -o "$out")
+(cd "$work" && env -u VIRTUAL_ENV -u PYTHONPATH "$cpy" -q -d "$wit" -w "$world" \
+    componentize -p "$work" "${source%.py}" -o "$out")
 say "done: $out ($(stat -c %s "$out") bytes)"

@@ -16,6 +16,18 @@ use npyz::WriterBuilder;
 /// The `component` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ComponentCommand {
+    /// Start a processor in Rust, Python, JavaScript or C: its source, our
+    /// WIT, a build script that installs its pinned tools, a test input.
+    New {
+        /// The language.
+        #[arg(long, value_enum)]
+        lang: lpdnn_scaffold::Lang,
+        /// The world it implements.
+        #[arg(long, value_parser = Kind::ALL.map(Kind::world))]
+        world: String,
+        /// The new folder (its name names the component).
+        dir: PathBuf,
+    },
     /// Which world a component implements, its WIT version, imports, exports and size.
     Inspect {
         /// The component (.wasm).
@@ -68,6 +80,35 @@ pub enum ComponentCommand {
 
 /// Runs a `component` subcommand.
 pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode> {
+    if let ComponentCommand::New { lang, world, dir } = &command {
+        let kind = Kind::ALL
+            .into_iter()
+            .find(|k| k.world() == world)
+            .context("clap checked the world")?;
+        let files = lpdnn_scaffold::write(dir, *lang, kind)?;
+        let name = lpdnn_scaffold::name_of(dir);
+        println!(
+            "{}: a processor of world {world} in {lang} ({} files); then:",
+            dir.display(),
+            files.len()
+        );
+        println!("  cd {} && ./build.sh", dir.display());
+        let readme = files.iter().find(|f| f.path == "README.md");
+        if let Some(check) = readme
+            .and_then(|f| std::str::from_utf8(&f.bytes).ok())
+            .and_then(|t| {
+                t.lines()
+                    .find(|l| l.starts_with("lpdnn-host component run"))
+            })
+        {
+            println!(
+                "  lpdnn-host component check {}.wasm",
+                lpdnn_scaffold::wasm_stem(*lang, &name)
+            );
+            println!("  {check}");
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
     let runtime = Runtime::new(config)?;
     match command {
         ComponentCommand::Inspect { file, json } => {
@@ -81,6 +122,7 @@ pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode>
             }
             Ok(ExitCode::SUCCESS)
         }
+        ComponentCommand::New { .. } => unreachable!("answered above"),
         ComponentCommand::Check { file } => {
             let report = runtime.inspect_component(&file)?;
             let mut out = std::io::stdout().lock();
