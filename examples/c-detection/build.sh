@@ -39,9 +39,10 @@ step() { printf '==> %s\n' "$*"; }
 # 1. Debian packages.
 missing=()
 for p in "${apt_pkgs[@]}"; do
-  name=${p%%=*} want=${p#*=}
-  have=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$name" 2>/dev/null || true)
-  [[ $have == "ii $want" ]] || missing+=("$p")
+  # The same upstream version is enough (a point release bumps the revision).
+  pkg=${p%%=*} want=${p#*=}
+  have=$(dpkg-query -W -f='${db:Status-Abbrev}${Version}' "$pkg" 2>/dev/null || true)
+  [[ $have == "ii ${want%-*}-"* ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
   line="apt-get install -y --no-install-recommends ${missing[*]}"
@@ -51,8 +52,14 @@ if ((${#missing[@]})); then
   fi
   step "apt: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $line -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $line -qq >/dev/null || {
+    echo "apt could not install ${missing[*]} (this is for Debian 12; after a point release," \
+      "try the current versions: apt-get install ${missing[*]%%=*})" >&2
+    exit 1
+  }
 fi
+[ -f "$wit/processing.wit" ] || { echo "no processing.wit in $wit (set LPDNN_WIT)" >&2; exit 1; }
+mkdir -p "$(dirname "$out")"
 
 # 2. Crates (cargo checks each crate against the checksums in the lock file
 #    that --locked uses).

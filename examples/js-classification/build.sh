@@ -6,7 +6,7 @@
 # Tools: @bytecodealliance/jco 1.35.0 + @bytecodealliance/componentize-js
 # 0.23.0 (SpiderMonkey/StarlingMonkey, pre-initialised with wizer 10.0.0 from
 # its npm platform package), installed with `npm ci` from package-lock.json
-# (integrity-checked) into ${LPDNN_TOOLS:-~/.cache/lpdnn/tools}/componentize-js-0.23.0.
+# (integrity-checked) into ${LPDNN_TOOLS:-~/.cache/lpdnn/tools}/componentize-js-0.23.0-<lock hash>.
 # Needs Node.js >= 20.19 with npm. WIT: ${LPDNN_WIT:-../../wit}.
 set -euo pipefail
 
@@ -37,16 +37,19 @@ need_node() {
 command -v node >/dev/null && command -v npm >/dev/null || need_node
 node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' || need_node
 
-# 2. The pinned tools, once (npm ci checks every package's integrity hash).
+# 2. The pinned tools, once per lock (npm ci checks every package's
+#    integrity hash), installed beside and moved in: two builds at once, or
+#    two projects with different locks, never undo each other.
 lock_sum="$(sha256sum "$here/package-lock.json" | cut -d' ' -f1)"
-if [ ! -x "$tooldir/node_modules/.bin/jco" ] || [ "$(cat "$tooldir/.lock-sha256" 2>/dev/null)" != "$lock_sum" ]; then
+tooldir="$tooldir-${lock_sum:0:12}"
+if [ ! -x "$tooldir/node_modules/.bin/jco" ]; then
   say "installing jco 1.35.0 + componentize-js 0.23.0 into $tooldir (npm ci)"
-  rm -rf "$tooldir"
-  mkdir -p "$tooldir"
-  cp "$here/package.json" "$here/package-lock.json" "$tooldir/"
-  (cd "$tooldir" && nice -n 10 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
-    || die "npm ci failed in $tooldir"
-  echo "$lock_sum" > "$tooldir/.lock-sha256"
+  mkdir -p "$tools"
+  staging="$(mktemp -d "$tools/.componentize-js-XXXXXX")"
+  cp "$here/package.json" "$here/package-lock.json" "$staging/"
+  (cd "$staging" && nice -n 10 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null) \
+    || { rm -rf "$staging"; die "npm ci failed (in $staging)"; }
+  mv -T "$staging" "$tooldir" 2>/dev/null || rm -rf "$staging" # another build won the race
 else
   say "tools present: $tooldir"
 fi

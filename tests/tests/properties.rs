@@ -100,6 +100,18 @@ proptest! {
     }
 }
 
+proptest! {
+    // An 18 MB graph parsed whole per case: fewer still.
+    #![proptest_config(cases(8))]
+
+    #[test]
+    fn mutated_tensorflow_graphs_never_panic_the_sniffer_or_inspect(bytes in mutated(std::fs::read(asset("models/efficientnet_lite0.pb")).unwrap())) {
+        let _ = lpdnn_engine_api::sniff(&bytes);
+        let dir = tempfile::tempdir().unwrap();
+        let _ = lpdnn_inspect::inspect(&write(&dir, "m.pb", &bytes));
+    }
+}
+
 /// A parameter value a careless or hostile app might give.
 fn wild_value() -> impl Strategy<Value = serde_json::Value> {
     use serde_json::json;

@@ -56,7 +56,13 @@ impl Engine for Lne {
         // output's label onto the input.
         let plan = lpdnn_engine_api::contain(|| {
             let model = match format {
-                ModelFormat::TfGraph => tract_tensorflow::tensorflow().model_for_path(path)?,
+                ModelFormat::TfGraph => {
+                    let tf = tract_tensorflow::tensorflow();
+                    let bytes = lpdnn_engine_api::read_file(path)?;
+                    let graph = tf.read_frozen_model(&mut bytes.as_slice())?;
+                    check_constants(&graph, bytes.len() as u64).map_err(TractError::msg)?;
+                    tf.model_for_proto_model(&graph)?
+                }
                 _ => tract_onnx::onnx().model_for_path(path)?,
             };
             let inputs: Vec<String> = model
@@ -111,6 +117,50 @@ impl Engine for Lne {
             outputs,
         }))
     }
+}
+
+/// Bytes of one element of a TensorFlow data type (`DataType` as its
+/// protobuf number); 4 for types not listed.
+pub fn tf_dtype_size(dt: i32) -> u64 {
+    use tract_tensorflow::tfpb::tensorflow::DataType as D;
+    match D::try_from(dt) {
+        Ok(D::DtDouble | D::DtInt64 | D::DtUint64 | D::DtComplex64) => 8,
+        Ok(D::DtHalf | D::DtBfloat16 | D::DtInt16 | D::DtUint16) => 2,
+        Ok(D::DtUint8 | D::DtInt8 | D::DtBool | D::DtQint8 | D::DtQuint8) => 1,
+        _ => 4,
+    }
+}
+
+/// Refuses a TensorFlow graph whose constants declare far more data than
+/// its file holds. TensorFlow fills a constant from its last value, so a
+/// 40-byte node can ask for any amount of memory: past the file's size and
+/// 256 MiB of such fills, the graph is refused before tract builds it.
+pub fn check_constants(
+    graph: &tract_tensorflow::tfpb::tensorflow::GraphDef,
+    file_bytes: u64,
+) -> Result<(), String> {
+    use tract_tensorflow::tfpb::tensorflow::attr_value::Value;
+    const FILLS: u64 = 256 << 20;
+    let mut declared = 0u64;
+    for node in graph.node.iter().filter(|n| n.op == "Const") {
+        let Some(Value::Tensor(t)) = node.attr.get("value").and_then(|a| a.value.as_ref()) else {
+            continue;
+        };
+        let elements = t.tensor_shape.as_ref().map_or(1, |s| {
+            s.dim.iter().fold(1u64, |n, d| {
+                n.saturating_mul(u64::try_from(d.size).unwrap_or(u64::MAX))
+            })
+        });
+        declared = declared.saturating_add(elements.saturating_mul(tf_dtype_size(t.dtype)));
+        if declared > file_bytes.saturating_add(FILLS) {
+            return Err(format!(
+                "constant '{}' declares {elements} elements: the graph's constants would take \
+                 more than its {file_bytes} bytes and 256 MiB of filled values",
+                node.name
+            ));
+        }
+    }
+    Ok(())
 }
 
 struct LneModel {
@@ -245,5 +295,59 @@ fn clear_avx_upper_state() {
         // SAFETY: the CPU has AVX (checked above); VZEROUPPER only zeroes the
         // upper halves of the YMM registers, which hold no live value here.
         unsafe { std::arch::x86_64::_mm256_zeroupper() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tract_tensorflow::tfpb::tensorflow::{
+        attr_value::Value, tensor_shape_proto::Dim, AttrValue, GraphDef, NodeDef, TensorProto,
+        TensorShapeProto,
+    };
+
+    /// A graph of one `Const` of `dims` f32, filled from one value.
+    fn filled(dims: &[i64]) -> GraphDef {
+        let tensor = TensorProto {
+            dtype: 1, // DT_FLOAT
+            tensor_shape: Some(TensorShapeProto {
+                dim: dims
+                    .iter()
+                    .map(|&size| Dim {
+                        size,
+                        ..Default::default()
+                    })
+                    .collect(),
+                ..Default::default()
+            }),
+            float_val: vec![1.0],
+            ..Default::default()
+        };
+        let mut node = NodeDef {
+            name: "c".into(),
+            op: "Const".into(),
+            ..Default::default()
+        };
+        node.attr.insert(
+            "value".into(),
+            AttrValue {
+                value: Some(Value::Tensor(tensor)),
+            },
+        );
+        GraphDef {
+            node: vec![node],
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_constant_filled_past_the_files_size_is_refused() {
+        assert!(check_constants(&filled(&[1000, 1000]), 40).is_ok());
+        let err = check_constants(&filled(&[1 << 20, 1 << 20]), 40).unwrap_err();
+        assert!(
+            err.contains("constant 'c' declares 1099511627776 elements"),
+            "{err}"
+        );
+        assert!(check_constants(&filled(&[-1, i64::MAX]), 40).is_err());
     }
 }

@@ -16,15 +16,19 @@ use npyz::WriterBuilder;
 /// The `component` subcommands.
 #[derive(Debug, Subcommand)]
 pub enum ComponentCommand {
-    /// Start a processor in Rust, Python, JavaScript or C: its source, our
-    /// WIT, a build script that installs its pinned tools, a test input.
+    /// Start a processor in Rust, Python, JavaScript or C.
+    ///
+    /// Writes its source (a processor of the world that runs as it is), our
+    /// WIT, a build script that installs its pinned tools, a test input and
+    /// a README.
     New {
         /// The language.
         #[arg(long, value_enum)]
         lang: lpdnn_scaffold::Lang,
-        /// The world it implements.
-        #[arg(long, value_parser = Kind::ALL.map(Kind::world))]
-        world: String,
+        /// The world it implements: image-preprocessor, audio-preprocessor,
+        /// signal-preprocessor or postprocessor.
+        #[arg(long, value_parser = world, hide_possible_values = true)]
+        world: Kind,
         /// The new folder (its name names the component).
         dir: PathBuf,
     },
@@ -81,31 +85,18 @@ pub enum ComponentCommand {
 /// Runs a `component` subcommand.
 pub fn run(command: ComponentCommand, config: RuntimeConfig) -> Result<ExitCode> {
     if let ComponentCommand::New { lang, world, dir } = &command {
-        let kind = Kind::ALL
-            .into_iter()
-            .find(|k| k.world() == world)
-            .context("clap checked the world")?;
-        let files = lpdnn_scaffold::write(dir, *lang, kind)?;
-        let name = lpdnn_scaffold::name_of(dir);
+        let written = lpdnn_scaffold::write(dir, *lang, *world)?;
         println!(
-            "{}: a processor of world {world} in {lang} ({} files); then:",
+            "{}: a processor of world {} in {lang} ({} files); then:",
             dir.display(),
-            files.len()
+            world.world(),
+            written.files.len()
         );
-        println!("  cd {} && ./build.sh", dir.display());
-        let readme = files.iter().find(|f| f.path == "README.md");
-        if let Some(check) = readme
-            .and_then(|f| std::str::from_utf8(&f.bytes).ok())
-            .and_then(|t| {
-                t.lines()
-                    .find(|l| l.starts_with("lpdnn-host component run"))
-            })
-        {
-            println!(
-                "  lpdnn-host component check {}.wasm",
-                lpdnn_scaffold::wasm_stem(*lang, &name)
-            );
-            println!("  {check}");
+        if dir != Path::new(".") {
+            println!("  cd {}", shell_quoted(dir));
+        }
+        for step in lpdnn_scaffold::next_steps(*lang, *world, &written.name) {
+            println!("  {step}");
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -506,4 +497,29 @@ fn read_npy(path: &Path) -> Result<Tensor> {
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
     Ok(Tensor::from_f32(&name, shape, &values)?)
+}
+
+/// A world's name as `--world` takes it.
+fn world(name: &str) -> Result<Kind, String> {
+    Kind::ALL
+        .into_iter()
+        .find(|k| k.world() == name)
+        .ok_or_else(|| {
+            let worlds: Vec<&str> = Kind::ALL.iter().map(|k| k.world()).collect();
+            format!("worlds: {}", worlds.join(", "))
+        })
+}
+
+/// `path` as a shell reads it back: quoted when it holds anything but
+/// letters, digits and `/._-`.
+fn shell_quoted(path: &Path) -> String {
+    let s = path.display().to_string();
+    if !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-".contains(c))
+    {
+        s
+    } else {
+        format!("'{}'", s.replace('\'', r"'\''"))
+    }
 }

@@ -128,8 +128,12 @@ fn a_tensorflow_graph_runs_on_lne_and_a_savedmodel_or_keras_file_is_told_how_to_
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("saved");
     std::fs::create_dir(&saved).unwrap();
-    // saved_model_schema_version: 1, meta_graphs { }.
-    std::fs::write(saved.join("saved_model.pb"), [0x08, 0x01, 0x12, 0x00]).unwrap();
+    // saved_model_schema_version: 1, meta_graphs { graph_def { } }.
+    std::fs::write(
+        saved.join("saved_model.pb"),
+        [0x08, 0x01, 0x12, 0x02, 0x12, 0x00],
+    )
+    .unwrap();
     let h5 = dir.path().join("model.h5");
     std::fs::write(&h5, b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
     for (model, what) in [

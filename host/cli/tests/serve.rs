@@ -78,7 +78,7 @@ fn the_seeds_tf_engine_runs_a_tensorflow_frozen_graph_on_lne() {
     // A SavedModel's saved_model.pb is named, with how to freeze it.
     let dir = tempfile::tempdir().unwrap();
     let saved = dir.path().join("saved_model.pb");
-    std::fs::write(&saved, [0x08, 0x01, 0x12, 0x00]).unwrap();
+    std::fs::write(&saved, [0x08, 0x01, 0x12, 0x02, 0x12, 0x00]).unwrap();
     let (code, body) = curl(&[
         "--data-binary",
         &format!("@{}", saved.display()),
@@ -116,7 +116,8 @@ fn uploads_are_refused_before_anything_is_queued() {
             format!("/bonseyes_baas/{p}/default/tf"),
             small,
             422,
-            "the model is ONNX; engine 'tf' takes TensorFlow frozen graphs",
+            "the model is ONNX; engine 'tf' takes TensorFlow frozen graphs (it runs them on \
+             lne): ask for lne or onnxruntime by name",
         ),
         (
             format!("/bonseyes_baas/{p}/default/warp"),

@@ -108,19 +108,29 @@ pub struct Layer {
 /// Inspects a model file: ONNX, TFLite, TensorFlow frozen graph or NCNN
 /// `.param`, told from its bytes.
 pub fn inspect(path: &Path) -> Result<StaticMetrics, InspectError> {
-    let bytes = lpdnn_engine_api::read_file(path).map_err(|e| InspectError::Read {
-        path: path.to_owned(),
-        source: e.into(),
+    // A SavedModel (a folder) or a Keras file: say what it is and how to
+    // freeze it.
+    let tensorflow = || {
+        lpdnn_engine_api::tensorflow_hint(path).map(|message| InspectError::Model {
+            path: path.to_owned(),
+            message,
+        })
+    };
+    let bytes = lpdnn_engine_api::read_file(path).map_err(|e| {
+        tensorflow().unwrap_or_else(|| InspectError::Read {
+            path: path.to_owned(),
+            source: e.into(),
+        })
     })?;
     match lpdnn_engine_api::sniff(&bytes) {
         ModelFormat::Onnx => onnx::inspect(path, &bytes),
         ModelFormat::TfLite => tflite::inspect(path, &bytes),
         ModelFormat::TfGraph => tf::inspect(path, &bytes),
         ModelFormat::NcnnParam => ncnn::inspect(path, &bytes),
-        format => Err(InspectError::Format {
+        format => Err(tensorflow().unwrap_or(InspectError::Format {
             path: path.to_owned(),
             format,
-        }),
+        })),
     }
 }
 

@@ -113,7 +113,7 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     let mut parameters = 0u64;
     for l in &parsed {
         let w = weights(l);
-        parameters += w;
+        parameters = parameters.saturating_add(w);
         layers.push(Layer {
             name: l.name.to_owned(),
             op_type: l.kind.to_owned(),

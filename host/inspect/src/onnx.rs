@@ -103,15 +103,15 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     let (mut parameters, mut parameter_bytes) = (0u64, 0u64);
     for init in &graph.initializer {
         let (n, b) = tensor_size(init);
-        parameters += n;
-        parameter_bytes += b;
+        parameters = parameters.saturating_add(n);
+        parameter_bytes = parameter_bytes.saturating_add(b);
         stored.insert(&init.name, (n, b));
         shapes.insert(init.name.clone(), init.dims.clone());
     }
     for node in graph.node.iter().filter(|n| n.op_type == "Constant") {
         if let (Some((n, b, dims)), Some(out)) = (constant_value(node), node.output.first()) {
-            parameters += n;
-            parameter_bytes += b;
+            parameters = parameters.saturating_add(n);
+            parameter_bytes = parameter_bytes.saturating_add(b);
             stored.insert(out, (n, b));
             shapes.insert(out.clone(), dims);
         }
@@ -144,10 +144,10 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
         } else {
             format!("#{i} {}", node.op_type)
         };
-        let mut params = 0;
+        let mut params = 0u64;
         for input in &node.input {
             if let Some((n, _)) = stored.remove(input.as_str()) {
-                params += n;
+                params = params.saturating_add(n);
             }
         }
         if matches!(node.op_type.as_str(), "If" | "Loop" | "Scan") {
@@ -160,8 +160,8 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
                 (0, 0)
             }
         };
-        macs += m;
-        other_ops += o;
+        macs = macs.saturating_add(m);
+        other_ops = other_ops.saturating_add(o);
         layers.push(Layer {
             output_shape: node
                 .output
@@ -179,11 +179,13 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     // A Constant nobody reads keeps its own elements.
     for (layer, node) in layers.iter_mut().zip(&graph.node) {
         if let Some((n, _)) = node.output.first().and_then(|o| stored.remove(o.as_str())) {
-            layer.parameters += n;
+            layer.parameters = layer.parameters.saturating_add(n);
         }
     }
     // Initializers nobody reads (or read only inside a subgraph).
-    let orphans: u64 = stored.values().map(|(n, _)| n).sum();
+    let orphans = stored
+        .values()
+        .fold(0u64, |sum, (n, _)| sum.saturating_add(*n));
     if orphans > 0 {
         notes.push(format!(
             "{orphans} parameters in {} tensors no top-level layer reads",

@@ -6,28 +6,10 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use tract_tensorflow::prelude::*;
-use tract_tensorflow::tfpb::tensorflow::{attr_value, DataType, GraphDef, NodeDef};
+use tract_tensorflow::tfpb::tensorflow::{attr_value, GraphDef, NodeDef};
 
 use crate::ops::{self, Class};
 use crate::{InspectError, Layer, StaticMetrics};
-
-/// Bytes of one element of a TensorFlow data type.
-fn dtype_size(dt: i32) -> u64 {
-    match DataType::try_from(dt) {
-        Ok(DataType::DtDouble | DataType::DtInt64 | DataType::DtUint64 | DataType::DtComplex64) => {
-            8
-        }
-        Ok(DataType::DtHalf | DataType::DtBfloat16 | DataType::DtInt16 | DataType::DtUint16) => 2,
-        Ok(
-            DataType::DtUint8
-            | DataType::DtInt8
-            | DataType::DtBool
-            | DataType::DtQint8
-            | DataType::DtQuint8,
-        ) => 1,
-        _ => 4,
-    }
-}
 
 /// Elements and bytes of a `Const` node's value, with its shape.
 fn constant(node: &NodeDef) -> Option<(u64, u64, Vec<i64>)> {
@@ -40,7 +22,7 @@ fn constant(node: &NodeDef) -> Option<(u64, u64, Vec<i64>)> {
         .map(|s| s.dim.iter().map(|d| d.size).collect())
         .unwrap_or_default();
     let n = ops::elements(&dims)?;
-    Some((n, n.saturating_mul(dtype_size(t.dtype)), dims))
+    Some((n, n.saturating_mul(lpdnn_lne::tf_dtype_size(t.dtype)), dims))
 }
 
 /// A node input's producer and output index: `name`, `name:1`; `None` for
@@ -76,14 +58,15 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     };
     let graph: GraphDef = <GraphDef as prost::Message>::decode(bytes)
         .map_err(|e| bad(format!("not a TensorFlow GraphDef: {e}")))?;
+    lpdnn_lne::check_constants(&graph, bytes.len() as u64).map_err(bad)?;
     let mut notes = Vec::new();
     let mut shapes: HashMap<(String, usize), Vec<i64>> = HashMap::new();
     let mut stored: HashMap<&str, (u64, u64)> = HashMap::new();
     let (mut parameters, mut parameter_bytes) = (0u64, 0u64);
     for node in graph.node.iter().filter(|n| n.op == "Const") {
         if let Some((n, b, dims)) = constant(node) {
-            parameters += n;
-            parameter_bytes += b;
+            parameters = parameters.saturating_add(n);
+            parameter_bytes = parameter_bytes.saturating_add(b);
             stored.insert(&node.name, (n, b));
             shapes.insert((node.name.clone(), 0), dims);
         }
@@ -98,10 +81,10 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
     let mut unknown = Vec::new();
     let mut layers = Vec::new();
     for node in graph.node.iter().filter(|n| n.op != "Const") {
-        let mut params = 0;
+        let mut params = 0u64;
         for (name, _) in node.input.iter().filter_map(|i| producer(i)) {
             if let Some((n, _)) = stored.remove(name) {
-                params += n;
+                params = params.saturating_add(n);
             }
         }
         let (m, o) = match count(node, &shapes) {
@@ -111,8 +94,8 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
                 (0, 0)
             }
         };
-        macs += m;
-        other_ops += o;
+        macs = macs.saturating_add(m);
+        other_ops = other_ops.saturating_add(o);
         layers.push(Layer {
             name: node.name.clone(),
             op_type: node.op.clone(),
@@ -125,7 +108,9 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
                 .unwrap_or_default(),
         });
     }
-    let orphans: u64 = stored.values().map(|(n, _)| n).sum();
+    let orphans = stored
+        .values()
+        .fold(0u64, |sum, (n, _)| sum.saturating_add(*n));
     if orphans > 0 {
         notes.push(format!(
             "{orphans} parameters in {} constants no layer reads",

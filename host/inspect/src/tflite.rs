@@ -57,8 +57,8 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
             .map(|s| s.iter().map(i64::from).collect())
             .unwrap_or_default();
         let n = ops::elements(&shape).unwrap_or(0);
-        parameters += n;
-        parameter_bytes += len as u64;
+        parameters = parameters.saturating_add(n);
+        parameter_bytes = parameter_bytes.saturating_add(len as u64);
         stored.push(Some(n));
     }
 
@@ -93,10 +93,10 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
             .and_then(|&o| tensors.iter().nth(usize::try_from(o).ok()?))
             .and_then(|t| t.name().map(str::to_owned))
             .unwrap_or_else(|| format!("#{i} {op_type}"));
-        let mut params = 0;
+        let mut params = 0u64;
         for &ix in &inputs {
             if let Some(slot) = usize::try_from(ix).ok().and_then(|i| stored.get_mut(i)) {
-                params += slot.take().unwrap_or(0);
+                params = params.saturating_add(slot.take().unwrap_or(0));
             }
         }
         let input = |k: usize| inputs.get(k).and_then(|&ix| shape_of(ix));
@@ -106,8 +106,8 @@ pub(crate) fn inspect(path: &Path, bytes: &[u8]) -> Result<StaticMetrics, Inspec
             unknown.push(name.clone());
             (0, 0)
         });
-        macs += m;
-        other_ops += o;
+        macs = macs.saturating_add(m);
+        other_ops = other_ops.saturating_add(o);
         layers.push(Layer {
             name,
             op_type,

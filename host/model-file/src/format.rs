@@ -34,52 +34,61 @@ pub fn sniff(bytes: &[u8]) -> ModelFormat {
     }
 }
 
-/// One field of a protobuf message: its number and value.
+/// One field of a protobuf message: its value.
 enum Field<'a> {
-    Varint,
+    Varint(u64),
     Bytes(&'a [u8]),
 }
 
-/// The fields of a protobuf message, each well-formed and inside `bytes`
-/// (varints and length-delimited values only: the wire types these formats
-/// use at the levels walked); `None` for anything else, a truncated file
-/// included.
-fn fields(bytes: &[u8]) -> Option<Vec<(u64, Field<'_>)>> {
+/// Walks the fields of a protobuf message in order, handing each to
+/// `visit` until it says stop (`false`); true when every field was
+/// well-formed, inside `bytes` and accepted. Varints and length-delimited
+/// values only (the wire types these formats use at the levels walked):
+/// anything else, a truncated file included, is false. Nothing is
+/// collected, so a hostile file costs one pass and no memory.
+fn walk<'a>(bytes: &'a [u8], mut visit: impl FnMut(u64, Field<'a>) -> bool) -> bool {
     let mut pos = 0;
-    let mut out = Vec::new();
     while pos < bytes.len() {
-        let key = varint(bytes, &mut pos)?;
+        let Some(key) = varint(bytes, &mut pos) else {
+            return false;
+        };
         let (field, wire) = (key >> 3, key & 7);
         let value = match wire {
-            0 => {
-                varint(bytes, &mut pos)?;
-                Field::Varint
-            }
+            0 => match varint(bytes, &mut pos) {
+                Some(v) => Field::Varint(v),
+                None => return false,
+            },
             2 => {
-                let len = usize::try_from(varint(bytes, &mut pos)?).ok()?;
-                let end = pos.checked_add(len).filter(|&e| e <= bytes.len())?;
+                let end = varint(bytes, &mut pos)
+                    .and_then(|len| usize::try_from(len).ok())
+                    .and_then(|len| pos.checked_add(len))
+                    .filter(|&e| e <= bytes.len());
+                let Some(end) = end else {
+                    return false;
+                };
                 let value = &bytes[pos..end];
                 pos = end;
                 Field::Bytes(value)
             }
-            _ => return None,
+            _ => return false,
         };
-        out.push((field, value));
+        if !visit(field, value) {
+            return false;
+        }
     }
-    Some(out)
+    true
 }
 
 /// Walks the top-level protobuf fields of an ONNX `ModelProto`: every field
 /// must be well-formed and inside the file, and the graph (field 7) present.
 /// A truncated file fails here.
 fn is_onnx(bytes: &[u8]) -> bool {
+    let mut graph = false;
     // ModelProto's fields are 1..=25; anything else means "not ONNX".
-    fields(bytes).is_some_and(|fields| {
-        fields.iter().all(|(f, _)| (1..=25).contains(f))
-            && fields
-                .iter()
-                .any(|(f, v)| *f == 7 && matches!(v, Field::Bytes(_)))
-    })
+    walk(bytes, |field, value| {
+        graph |= field == 7 && matches!(value, Field::Bytes(_));
+        (1..=25).contains(&field)
+    }) && graph
 }
 
 /// A TensorFlow `GraphDef`: top-level fields `node` (1), `library` (2),
@@ -87,76 +96,101 @@ fn is_onnx(bytes: &[u8]) -> bool {
 /// every node a well-formed `NodeDef` (fields 1..=7, all length-delimited)
 /// with an operator name.
 fn is_tf_graph(bytes: &[u8]) -> bool {
-    let Some(fields) = fields(bytes) else {
-        return false;
-    };
-    let mut nodes = 0;
-    for (field, value) in &fields {
-        match (field, value) {
-            (1, Field::Bytes(node)) => {
-                let Some(node) = self::fields(node) else {
-                    return false;
-                };
-                let op = node
-                    .iter()
-                    .any(|(f, v)| *f == 2 && matches!(v, Field::Bytes(b) if !b.is_empty()));
-                if !op
-                    || !node
-                        .iter()
-                        .all(|(f, v)| (1..=7).contains(f) && matches!(v, Field::Bytes(_)))
-                {
-                    return false;
-                }
-                nodes += 1;
-            }
-            (2 | 4 | 5, Field::Bytes(_)) | (3, Field::Varint) => {}
-            _ => return false,
+    let mut nodes = 0u64;
+    walk(bytes, |field, value| match (field, value) {
+        (1, Field::Bytes(node)) => {
+            let mut op = false;
+            let ok = walk(node, |f, v| {
+                op |= f == 2 && matches!(v, Field::Bytes(b) if !b.is_empty());
+                (1..=7).contains(&f) && matches!(v, Field::Bytes(_))
+            });
+            nodes += 1;
+            ok && op
         }
-    }
-    nodes > 0
+        (2 | 4 | 5, Field::Bytes(_)) | (3, Field::Varint(_)) => true,
+        _ => false,
+    }) && nodes > 0
 }
 
-/// What TensorFlow form `path` is, when it is one the `tf` engine does not
-/// take (a SavedModel, as its folder or its `saved_model.pb`; a Keras
-/// `.keras` or `.h5` file), with how to make a frozen graph of it.
+/// What TensorFlow form `path` is, when it is one that is not run (a
+/// SavedModel, as its folder or its `saved_model.pb`; a Keras `.keras` or
+/// `.h5` file), with how to make a frozen graph of it. A folder holding an
+/// `app.json` is an app, whatever else it holds.
 pub fn tensorflow_hint(path: &Path) -> Option<String> {
-    let what = if path.is_dir() {
-        path.join("saved_model.pb")
-            .is_file()
-            .then_some("a TensorFlow SavedModel folder")?
+    let kind = if path.is_dir() {
+        if path.join("app.json").exists() || !path.join("saved_model.pb").is_file() {
+            return None;
+        }
+        TensorFlowKind::SavedModelFolder
     } else {
-        let bytes = crate::read_file(path).ok()?;
-        tensorflow_kind(&bytes)?
+        tensorflow_kind(&crate::read_file(path).ok()?)?
     };
-    Some(format!("{what}; {FREEZE}"))
+    Some(format!("{kind}; {FREEZE}"))
 }
 
 /// How to turn a SavedModel or a Keras model into what the host runs.
 pub const FREEZE: &str = "TensorFlow models run as frozen graphs (a GraphDef .pb whose \
-     variables are constants; on lne, the service's `tf`): freeze it with TensorFlow (convert_variables_to_constants_v2 on a \
-     tf.function's concrete function, then tf.io.write_graph(graph_def, dir, name, \
-     as_text=False)), or convert it to ONNX (tf2onnx) or TFLite";
+     variables are constants): freeze it with TensorFlow's convert_variables_to_constants_v2 \
+     and tf.io.write_graph(..., as_text=False), or convert it to ONNX (tf2onnx) or TFLite";
 
-/// A SavedModel's `saved_model.pb` (fields `saved_model_schema_version`
-/// and `meta_graphs`), a Keras 3 `.keras` archive or an HDF5 file.
-pub fn tensorflow_kind(bytes: &[u8]) -> Option<&'static str> {
+/// A TensorFlow form the host recognises but does not run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TensorFlowKind {
+    /// A SavedModel's folder.
+    SavedModelFolder,
+    /// A SavedModel's `saved_model.pb`.
+    SavedModel,
+    /// A Keras 3 `.keras` archive.
+    Keras,
+    /// An HDF5 file (Keras 2's `.h5`).
+    Hdf5,
+}
+
+impl std::fmt::Display for TensorFlowKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            TensorFlowKind::SavedModelFolder => "a TensorFlow SavedModel folder",
+            TensorFlowKind::SavedModel => {
+                "a TensorFlow SavedModel (saved_model.pb, its weights kept apart in variables/)"
+            }
+            TensorFlowKind::Keras => "a Keras .keras archive",
+            TensorFlowKind::Hdf5 => "an HDF5 file (a Keras .h5 model)",
+        })
+    }
+}
+
+/// A SavedModel's `saved_model.pb` (`saved_model_schema_version` 1 and
+/// `meta_graphs`, each a `MetaGraphDef` holding a `graph_def`), a Keras 3
+/// `.keras` archive or an HDF5 file; `None` for anything else.
+pub fn tensorflow_kind(bytes: &[u8]) -> Option<TensorFlowKind> {
     if bytes.starts_with(b"\x89HDF\r\n\x1a\n") {
-        return Some("an HDF5 file (a Keras .h5 model)");
+        return Some(TensorFlowKind::Hdf5);
     }
     if bytes.starts_with(b"PK\x03\x04")
         && bytes
             .windows(b"model.weights.h5".len())
             .any(|w| w == b"model.weights.h5")
     {
-        return Some("a Keras .keras archive");
+        return Some(TensorFlowKind::Keras);
     }
-    let fields = fields(bytes)?;
-    let saved_model = fields.iter().any(|(f, _)| *f == 2)
-        && fields
-            .iter()
-            .all(|(f, v)| matches!((f, v), (1, Field::Varint) | (2, Field::Bytes(_))));
-    saved_model
-        .then_some("a TensorFlow SavedModel (saved_model.pb, its weights kept apart in variables/)")
+    let (mut version, mut meta_graphs) = (false, 0u64);
+    let saved = walk(bytes, |field, value| match (field, value) {
+        (1, Field::Varint(1)) if !version => {
+            version = true;
+            true
+        }
+        (2, Field::Bytes(meta)) => {
+            // MetaGraphDef: meta_info_def (1), graph_def (2), ... (1..=9).
+            let mut graph = false;
+            meta_graphs += 1;
+            walk(meta, |f, v| {
+                graph |= f == 2 && matches!(v, Field::Bytes(_));
+                (1..=9).contains(&f)
+            }) && graph
+        }
+        _ => false,
+    });
+    (saved && version && meta_graphs > 0).then_some(TensorFlowKind::SavedModel)
 }
 
 fn varint(bytes: &[u8], pos: &mut usize) -> Option<u64> {
@@ -209,6 +243,9 @@ mod tests {
         b'd', b'e', b'r', 0x22, 0x02, 0x08, 0x01,
     ];
 
+    /// saved_model_schema_version: 1, meta_graphs { graph_def { } }.
+    const SAVED_MODEL: &[u8] = &[0x08, 0x01, 0x12, 0x02, 0x12, 0x00];
+
     #[test]
     fn recognises_a_tensorflow_graph_and_names_what_it_does_not_take() {
         assert_eq!(sniff(TINY_GRAPH), ModelFormat::TfGraph);
@@ -217,15 +254,34 @@ mod tests {
             ModelFormat::Unknown
         );
         assert_eq!(tensorflow_kind(TINY_GRAPH), None);
-        // saved_model_schema_version: 1, meta_graphs { }.
-        let saved = [0x08, 0x01, 0x12, 0x00];
-        assert_eq!(sniff(&saved), ModelFormat::Unknown);
-        assert!(tensorflow_kind(&saved).unwrap().contains("SavedModel"));
-        assert!(tensorflow_kind(b"\x89HDF\r\n\x1a\n\0\0")
-            .unwrap()
-            .contains(".h5"));
-        assert_eq!(tensorflow_kind(TINY_ONNX), None);
-        assert_eq!(tensorflow_kind(b"\x89PNG\r\n\x1a\n"), None);
+        assert_eq!(sniff(SAVED_MODEL), ModelFormat::Unknown);
+        assert_eq!(
+            tensorflow_kind(SAVED_MODEL),
+            Some(TensorFlowKind::SavedModel)
+        );
+        assert_eq!(
+            tensorflow_kind(b"\x89HDF\r\n\x1a\n\0\0"),
+            Some(TensorFlowKind::Hdf5)
+        );
+        // Protobuf-shaped bytes that are not a SavedModel.
+        for not in [
+            TINY_ONNX,
+            TINY_GRAPH,
+            b"\x12\x05hello".as_slice(),
+            &[0x08, 0x01, 0x12, 0x00],
+            &[0x08, 0x02, 0x12, 0x02, 0x12, 0x00],
+            b"\x89PNG\r\n\x1a\n",
+        ] {
+            assert_eq!(tensorflow_kind(not), None, "{not:?}");
+        }
+    }
+
+    #[test]
+    fn a_long_run_of_fields_is_walked_without_collecting_it() {
+        // 8 MiB of `field 1 = 0`: neither ONNX, a graph nor a SavedModel.
+        let bytes = [0x08, 0x00].repeat(4 << 20);
+        assert_eq!(sniff(&bytes), ModelFormat::Unknown);
+        assert_eq!(tensorflow_kind(&bytes), None);
     }
 
     #[test]

@@ -15,5 +15,7 @@ mod tflite;
 pub use files::{
     check_file, max_file_bytes, read_file, set_max_file_bytes, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
-pub use format::{ncnn_bin_path, sniff, sniff_file, tensorflow_hint, tensorflow_kind, FREEZE};
+pub use format::{
+    ncnn_bin_path, sniff, sniff_file, tensorflow_hint, tensorflow_kind, TensorFlowKind, FREEZE,
+};
 pub use options::{check_threads, max_threads, parse_input_shape};

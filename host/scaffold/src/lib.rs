@@ -42,6 +42,17 @@ pub enum ScaffoldError {
     /// The folder exists and is not empty.
     #[error("{0} exists and is not empty: give a new folder")]
     NotEmpty(PathBuf),
+    /// The path is a file or a symbolic link, not a folder.
+    #[error("{0} is a file or a link, not a folder: give a new folder")]
+    NotAFolder(PathBuf),
+    /// Reading what is there failed.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The folder.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
     /// Writing failed.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -90,6 +101,68 @@ pub fn name_of(dir: &Path) -> String {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("-");
+    // Names cargo refuses for a crate (Rust's keywords, its own crates).
+    const RESERVED: &[&str] = &[
+        "as",
+        "async",
+        "await",
+        "break",
+        "const",
+        "continue",
+        "crate",
+        "dyn",
+        "else",
+        "enum",
+        "extern",
+        "false",
+        "fn",
+        "for",
+        "if",
+        "impl",
+        "in",
+        "let",
+        "loop",
+        "match",
+        "mod",
+        "move",
+        "mut",
+        "pub",
+        "ref",
+        "return",
+        "self",
+        "static",
+        "struct",
+        "super",
+        "trait",
+        "true",
+        "type",
+        "unsafe",
+        "use",
+        "where",
+        "while",
+        "abstract",
+        "become",
+        "box",
+        "do",
+        "final",
+        "macro",
+        "override",
+        "priv",
+        "try",
+        "typeof",
+        "unsized",
+        "virtual",
+        "yield",
+        "test",
+        "core",
+        "std",
+        "alloc",
+        "proc-macro",
+        "build",
+    ];
+    if RESERVED.contains(&name.as_str()) {
+        name = format!("processor-{name}");
+    }
     if !name.starts_with(|c: char| c.is_ascii_lowercase()) {
         name = if name.is_empty() {
             "processor".into()
@@ -250,7 +323,23 @@ fn test_input(kind: Kind) -> (&'static str, Vec<u8>) {
     }
 }
 
-fn readme(lang: Lang, kind: Kind, name: &str, source: &str, input: &str) -> String {
+/// The commands that build, check and run a new processor, from its folder.
+pub fn next_steps(lang: Lang, kind: Kind, name: &str) -> [String; 3] {
+    let wasm = format!("{}.wasm", wasm_stem(lang, name));
+    let (input, _) = test_input(kind);
+    let output = if kind.is_preprocessor() {
+        "tensor.npy"
+    } else {
+        "prediction.json"
+    };
+    [
+        "./build.sh".into(),
+        format!("lpdnn-host component check {wasm}"),
+        format!("lpdnn-host component run {wasm} --input {input} --output {output}"),
+    ]
+}
+
+fn readme(lang: Lang, kind: Kind, name: &str, source: &str) -> String {
     let tools = match lang {
         Lang::Rust => "Rust (rustup.rs); `build.sh` adds the `wasm32-wasip2` target",
         Lang::Python => {
@@ -267,11 +356,8 @@ fn readme(lang: Lang, kind: Kind, name: &str, source: &str, input: &str) -> Stri
              from crates.io"
         }
     };
-    let run = if kind.is_preprocessor() {
-        format!("lpdnn-host component run {name}.wasm --input {input} --output tensor.npy")
-    } else {
-        format!("lpdnn-host component run {name}.wasm --input {input} --output prediction.json")
-    };
+    let wasm = wasm_stem(lang, name);
+    let steps = next_steps(lang, kind, name).join("\n");
     let stage = if kind.is_preprocessor() {
         "preprocessor"
     } else {
@@ -285,9 +371,9 @@ fn readme(lang: Lang, kind: Kind, name: &str, source: &str, input: &str) -> Stri
          your own.\n\n\
          Tools: {tools}. They are pinned and installed once into \
          `${{LPDNN_TOOLS:-~/.cache/lpdnn/tools}}`.\n\n\
-         ```sh\n./build.sh\nlpdnn-host component check {name}.wasm\n{run}\n```\n\n\
+         ```sh\n{steps}\n```\n\n\
          Then, in an app.json:\n\n\
-         ```json\n\"{stage}\": {{ \"component\": \"{name}.wasm\", \"params\": {{}} }}\n```\n\n\
+         ```json\n\"{stage}\": {{ \"component\": \"{wasm}.wasm\", \"params\": {{}} }}\n```\n\n\
          `wit/processing.wit` is the contract (package `lpdnn:processing@{version}`); the \
          guide is lpdnn-host's `docs/authoring-components.md`, and `examples/` there holds a \
          real processor in each language.\n",
@@ -405,51 +491,96 @@ pub fn files(lang: Lang, kind: Kind, name: &str) -> Vec<File> {
             "processor.c"
         }
     };
-    out.push(text(
-        "README.md",
-        readme(lang, kind, &wasm_stem(lang, name), source, input),
-    ));
+    out.push(text("README.md", readme(lang, kind, name, source)));
     out
 }
 
-/// Writes a new processor into `dir` (created; refused when it holds
-/// anything): all files or none (they are written beside it, then moved).
-pub fn write(dir: &Path, lang: Lang, kind: Kind) -> Result<Vec<File>, ScaffoldError> {
-    let err = |path: &Path| {
+/// What [`write`] made.
+#[derive(Debug)]
+pub struct Written {
+    /// The processor's name (from the folder's).
+    pub name: String,
+    /// Its files.
+    pub files: Vec<File>,
+}
+
+/// Writes a new processor into `dir`: a new folder, or an empty one (`.`
+/// included), never a file, a link or a folder holding anything. The
+/// files are written into a temporary folder beside it first, then moved
+/// in, so a failure leaves nothing half written.
+pub fn write(dir: &Path, lang: Lang, kind: Kind) -> Result<Written, ScaffoldError> {
+    let write_err = |path: &Path| {
         let path = path.to_owned();
         move |source| ScaffoldError::Write { path, source }
     };
-    if dir.exists() && std::fs::read_dir(dir).map_err(err(dir))?.next().is_some() {
-        return Err(ScaffoldError::NotEmpty(dir.to_owned()));
-    }
-    let files = files(lang, kind, &name_of(dir));
-    let parent = match dir.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
+    let read_err = |path: &Path| {
+        let path = path.to_owned();
+        move |source| ScaffoldError::Read { path, source }
     };
-    std::fs::create_dir_all(&parent).map_err(err(&parent))?;
+    let exists = match std::fs::symlink_metadata(dir) {
+        Ok(m) if m.is_dir() => {
+            if std::fs::read_dir(dir)
+                .map_err(read_err(dir))?
+                .next()
+                .is_some()
+            {
+                return Err(ScaffoldError::NotEmpty(dir.to_owned()));
+            }
+            true
+        }
+        Ok(_) => return Err(ScaffoldError::NotAFolder(dir.to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(read_err(dir)(e)),
+    };
+    // The folder's absolute path: `.` and `..` are named by what they are.
+    let absolute = if exists {
+        dir.canonicalize().map_err(read_err(dir))?
+    } else {
+        let parent = match dir.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&parent).map_err(write_err(&parent))?;
+        let file_name = dir
+            .file_name()
+            .ok_or_else(|| ScaffoldError::NotAFolder(dir.to_owned()))?;
+        parent
+            .canonicalize()
+            .map_err(read_err(&parent))?
+            .join(file_name)
+    };
+    let name = name_of(&absolute);
+    let files = files(lang, kind, &name);
+    let parent = absolute.parent().unwrap_or(Path::new("/"));
     let tmp = tempfile::Builder::new()
         .prefix(".component-new-")
-        .tempdir_in(&parent)
-        .map_err(err(&parent))?;
+        .tempdir_in(parent)
+        .map_err(write_err(parent))?;
     for f in &files {
         let path = tmp.path().join(f.path);
         if let Some(p) = path.parent() {
-            std::fs::create_dir_all(p).map_err(err(p))?;
+            std::fs::create_dir_all(p).map_err(write_err(p))?;
         }
-        std::fs::write(&path, &f.bytes).map_err(err(&path))?;
+        std::fs::write(&path, &f.bytes).map_err(write_err(&path))?;
         if f.executable {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
-                .map_err(err(&path))?;
+                .map_err(write_err(&path))?;
         }
     }
-    if dir.exists() {
-        std::fs::remove_dir(dir).map_err(err(dir))?;
+    if exists {
+        // Filled in place (it may be the shell's current folder).
+        for entry in std::fs::read_dir(tmp.path()).map_err(read_err(tmp.path()))? {
+            let entry = entry.map_err(read_err(tmp.path()))?;
+            let to = absolute.join(entry.file_name());
+            std::fs::rename(entry.path(), &to).map_err(write_err(&to))?;
+        }
+    } else {
+        std::fs::rename(tmp.path(), &absolute).map_err(write_err(&absolute))?;
+        // Moved: nothing is left for the guard to remove.
+        let _ = tmp.keep();
     }
-    let tmp = tmp.keep();
-    std::fs::rename(&tmp, dir).map_err(err(dir))?;
-    Ok(files)
+    Ok(Written { name, files })
 }
 
 #[cfg(test)]
@@ -478,9 +609,47 @@ mod tests {
     }
 
     #[test]
+    fn a_new_or_empty_folder_is_filled_and_nothing_else_is_touched() {
+        let tmp = tempfile::tempdir().unwrap();
+        let new = tmp.path().join("a/b/my-proc");
+        let w = write(&new, Lang::C, Kind::Postprocessor).unwrap();
+        assert_eq!(w.name, "my-proc");
+        assert!(new.join("processor.c").is_file() && new.join("build.sh").is_file());
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        let w = write(&empty.join("."), Lang::Js, Kind::SignalPreprocessor).unwrap();
+        assert_eq!(w.name, "empty");
+        assert!(empty.join("processor.js").is_file());
+        let file = tmp.path().join("a-file");
+        std::fs::write(&file, "x").unwrap();
+        assert!(matches!(
+            write(&file, Lang::C, Kind::Postprocessor),
+            Err(ScaffoldError::NotAFolder(_))
+        ));
+        let link = tmp.path().join("dangling");
+        std::os::unix::fs::symlink(tmp.path().join("nowhere"), &link).unwrap();
+        assert!(matches!(
+            write(&link, Lang::C, Kind::Postprocessor),
+            Err(ScaffoldError::NotAFolder(_))
+        ));
+        assert!(matches!(
+            write(&new, Lang::C, Kind::Postprocessor),
+            Err(ScaffoldError::NotEmpty(_))
+        ));
+        // No temporary folder left behind anywhere.
+        for dir in [tmp.path().to_owned(), tmp.path().join("a/b")] {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let name = e.unwrap().file_name();
+                assert!(!name.to_string_lossy().starts_with(".component-new-"));
+            }
+        }
+    }
+
+    #[test]
     fn names_come_from_the_folder() {
         assert_eq!(name_of(Path::new("/x/My Filter_2")), "my-filter-2");
         assert_eq!(name_of(Path::new("9lives")), "processor-9lives");
         assert_eq!(name_of(Path::new("/")), "processor");
+        assert_eq!(name_of(Path::new("test")), "processor-test");
     }
 }

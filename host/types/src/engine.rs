@@ -53,6 +53,16 @@ impl EngineName {
         }
     }
 
+    /// The seed's names for TensorFlow, which LNE runs (frozen graphs only).
+    pub const TENSORFLOW_ALIASES: [&'static str; 2] = ["tf", "tensorflow"];
+
+    /// Whether `name` is one of [`EngineName::TENSORFLOW_ALIASES`], in any case.
+    pub fn is_tensorflow_alias(name: &str) -> bool {
+        Self::TENSORFLOW_ALIASES
+            .iter()
+            .any(|a| a.eq_ignore_ascii_case(name))
+    }
+
     /// What other tools and the seed's service call it (lower case).
     pub const fn aliases(self) -> &'static [&'static str] {
         match self {
@@ -147,6 +157,9 @@ mod tests {
         }
         assert_eq!(EngineName::from_alias("ORT"), Some(EngineName::OnnxRuntime));
         assert_eq!(EngineName::from_alias("TF"), Some(EngineName::Lne));
+        for a in EngineName::TENSORFLOW_ALIASES {
+            assert!(EngineName::Lne.aliases().contains(&a));
+        }
         assert_eq!(
             "onnxrt".parse::<EngineName>().unwrap_err().to_string(),
             "unknown engine 'onnxrt'; engines: lne, onnxruntime, ncnn, litert, tensorrt, acl"

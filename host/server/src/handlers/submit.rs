@@ -239,6 +239,13 @@ impl<S: JobStore + JobQueue> Service<S> {
         let subject = ask.subject.unwrap_or(SubjectKind::Model);
         let format = match subject {
             SubjectKind::Model => model_format(&ask.engine, engine, &formats, &body)?.to_string(),
+            SubjectKind::Bundle if EngineName::is_tensorflow_alias(&ask.engine) => {
+                return Err(unprocessable(format!(
+                    "engine '{}' takes a TensorFlow frozen graph as the body; for an app \
+                     whose model has a `tf` form, ask for {engine}",
+                    ask.engine
+                )));
+            }
             SubjectKind::Bundle => {
                 // One check per CPU at once; the others wait their turn.
                 let _turn = self
@@ -335,11 +342,15 @@ fn model_format(
             body.len()
         )));
     }
-    let tf = ["tf", "tensorflow"].contains(&asked.to_ascii_lowercase().as_str());
-    if tf && format != ModelFormat::TfGraph {
+    if EngineName::is_tensorflow_alias(asked) && format != ModelFormat::TfGraph {
+        let by_name = match format {
+            ModelFormat::Onnx => "lne or onnxruntime",
+            ModelFormat::TfLite => "litert",
+            _ => "the engine of its format",
+        };
         return Err(unprocessable(format!(
             "the model is {format}; engine '{asked}' takes TensorFlow frozen graphs (it runs \
-             them on {engine}): ask for {engine} or onnxruntime by name"
+             them on {engine}): ask for {by_name} by name"
         )));
     }
     if !formats.contains(&format)
