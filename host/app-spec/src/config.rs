@@ -305,6 +305,12 @@ impl App {
                 format,
             });
         }
+        if let Some(kind) = lpdnn_model_file::tensorflow_kind(&bytes) {
+            return Err(SpecError::TensorFlowFile {
+                path: path.to_owned(),
+                hint: format!("{kind}, not an app; {}", lpdnn_model_file::FREEZE),
+            });
+        }
         let mut app = parse(path, &bytes)?;
         app.file = path.to_owned();
         let base = path.parent().unwrap_or(Path::new("."));

@@ -26,6 +26,15 @@ pub enum SpecError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file given as the app is a TensorFlow form that is not run (a
+    /// SavedModel, a Keras file): what it is, and how to freeze it.
+    #[error("{path} is {hint}")]
+    TensorFlowFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is and how to freeze it.
+        hint: String,
+    },
     /// The file given as the app is a model.
     #[error("{path} is a{} {format} model, not an app: give the app.json that names it (or its folder)", if matches!(.format, ModelFormat::Onnx) { "n" } else { "" })]
     ModelAsApp {

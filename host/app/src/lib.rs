@@ -33,6 +33,15 @@ pub enum AppError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The file given as the app is a TensorFlow form that is not run (a
+    /// SavedModel, a Keras file): what it is, and how to freeze it.
+    #[error("{path} is {hint}")]
+    TensorFlowFile {
+        /// The file.
+        path: PathBuf,
+        /// What it is and how to freeze it.
+        hint: String,
+    },
     /// The file given as the app is a model.
     #[error("{path} is a{} {format} model, not an app: give the app.json that names it (or its folder)", if matches!(.format, ModelFormat::Onnx) { "n" } else { "" })]
     ModelAsApp {
@@ -107,6 +116,7 @@ impl From<SpecError> for AppError {
         match e {
             SpecError::Read { path, source } => AppError::Read { path, source },
             SpecError::ModelAsApp { path, format } => AppError::ModelAsApp { path, format },
+            SpecError::TensorFlowFile { path, hint } => AppError::TensorFlowFile { path, hint },
             SpecError::NoAppFile { path, hint } => AppError::NoAppFile { path, hint },
             SpecError::Parse { path, message } => AppError::Parse { path, message },
             SpecError::Field {

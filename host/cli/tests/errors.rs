@@ -319,3 +319,17 @@ fn a_benchmark_child_runs_its_request_and_reports_typed_events() {
     assert_eq!(r["runs"][0]["phases"]["steady"]["passes"], 1);
     assert_eq!(r["config"]["monitor_interval_ms"], serde_json::Value::Null);
 }
+
+#[test]
+fn a_keras_file_given_as_the_app_is_named_with_how_to_freeze_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let h5 = dir.path().join("model.h5");
+    std::fs::write(&h5, b"\x89HDF\r\n\x1a\n\0\0\0\0").unwrap();
+    let err = fails(&["run", h5.to_str().unwrap(), "--input", IMAGE]);
+    assert!(
+        err.contains("is an HDF5 file (a Keras .h5 model), not an app;"),
+        "{err}"
+    );
+    assert!(err.contains("convert_variables_to_constants_v2"), "{err}");
+    assert!(!err.contains("JSON"), "{err}");
+}
