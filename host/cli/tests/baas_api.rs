@@ -337,6 +337,17 @@ fn an_app_bundle_runs_its_whole_pipeline_and_a_bad_one_is_refused_at_upload() {
     face_bundle(&good, "face.txt");
     let bundle = tmp.path().join("face.tar");
     tar_of(&good, &bundle);
+    // The seed's `tf` takes a frozen graph as the body, never a bundle.
+    let tf = format!("{}/bonseyes_baas/{}/default/tf", s.url, platform());
+    let (code, body) = curl(&["--data-binary", &format!("@{}", bundle.display()), &tf]);
+    assert_eq!(code, 422, "{body}");
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("engine 'tf' takes a TensorFlow frozen graph as the body"),
+        "{body}"
+    );
     let route = format!(
         "{}/bonseyes_baas/{}/default/onnx?wait=300&duration=1",
         s.url,
