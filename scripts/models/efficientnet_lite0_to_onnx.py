@@ -76,6 +76,16 @@ STAGES = [(1, 3, 1, 1, 16), (2, 3, 2, 6, 24), (2, 5, 2, 6, 40), (3, 3, 2, 6, 80)
           (3, 5, 1, 6, 112), (4, 5, 2, 6, 192), (1, 3, 1, 6, 320)]
 
 
+def folded(sd, conv, bn):
+    """The weights and bias of convolution `conv` with BatchNorm `bn` (eps 1e-3)
+    folded in, as float32."""
+    w = sd[conv + ".weight"]
+    gamma, beta = sd[bn + ".weight"], sd[bn + ".bias"]
+    mean, var = sd[bn + ".running_mean"], sd[bn + ".running_var"]
+    scale = gamma / np.sqrt(var + 1e-3)
+    return (w * scale[:, None, None, None]).astype(np.float32), (beta - mean * scale).astype(np.float32)
+
+
 class Graph:
     def __init__(self, sd):
         self.sd, self.nodes, self.inits, self.n = sd, [], [], 0
@@ -90,12 +100,7 @@ class Graph:
         return name
 
     def conv_bn(self, x, size, conv, bn, stride=1, group=1, relu6=True):
-        w = self.sd[conv + ".weight"]
-        gamma, beta = self.sd[bn + ".weight"], self.sd[bn + ".bias"]
-        mean, var = self.sd[bn + ".running_mean"], self.sd[bn + ".running_var"]
-        scale = gamma / np.sqrt(var + 1e-3)
-        w = (w * scale[:, None, None, None]).astype(np.float32)
-        b = (beta - mean * scale).astype(np.float32)
+        w, b = folded(self.sd, conv, bn)
         k = w.shape[-1]
         out_size = math.ceil(size / stride)
         total = max((out_size - 1) * stride + k - size, 0)

@@ -19,7 +19,7 @@ import numpy as np
 from tensorboard.compat.proto import graph_pb2, types_pb2
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from efficientnet_lite0_to_onnx import STAGES, load_state_dict  # noqa: E402
+from efficientnet_lite0_to_onnx import STAGES, folded, load_state_dict  # noqa: E402
 
 FLOAT = types_pb2.DT_FLOAT
 INT32 = types_pb2.DT_INT32
@@ -66,12 +66,7 @@ class Graph:
         return self.node("Const", name, value=array, dtype=dtype)
 
     def conv_bn(self, x, conv, bn, stride=1, depthwise=False, relu6=True):
-        w = self.sd[conv + ".weight"]
-        gamma, beta = self.sd[bn + ".weight"], self.sd[bn + ".bias"]
-        mean, var = self.sd[bn + ".running_mean"], self.sd[bn + ".running_var"]
-        scale = gamma / np.sqrt(var + 1e-3)
-        w = (w * scale[:, None, None, None]).astype(np.float32)
-        b = (beta - mean * scale).astype(np.float32)
+        w, b = folded(self.sd, conv, bn)
         if depthwise:  # [C, 1, kh, kw] -> [kh, kw, C, 1]
             op, filt = "DepthwiseConv2dNative", w.transpose(2, 3, 0, 1)
         else:  # [O, I, kh, kw] -> [kh, kw, I, O]
