@@ -119,7 +119,8 @@ def main(src, dst):
     graph, blocks = build(sd)
     tmp = dst + ".tmp"
     with open(tmp, "wb") as f:
-        f.write(graph.SerializeToString())
+        # Map fields (a node's attributes) in key order: the same bytes every run.
+        f.write(graph.SerializeToString(deterministic=True))
     os.replace(tmp, dst)
     print(f"{dst}: {len(graph.node)} nodes, {blocks} MBConv blocks")
 
