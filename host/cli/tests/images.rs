@@ -241,7 +241,13 @@ fn the_server_and_a_worker_image_from_an_empty_store_run_a_job_in_containers() {
     assert_eq!(sandbox["user"], 1000, "the image's user, not root");
     let run = &done["result"]["runs"][0];
     assert_eq!(run["engine"], "onnxruntime");
-    assert_eq!(run["state"], "ok");
+    // A finished run; "noisy" when the tests beside this one load the
+    // cores meanwhile (the verdict itself is tests/noise.rs's business).
+    assert!(
+        run["state"] == "ok" || run["state"] == "noisy",
+        "{}",
+        run["state"]
+    );
     assert_eq!(
         run["engine_library"], "/opt/lpdnn/lib/onnxruntime/libonnxruntime.so",
         "the engine from the image's package"
