@@ -19,6 +19,11 @@ use tract_onnx::tract_hir::internal::DimLike;
 
 const NAME: &str = lpdnn_engine_api::EngineName::Lne.as_str();
 
+/// Most bytes of freed tensor buffers a model keeps for its next run: a run
+/// with fixed shapes needs its working set back (tens of MiB for the image
+/// models); inputs that change shape from run to run stop at this.
+const POOL_BYTES: usize = 256 << 20;
+
 /// The LNE engine.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Lne;
@@ -111,6 +116,7 @@ impl Engine for Lne {
         Ok(Box::new(LneModel {
             path: path.to_owned(),
             poisoned: false,
+            pool: BlobPool::new(POOL_BYTES),
             state,
             executor,
             inputs,
@@ -167,6 +173,8 @@ struct LneModel {
     path: PathBuf,
     /// A run panicked: tract's state may be half updated.
     poisoned: bool,
+    /// Buffers of the last run's tensors, for the next run to reuse.
+    pool: BlobPool,
     state: TypedSimpleState,
     executor: Executor,
     inputs: Vec<TensorInfo>,
@@ -219,28 +227,48 @@ impl Model for LneModel {
 
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
         check_inputs(&self.inputs, &inputs)?;
-        let mut values = TVec::with_capacity(inputs.len());
-        for t in &inputs {
-            // SAFETY: `Tensor::new` guarantees `data` holds exactly
-            // `shape.product() * dtype.size()` bytes of plain numbers.
-            let tensor = unsafe {
-                tract_onnx::prelude::Tensor::from_raw_dt(to_datum(t.dtype()), t.shape(), t.data())
-            }
-            .map_err(|e| self.run_err(e))?;
-            values.push(tensor.into_tvalue());
-        }
         if self.poisoned {
             return Err(EngineError::Run {
                 engine: NAME.into(),
                 message: "an earlier run panicked inside tract; load the model again".into(),
             });
         }
-        let state = &mut self.state;
-        let executor = self.executor.clone();
-        let outputs =
-            lpdnn_engine_api::contain(|| multithread_tract_scope(executor, || state.run(values)));
+        // Everything tract allocates and frees in here (the input copies,
+        // each node's output, the outputs once copied out) goes through the
+        // model's pool, so a run reuses the buffers of the run before.
+        let (pool, state, executor) = (&mut self.pool, &mut self.state, self.executor.clone());
+        let outcome = lpdnn_engine_api::contain(|| {
+            with_blob_pool(pool, || -> TractResult<Vec<(TValue, DType)>> {
+                let mut values = TVec::with_capacity(inputs.len());
+                for t in &inputs {
+                    // SAFETY: `Tensor::new` guarantees `data` holds exactly
+                    // `shape.product() * dtype.size()` bytes of plain numbers.
+                    let tensor = unsafe {
+                        tract_onnx::prelude::Tensor::from_raw_dt(
+                            to_datum(t.dtype()),
+                            t.shape(),
+                            t.data(),
+                        )
+                    }?;
+                    values.push(tensor.into_tvalue());
+                }
+                let outputs = multithread_tract_scope(executor, || state.run(values))?;
+                outputs
+                    .into_iter()
+                    .map(|value| {
+                        let dtype = from_datum(value.datum_type()).ok_or_else(|| {
+                            tract_onnx::tract_core::internal::format_err!(
+                                "an output has unsupported type {:?}",
+                                value.datum_type()
+                            )
+                        })?;
+                        Ok((value, dtype))
+                    })
+                    .collect()
+            })
+        });
         clear_avx_upper_state();
-        let outputs = match outputs {
+        let outputs = match outcome {
             Ok(outputs) => outputs.map_err(|e| self.run_err(e))?,
             Err(message) => {
                 self.poisoned = true;
@@ -250,26 +278,21 @@ impl Model for LneModel {
                 });
             }
         };
-        outputs
-            .into_iter()
-            .zip(&self.outputs)
-            .map(|(value, info)| {
-                let dtype = from_datum(value.datum_type()).ok_or_else(|| EngineError::Run {
-                    engine: NAME.into(),
-                    message: format!(
-                        "output '{}' has unsupported type {:?}",
-                        info.name,
-                        value.datum_type()
-                    ),
-                })?;
-                Tensor::new(
-                    info.name.clone(),
-                    dtype,
-                    value.shape().to_vec(),
-                    value.as_bytes().to_vec(),
-                )
-            })
-            .collect()
+        let pool = &mut self.pool;
+        with_blob_pool(pool, || {
+            outputs
+                .into_iter()
+                .zip(&self.outputs)
+                .map(|((value, dtype), info)| {
+                    Tensor::new(
+                        info.name.clone(),
+                        dtype,
+                        value.shape().to_vec(),
+                        value.as_bytes().to_vec(),
+                    )
+                })
+                .collect()
+        })
     }
 }
 
