@@ -27,7 +27,10 @@ use ort::ep::{self, ExecutionProvider};
 use ort::memory::Allocator;
 use ort::session::builder::GraphOptimizationLevel;
 use ort::session::{Session, SessionInputValue};
-use ort::value::{DynTensor, DynTensorValueType, TensorElementType, ValueType};
+use ort::value::{
+    DynTensor, DynTensorValueType, PrimitiveTensorElementType, TensorElementType, TensorRef,
+    ValueType,
+};
 
 /// Where the library is looked for, in order.
 const LIB_VARS: &[&str] = &["LPDNN_ORT_LIB", "ORT_DYLIB_PATH"];
@@ -450,9 +453,9 @@ struct OrtModel {
     session: Session,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
-    /// Input tensors kept between calls and refilled, so a call allocates
-    /// nothing on the ONNX Runtime side for its inputs.
-    buffers: Vec<DynTensor>,
+    /// Input tensors kept between calls and refilled, for the inputs that
+    /// cannot be lent to ONNX Runtime as they are (see [`view`]).
+    buffers: Vec<Option<DynTensor>>,
 }
 
 impl OrtModel {
@@ -463,26 +466,28 @@ impl OrtModel {
         }
     }
 
-    /// Makes `buffers[i]` a tensor of `t`'s type and shape, reusing it when
-    /// it already is one.
+    /// Makes `buffers[i]` a tensor of `t`'s type and shape holding a copy of
+    /// `t`, reusing the one there when it fits.
     fn fill(&mut self, i: usize, t: &Tensor) -> Result<(), EngineError> {
-        let fits = self.buffers.get(i).is_some_and(|b| {
+        if self.buffers.len() <= i {
+            self.buffers.resize_with(i + 1, || None);
+        }
+        let fits = self.buffers[i].as_ref().is_some_and(|b| {
             matches!(b.dtype(), ValueType::Tensor { ty, shape, .. }
                 if *ty == to_ort(t.dtype())
                     && shape.len() == t.shape().len()
                     && shape.iter().zip(t.shape()).all(|(&a, &b)| usize::try_from(a) == Ok(b)))
         });
-        if !fits {
-            let tensor =
+        let buf = match &mut self.buffers[i] {
+            Some(buf) if fits => buf,
+            slot => slot.insert(
                 DynTensor::new(&Allocator::default(), to_ort(t.dtype()), t.shape().to_vec())
-                    .map_err(|e| self.run_err(e))?;
-            if i < self.buffers.len() {
-                self.buffers[i] = tensor;
-            } else {
-                self.buffers.push(tensor);
-            }
-        }
-        let buf = &mut self.buffers[i];
+                    .map_err(|e| EngineError::Run {
+                        engine: self.engine.into(),
+                        message: e.to_string(),
+                    })?,
+            ),
+        };
         let dst = buf.data_ptr_mut().cast::<u8>();
         if !t.data().is_empty() {
             // SAFETY: the buffer is a CPU tensor of exactly t's dtype and shape,
@@ -490,6 +495,29 @@ impl OrtModel {
             unsafe { std::ptr::copy_nonoverlapping(t.data().as_ptr(), dst, t.data().len()) };
         }
         Ok(())
+    }
+}
+
+/// `t` lent to ONNX Runtime as a tensor view, without a copy; `None` when
+/// it cannot be: its bytes are not aligned for its element type (a `Vec<u8>`
+/// from the system allocator always is), it is empty, or it is f16.
+fn view(t: &Tensor) -> Option<ort::Result<SessionInputValue<'_>>> {
+    fn typed<T: PrimitiveTensorElementType + bytemuck::Pod + std::fmt::Debug>(
+        t: &Tensor,
+    ) -> Option<ort::Result<SessionInputValue<'_>>> {
+        let data: &[T] = bytemuck::try_cast_slice(t.data()).ok()?;
+        Some(TensorRef::from_array_view((t.shape(), data)).map(SessionInputValue::from))
+    }
+    if t.data().is_empty() {
+        return None;
+    }
+    match t.dtype() {
+        DType::F32 => typed::<f32>(t),
+        DType::U8 => typed::<u8>(t),
+        DType::I8 => typed::<i8>(t),
+        DType::I32 => typed::<i32>(t),
+        DType::I64 => typed::<i64>(t),
+        DType::F16 => None,
     }
 }
 
@@ -504,11 +532,26 @@ impl Model for OrtModel {
 
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError> {
         check_inputs(&self.inputs, &inputs)?;
+        // Inputs are lent where they can be; the others are copied into
+        // the tensors kept for them.
+        let mut lent = Vec::with_capacity(inputs.len());
         for (i, t) in inputs.iter().enumerate() {
-            self.fill(i, t)?;
+            match view(t) {
+                Some(v) => lent.push(Some(v.map_err(|e| self.run_err(e))?)),
+                None => {
+                    self.fill(i, t)?;
+                    lent.push(None);
+                }
+            }
         }
-        let values: Vec<SessionInputValue<'_>> =
-            self.buffers.iter().map(SessionInputValue::from).collect();
+        let mut values: Vec<SessionInputValue<'_>> = Vec::with_capacity(inputs.len());
+        for (i, v) in lent.into_iter().enumerate() {
+            match (v, self.buffers.get(i)) {
+                (Some(v), _) => values.push(v),
+                (None, Some(Some(buf))) => values.push(SessionInputValue::from(buf)),
+                (None, _) => return Err(self.run_err(format!("input {i} was not copied"))),
+            }
+        }
         let engine = self.engine;
         let outputs = self
             .session
