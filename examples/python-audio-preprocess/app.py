@@ -509,7 +509,6 @@ class Resampler:
         up, down, pre, phases = self.up, self.down, self.pre_remove, self.phases
         n = len(x)
         count = -(-(n * up) // down)
-        mul, add = operator.mul, operator.add
         out = [0.0] * count
         for i in range(count):
             # Output i of upfirdn: the taps of phase m % up against x[..= m / up],
@@ -522,8 +521,25 @@ class Resampler:
             if oldest >= end:
                 continue
             skip = oldest + len(taps) - (newest + 1)
-            out[i] = reduce(add, map(mul, taps[skip:], x[oldest:end]), -0.0)
+            out[i] = _dot4(taps[skip:], x[oldest:end])
         return out
+
+
+def _dot4(a, b):
+    """dsp::resample::dot: four partial sums from 0.0 (lane j takes the terms j,
+    j + 4, ...), added as (s0 + s2) + (s1 + s3), then the rest in order."""
+    n = min(len(a), len(b))
+    n4 = n - n % 4
+    s0 = s1 = s2 = s3 = 0.0
+    for k in range(0, n4, 4):
+        s0 += a[k] * b[k]
+        s1 += a[k + 1] * b[k + 1]
+        s2 += a[k + 2] * b[k + 2]
+        s3 += a[k + 3] * b[k + 3]
+    s = (s0 + s2) + (s1 + s3)
+    for k in range(n4, n):
+        s += a[k] * b[k]
+    return s
 
 
 _resamplers = {}

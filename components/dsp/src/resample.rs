@@ -186,14 +186,34 @@ impl Resampler {
                 }
                 // taps is reversed: taps[k] meets x[newest + 1 - taps.len() + k].
                 let skip = oldest + taps.len() - (newest + 1);
-                taps[skip..]
-                    .iter()
-                    .zip(&x[oldest..end])
-                    .map(|(t, v)| t * v)
-                    .sum()
+                dot(&taps[skip..], &x[oldest..end])
             })
             .collect()
     }
+}
+
+/// `Σ a[k] · b[k]` over the shorter length, in four partial sums: lane `j`
+/// adds the terms `j, j + 4, …` in order from 0.0, the lanes are added as
+/// `(s0 + s2) + (s1 + s3)`, then the terms past the last multiple of four, in
+/// order. Independent sums hide the adder's latency and let the compiler use
+/// two 128-bit registers (wasm `simd128`, SSE2); the order is fixed, so
+/// every build gets the same bits (and the Python example, which ports it).
+#[inline]
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    let n = a.len().min(b.len());
+    let (a4, a_rest) = a[..n].as_chunks::<4>();
+    let (b4, b_rest) = b[..n].as_chunks::<4>();
+    let mut s = [0.0f64; 4];
+    for (x, y) in a4.iter().zip(b4) {
+        for j in 0..4 {
+            s[j] += x[j] * y[j];
+        }
+    }
+    let mut sum = (s[0] + s[2]) + (s[1] + s[3]);
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        sum += x * y;
+    }
+    sum
 }
 
 #[cfg(test)]
@@ -209,6 +229,19 @@ mod tests {
         // A constant stays (about) constant away from the edges.
         let y = r.process(&vec![1.0; 4410]);
         assert!((y[1600] - 1.0).abs() < 1e-3, "{}", y[1600]);
+    }
+
+    #[test]
+    fn dot_sums_four_lanes_then_the_tail() {
+        let a: Vec<f64> = (1..=7).map(f64::from).collect();
+        assert_eq!(dot(&a, &[1.0; 9]), 28.0, "the shorter length");
+        assert_eq!(dot(&[], &[1.0]), 0.0);
+        // The order shows where rounding differs: lanes 0 and 2 meet first,
+        // (1e16 - 1e16) + (1 + 1) = 2, where left to right 1e16 + 1 rounds
+        // to 1e16 and the sum ends at 1.
+        let v = [1e16, 1.0, -1e16, 1.0];
+        assert_eq!(dot(&v, &[1.0; 4]), 2.0);
+        assert_eq!(v.iter().sum::<f64>(), 1.0);
     }
 
     #[test]

@@ -264,13 +264,25 @@ pub fn power_to_db(s: &mut Matrix, reference: f64, amin: f64, top_db: Option<f64
     let offset = 10.0 * amin.max(reference).log10();
     let mut max = f64::NEG_INFINITY;
     for v in s.iter_mut().flatten() {
-        *v = 10.0 * v.max(amin).log10() - offset;
-        max = max.max(*v);
+        *v = 10.0 * maxnum(*v, amin).log10() - offset;
+        max = maxnum(max, *v);
     }
     if let Some(top) = top_db {
         for v in s.iter_mut().flatten() {
-            *v = v.max(max - top);
+            *v = maxnum(*v, max - top);
         }
+    }
+}
+
+/// `a.max(b)` (the other one when either is NaN) as a compare and a
+/// select: WebAssembly's `f64.max` propagates NaN, so `f64::max` compiles
+/// there to a call of libm's `fmax`, one per element of a spectrogram.
+#[inline]
+fn maxnum(a: f64, b: f64) -> f64 {
+    if a >= b || b.is_nan() {
+        a
+    } else {
+        b
     }
 }
 

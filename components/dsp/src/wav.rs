@@ -43,10 +43,38 @@ pub fn decode(bytes: &[u8], max_samples: usize) -> Result<Audio, Error> {
     }
     let channels = spec.channels as usize;
     let interleaved: Vec<f64> = match (spec.sample_format, spec.bits_per_sample) {
-        (hound::SampleFormat::Float, 32) => collect(reader.into_samples::<f32>(), |v| v as f64)?,
+        (hound::SampleFormat::Float, 32) => match packed(bytes, declared, 4)? {
+            Some(data) => data
+                .chunks_exact(4)
+                .map(|b| f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                .collect(),
+            None => collect(reader.into_samples::<f32>(), |v| v as f64)?,
+        },
         (hound::SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => {
             let scale = 1.0 / f64::from(1u32 << (bits - 1));
-            collect(reader.into_samples::<i32>(), |v| v as f64 * scale)?
+            match packed(bytes, declared, usize::from(bits / 8))? {
+                // The layouts hound reads for these depths (8-bit is unsigned),
+                // straight from the bytes: hound reads one sample per call.
+                Some(data) => match bits {
+                    8 => data
+                        .iter()
+                        .map(|&b| f64::from(i32::from(b) - 128) * scale)
+                        .collect(),
+                    16 => data
+                        .chunks_exact(2)
+                        .map(|b| f64::from(i16::from_le_bytes([b[0], b[1]])) * scale)
+                        .collect(),
+                    24 => data
+                        .chunks_exact(3)
+                        .map(|b| f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]]) >> 8) * scale)
+                        .collect(),
+                    _ => data
+                        .chunks_exact(4)
+                        .map(|b| f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) * scale)
+                        .collect(),
+                },
+                None => collect(reader.into_samples::<i32>(), |v| v as f64 * scale)?,
+            }
         }
         (format, bits) => {
             return Err(Error::Input(format!(
@@ -73,6 +101,32 @@ pub fn decode(bytes: &[u8], max_samples: usize) -> Result<Audio, Error> {
         channels: spec.channels.into(),
         samples,
     })
+}
+
+/// The bytes of the first `declared` samples (fewer when the file ends
+/// early) when each sample takes exactly `width` bytes; `None` when it takes
+/// more (e.g. 24 bits in 4 bytes), which hound reads instead.
+fn packed(bytes: &[u8], declared: usize, width: usize) -> Result<Option<&[u8]>, Error> {
+    // Where the data starts, and how far one sample read by hound moves.
+    let at = |samples: usize| -> Result<usize, Error> {
+        let mut reader = hound::WavReader::new(Cursor::new(bytes)).map_err(|e| describe(&e))?;
+        if samples > 0 {
+            let first = match reader.spec().sample_format {
+                hound::SampleFormat::Float => reader.samples::<f32>().next().map(|s| s.map(drop)),
+                hound::SampleFormat::Int => reader.samples::<i32>().next().map(|s| s.map(drop)),
+            };
+            if !matches!(first, Some(Ok(()))) {
+                return Ok(usize::MAX);
+            }
+        }
+        Ok(reader.into_inner().position() as usize)
+    };
+    let start = at(0)?;
+    if at(1)?.checked_sub(start) != Some(width) {
+        return Ok(None);
+    }
+    let whole = (bytes.len().saturating_sub(start) / width).min(declared);
+    Ok(Some(&bytes[start..start + whole * width]))
 }
 
 fn collect<T>(
@@ -156,5 +210,73 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("limit"));
+    }
+
+    /// Every depth read straight from the bytes gives what hound's
+    /// per-sample reader gives, also for a file cut inside a sample.
+    #[test]
+    fn packed_samples_read_as_hound_reads_them() {
+        let values: Vec<i64> = vec![
+            0,
+            1,
+            -1,
+            77,
+            -128,
+            127,
+            -30000,
+            30000,
+            i64::from(i32::MIN) >> 1,
+        ];
+        for (format, bits) in [
+            (hound::SampleFormat::Int, 8u16),
+            (hound::SampleFormat::Int, 16),
+            (hound::SampleFormat::Int, 24),
+            (hound::SampleFormat::Int, 32),
+            (hound::SampleFormat::Float, 32),
+        ] {
+            let spec = hound::WavSpec {
+                channels: 2,
+                sample_rate: 8000,
+                bits_per_sample: bits,
+                sample_format: format,
+            };
+            let mut out = Cursor::new(Vec::new());
+            {
+                let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+                for (i, &v) in values.iter().cycle().take(64).enumerate() {
+                    match format {
+                        hound::SampleFormat::Float => {
+                            w.write_sample(v as f32 / 1e5 + i as f32).unwrap()
+                        }
+                        hound::SampleFormat::Int => {
+                            let max = (1i64 << (bits - 1)) - 1;
+                            w.write_sample(v.clamp(-max - 1, max) as i32).unwrap()
+                        }
+                    }
+                }
+                w.finalize().unwrap();
+            }
+            let bytes = out.into_inner();
+            let fast = decode(&bytes, 1 << 20).unwrap();
+            let reader = hound::WavReader::new(Cursor::new(&bytes[..])).unwrap();
+            let slow = match format {
+                hound::SampleFormat::Float => collect(reader.into_samples::<f32>(), |v| v as f64),
+                hound::SampleFormat::Int => {
+                    let scale = 1.0 / f64::from(1u32 << (bits - 1));
+                    collect(reader.into_samples::<i32>(), |v| v as f64 * scale)
+                }
+            }
+            .unwrap();
+            let mono: Vec<f64> = slow
+                .chunks_exact(2)
+                .map(|f| f.iter().sum::<f64>() / 2.0)
+                .collect();
+            assert_eq!(fast.samples, mono, "{bits}-bit {format:?}");
+            let e = decode(&bytes[..bytes.len() - 1], 1 << 20).unwrap_err();
+            assert!(
+                e.to_string().contains("the file holds 63"),
+                "{bits}-bit {format:?}: {e}"
+            );
+        }
     }
 }
