@@ -10,32 +10,10 @@
 //! The goal is host ≤ 1.01 × direct. Inputs are cloned outside the timed
 //! region (`iter_batched`), as the pipeline moves them without copying.
 
-use std::path::{Path, PathBuf};
-
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use lpdnn_app::{App, Pipeline, RunOptions, Runtime, RuntimeConfig};
-use lpdnn_engine_api::{LoadOptions, Tensor};
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn pipeline(engine: &str, runtime: &Runtime) -> (Pipeline, Vec<Tensor>) {
-    let app = App::load(&root().join("examples/face-detection/app.json")).expect("app");
-    let mut p = Pipeline::load(
-        &app,
-        runtime,
-        &RunOptions {
-            engine: Some(engine.into()),
-            threads: Some(1),
-            ..Default::default()
-        },
-    )
-    .expect("pipeline");
-    let image = std::fs::read(root().join("assets/images/astronaut.png")).expect("run setup");
-    let tensors = p.preprocess(&image).expect("preprocess").chunks.remove(0);
-    (p, tensors)
-}
+use lpdnn_app::{Runtime, RuntimeConfig};
+use lpdnn_benches::face_pipeline;
+use lpdnn_engine_api::LoadOptions;
 
 fn overhead(c: &mut Criterion) {
     let cache = std::env::temp_dir().join("lpdnn-bench-engines");
@@ -46,7 +24,7 @@ fn overhead(c: &mut Criterion) {
     .expect("runtime");
     let mut group = c.benchmark_group("inference");
     for engine in ["lne", "onnxruntime", "ncnn", "litert"] {
-        let (mut p, tensors) = pipeline(engine, &runtime);
+        let (mut p, tensors) = face_pipeline(engine, 1, &runtime);
         group.bench_function(format!("{engine}/host"), |b| {
             b.iter_batched(
                 || tensors.clone(),

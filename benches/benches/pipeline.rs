@@ -7,34 +7,12 @@
 //!
 //! Needs `scripts/setup.sh` (components and images under `assets/`).
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use lpdnn_anchors::{Anchors, Mark};
+use lpdnn_benches::{asset, ppm};
 use lpdnn_runtime::{Runtime, RuntimeConfig};
-
-fn asset(rel: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../assets")
-        .join(rel);
-    assert!(
-        p.is_file(),
-        "{} is missing: run scripts/setup.sh",
-        p.display()
-    );
-    p
-}
-
-/// chelsea.png (451x300) re-encoded as binary PPM.
-fn chelsea_ppm() -> Vec<u8> {
-    let img = image::open(asset("images/chelsea.png"))
-        .unwrap()
-        .into_rgb8();
-    let mut out = std::io::Cursor::new(Vec::new());
-    img.write_to(&mut out, image::ImageFormat::Pnm).unwrap();
-    out.into_inner()
-}
 
 const PARAMS: &str =
     r#"{"width": 224, "height": 224, "mean": [127.5, 127.5, 127.5], "std": [128, 128, 128]}"#;
@@ -54,7 +32,7 @@ fn preprocess(c: &mut Criterion) {
         .unwrap();
     let params = imageproc_core::Params::from_json(PARAMS).unwrap();
     let inputs = [
-        ("chelsea.ppm", chelsea_ppm()),
+        ("chelsea.ppm", ppm("images/chelsea.png")),
         (
             "chelsea.png",
             std::fs::read(asset("images/chelsea.png")).unwrap(),

@@ -308,6 +308,87 @@ impl Taps {
 
 /// Crops, resizes, normalizes and lays out `img` as `params` say.
 pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
+    preprocess_inline(img, p)
+}
+
+/// Instruction sets a native x86-64 build can run [`preprocess`] with: the
+/// same source compiled for each, so that benchmarks compare the wasm
+/// component (128-bit `simd128`) with native code of the same width and with
+/// the widest this CPU has. Decoding is not recompiled (the `image` crate is
+/// built once, for the baseline).
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum X86Level {
+    /// SSE2: what every x86-64 build may assume.
+    Sse2,
+    /// SSE4.1: 128-bit, the closest to WebAssembly's `simd128`.
+    Sse41,
+    /// AVX2 with FMA: 256-bit.
+    Avx2Fma,
+}
+
+#[cfg(target_arch = "x86_64")]
+impl X86Level {
+    /// Whether this CPU runs it.
+    pub fn available(self) -> bool {
+        match self {
+            X86Level::Sse2 => true,
+            X86Level::Sse41 => std::is_x86_feature_detected!("sse4.1"),
+            X86Level::Avx2Fma => {
+                std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            }
+        }
+    }
+}
+
+/// [`preprocess`] compiled for `level`; `None` when this CPU lacks it.
+#[cfg(target_arch = "x86_64")]
+pub fn preprocess_x86(img: &Rgb8, p: &Params, level: X86Level) -> Option<Result<Output, Error>> {
+    #[target_feature(enable = "sse4.1")]
+    fn sse41(img: &Rgb8, p: &Params) -> Result<Output, Error> {
+        preprocess_inline(img, p)
+    }
+    #[target_feature(enable = "avx2,fma")]
+    fn avx2_fma(img: &Rgb8, p: &Params) -> Result<Output, Error> {
+        preprocess_inline(img, p)
+    }
+    if !level.available() {
+        return None;
+    }
+    Some(match level {
+        X86Level::Sse2 => preprocess_inline(img, p),
+        // SAFETY: the CPU has the features (checked just above).
+        X86Level::Sse41 => unsafe { sse41(img, p) },
+        // SAFETY: as above.
+        X86Level::Avx2Fma => unsafe { avx2_fma(img, p) },
+    })
+}
+
+/// What the resampling kernel needs, worked out once per image.
+struct Plan {
+    layout: Layout,
+    letterbox: bool,
+    /// Tensor width and height.
+    tw: usize,
+    th: usize,
+    /// Size of the image area inside the tensor, and its top-left corner.
+    nw: usize,
+    nh: usize,
+    px: usize,
+    py: usize,
+    xt: Taps,
+    yt: Taps,
+    /// Source channel of each output channel (RGB or BGR).
+    channel: [usize; 3],
+    /// Normalization as one multiply-add per element: `v * a + b`.
+    a: [f32; 3],
+    b: [f32; 3],
+    /// The padding value per output channel, normalized.
+    pad: [f32; 3],
+}
+
+#[inline(always)]
+fn preprocess_inline(img: &Rgb8, p: &Params) -> Result<Output, Error> {
     let crop = match (p.crop, p.center_crop) {
         (Some(r), _) => {
             if r.width == 0
@@ -353,101 +434,45 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
         nw as f32 / crop.width as f32,
         nh as f32 / crop.height as f32,
     );
-    let xt = Taps::new(nw, crop.x, crop.width, sx);
-    let yt = Taps::new(nh, crop.y, crop.height, sy);
-
-    // Normalization as one multiply-add per element: v * a + b.
-    let channel_of = |c: usize| match p.color {
-        Color::Rgb => c,
-        Color::Bgr => 2 - c,
+    let channel: [usize; 3] = match p.color {
+        Color::Rgb => [0, 1, 2],
+        Color::Bgr => [2, 1, 0],
     };
     let (a, b): ([f32; 3], [f32; 3]) = match p.dtype {
-        OutType::F32 => {
-            let mut a = [0.0; 3];
-            let mut b = [0.0; 3];
-            for c in 0..3 {
-                let src = channel_of(c);
-                a[c] = 1.0 / p.std[src];
-                b[c] = -p.mean[src] / p.std[src];
-            }
-            (a, b)
-        }
+        OutType::F32 => (
+            std::array::from_fn(|c| 1.0 / p.std[channel[c]]),
+            std::array::from_fn(|c| -p.mean[channel[c]] / p.std[channel[c]]),
+        ),
         OutType::U8 => ([1.0; 3], [0.0; 3]),
     };
-    let pad: [f32; 3] = std::array::from_fn(|c| p.pad[channel_of(c)] * a[c] + b[c]);
-
-    let plane = (tw * th) as usize;
-    let n = nw as usize;
-    let stride = img.width as usize * 3;
-    let src_row = |y: u32| &img.pixels[y as usize * stride..][..stride];
-    // The resampling kernel, writing normalized f32 into `out`.
-    let kernel = |out: &mut [f32]| {
-        // Pad everything first; the image area is overwritten below.
-        if p.resize == Resize::Letterbox {
-            fill_pad(out, p.layout, plane, pad);
-        }
-        // Two horizontally resampled source rows, planar (R.., G.., B..), so
-        // the vertical pass and the output writes are contiguous and vectorize.
-        let (mut row0, mut row1) = (vec![0f32; 3 * n], vec![0f32; 3 * n]);
-        let mut cached = [u32::MAX, u32::MAX];
-        let mut mixed = vec![0f32; 3 * n];
-        for oy in 0..nh as usize {
-            let (y0, y1) = (yt.index[oy], yt.next[oy]);
-            if cached[0] != y0 {
-                if cached[1] == y0 {
-                    std::mem::swap(&mut row0, &mut row1);
-                } else {
-                    hpass(src_row(y0), &xt, &mut row0);
-                }
-                cached[0] = y0;
-            }
-            if cached[1] != y1 {
-                hpass(src_row(y1), &xt, &mut row1);
-                cached[1] = y1;
-            }
-            let wy = yt.weight[oy];
-            let ty = oy + py as usize;
-            match p.layout {
-                Layout::Nchw => {
-                    for c in 0..3 {
-                        let s = channel_of(c) * n;
-                        let (r0, r1) = (&row0[s..s + n], &row1[s..s + n]);
-                        let dst = &mut out[c * plane + ty * tw as usize + px as usize..][..n];
-                        let (ac, bc) = (a[c], b[c]);
-                        for ((d, &v0), &v1) in dst.iter_mut().zip(r0).zip(r1) {
-                            *d = (v0 + (v1 - v0) * wy) * ac + bc;
-                        }
-                    }
-                }
-                Layout::Nhwc => {
-                    for c in 0..3 {
-                        let s = channel_of(c) * n;
-                        let (r0, r1) = (&row0[s..s + n], &row1[s..s + n]);
-                        let (ac, bc) = (a[c], b[c]);
-                        for ((m, &v0), &v1) in mixed[c * n..][..n].iter_mut().zip(r0).zip(r1) {
-                            *m = (v0 + (v1 - v0) * wy) * ac + bc;
-                        }
-                    }
-                    let dst = &mut out[(ty * tw as usize + px as usize) * 3..][..3 * n];
-                    for (x, d) in dst.chunks_exact_mut(3).enumerate() {
-                        d.copy_from_slice(&[mixed[x], mixed[n + x], mixed[2 * n + x]]);
-                    }
-                }
-            }
-        }
+    let plan = Plan {
+        layout: p.layout,
+        letterbox: p.resize == Resize::Letterbox,
+        tw: tw as usize,
+        th: th as usize,
+        nw: nw as usize,
+        nh: nh as usize,
+        px: px as usize,
+        py: py as usize,
+        xt: Taps::new(nw, crop.x, crop.width, sx),
+        yt: Taps::new(nh, crop.y, crop.height, sy),
+        channel,
+        a,
+        b,
+        pad: std::array::from_fn(|c| p.pad[channel[c]] * a[c] + b[c]),
     };
 
-    let len = plane * 3;
+    let len = plan.tw * plan.th * 3;
     let data = match p.dtype {
         OutType::F32 => {
             // Write the floats straight into the output bytes when the buffer
             // is 4-byte aligned (it is with every allocator we know); copy otherwise.
             let mut data = vec![0u8; len * 4];
             match bytemuck::try_cast_slice_mut::<u8, f32>(&mut data) {
-                Ok(out) => kernel(out),
+                Ok(out) => kernel(img, &plan, out),
                 Err(_) => {
                     let mut tmp = vec![0f32; len];
-                    kernel(&mut tmp);
+                    kernel(img, &plan, &mut tmp);
                     data.copy_from_slice(bytemuck::cast_slice(&tmp));
                 }
             }
@@ -455,7 +480,7 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
         }
         OutType::U8 => {
             let mut tmp = vec![0f32; len];
-            kernel(&mut tmp);
+            kernel(img, &plan, &mut tmp);
             tmp.iter()
                 .map(|v| v.round().clamp(0.0, 255.0) as u8)
                 .collect()
@@ -482,8 +507,72 @@ pub fn preprocess(img: &Rgb8, p: &Params) -> Result<Output, Error> {
     })
 }
 
+/// The resampling kernel: writes the normalized tensor into `out`.
+#[inline(always)]
+fn kernel(img: &Rgb8, k: &Plan, out: &mut [f32]) {
+    let plane = k.tw * k.th;
+    // Pad everything first; the image area is overwritten below.
+    if k.letterbox {
+        fill_pad(out, k.layout, plane, k.pad);
+    }
+    let n = k.nw;
+    let stride = img.width as usize * 3;
+    let src_row = |y: u32| &img.pixels[y as usize * stride..][..stride];
+    // Two horizontally resampled source rows, planar (R.., G.., B..), so
+    // the vertical pass and the output writes are contiguous and vectorize.
+    let (mut row0, mut row1) = (vec![0f32; 3 * n], vec![0f32; 3 * n]);
+    let mut cached = [u32::MAX, u32::MAX];
+    let mut mixed = vec![0f32; 3 * n];
+    for oy in 0..k.nh {
+        let (y0, y1) = (k.yt.index[oy], k.yt.next[oy]);
+        if cached[0] != y0 {
+            if cached[1] == y0 {
+                std::mem::swap(&mut row0, &mut row1);
+            } else {
+                hpass(src_row(y0), &k.xt, &mut row0);
+            }
+            cached[0] = y0;
+        }
+        if cached[1] != y1 {
+            hpass(src_row(y1), &k.xt, &mut row1);
+            cached[1] = y1;
+        }
+        let wy = k.yt.weight[oy];
+        let ty = oy + k.py;
+        match k.layout {
+            Layout::Nchw => {
+                for c in 0..3 {
+                    let s = k.channel[c] * n;
+                    let dst = &mut out[c * plane + ty * k.tw + k.px..][..n];
+                    vlerp(&row0[s..s + n], &row1[s..s + n], wy, k.a[c], k.b[c], dst);
+                }
+            }
+            Layout::Nhwc => {
+                for c in 0..3 {
+                    let s = k.channel[c] * n;
+                    let dst = &mut mixed[c * n..][..n];
+                    vlerp(&row0[s..s + n], &row1[s..s + n], wy, k.a[c], k.b[c], dst);
+                }
+                let dst = &mut out[(ty * k.tw + k.px) * 3..][..3 * n];
+                for (x, d) in dst.chunks_exact_mut(3).enumerate() {
+                    d.copy_from_slice(&[mixed[x], mixed[n + x], mixed[2 * n + x]]);
+                }
+            }
+        }
+    }
+}
+
+/// Vertical pass of one channel, normalized: `dst = lerp(r0, r1, w) * a + b`.
+#[inline(always)]
+fn vlerp(r0: &[f32], r1: &[f32], w: f32, a: f32, b: f32, dst: &mut [f32]) {
+    for ((d, &v0), &v1) in dst.iter_mut().zip(r0).zip(r1) {
+        *d = (v0 + (v1 - v0) * w) * a + b;
+    }
+}
+
 /// Horizontal bilinear pass of one RGB source row into planar `dst`
 /// (`[R.., G.., B..]`, `n` samples each).
+#[inline(always)]
 fn hpass(src: &[u8], xt: &Taps, dst: &mut [f32]) {
     let n = xt.index.len();
     let (r, gb) = dst.split_at_mut(n);
@@ -501,6 +590,7 @@ fn hpass(src: &[u8], xt: &Taps, dst: &mut [f32]) {
     }
 }
 
+#[inline(always)]
 fn fill_pad(out: &mut [f32], layout: Layout, plane: usize, pad: [f32; 3]) {
     match layout {
         Layout::Nchw => {
@@ -624,6 +714,27 @@ mod tests {
         let img = gradient(4, 4);
         let p = params(r#"{"width":2,"height":2,"crop":{"x":3,"y":0,"width":2,"height":2}}"#);
         assert!(matches!(preprocess(&img, &p), Err(Error::Params(m)) if m.contains("crop")));
+    }
+
+    /// The wider builds compute the same expressions in the same order (no
+    /// fused multiply-add: Rust does not contract), so the same bits.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn every_x86_level_gives_the_same_bits() {
+        let img = gradient(97, 61);
+        for json in [
+            r#"{"width":40,"height":30,"mean":[1,2,3],"std":[3,2,1]}"#,
+            r#"{"width":64,"height":64,"resize":"letterbox","layout":"nhwc","color":"bgr","pad":[9,8,7]}"#,
+            r#"{"width":50,"height":50,"center_crop":0.8,"dtype":"u8"}"#,
+        ] {
+            let p = params(json);
+            let base = preprocess(&img, &p).unwrap().data;
+            for level in [X86Level::Sse2, X86Level::Sse41, X86Level::Avx2Fma] {
+                if let Some(out) = preprocess_x86(&img, &p, level) {
+                    assert_eq!(out.unwrap().data, base, "{level:?} {json}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -33,6 +33,10 @@ pub use version::{compatible, Kind, Surface, WIT_VERSION};
 
 use processor::HostState;
 
+/// Set to `perfmap` to have the components' compiled functions named in
+/// `/tmp/perf-<pid>.map`, so that `perf record` / `perf report` profile them.
+pub const PROFILER_ENV: &str = "LPDNN_WASM_PROFILER";
+
 /// How often the deadline clock ticks.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
 
@@ -120,6 +124,17 @@ impl Runtime {
         wasm.wasm_component_model(true)
             .epoch_interruption(config.limits.call_timeout.is_some())
             .cranelift_opt_level(OptLevel::Speed);
+        match std::env::var(PROFILER_ENV).as_deref() {
+            Err(_) | Ok("") => {}
+            Ok("perfmap") => {
+                wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
+            }
+            Ok(other) => {
+                return Err(RuntimeError::Setup(format!(
+                    "{PROFILER_ENV}={other}: the one profiler supported is perfmap"
+                )))
+            }
+        }
         let engine = Engine::new(&wasm).map_err(|e| RuntimeError::Setup(format!("{e:#}")))?;
         let mut linker = Linker::new(&engine);
         // Processors compiled for wasm32-wasip2 import WASI even when they do
