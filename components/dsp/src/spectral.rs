@@ -117,9 +117,7 @@ impl Stft {
         let mut out = vec![vec![0.0; frames]; bins];
         for t in 0..frames {
             let frame = &padded[t * self.hop_length..t * self.hop_length + n_fft];
-            for ((i, x), w) in input.iter_mut().zip(frame).zip(&fft_window) {
-                *i = x * w;
-            }
+            windowed(&mut input, frame, &fft_window);
             fft.process(&mut input, &mut spectrum)
                 .map_err(|e| Error::Input(format!("FFT failed: {e}")))?;
             for (k, c) in spectrum.iter().enumerate() {
@@ -249,14 +247,50 @@ pub fn apply(weights: &Matrix, s: &Matrix) -> Matrix {
             let mut row = vec![0.0; frames];
             for (wk, sk) in w.iter().zip(s) {
                 if *wk != 0.0 {
-                    for (r, v) in row.iter_mut().zip(sk) {
-                        *r += wk * v;
-                    }
+                    axpy(&mut row, *wk, sk);
                 }
             }
             row
         })
         .collect()
+}
+
+// The two loops below do their arithmetic eight elements per iteration:
+// the same operations in the same order as one element at a time, but a
+// sandboxed (wasm) build checks its deadline once per iteration, and at one
+// or two elements an iteration that check cost as much as the work.
+
+/// `dst[i] += c * src[i]` over the shorter length.
+#[inline]
+fn axpy(dst: &mut [f64], c: f64, src: &[f64]) {
+    let n = dst.len().min(src.len());
+    let (d8, d_rest) = dst[..n].as_chunks_mut::<8>();
+    let (s8, s_rest) = src[..n].as_chunks::<8>();
+    for (d, s) in d8.iter_mut().zip(s8) {
+        for j in 0..8 {
+            d[j] += c * s[j];
+        }
+    }
+    for (d, s) in d_rest.iter_mut().zip(s_rest) {
+        *d += c * s;
+    }
+}
+
+/// `dst[i] = x[i] * w[i]` over the shortest length.
+#[inline]
+fn windowed(dst: &mut [f64], x: &[f64], w: &[f64]) {
+    let n = dst.len().min(x.len()).min(w.len());
+    let (d8, d_rest) = dst[..n].as_chunks_mut::<8>();
+    let (x8, x_rest) = x[..n].as_chunks::<8>();
+    let (w8, w_rest) = w[..n].as_chunks::<8>();
+    for ((d, x), w) in d8.iter_mut().zip(x8).zip(w8) {
+        for j in 0..8 {
+            d[j] = x[j] * w[j];
+        }
+    }
+    for ((d, x), w) in d_rest.iter_mut().zip(x_rest).zip(w_rest) {
+        *d = x * w;
+    }
 }
 
 /// `librosa.power_to_db(s, ref, amin, top_db)`.
@@ -310,9 +344,7 @@ pub fn mfcc_from_log_mel(s: &Matrix, n_mfcc: usize, lifter: f64) -> Result<Matri
             let c = scale
                 * lift
                 * (std::f64::consts::PI * k as f64 * (2 * i + 1) as f64 / (2 * n) as f64).cos();
-            for (r, v) in row.iter_mut().zip(si) {
-                *r += c * v;
-            }
+            axpy(row, c, si);
         }
     }
     Ok(out)
