@@ -441,6 +441,12 @@ fn host_rows(t: &mut Table, rt: &Runtime) {
             tract_onnx::prelude::Tensor::from_raw_dt(DatumType::F32, x.shape(), x.data())
         }
         .expect("tensor");
+        let run = |state: &mut tract_onnx::tract_core::plan::SimpleState<_, _>| {
+            let input = tvec![input.clone().into_tvalue()];
+            let start = Instant::now();
+            state.run(input).expect("run");
+            start.elapsed()
+        };
         t.row(
             "LNE: Pipeline::infer / SimpleState::run",
             || {
@@ -449,13 +455,18 @@ fn host_rows(t: &mut Table, rt: &Runtime) {
                 p.infer(input).expect("infer");
                 start.elapsed()
             },
-            || {
-                let input = tvec![input.clone().into_tvalue()];
-                let start = Instant::now();
-                state.run(input).expect("run");
-                start.elapsed()
-            },
+            || run(&mut state),
             Goal::Ratio(1.01),
+        );
+        // What reusing tract's buffers (LNE's pool) costs or saves against
+        // the allocator, on the engine API alone.
+        let mut pooled = tract_onnx::tract_core::plan::SimpleState::new(&plan).expect("state");
+        let mut pool = BlobPool::new(256 << 20);
+        t.row(
+            "LNE: SimpleState::run, pooled / allocator",
+            || with_blob_pool(&mut pool, || run(&mut pooled)),
+            || run(&mut state),
+            Goal::None,
         );
     }
 }

@@ -3,7 +3,6 @@ use num_traits::Zero;
 use crate::{TractError, TractResult};
 use std::alloc::*;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::fmt::Display;
 use std::hash::Hash;
 use std::ptr::null_mut;
@@ -15,19 +14,30 @@ thread_local! {
     static POOL: RefCell<Option<BlobPool>> = const { RefCell::new(None) };
 }
 
-/// Freed blob buffers kept for reuse, by layout.
+/// Freed blob buffers kept for reuse.
 ///
 /// While a pool is active on a thread ([`with_blob_pool`]), a blob of at
 /// least 4 KiB freed on that thread keeps its buffer here, and a blob
-/// allocated there with the same size and alignment takes it back instead of
-/// calling the allocator. A plan run with fixed shapes frees and allocates the
-/// same layouts run after run, so from the second run on its tensors cost no
-/// allocation, as with ONNX Runtime's arena. The pool holds at most `limit`
-/// bytes (freeing beyond that), and frees everything when dropped.
+/// allocated there takes back the most recently freed buffer of its alignment
+/// that fits it (at most twice its size) instead of calling the allocator. A
+/// plan run with fixed shapes frees and allocates the same sizes run after
+/// run, so from the second run on its tensors cost no allocation, as with
+/// ONNX Runtime's arena; and the buffer a node gets is the one its
+/// predecessor just freed, still in cache, as a general-purpose allocator
+/// would hand out. The pool holds at most `limit` bytes (freeing beyond that),
+/// and frees everything when dropped.
 pub struct BlobPool {
-    free: HashMap<Layout, Vec<*mut u8>>,
+    /// Most recently freed last.
+    free: Vec<Freed>,
     bytes: usize,
     limit: usize,
+}
+
+/// A buffer the pool holds: `alloc(Layout(capacity, align))`.
+struct Freed {
+    capacity: usize,
+    align: usize,
+    data: *mut u8,
 }
 
 // SAFETY: the pool owns the buffers it holds; nothing else points to them.
@@ -36,7 +46,7 @@ unsafe impl Send for BlobPool {}
 impl BlobPool {
     /// An empty pool that keeps at most `limit` bytes.
     pub fn new(limit: usize) -> BlobPool {
-        BlobPool { free: HashMap::new(), bytes: 0, limit }
+        BlobPool { free: Vec::new(), bytes: 0, limit }
     }
 
     /// Bytes held for reuse.
@@ -44,19 +54,23 @@ impl BlobPool {
         self.bytes
     }
 
-    fn take(&mut self, layout: Layout) -> Option<*mut u8> {
-        let data = self.free.get_mut(&layout)?.pop()?;
-        self.bytes -= layout.size();
-        Some(data)
+    /// The most recently freed buffer that fits `layout`, with its capacity.
+    fn take(&mut self, layout: Layout) -> Option<(*mut u8, usize)> {
+        let (size, align) = (layout.size(), layout.align());
+        let fits = |f: &Freed| f.align == align && f.capacity >= size && f.capacity / 2 <= size;
+        let i = self.free.iter().rposition(fits)?;
+        let f = self.free.remove(i);
+        self.bytes -= f.capacity;
+        Some((f.data, f.capacity))
     }
 
     /// Keeps `data` or, over the limit, hands it back.
-    fn keep(&mut self, layout: Layout, data: *mut u8) -> Option<*mut u8> {
-        if self.bytes + layout.size() > self.limit {
+    fn keep(&mut self, capacity: usize, align: usize, data: *mut u8) -> Option<*mut u8> {
+        if self.bytes + capacity > self.limit {
             return Some(data);
         }
-        self.bytes += layout.size();
-        self.free.entry(layout).or_default().push(data);
+        self.bytes += capacity;
+        self.free.push(Freed { capacity, align, data });
         None
     }
 }
@@ -70,11 +84,10 @@ impl Default for BlobPool {
 
 impl Drop for BlobPool {
     fn drop(&mut self) {
-        for (layout, buffers) in self.free.drain() {
-            for data in buffers {
-                // SAFETY: `data` came from `alloc(layout)` and is owned by the pool.
-                unsafe { dealloc(data, layout) }
-            }
+        for f in self.free.drain(..) {
+            // SAFETY: `data` came from `alloc` with this capacity and
+            // alignment, and is owned by the pool.
+            unsafe { dealloc(f.data, Layout::from_size_align_unchecked(f.capacity, f.align)) }
         }
     }
 }
@@ -100,7 +113,8 @@ pub fn with_blob_pool<R>(pool: &mut BlobPool, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-fn pooled_alloc(layout: Layout) -> Option<*mut u8> {
+/// A pooled buffer for `layout`, with its capacity.
+fn pooled_alloc(layout: Layout) -> Option<(*mut u8, usize)> {
     if layout.size() < POOLED_MIN_BYTES {
         return None;
     }
@@ -108,13 +122,13 @@ fn pooled_alloc(layout: Layout) -> Option<*mut u8> {
 }
 
 /// Gives `data` to the active pool; hands it back when there is none or it is full.
-fn pooled_dealloc(layout: Layout, data: *mut u8) -> Option<*mut u8> {
-    if layout.size() < POOLED_MIN_BYTES {
+fn pooled_dealloc(capacity: usize, align: usize, data: *mut u8) -> Option<*mut u8> {
+    if capacity < POOLED_MIN_BYTES {
         return Some(data);
     }
     POOL.try_with(|p| match p.try_borrow_mut() {
         Ok(mut p) => match p.as_mut() {
-            Some(pool) => pool.keep(layout, data),
+            Some(pool) => pool.keep(capacity, align, data),
             None => Some(data),
         },
         Err(_) => Some(data),
@@ -125,6 +139,9 @@ fn pooled_dealloc(layout: Layout, data: *mut u8) -> Option<*mut u8> {
 #[derive(Eq)]
 pub struct Blob {
     layout: std::alloc::Layout,
+    /// Bytes allocated at `data` (at least `layout.size()`; more when a
+    /// pooled buffer was bigger).
+    capacity: usize,
     data: *mut u8,
 }
 
@@ -146,8 +163,9 @@ impl Drop for Blob {
     #[inline]
     fn drop(&mut self) {
         if !self.data.is_null() {
-            if let Some(data) = pooled_dealloc(self.layout, self.data) {
-                unsafe { dealloc(data, self.layout) }
+            let align = self.layout.align();
+            if let Some(data) = pooled_dealloc(self.capacity, align, self.data) {
+                unsafe { dealloc(data, Layout::from_size_align_unchecked(self.capacity, align)) }
             }
         }
     }
@@ -178,9 +196,12 @@ impl Blob {
     pub unsafe fn ensure_size_and_align(&mut self, size: usize, align: usize) {
         if size > self.layout.size() || align > self.layout.align() {
             if !self.data.is_null() {
-                unsafe { std::alloc::dealloc(self.data as _, self.layout) };
+                let allocated =
+                    unsafe { Layout::from_size_align_unchecked(self.capacity, self.layout.align()) };
+                unsafe { std::alloc::dealloc(self.data as _, allocated) };
             }
             self.layout = unsafe { Layout::from_size_align_unchecked(size, align) };
+            self.capacity = size;
             self.data = unsafe { std::alloc::alloc(self.layout) };
             assert!(!self.data.is_null());
         }
@@ -188,15 +209,15 @@ impl Blob {
 
     #[inline]
     pub unsafe fn for_layout(layout: Layout) -> Blob {
-        let mut data = null_mut();
+        let (mut data, mut capacity) = (null_mut(), layout.size());
         if layout.size() > 0 {
-            data = match pooled_alloc(layout) {
-                Some(data) => data,
-                None => unsafe { alloc(layout) },
+            (data, capacity) = match pooled_alloc(layout) {
+                Some(pooled) => pooled,
+                None => (unsafe { alloc(layout) }, layout.size()),
             };
             assert!(!data.is_null(), "failed to allocate {layout:?}");
         }
-        Blob { layout, data }
+        Blob { layout, capacity, data }
     }
 
     #[inline]
