@@ -34,9 +34,7 @@ pub use version::{compatible, Kind, Surface, WIT_VERSION};
 use processor::HostState;
 
 /// Set to `perfmap` to have the components' compiled functions named in
-/// `/tmp/perf-<pid>.map`, so that `perf record` / `perf report` profile them;
-/// `jitdump` writes their code too (`jit-<pid>.dump`, for `perf inject --jit`
-/// and `perf annotate`).
+/// `/tmp/perf-<pid>.map`, so that `perf record` / `perf report` profile them.
 pub const PROFILER_ENV: &str = "LPDNN_WASM_PROFILER";
 
 /// How often the deadline clock ticks.
@@ -131,12 +129,9 @@ impl Runtime {
             Ok("perfmap") => {
                 wasm.profiler(wasmtime::ProfilingStrategy::PerfMap);
             }
-            Ok("jitdump") => {
-                wasm.profiler(wasmtime::ProfilingStrategy::JitDump);
-            }
             Ok(other) => {
                 return Err(RuntimeError::Setup(format!(
-                    "{PROFILER_ENV}={other}: the profilers supported are perfmap and jitdump"
+                    "{PROFILER_ENV}={other}: the one profiler supported is perfmap"
                 )))
             }
         }
