@@ -463,7 +463,7 @@ fn host_rows(t: &mut Table, rt: &Runtime) {
         let mut pooled = tract_onnx::tract_core::plan::SimpleState::new(&plan).expect("state");
         let mut pool = BlobPool::new(256 << 20);
         t.row(
-            "LNE: SimpleState::run, pooled / allocator",
+            "LNE: SimpleState::run, pool / no pool",
             || with_blob_pool(&mut pool, || run(&mut pooled)),
             || run(&mut state),
             Goal::None,
