@@ -57,6 +57,7 @@ fn config(number: u64) -> BenchConfig {
         monitors: None,
         cooldown: None,
         inference_only: false,
+        layers: None,
     }
 }
 

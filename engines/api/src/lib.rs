@@ -6,6 +6,7 @@
 
 #![warn(missing_docs)]
 
+mod layers;
 mod native;
 mod synthetic;
 mod tensor;
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+pub use layers::{node_name, LayerProfile, LayerTimes, MAX_PROFILED_RUNS};
 pub use lpdnn_model_file::{
     check_file, check_threads, max_file_bytes, max_threads, ncnn_bin_path, parse_input_shape,
     read_file, set_max_file_bytes, sniff, sniff_file, tensorflow_hint, ReadError,
@@ -107,6 +109,9 @@ pub struct LoadOptions {
     pub device: Device,
     /// Engine-specific options; each engine refuses names it does not know.
     pub options: EngineOptions,
+    /// Time each layer of every run, for [`Model::layer_profile`]. A
+    /// profiled model runs slower: load another for the timed runs.
+    pub profile_layers: bool,
 }
 
 impl LoadOptions {
@@ -264,6 +269,13 @@ pub trait Model: Send {
     fn outputs(&self) -> &[TensorInfo];
     /// Runs one forward pass. `inputs` are in model input order.
     fn run(&mut self, inputs: Vec<Tensor>) -> Result<Vec<Tensor>, EngineError>;
+    /// The time of each layer in every run since the model was loaded with
+    /// [`LoadOptions::profile_layers`]; `None` where the engine gives no
+    /// per-layer times. Ends the profiling on engines that can end it only
+    /// once (ONNX Runtime).
+    fn layer_profile(&mut self) -> Result<Option<LayerProfile>, EngineError> {
+        Ok(None)
+    }
 }
 
 /// Refuses a model whose bytes are not in one of `engine`'s formats, before

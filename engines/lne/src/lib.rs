@@ -6,11 +6,13 @@
 
 #![warn(missing_docs)]
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use lpdnn_engine_api::{
-    check_format, check_inputs, DType, Device, Engine, EngineError, EngineInfo, LoadOptions, Model,
-    ModelFormat, Tensor, TensorInfo,
+    check_format, check_inputs, DType, Device, Engine, EngineError, EngineInfo, LayerProfile,
+    LayerTimes, LoadOptions, Model, ModelFormat, Tensor, TensorInfo, MAX_PROFILED_RUNS,
 };
 use tract_linalg::multithread::{multithread_tract_scope, Executor};
 use tract_onnx::prelude::*;
@@ -85,8 +87,9 @@ impl Engine for Lne {
                         .to_owned()
                 })
                 .collect();
+            let sources: HashSet<String> = model.nodes.iter().map(|n| n.name.clone()).collect();
             let plan = model.into_optimized()?.into_runnable()?;
-            Ok::<_, TractError>((plan, inputs, outputs))
+            Ok::<_, TractError>((plan, inputs, outputs, sources))
         })
         .map_err(|message| EngineError::Load {
             engine: NAME.into(),
@@ -94,8 +97,11 @@ impl Engine for Lne {
             message,
         })?
         .map_err(load_err)?;
-        let (plan, input_names, output_names) = plan;
+        let (plan, input_names, output_names, sources) = plan;
         let model = plan.model();
+        let profile = options
+            .profile_layers
+            .then(|| Profile::new(&plan, &sources));
         let inputs = input_names
             .into_iter()
             .enumerate()
@@ -121,6 +127,7 @@ impl Engine for Lne {
             executor,
             inputs,
             outputs,
+            profile,
         }))
     }
 }
@@ -179,6 +186,58 @@ struct LneModel {
     executor: Executor,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
+    /// Per-layer times, when loaded with `profile_layers`.
+    profile: Option<Profile>,
+}
+
+/// The per-layer times of a profiled model.
+struct Profile {
+    /// Layer index of each plan node that is timed.
+    index: HashMap<usize, usize>,
+    layers: Vec<LayerTimes>,
+    runs: usize,
+}
+
+impl Profile {
+    /// One layer per node tract runs (inputs excepted), named back to the
+    /// source model's node: tract names the nodes its optimiser makes after
+    /// the node they came from (`conv.im2col`, `conv.matmatmul`, `conv.1`), and a
+    /// fused node after its first member, so the longest prefix of dotted
+    /// segments that names a source node is the one.
+    fn new(plan: &TypedRunnableModel, sources: &HashSet<String>) -> Profile {
+        let model = plan.model();
+        let mut index = HashMap::new();
+        let mut layers = Vec::new();
+        for &id in plan.order_without_consts() {
+            let node = model.node(id);
+            if node.op_is::<tract_onnx::tract_core::ops::source::TypedSource>() {
+                continue;
+            }
+            index.insert(id, layers.len());
+            layers.push(LayerTimes {
+                name: node.name.clone(),
+                op: node.op.name().into_owned(),
+                node: source_of(&node.name, sources).map(str::to_owned),
+                fused: Vec::new(),
+                nanos: Vec::new(),
+            });
+        }
+        Profile {
+            index,
+            layers,
+            runs: 0,
+        }
+    }
+}
+
+/// The source node `name` (a node of the optimised model) comes from.
+fn source_of<'a>(mut name: &'a str, sources: &HashSet<String>) -> Option<&'a str> {
+    loop {
+        if sources.contains(name) {
+            return Some(name);
+        }
+        name = &name[..name.rfind('.')?];
+    }
 }
 
 fn info(name: String, fact: TractResult<&TypedFact>) -> TractResult<TensorInfo> {
@@ -237,6 +296,7 @@ impl Model for LneModel {
         // each node's output, the outputs once copied out) goes through the
         // model's pool, so a run reuses the buffers of the run before.
         let (pool, state, executor) = (&mut self.pool, &mut self.state, self.executor.clone());
+        let profile = self.profile.as_mut().filter(|p| p.runs < MAX_PROFILED_RUNS);
         let outcome = lpdnn_engine_api::contain(|| {
             with_blob_pool(pool, || -> TractResult<Vec<(TValue, DType)>> {
                 let mut values = TVec::with_capacity(inputs.len());
@@ -252,7 +312,31 @@ impl Model for LneModel {
                     }?;
                     values.push(tensor.into_tvalue());
                 }
-                let outputs = multithread_tract_scope(executor, || state.run(values))?;
+                let outputs = multithread_tract_scope(executor, || match profile {
+                    None => state.run(values),
+                    Some(profile) => {
+                        let mut nanos = vec![0u64; profile.layers.len()];
+                        // The production path, `SimpleState::run`, is this
+                        // with `plan::eval` alone. Inputs are passed on, not
+                        // cloned: a second reference would push in-place ops
+                        // onto their copying path.
+                        let outputs =
+                            state.run_plan_with_eval(values, |ctx, st, node, inputs| {
+                                let start = Instant::now();
+                                let outputs =
+                                    tract_onnx::tract_core::plan::eval(ctx, st, node, inputs);
+                                if let Some(&i) = profile.index.get(&node.id) {
+                                    nanos[i] += start.elapsed().as_nanos() as u64;
+                                }
+                                outputs
+                            })?;
+                        for (layer, n) in profile.layers.iter_mut().zip(nanos) {
+                            layer.nanos.push(n);
+                        }
+                        profile.runs += 1;
+                        Ok(outputs)
+                    }
+                })?;
                 outputs
                     .into_iter()
                     .map(|value| {
@@ -293,6 +377,13 @@ impl Model for LneModel {
                 })
                 .collect()
         })
+    }
+
+    fn layer_profile(&mut self) -> Result<Option<LayerProfile>, EngineError> {
+        Ok(self.profile.as_ref().map(|p| LayerProfile {
+            runs: p.runs,
+            layers: p.layers.clone(),
+        }))
     }
 }
 

@@ -15,12 +15,14 @@
 
 #![warn(missing_docs)]
 
+mod profile;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
     check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
-    EngineName, LoadOptions, Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
+    EngineName, LayerProfile, LoadOptions, Model, ModelFormat, NativeLibrary, Tensor, TensorInfo,
 };
 use ort::environment::Environment;
 use ort::ep::{self, ExecutionProvider};
@@ -388,6 +390,25 @@ impl Engine for OnnxRuntime {
                 .with_execution_providers(providers)
                 .map_err(|e| load_err(e.into()))?;
         }
+        // A profiled session writes its trace and the graph it optimised
+        // into a folder of its own, read back by `layer_profile`.
+        let profiling = if options.profile_layers {
+            let dir = tempfile::Builder::new()
+                .prefix("lpdnn-ort-profile-")
+                .tempdir()
+                .map_err(|e| load_err(ort::Error::new(format!("profile folder: {e}"))))?;
+            builder = builder
+                .with_profiling(dir.path().join("trace"))
+                .map_err(|e| load_err(e.into()))?
+                .with_optimized_model_path(dir.path().join("optimized.onnx"))
+                .map_err(|e| load_err(e.into()))?;
+            Some(Profiling {
+                dir,
+                source: path.to_owned(),
+            })
+        } else {
+            None
+        };
         let session = builder.commit_from_file(path).map_err(load_err)?;
 
         let infos = |outlets: &[ort::value::Outlet]| {
@@ -409,6 +430,7 @@ impl Engine for OnnxRuntime {
             inputs,
             outputs,
             buffers: Vec::new(),
+            profiling,
         }))
     }
 }
@@ -456,6 +478,14 @@ struct OrtModel {
     /// Input tensors kept between calls and refilled, for the inputs that
     /// cannot be lent to ONNX Runtime as they are (see [`view`]).
     buffers: Vec<Option<DynTensor>>,
+    /// Where a profiled session writes, until its profile is read.
+    profiling: Option<Profiling>,
+}
+
+/// A profiled session's folder and the model it loaded.
+struct Profiling {
+    dir: tempfile::TempDir,
+    source: PathBuf,
 }
 
 impl OrtModel {
@@ -591,5 +621,22 @@ impl Model for OrtModel {
             result.push(Tensor::new(name.to_owned(), dtype, shape, data)?);
         }
         Ok(result)
+    }
+
+    fn layer_profile(&mut self) -> Result<Option<LayerProfile>, EngineError> {
+        let Some(p) = self.profiling.take() else {
+            return Err(self.run_err(
+                "no per-layer profile: the model was not loaded with profile_layers, \
+                 or its profile was read already",
+            ));
+        };
+        let trace = self.session.end_profiling().map_err(|e| self.run_err(e))?;
+        let layers = profile::read(
+            Path::new(&trace),
+            &p.source,
+            &p.dir.path().join("optimized.onnx"),
+        )
+        .map_err(|e| self.run_err(e))?;
+        Ok(Some(layers))
     }
 }

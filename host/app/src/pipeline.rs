@@ -104,6 +104,8 @@ pub struct Pipeline {
     model_path: PathBuf,
     pre: Preprocessor,
     model: Box<dyn Model>,
+    /// How `model` was loaded.
+    load_options: LoadOptions,
     post: Postprocessor,
     anchors: Anchors,
     /// State inputs carried from chunk to chunk, with their initial zeros.
@@ -173,15 +175,14 @@ impl Pipeline {
                 message,
             }));
         }
+        let load_options = LoadOptions {
+            threads: options.threads.or(app.engine.threads),
+            device: options.device.or(app.engine.device).unwrap_or_default(),
+            options: app.engine.options.clone(),
+            profile_layers: false,
+        };
         let start = Mark::now();
-        let model = engine.load(
-            &model_path,
-            &LoadOptions {
-                threads: options.threads.or(app.engine.threads),
-                device: options.device.or(app.engine.device).unwrap_or_default(),
-                options: app.engine.options.clone(),
-            },
-        )?;
+        let model = engine.load(&model_path, &load_options)?;
         anchors.record(Stage::LoadModel.name(), start.elapsed());
         let state = stream_state(app, model.as_ref(), &model_path)?;
         Ok(Pipeline {
@@ -189,6 +190,7 @@ impl Pipeline {
             model_path,
             pre,
             model,
+            load_options,
             post,
             anchors,
             state,
@@ -383,7 +385,18 @@ impl Pipeline {
         &self.engine
     }
 
-    /// The model file in use.
+    /// How the engine loaded the model (threads, device, engine options).
+    pub fn load_options(&self) -> &LoadOptions {
+        &self.load_options
+    }
+
+    /// Swaps `model` (the same file, loaded again: with per-layer
+    /// profiling, say) with the pipeline's model.
+    pub fn swap_model(&mut self, model: &mut Box<dyn Model>) {
+        std::mem::swap(&mut self.model, model)
+    }
+
+    /// The model file the engine runs.
     pub fn model_path(&self) -> &Path {
         &self.model_path
     }

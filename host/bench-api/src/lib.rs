@@ -77,6 +77,10 @@ pub struct BenchRequest {
     /// Time the inference stage alone.
     #[serde(default)]
     pub inference_only: bool,
+    /// Profiled runs for per-layer times after the steady state; `None`: no
+    /// per-layer profile.
+    #[serde(default)]
+    pub layers: Option<u64>,
     /// Monitor sampling interval, ms; `None`: no monitors.
     #[serde(default)]
     pub monitor_interval_ms: Option<u64>,
@@ -148,6 +152,7 @@ impl BenchRequest {
             duration_s: None,
             warmup: None,
             inference_only: false,
+            layers: None,
             monitor_interval_ms: Some(100),
             cooldown_c: None,
             cooldown_timeout_s: cooldown_timeout(),

@@ -74,6 +74,8 @@ pub struct BenchConfig {
     /// pre-processed once before warm-up, and warm-up and steady state run
     /// only the `inference` stage on those tensors (a bare model always is).
     pub inference_only: bool,
+    /// Profiled runs for per-layer times after the steady state (`None`: none).
+    pub layers: Option<u64>,
 }
 
 impl BenchConfig {

@@ -78,6 +78,7 @@ enum PhaseName {
     Load,
     Warmup,
     Steady,
+    Layers,
 }
 
 impl From<Phase> for PhaseName {
@@ -86,6 +87,7 @@ impl From<Phase> for PhaseName {
             Phase::Load => PhaseName::Load,
             Phase::Warmup => PhaseName::Warmup,
             Phase::Steady => PhaseName::Steady,
+            Phase::Layers => PhaseName::Layers,
         }
     }
 }
@@ -96,6 +98,7 @@ impl From<PhaseName> for Phase {
             PhaseName::Load => Phase::Load,
             PhaseName::Warmup => Phase::Warmup,
             PhaseName::Steady => Phase::Steady,
+            PhaseName::Layers => Phase::Layers,
         }
     }
 }

@@ -12,6 +12,7 @@ mod benchmark;
 mod config;
 mod dataset;
 mod isolate;
+mod layers;
 pub mod noise;
 mod provenance;
 mod runner;

@@ -27,6 +27,8 @@ pub enum Phase {
     Warmup,
     /// The measured iterations.
     Steady,
+    /// Per-layer times on a profiled copy of the model (`--layers`).
+    Layers,
 }
 
 impl std::fmt::Display for Phase {
@@ -35,6 +37,7 @@ impl std::fmt::Display for Phase {
             Phase::Load => "load",
             Phase::Warmup => "warm-up",
             Phase::Steady => "steady",
+            Phase::Layers => "layers",
         })
     }
 }
@@ -214,7 +217,28 @@ pub(crate) fn run_engine(
     if let Some(t) = throttle.as_ref().filter(|t| t.detected == Some(true)) {
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
-    let static_metrics = match lpdnn_inspect::inspect(work.model_path()) {
+    let statics = lpdnn_inspect::inspect(work.model_path());
+    let layers = match config.layers {
+        Some(runs) if steady.is_some() => {
+            observer.event(Event::Phase(Phase::Layers));
+            match crate::layers::profile(work.as_mut(), runs, statics.as_ref().ok()) {
+                Ok(Some(layers)) => Some(layers),
+                Ok(None) => {
+                    warnings.push(format!(
+                        "no per-layer times: engine {} gives none (ONNX Runtime and LNE do)",
+                        work.engine()
+                    ));
+                    None
+                }
+                Err(e) => {
+                    warnings.push(format!("no per-layer times: {e}"));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
+    let static_metrics = match statics {
         Ok(s) => Some(static_totals(s)),
         Err(e) => {
             warnings.push(format!("no static metrics: {e}"));
@@ -249,6 +273,7 @@ pub(crate) fn run_engine(
         interference,
         cooldown,
         timeline,
+        layers,
         predictions,
         warnings,
     })

@@ -101,6 +101,10 @@ pub(crate) trait Workload {
     fn model_path(&self) -> &Path;
     /// Peak linear memory of each processor component, bytes.
     fn component_memory(&self) -> Vec<(PathBuf, usize)>;
+    /// How the engine loaded the model.
+    fn load_options(&self) -> LoadOptions;
+    /// Swaps `model` (the same file, loaded again) with the workload's.
+    fn swap_model(&mut self, model: &mut Box<dyn Model>);
 }
 
 /// Loads the subject for `engine`.
@@ -233,6 +237,14 @@ impl Workload for AppWorkload<'_> {
     fn component_memory(&self) -> Vec<(PathBuf, usize)> {
         self.pipeline.component_memory()
     }
+
+    fn load_options(&self) -> LoadOptions {
+        self.pipeline.load_options().clone()
+    }
+
+    fn swap_model(&mut self, model: &mut Box<dyn Model>) {
+        self.pipeline.swap_model(model)
+    }
 }
 
 /// A bare model fed tensor sets.
@@ -240,6 +252,7 @@ struct ModelWorkload {
     engine: String,
     path: PathBuf,
     model: Box<dyn Model>,
+    options: LoadOptions,
     sets: Vec<(String, Vec<Tensor>)>,
     anchors: Anchors,
 }
@@ -257,15 +270,13 @@ impl ModelWorkload {
             return Err(BenchError::Threads(message));
         }
         let mut anchors = Anchors::default();
+        let options = LoadOptions {
+            threads: config.threads,
+            device: config.device.unwrap_or_default(),
+            ..Default::default()
+        };
         let start = Mark::now();
-        let model = engine.load(
-            path,
-            &LoadOptions {
-                threads: config.threads,
-                device: config.device.unwrap_or_default(),
-                options: Default::default(),
-            },
-        )?;
+        let model = engine.load(path, &options)?;
         anchors.record(Stage::LoadModel.name(), start.elapsed());
         let sets = match inputs {
             ModelInputs::Synthetic { shapes, seed } => {
@@ -284,6 +295,7 @@ impl ModelWorkload {
             engine: engine.name().to_owned(),
             path: path.to_owned(),
             model,
+            options,
             sets,
             anchors,
         })
@@ -424,5 +436,13 @@ impl Workload for ModelWorkload {
 
     fn component_memory(&self) -> Vec<(PathBuf, usize)> {
         Vec::new()
+    }
+
+    fn load_options(&self) -> LoadOptions {
+        self.options.clone()
+    }
+
+    fn swap_model(&mut self, model: &mut Box<dyn Model>) {
+        std::mem::swap(&mut self.model, model)
     }
 }

@@ -85,6 +85,12 @@ pub struct BenchmarkArgs {
     /// only the inference stage is run and reported.
     #[arg(long)]
     pub inference_only: bool,
+    /// After the steady state, time each layer of the model over N more runs
+    /// of a second, profiled copy (alternated with the unprofiled model, to
+    /// show what profiling costs), on the engines that can: ONNX Runtime and
+    /// LNE. The text shows the slowest layers; the JSON and HTML every one.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100")]
+    pub layers: Option<u64>,
     /// Monitor sampling interval, ms.
     #[arg(long, default_value_t = 100)]
     pub monitor_interval: u64,
@@ -235,6 +241,7 @@ impl BenchmarkArgs {
             _ => None,
         };
         r.inference_only = self.inference_only;
+        r.layers = self.layers;
         r.monitor_interval_ms = (!self.no_monitors).then_some(self.monitor_interval);
         r.cooldown_c = self.cooldown;
         r.cooldown_timeout_s = self.cooldown_timeout;
@@ -279,6 +286,7 @@ impl BenchmarkArgs {
             csv: r.csv,
             samples: r.samples,
             inference_only: r.inference_only,
+            layers: r.layers,
             monitor_interval: r.monitor_interval_ms.unwrap_or(100),
             no_monitors: r.monitor_interval_ms.is_none(),
             cooldown: r.cooldown_c,
@@ -390,6 +398,7 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
             .map(|c| Ok::<_, anyhow::Error>((c, secs("cooldown-timeout", args.cooldown_timeout)?)))
             .transpose()?,
         inference_only: args.inference_only,
+        layers: args.layers,
     };
 
     // Ctrl-C, SIGTERM (timeout, systemd, containers, CI) or SIGHUP: stop

@@ -127,6 +127,9 @@ impl EngineBar {
     pub fn event(&mut self, event: Event) {
         match event {
             Event::Phase(Phase::Load) => {}
+            Event::Phase(Phase::Layers) => {
+                self.spin(Phase::Layers, "timing each layer on a profiled copy".into())
+            }
             Event::Phase(phase) => {
                 self.times.clear();
                 self.drawn = None;

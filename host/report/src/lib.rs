@@ -10,6 +10,7 @@
 
 mod compare;
 mod html;
+mod layers;
 mod provenance;
 mod report;
 mod resources;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 
 pub use compare::{compare_reports, Comparison, Disturbed, Gate, GateOutcome, Row, Side};
 pub use html::html_report;
+pub use layers::{layers_text, LayerRow, Layers, SHOWN_LAYERS};
 pub use lpdnn_types::Stage;
 pub use provenance::{Build, Provenance};
 pub use report::{

@@ -302,6 +302,10 @@ pub struct EngineRun {
     /// Monitor samples and the start of every steady-state iteration, on
     /// one clock (seconds from the run's start).
     pub timeline: Timeline,
+    /// Per-layer times (`benchmark --layers`); `null` when not asked for
+    /// or the engine gives none (a warning says which).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<crate::Layers>,
     /// Predictions of the first pass over the dataset.
     pub predictions: Vec<InputPrediction>,
     /// What the reader should know (too few samples for a percentile, ...).

@@ -230,6 +230,9 @@ fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
         }
         say(out, detail, "static: ", &line);
     }
+    if let Some(layers) = &run.layers {
+        crate::layers_text(out, layers);
+    }
     resources_text(out, run, detail);
     if let Some(t) = &run.throttle {
         let line = match t.detected {

@@ -1,0 +1,178 @@
+//! `benchmark --layers`: per-layer times of ONNX Runtime and LNE on the same
+//! models, named after the same source nodes, summing to the inference they
+//! were measured in; the app's own model profiled in place.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use common::{asset, example, runtime};
+use lpdnn_bench::{
+    BenchConfig, Benchmark, Build, EngineRun, ModelInputs, Observer, Stop, Subject, WarmupPlan,
+};
+
+struct Quiet;
+impl Observer for Quiet {}
+
+fn config(layers: u64) -> BenchConfig {
+    BenchConfig {
+        threads: Some(1),
+        device: None,
+        warmup: WarmupPlan::Iterations(2),
+        stop: Stop {
+            number: Some(5),
+            duration: Some(Duration::from_secs(60)),
+        },
+        monitors: None,
+        cooldown: None,
+        inference_only: false,
+        layers: Some(layers),
+    }
+}
+
+fn bench(subject: Subject, engines: &[&str], layers: u64) -> Vec<EngineRun> {
+    let cache = tempfile::tempdir().unwrap();
+    let bench = Benchmark {
+        subject,
+        engines: engines.iter().map(|e| e.to_string()).collect(),
+        config: config(layers),
+        source: "test".into(),
+        dataset: String::new(),
+        title: None,
+        build: Build {
+            version: "test".into(),
+            commit: "test".into(),
+            target: "test".into(),
+            profile: "test".into(),
+        },
+    };
+    let report = bench.run(&runtime(cache.path()), &mut Quiet);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    report.runs
+}
+
+fn model(file: &str) -> Subject {
+    Subject::Model {
+        path: asset(&format!("models/{file}")),
+        inputs: ModelInputs::Synthetic {
+            shapes: Default::default(),
+            seed: 1,
+        },
+    }
+}
+
+/// The model's convolutions and matrix products, as `inspect` names them.
+fn compute_nodes(file: &str) -> BTreeSet<String> {
+    lpdnn_inspect::inspect(&asset(&format!("models/{file}")))
+        .unwrap()
+        .layers
+        .into_iter()
+        .filter(|l| matches!(l.op_type.as_str(), "Conv" | "Gemm" | "MatMul"))
+        .map(|l| l.name)
+        .collect()
+}
+
+#[test]
+fn onnx_runtime_and_lne_time_every_convolution_under_the_same_name() {
+    // The optimised graphs ONNX Runtime 1.32 saves fuse 42 of EfficientNet's
+    // convolutions with their activation (and residual sum), 3 of BlazeFace's.
+    for (file, min_coverage, min_fused) in [
+        ("efficientnet_lite0.onnx", [0.9, 0.9], 40),
+        // BlazeFace's 87 kernels take 7 µs each on ONNX Runtime: its
+        // profiler's own work between kernels is a third of a profiled run.
+        ("face_detection_short_range.onnx", [0.9, 0.5], 3),
+    ] {
+        let runs = bench(model(file), &["lne", "onnxruntime"], 30);
+        let nodes = compute_nodes(file);
+        assert!(nodes.len() > 30, "{file}: {nodes:?}");
+        for (run, min_coverage) in runs.iter().zip(min_coverage) {
+            let what = format!("{file} on {}", run.engine);
+            let layers = run
+                .layers
+                .as_ref()
+                .unwrap_or_else(|| panic!("{what}: {:?}", run.warnings));
+            assert_eq!(layers.runs, 30, "{what}");
+            // The layers account for the profiled runs' time, no more.
+            let coverage = layers.layers_ms / layers.profiled_ms;
+            assert!(
+                (min_coverage..=1.02).contains(&coverage),
+                "{what}: layers sum to {} of {} ms",
+                layers.layers_ms,
+                layers.profiled_ms
+            );
+            let shares: f64 = layers.layers.iter().map(|l| l.share).sum();
+            assert!((shares - 1.0).abs() < 1e-6, "{what}: {shares}");
+            assert!(
+                layers.layers.windows(2).all(|w| w[0].ms >= w[1].ms),
+                "{what}"
+            );
+            // Every convolution has a row of its own, under its source name
+            // (none is fused into another node on either engine).
+            let named: BTreeSet<String> = layers
+                .layers
+                .iter()
+                .filter_map(|l| l.node.clone())
+                .collect();
+            let missing: Vec<_> = nodes.difference(&named).collect();
+            assert!(missing.is_empty(), "{what}: no row for {missing:?}");
+            // Its MACs from the static metrics and what it achieved.
+            let slowest_conv = layers
+                .layers
+                .iter()
+                .find(|l| l.node.as_ref().is_some_and(|n| nodes.contains(n)))
+                .unwrap();
+            let gflops = slowest_conv.gflops.unwrap();
+            assert!(
+                slowest_conv.macs.unwrap() > 100_000 && (0.1..1000.0).contains(&gflops),
+                "{what}: {slowest_conv:?}"
+            );
+        }
+        // The activations ONNX Runtime fused are named in their convolution's row.
+        let ort = runs[1].layers.as_ref().unwrap();
+        let fused = ort.layers.iter().filter(|l| !l.fused.is_empty()).count();
+        assert!(
+            fused >= min_fused,
+            "{file}: {fused} fused layers on onnxruntime"
+        );
+    }
+}
+
+#[test]
+fn an_apps_model_is_profiled_in_its_pipeline_and_the_cost_of_profiling_is_measured() {
+    let app = lpdnn_app::App::load(&example("face-detection")).unwrap();
+    let image = lpdnn_engine_api::read_file(&asset("images/astronaut.png")).unwrap();
+    let subject = Subject::App {
+        app: Box::new(app),
+        inputs: vec![lpdnn_bench::Input {
+            name: "astronaut.png".into(),
+            bytes: image,
+        }],
+    };
+    let runs = bench(subject, &["lne"], 20);
+    let layers = runs[0].layers.as_ref().unwrap();
+    assert_eq!(layers.runs, 20);
+    // Measured alternately with the benchmark's own model: LNE's profiler
+    // is a clock read around each node.
+    assert!(
+        (0.8..1.3).contains(&(layers.profiled_ms / layers.unprofiled_ms)),
+        "{layers:?}"
+    );
+    // The steady state was measured on the unprofiled model, as before.
+    assert!(runs[0].phases.steady.is_some());
+}
+
+#[test]
+fn an_engine_without_a_profiler_says_so_and_the_run_stands() {
+    let runs = bench(model("face_detection_short_range.ncnn.param"), &["ncnn"], 5);
+    assert!(runs[0].layers.is_none());
+    assert!(
+        runs[0]
+            .warnings
+            .iter()
+            .any(|w| w.contains("no per-layer times: engine ncnn gives none")),
+        "{:?}",
+        runs[0].warnings
+    );
+    assert!(runs[0].phases.steady.is_some());
+}
