@@ -83,6 +83,35 @@ fn an_onnx_model_runs_alone_on_two_engines_with_static_metrics_and_provenance() 
 }
 
 #[test]
+fn layers_are_timed_on_each_engine_and_shown_within_the_width() {
+    let model = "assets/models/efficientnet_lite0.onnx";
+    let (ok, t, r) = bench(
+        model,
+        &["--engine", "lne,onnxruntime", "--threads", "1", "--layers", "12"],
+    );
+    assert!(ok, "{t}");
+    let r = r.unwrap();
+    validate(&r);
+    for run in r["runs"].as_array().unwrap() {
+        let layers = &run["layers"];
+        assert_eq!(layers["runs"], 12, "{}", run["engine"]);
+        let rows = layers["layers"].as_array().unwrap();
+        // Every layer in the JSON, the slowest first, the stem among them.
+        assert!(rows.len() > 50, "{}: {} layers", run["engine"], rows.len());
+        assert!(rows.iter().any(|l| l["node"] == "_conv_stem_1"), "{t}");
+    }
+    // The text: one header line and ten rows per engine, within 100 columns.
+    let sections: Vec<&str> = t.split("layers: 12 profiled runs").skip(1).collect();
+    assert_eq!(sections.len(), 2, "{t}");
+    for s in sections {
+        let lines: Vec<&str> = s.lines().take(12).collect();
+        assert!(lines[1].contains("GFLOP/s"), "{s}");
+        assert!(lines[2..12].iter().all(|l| l.contains(" ms") || l.contains('%')), "{s}");
+        assert!(lines.iter().all(|l| l.chars().count() <= 100), "{s}");
+    }
+}
+
+#[test]
 fn tflite_and_ncnn_models_pick_their_engine() {
     for (model, engine, format) in [
         (
