@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{asset, example, runtime};
+use common::{asset, bench_config, example, runtime, test_build};
 use lpdnn_bench::{
-    BenchConfig, BenchError, Benchmark, Build, EndedBy, EngineRun, Event, ModelInputs, Observer,
-    Phase, RunState, Sample, Stop, Subject, SubjectKind, WarmupPlan,
+    BenchError, Benchmark, EndedBy, EngineRun, Event, ModelInputs, Observer, Phase, RunState,
+    Sample, Subject, SubjectKind,
 };
 
 /// Records what it is told; interrupts after `stop_after` samples.
@@ -45,31 +43,6 @@ impl Observer for Recorder {
     }
 }
 
-fn config(number: u64) -> BenchConfig {
-    BenchConfig {
-        threads: Some(1),
-        device: None,
-        warmup: WarmupPlan::Iterations(1),
-        stop: Stop {
-            number: Some(number),
-            duration: Some(Duration::from_secs(60)),
-        },
-        monitors: None,
-        cooldown: None,
-        inference_only: false,
-        layers: None,
-    }
-}
-
-fn build() -> Build {
-    Build {
-        version: "test".into(),
-        commit: "test".into(),
-        target: "test".into(),
-        profile: "test".into(),
-    }
-}
-
 #[test]
 fn a_bare_model_on_two_engines_reports_every_sample_to_the_observer() {
     let cache = tempfile::tempdir().unwrap();
@@ -82,11 +55,11 @@ fn a_bare_model_on_two_engines_reports_every_sample_to_the_observer() {
             },
         },
         engines: vec!["lne".into(), "onnxruntime".into(), "warp".into()],
-        config: config(4),
+        config: bench_config(4),
         source: "face.onnx".into(),
         dataset: String::new(),
         title: None,
-        build: build(),
+        build: test_build(),
     };
     let mut rec = Recorder::default();
     let report = bench.run(&runtime(cache.path()), &mut rec);
@@ -153,11 +126,11 @@ fn an_observer_that_stops_the_run_gets_a_partial_report() {
             }],
         },
         engines: vec!["lne".into(), "onnxruntime".into()],
-        config: config(1000),
+        config: bench_config(1000),
         source: "face".into(),
         dataset: "assets/images".into(),
         title: None,
-        build: build(),
+        build: test_build(),
     };
     // Four anchors a steady iteration (preprocess, inference, postprocess,
     // total): stop during the third iteration's samples.

@@ -4,52 +4,17 @@
 
 mod common;
 
+use common::{asset, bench_config, bench_runs, face_app_on_astronaut};
+use lpdnn_bench::{BenchConfig, EngineRun, ModelInputs, Subject, WarmupPlan};
 use std::collections::BTreeSet;
-use std::time::Duration;
-
-use common::{asset, example, runtime};
-use lpdnn_bench::{
-    BenchConfig, Benchmark, Build, EngineRun, ModelInputs, Observer, Stop, Subject, WarmupPlan,
-};
-
-struct Quiet;
-impl Observer for Quiet {}
-
-fn config(layers: u64) -> BenchConfig {
-    BenchConfig {
-        threads: Some(1),
-        device: None,
-        warmup: WarmupPlan::Iterations(2),
-        stop: Stop {
-            number: Some(5),
-            duration: Some(Duration::from_secs(60)),
-        },
-        monitors: None,
-        cooldown: None,
-        inference_only: false,
-        layers: Some(layers),
-    }
-}
 
 fn bench(subject: Subject, engines: &[&str], layers: u64) -> Vec<EngineRun> {
-    let cache = tempfile::tempdir().unwrap();
-    let bench = Benchmark {
-        subject,
-        engines: engines.iter().map(|e| e.to_string()).collect(),
-        config: config(layers),
-        source: "test".into(),
-        dataset: String::new(),
-        title: None,
-        build: Build {
-            version: "test".into(),
-            commit: "test".into(),
-            target: "test".into(),
-            profile: "test".into(),
-        },
+    let config = BenchConfig {
+        warmup: WarmupPlan::Iterations(2),
+        layers: Some(layers),
+        ..bench_config(5)
     };
-    let report = bench.run(&runtime(cache.path()), &mut Quiet);
-    assert!(report.errors.is_empty(), "{:?}", report.errors);
-    report.runs
+    bench_runs(subject, engines, config)
 }
 
 fn model(file: &str) -> Subject {
@@ -140,15 +105,7 @@ fn onnx_runtime_and_lne_time_every_convolution_under_the_same_name() {
 
 #[test]
 fn an_apps_model_is_profiled_in_its_pipeline_and_the_cost_of_profiling_is_measured() {
-    let app = lpdnn_app::App::load(&example("face-detection")).unwrap();
-    let image = lpdnn_engine_api::read_file(&asset("images/astronaut.png")).unwrap();
-    let subject = Subject::App {
-        app: Box::new(app),
-        inputs: vec![lpdnn_bench::Input {
-            name: "astronaut.png".into(),
-            bytes: image,
-        }],
-    };
+    let subject = face_app_on_astronaut();
     let runs = bench(subject, &["lne"], 20);
     let layers = runs[0].layers.as_ref().unwrap();
     assert_eq!(layers.runs, 20);

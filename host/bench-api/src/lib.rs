@@ -81,6 +81,16 @@ pub struct BenchRequest {
     /// per-layer profile.
     #[serde(default)]
     pub layers: Option<u64>,
+    /// Check each engine's outputs against this engine's.
+    #[serde(default)]
+    pub check_against: Option<String>,
+    /// The model file the reference engine runs (a bare model's; default:
+    /// the same).
+    #[serde(default)]
+    pub reference_model: Option<PathBuf>,
+    /// Largest relative error that agrees (default 1e-4).
+    #[serde(default)]
+    pub tolerance: Option<f64>,
     /// Monitor sampling interval, ms; `None`: no monitors.
     #[serde(default)]
     pub monitor_interval_ms: Option<u64>,
@@ -153,6 +163,9 @@ impl BenchRequest {
             warmup: None,
             inference_only: false,
             layers: None,
+            check_against: None,
+            reference_model: None,
+            tolerance: None,
             monitor_interval_ms: Some(100),
             cooldown_c: None,
             cooldown_timeout_s: cooldown_timeout(),

@@ -76,6 +76,8 @@ pub struct BenchConfig {
     pub inference_only: bool,
     /// Profiled runs for per-layer times after the steady state (`None`: none).
     pub layers: Option<u64>,
+    /// Check each engine's outputs against this reference's, input by input.
+    pub check_against: Option<crate::CheckAgainst>,
 }
 
 impl BenchConfig {

@@ -79,6 +79,7 @@ enum PhaseName {
     Warmup,
     Steady,
     Layers,
+    Check,
 }
 
 impl From<Phase> for PhaseName {
@@ -88,6 +89,7 @@ impl From<Phase> for PhaseName {
             Phase::Warmup => PhaseName::Warmup,
             Phase::Steady => PhaseName::Steady,
             Phase::Layers => PhaseName::Layers,
+            Phase::Check => PhaseName::Check,
         }
     }
 }
@@ -99,6 +101,7 @@ impl From<PhaseName> for Phase {
             PhaseName::Warmup => Phase::Warmup,
             PhaseName::Steady => Phase::Steady,
             PhaseName::Layers => Phase::Layers,
+            PhaseName::Check => Phase::Check,
         }
     }
 }

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 mod benchmark;
+mod check;
 mod config;
 mod dataset;
 mod isolate;
@@ -21,6 +22,7 @@ mod subject;
 use std::path::PathBuf;
 
 pub use benchmark::{Benchmark, Refusal};
+pub use check::CheckAgainst;
 pub use dataset::{load_dataset, load_tensor_sets, read_npy, Input};
 pub use isolate::CHILD_PREFIX;
 pub use lpdnn_types::error_chain;
@@ -28,9 +30,10 @@ pub use lpdnn_types::error_chain;
 // too, as the benchmark's output.
 pub use lpdnn_report::{
     anchor_csv, compare_reports, cross_engine_table, html_report, stats, text_report,
-    text_report_without_errors, AnchorStats, BenchConfigRecord, Build, Comparison, Detail,
-    Disturbed, EndedBy, EngineFailure, EngineRun, Gate, GateOutcome, Phases, Provenance, Report,
-    Row, RunState, Side, StaticTotals, Steady, SubjectKind, Timeline, Warmup, SCHEMA, WIDTH,
+    text_report_without_errors, AnchorStats, BenchConfigRecord, BoxMatch, Build, Comparison,
+    Detail, Disturbed, EndedBy, EngineFailure, EngineRun, Gate, GateOutcome, LayerRow, Layers,
+    OutputCheck, OutputDiff, Phases, Provenance, Report, Row, RunState, Side, StaticTotals, Steady,
+    SubjectKind, Timeline, Verdict, Warmup, SCHEMA, WIDTH,
 };
 pub use runner::{BenchConfig, Event, Observer, Phase, Sample, Stop, WarmupPlan};
 pub use subject::{ModelInputs, Subject};

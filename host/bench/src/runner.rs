@@ -29,6 +29,8 @@ pub enum Phase {
     Steady,
     /// Per-layer times on a profiled copy of the model (`--layers`).
     Layers,
+    /// The outputs checked against a reference engine's (`--check-against`).
+    Check,
 }
 
 impl std::fmt::Display for Phase {
@@ -38,6 +40,7 @@ impl std::fmt::Display for Phase {
             Phase::Warmup => "warm-up",
             Phase::Steady => "steady",
             Phase::Layers => "layers",
+            Phase::Check => "check",
         })
     }
 }
@@ -238,6 +241,22 @@ pub(crate) fn run_engine(
         }
         _ => None,
     };
+    let check = match &config.check_against {
+        Some(against) if steady.is_some() && against.engine != work.engine() => {
+            observer.event(Event::Phase(Phase::Check));
+            match crate::check::check(subject, runtime, work.as_mut(), config, against) {
+                Ok(check) => Some(check),
+                Err(e) => {
+                    warnings.push(format!(
+                        "outputs not checked against {}: {e}",
+                        against.engine
+                    ));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let static_metrics = match statics {
         Ok(s) => Some(static_totals(s)),
         Err(e) => {
@@ -274,6 +293,7 @@ pub(crate) fn run_engine(
         cooldown,
         timeline,
         layers,
+        check,
         predictions,
         warnings,
     })

@@ -81,6 +81,9 @@ pub(crate) trait Workload {
     /// Runs input `ix` once, untimed by the runner, and gives its prediction
     /// (the first inference, and the first pass's predictions).
     fn predict(&mut self, ix: usize) -> Result<InputPrediction, BenchError>;
+    /// Like `predict`, and also gives the model's outputs of each run (one
+    /// per chunk of a streaming input).
+    fn traced(&mut self, ix: usize) -> Result<(InputPrediction, Vec<Vec<Tensor>>), BenchError>;
     /// Readies what the timed iterations need (inputs pre-processed once in
     /// engine-only mode).
     fn prepare(&mut self) -> Result<(), BenchError>;
@@ -178,6 +181,19 @@ impl Workload for AppWorkload<'_> {
             input: input.name.clone(),
             prediction: prediction_value(&prediction),
         })
+    }
+
+    fn traced(&mut self, ix: usize) -> Result<(InputPrediction, Vec<Vec<Tensor>>), BenchError> {
+        let input = &self.inputs[ix];
+        let (prediction, trace) = self
+            .pipeline
+            .run_traced(&input.bytes)
+            .map_err(input_error(input))?;
+        let prediction = InputPrediction {
+            input: input.name.clone(),
+            prediction: prediction_value(&prediction),
+        };
+        Ok((prediction, trace.outputs))
     }
 
     fn prepare(&mut self) -> Result<(), BenchError> {
@@ -370,6 +386,10 @@ impl Workload for ModelWorkload {
     /// The outputs' names, types and shapes (a bare model has no
     /// post-processor to make a prediction of them).
     fn predict(&mut self, ix: usize) -> Result<InputPrediction, BenchError> {
+        self.traced(ix).map(|(prediction, _)| prediction)
+    }
+
+    fn traced(&mut self, ix: usize) -> Result<(InputPrediction, Vec<Vec<Tensor>>), BenchError> {
         let outputs =
             self.model
                 .run(self.sets[ix].1.clone())
@@ -377,7 +397,7 @@ impl Workload for ModelWorkload {
                     input: self.sets[ix].0.clone(),
                     message: e.to_string(),
                 })?;
-        let outputs: Vec<serde_json::Value> = outputs
+        let described: Vec<serde_json::Value> = outputs
             .iter()
             .map(|t| {
                 serde_json::json!({
@@ -387,10 +407,11 @@ impl Workload for ModelWorkload {
                 })
             })
             .collect();
-        Ok(InputPrediction {
+        let prediction = InputPrediction {
             input: self.sets[ix].0.clone(),
-            prediction: serde_json::json!({ "outputs": outputs }),
-        })
+            prediction: serde_json::json!({ "outputs": described }),
+        };
+        Ok((prediction, vec![outputs]))
     }
 
     fn prepare(&mut self) -> Result<(), BenchError> {

@@ -91,6 +91,19 @@ pub struct BenchmarkArgs {
     /// LNE. The text shows the slowest layers; the JSON and HTML every one.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100")]
     pub layers: Option<u64>,
+    /// After the steady state, run every input through this engine too and
+    /// compare each output: max absolute and relative error, cosine
+    /// similarity, top-1/top-5 agreement of class scores, matched boxes; a
+    /// verdict per engine (agrees within --tolerance, or differs).
+    #[arg(long, value_name = "ENGINE")]
+    pub check_against: Option<String>,
+    /// The model file the --check-against engine runs (a bare model's
+    /// reference: the unquantised original, say); default: the same file.
+    #[arg(long, value_name = "FILE", requires = "check_against")]
+    pub reference_model: Option<PathBuf>,
+    /// Largest relative error (max |a − r| over max |r|) that agrees.
+    #[arg(long, default_value_t = lpdnn_bench::CheckAgainst::DEFAULT_TOLERANCE, requires = "check_against")]
+    pub tolerance: f64,
     /// Monitor sampling interval, ms.
     #[arg(long, default_value_t = 100)]
     pub monitor_interval: u64,
@@ -242,6 +255,9 @@ impl BenchmarkArgs {
         };
         r.inference_only = self.inference_only;
         r.layers = self.layers;
+        r.check_against = self.check_against.clone();
+        r.reference_model = self.reference_model.clone();
+        r.tolerance = Some(self.tolerance);
         r.monitor_interval_ms = (!self.no_monitors).then_some(self.monitor_interval);
         r.cooldown_c = self.cooldown;
         r.cooldown_timeout_s = self.cooldown_timeout;
@@ -287,6 +303,11 @@ impl BenchmarkArgs {
             samples: r.samples,
             inference_only: r.inference_only,
             layers: r.layers,
+            check_against: r.check_against,
+            reference_model: r.reference_model,
+            tolerance: r
+                .tolerance
+                .unwrap_or(lpdnn_bench::CheckAgainst::DEFAULT_TOLERANCE),
             monitor_interval: r.monitor_interval_ms.unwrap_or(100),
             no_monitors: r.monitor_interval_ms.is_none(),
             cooldown: r.cooldown_c,
@@ -399,6 +420,14 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
             .transpose()?,
         inference_only: args.inference_only,
         layers: args.layers,
+        check_against: args
+            .check_against
+            .clone()
+            .map(|engine| lpdnn_bench::CheckAgainst {
+                engine,
+                model: args.reference_model.clone(),
+                tolerance: args.tolerance,
+            }),
     };
 
     // Ctrl-C, SIGTERM (timeout, systemd, containers, CI) or SIGHUP: stop

@@ -130,6 +130,10 @@ impl EngineBar {
             Event::Phase(Phase::Layers) => {
                 self.spin(Phase::Layers, "timing each layer on a profiled copy".into())
             }
+            Event::Phase(Phase::Check) => self.spin(
+                Phase::Check,
+                "every input through the reference engine".into(),
+            ),
             Event::Phase(phase) => {
                 self.times.clear();
                 self.drawn = None;

@@ -87,7 +87,14 @@ fn layers_are_timed_on_each_engine_and_shown_within_the_width() {
     let model = "assets/models/efficientnet_lite0.onnx";
     let (ok, t, r) = bench(
         model,
-        &["--engine", "lne,onnxruntime", "--threads", "1", "--layers", "12"],
+        &[
+            "--engine",
+            "lne,onnxruntime",
+            "--threads",
+            "1",
+            "--layers",
+            "12",
+        ],
     );
     assert!(ok, "{t}");
     let r = r.unwrap();
@@ -106,9 +113,50 @@ fn layers_are_timed_on_each_engine_and_shown_within_the_width() {
     for s in sections {
         let lines: Vec<&str> = s.lines().take(12).collect();
         assert!(lines[1].contains("GFLOP/s"), "{s}");
-        assert!(lines[2..12].iter().all(|l| l.contains(" ms") || l.contains('%')), "{s}");
+        assert!(
+            lines[2..12]
+                .iter()
+                .all(|l| l.contains(" ms") || l.contains('%')),
+            "{s}"
+        );
         assert!(lines.iter().all(|l| l.chars().count() <= 100), "{s}");
     }
+}
+
+#[test]
+fn outputs_are_checked_against_a_reference_engine_with_a_verdict() {
+    let model = "assets/models/efficientnet_lite0.onnx";
+    let (ok, t, r) = bench(
+        model,
+        &["--engine", "onnxruntime", "--check-against", "lne"],
+    );
+    assert!(ok, "{t}");
+    let r = r.unwrap();
+    validate(&r);
+    let check = &r["runs"][0]["check"];
+    assert_eq!(check["verdict"], "agrees", "{check}");
+    assert_eq!(check["outputs"][0]["top1"], 1.0, "{check}");
+    assert!(
+        t.contains("check against lne: agrees (tolerance: relative error 1e-4; 1 input(s))"),
+        "{t}"
+    );
+    // A tolerance below what two engines computing in f32 differ by.
+    let (ok, t, r) = bench(
+        model,
+        &[
+            "--engine",
+            "onnxruntime",
+            "--check-against",
+            "lne",
+            "--tolerance",
+            "1e-9",
+        ],
+    );
+    assert!(ok, "{t}");
+    assert_eq!(r.unwrap()["runs"][0]["check"]["verdict"], "differs", "{t}");
+    // A reference model needs a reference engine.
+    let (ok, t, _) = bench(model, &["--reference-model", model]);
+    assert!(!ok && t.contains("--check-against"), "{t}");
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 #![warn(missing_docs)]
 
+mod check;
 mod compare;
 mod html;
 mod layers;
@@ -20,6 +21,7 @@ mod text;
 
 use std::path::PathBuf;
 
+pub use check::{check_text, BoxMatch, OutputCheck, OutputDiff, Verdict};
 pub use compare::{compare_reports, Comparison, Disturbed, Gate, GateOutcome, Row, Side};
 pub use html::html_report;
 pub use layers::{layers_text, LayerRow, Layers, SHOWN_LAYERS};

@@ -306,6 +306,10 @@ pub struct EngineRun {
     /// or the engine gives none (a warning says which).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<crate::Layers>,
+    /// The outputs checked against a reference engine's
+    /// (`benchmark --check-against`); `null` when not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::OutputCheck>,
     /// Predictions of the first pass over the dataset.
     pub predictions: Vec<InputPrediction>,
     /// What the reader should know (too few samples for a percentile, ...).

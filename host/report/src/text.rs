@@ -233,6 +233,9 @@ fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
     if let Some(layers) = &run.layers {
         crate::layers_text(out, layers);
     }
+    if let Some(check) = &run.check {
+        crate::check_text(out, check);
+    }
     resources_text(out, run, detail);
     if let Some(t) = &run.throttle {
         let line = match t.detected {

@@ -126,3 +126,69 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], atol: f64, rtol: f64)
         want[at]
     );
 }
+
+/// A one-thread benchmark plan: one warm-up iteration, `number` steady ones,
+/// no monitors, nothing else asked for.
+pub fn bench_config(number: u64) -> lpdnn_bench::BenchConfig {
+    lpdnn_bench::BenchConfig {
+        threads: Some(1),
+        device: None,
+        warmup: lpdnn_bench::WarmupPlan::Iterations(1),
+        stop: lpdnn_bench::Stop {
+            number: Some(number),
+            duration: Some(std::time::Duration::from_secs(60)),
+        },
+        monitors: None,
+        cooldown: None,
+        inference_only: false,
+        layers: None,
+        check_against: None,
+    }
+}
+
+/// The provenance the tests give a benchmark.
+pub fn test_build() -> lpdnn_bench::Build {
+    lpdnn_bench::Build {
+        version: "test".into(),
+        commit: "test".into(),
+        target: "test".into(),
+        profile: "test".into(),
+    }
+}
+
+/// Benchmarks `subject` on `engines` with `config`, unobserved; asserts that
+/// no engine failed and gives their runs.
+pub fn bench_runs(
+    subject: lpdnn_bench::Subject,
+    engines: &[&str],
+    config: lpdnn_bench::BenchConfig,
+) -> Vec<lpdnn_bench::EngineRun> {
+    struct Quiet;
+    impl lpdnn_bench::Observer for Quiet {}
+    let cache = tempfile::tempdir().unwrap();
+    let bench = lpdnn_bench::Benchmark {
+        subject,
+        engines: engines.iter().map(|e| e.to_string()).collect(),
+        config,
+        source: "test".into(),
+        dataset: String::new(),
+        title: None,
+        build: test_build(),
+    };
+    let report = bench.run(&runtime(cache.path()), &mut Quiet);
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    report.runs
+}
+
+/// The face-detection example app on the astronaut image.
+pub fn face_app_on_astronaut() -> lpdnn_bench::Subject {
+    let app = lpdnn_app::App::load(&example("face-detection")).unwrap();
+    let image = lpdnn_engine_api::read_file(&asset("images/astronaut.png")).unwrap();
+    lpdnn_bench::Subject::App {
+        app: Box::new(app),
+        inputs: vec![lpdnn_bench::Input {
+            name: "astronaut.png".into(),
+            bytes: image,
+        }],
+    }
+}
