@@ -183,6 +183,13 @@ pub struct JobOptions {
     /// Input shapes of a bare model, `NAME=1,3,224,224`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub input_shapes: Vec<String>,
+    /// Profiled runs for per-layer times (`benchmark --layers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<u64>,
+    /// Check the outputs against this engine's on the same worker
+    /// (`benchmark --check-against`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_against: Option<EngineName>,
     /// The uploaded file's name, made safe by [`upload_name`]: a bare
     /// model's report is titled with it. Never used as a path.
     #[serde(default, skip_serializing_if = "Option::is_none")]

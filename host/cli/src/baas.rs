@@ -7,7 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use lpdnn_baas_api::{
-    Device, DeviceCatalog, ExportFormat, Job, JobOptions, JobResult, JobStatus, ResultFormat,
+    Device, DeviceCatalog, EngineName, ExportFormat, Job, JobOptions, JobResult, JobStatus,
+    ResultFormat,
 };
 use lpdnn_client::{Client, Target};
 
@@ -91,6 +92,12 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         /// A bare model's input shape, NAME=1,3,224,224 (repeat).
         #[arg(long = "input-shape", value_name = "NAME=DIMS")]
         input_shapes: Vec<String>,
+        /// Per-layer times over N profiled runs (as `benchmark --layers`).
+        #[arg(long, value_name = "N")]
+        layers: Option<u64>,
+        /// Check the outputs against this engine's on the same worker.
+        #[arg(long, value_name = "ENGINE")]
+        check_against: Option<EngineName>,
     },
     /// Your jobs (those of your token; all jobs on a service without
     /// tokens), newest first.
@@ -208,6 +215,8 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             duration,
             warmup,
             input_shapes,
+            layers,
+            check_against,
         } => {
             let target = Target {
                 platform,
@@ -222,6 +231,8 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
                 warmup,
                 input_shapes,
                 name: None,
+                layers,
+                check_against,
             };
             let job = client.submit(&model_path, &target, &options)?;
             if !wait {

@@ -144,6 +144,26 @@ async fn jobs_run_in_turn_and_a_hostile_model_fails_only_its_own() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_times_the_layers_and_checks_the_outputs_against_another_engine() {
+    let s = service().await;
+    let options = JobOptions {
+        layers: Some(10),
+        check_against: Some(lpdnn_baas_api::EngineName::Lne),
+        ..quick()
+    };
+    let id = s.submit(FACE, "onnxruntime", options).await;
+    let ran = s.worker().run_one().await.unwrap().unwrap();
+    assert_eq!(ran.job.id, id);
+    let report: serde_json::Value =
+        serde_json::from_str(&s.jobs.report(&id).await.unwrap().unwrap()).unwrap();
+    let run = &report["runs"][0];
+    assert_eq!(run["layers"]["runs"], 10, "{run}");
+    assert!(run["layers"]["layers"].as_array().unwrap().len() > 50);
+    assert_eq!(run["check"]["reference"], "lne", "{run}");
+    assert_eq!(run["check"]["verdict"], "agrees", "{run}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_job_stops_its_benchmark_and_writes_nothing() {
     let s = service().await;
     let long = JobOptions {

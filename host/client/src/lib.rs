@@ -251,6 +251,11 @@ impl Client {
         add("number", options.number.map(|v| v.to_string()));
         add("duration", options.duration_s.map(|v| v.to_string()));
         add("warmup", options.warmup.map(|v| v.to_string()));
+        add("layers", options.layers.map(|v| v.to_string()));
+        add(
+            "check_against",
+            options.check_against.map(|e| e.to_string()),
+        );
         add(
             "input_shape",
             (!options.input_shapes.is_empty()).then(|| options.input_shapes.join(";")),

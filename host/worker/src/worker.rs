@@ -268,6 +268,8 @@ impl<Q: JobQueue> Worker<Q> {
         request.duration_s = o.duration_s;
         request.warmup = o.warmup.map(Warmup::Iterations);
         request.input_shapes = o.input_shapes.clone();
+        request.layers = o.layers;
+        request.check_against = o.check_against.map(|e| e.to_string());
         let input = request.to_json();
         let (host, limits) = (self.host.clone(), self.limits.clone());
         let ran = tokio::task::spawn_blocking(move || {

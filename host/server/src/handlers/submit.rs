@@ -107,6 +107,9 @@ pub(crate) struct Ask {
     pub subject: Option<SubjectKind>,
 }
 
+/// Most profiled runs a job may ask for.
+const MAX_LAYER_RUNS: u64 = 1000;
+
 /// Refuses options no benchmark would run with, naming the field.
 fn check_options(o: &JobOptions) -> Result<(), ApiError> {
     if let Some(Err(m)) = o.threads.map(lpdnn_model_file::check_threads) {
@@ -124,6 +127,11 @@ fn check_options(o: &JobOptions) -> Result<(), ApiError> {
     }
     if o.warmup.is_some_and(|w| w > 1_000_000) {
         return Err(unprocessable("warmup is at most 1000000 iterations"));
+    }
+    if o.layers.is_some_and(|n| !(1..=MAX_LAYER_RUNS).contains(&n)) {
+        return Err(unprocessable(format!(
+            "layers is a number of profiled runs from 1 to {MAX_LAYER_RUNS}"
+        )));
     }
     if o.input_shapes.len() > 64 {
         return Err(unprocessable("at most 64 input_shape fields"));
@@ -415,6 +423,8 @@ pub(crate) struct SeedQuery {
     warmup: Option<u64>,
     input_shape: Option<String>,
     name: Option<String>,
+    layers: Option<u64>,
+    check_against: Option<String>,
 }
 
 /// `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=&wait=`, the
@@ -427,7 +437,9 @@ pub(crate) struct SeedQuery {
         ("threads" = Option<usize>, Query), ("number" = Option<u64>, Query),
         ("duration" = Option<f64>, Query), ("warmup" = Option<u64>, Query),
         ("input_shape" = Option<String>, Query, description = "NAME=1,3,224,224, several separated by ;"),
-        ("name" = Option<String>, Query, description = "the model's file name: a bare model's report is titled with it")),
+        ("name" = Option<String>, Query, description = "the model's file name: a bare model's report is titled with it"),
+        ("layers" = Option<u64>, Query, description = "profiled runs for per-layer times (1 to 1000)"),
+        ("check_against" = Option<String>, Query, description = "an engine of the same worker to check the outputs against")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream",
         description = "the model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)"),
     responses((status = 202, body = lpdnn_baas_api::Accepted, description = "queued; Location: /v1/jobs/{id}"),
@@ -475,6 +487,8 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
                 .map(str::to_owned)
                 .collect(),
             name: q.name.as_deref().and_then(lpdnn_baas_api::upload_name),
+            layers: q.layers,
+            check_against: q.check_against.as_deref().map(our_engine).transpose()?,
         },
         // The bytes tell a bundle from a model.
         subject: Some(if lpdnn_bundle::sniff(&body).is_some() {
@@ -504,6 +518,8 @@ const TEXT_FIELDS: &[&str] = &[
     "duration",
     "warmup",
     "input_shape",
+    "layers",
+    "check_against",
 ];
 
 /// `POST /v1/jobs`, multipart: a `model` or a `bundle` file, `platform`,
@@ -572,6 +588,8 @@ pub(crate) async fn submit<S: JobStore + JobQueue>(
             "threads" => ask.options.threads = Some(number("a whole number of threads")? as usize),
             "number" => ask.options.number = Some(number("a whole number of passes")?),
             "warmup" => ask.options.warmup = Some(number("a whole number of iterations")?),
+            "layers" => ask.options.layers = Some(number("a whole number of profiled runs")?),
+            "check_against" => ask.options.check_against = Some(our_engine(text.trim())?),
             "duration" => {
                 ask.options.duration_s = Some(text.trim().parse().map_err(|_| {
                     unprocessable(format!("duration must be seconds, not '{text}'"))
