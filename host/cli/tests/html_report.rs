@@ -40,6 +40,10 @@ fn bench() -> &'static (Value, String) {
                 "3",
                 "--monitor-interval",
                 "20",
+                "--layers",
+                "10",
+                "--check-against",
+                "onnxruntime",
                 "--filename",
                 json.to_str().unwrap(),
             ],
@@ -242,6 +246,40 @@ fn html_report_has_tables_charts_hashes_channels_and_provenance() {
 }
 
 /// `n` as the report writes counts.
+#[test]
+fn html_report_puts_each_layer_of_both_engines_side_by_side_and_the_output_check() {
+    let (json, html) = bench();
+    let section = |id: &str| {
+        let start = html
+            .find(&format!("<section id=\"{id}\">"))
+            .unwrap_or_else(|| panic!("no #{id}"));
+        let end = html[start..].find("</section>").unwrap() + start;
+        &html[start..end]
+    };
+    let layers = section("layers");
+    // One row per source node with both engines' times: every one of the
+    // ONNX model's convolutions is there, by name, once.
+    let lne = json["runs"][0]["layers"]["layers"].as_array().unwrap();
+    for node in lne.iter().filter_map(|l| l["node"].as_str()) {
+        let cell = format!("<code>{node}</code>");
+        assert_eq!(layers.matches(&cell).count(), 1, "{node}");
+    }
+    assert!(layers.contains("slowest / fastest"));
+    // LNE's stride-2 depthwise convolution loses to ONNX Runtime's by far.
+    assert!(
+        layers.contains("class=\"num loses\""),
+        "no layer marked as losing"
+    );
+    assert!(html.contains("href=\"#layers\""));
+    let checks = section("checks");
+    assert!(
+        checks.contains("<td>lne</td><td>onnxruntime</td>"),
+        "{checks}"
+    );
+    assert!(checks.contains("agrees"), "{checks}");
+    assert!(checks.contains("<code>classificators</code>"), "{checks}");
+}
+
 fn group_thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();

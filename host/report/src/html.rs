@@ -19,6 +19,7 @@
 //! tooltips and a `viewBox` that a plotting crate's fixed-size output does
 //! not give.
 
+mod answers;
 mod charts;
 mod svg;
 
@@ -251,6 +252,8 @@ pub fn html_report(report: &Report) -> String {
                     @if let Some(axis) = axis { (distribution(&dists, axis, &slugs, &report.runs)) }
                     (phases(report))
                     (models(report))
+                    (answers::layers(report))
+                    (answers::checks(report))
                     (resources(report))
                     @for (i, run) in report.runs.iter().enumerate() {
                         (engine_section(run, engine_color(i), &slugs[i], t_end,
@@ -297,6 +300,8 @@ fn header(report: &Report, slugs: &[String]) -> Markup {
                 @if timelines { a href="#distribution" { "Distribution" } }
                 a href="#phases" { "Phases" }
                 a href="#models" { "Models" }
+                @if report.runs.iter().any(|r| r.layers.is_some()) { a href="#layers" { "Layers" } }
+                @if report.runs.iter().any(|r| r.check.is_some()) { a href="#checks" { "Outputs" } }
                 a href="#resources" { "Resources" }
                 @for (run, slug) in report.runs.iter().zip(slugs) {
                     a href={ "#engine-" (t(slug)) } { (t(&run.engine)) }
