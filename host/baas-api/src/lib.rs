@@ -449,6 +449,28 @@ impl ExportFormat {
     }
 }
 
+/// `?table=` of `GET /v1/export`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+#[serde(rename_all = "lowercase")]
+pub enum ExportTable {
+    /// One row per passed job.
+    #[default]
+    Jobs,
+    /// One row per layer of each passed job that timed its layers.
+    Layers,
+}
+
+impl ExportTable {
+    /// The name in the query.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExportTable::Jobs => "jobs",
+            ExportTable::Layers => "layers",
+        }
+    }
+}
+
 /// What a worker offers, as it registers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct WorkerInfo {

@@ -7,8 +7,8 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use lpdnn_baas_api::{
-    Device, DeviceCatalog, EngineName, ExportFormat, Job, JobOptions, JobResult, JobStatus,
-    ResultFormat,
+    Device, DeviceCatalog, EngineName, ExportFormat, ExportTable, Job, JobOptions, JobResult,
+    JobStatus, ResultFormat,
 };
 use lpdnn_client::{Client, Target};
 
@@ -146,6 +146,10 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         /// csv or jsonl.
         #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
         format: ExportFormat,
+        /// jobs (a row per passed job) or layers (a row per layer of the
+        /// jobs that timed their layers).
+        #[arg(long, value_enum, default_value_t = ExportTable::Jobs)]
+        table: ExportTable,
         /// Only jobs finished at or after this time (RFC 3339, or ms since 1970).
         #[arg(long)]
         since: Option<String>,
@@ -303,10 +307,11 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
         }
         BaasCommand::Export {
             format,
+            table,
             since,
             output,
         } => {
-            write_out(&client.export(format, since.as_deref())?, output)?;
+            write_out(&client.export(format, table, since.as_deref())?, output)?;
             Ok(ExitCode::SUCCESS)
         }
     }

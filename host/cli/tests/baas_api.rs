@@ -431,6 +431,10 @@ fn baas_submit_waits_and_prints_the_table_and_the_other_commands_answer() {
             &platform(),
             "--duration",
             "1",
+            "--layers",
+            "10",
+            "--check-against",
+            "lne",
             "--wait",
         ],
     );
@@ -438,6 +442,8 @@ fn baas_submit_waits_and_prints_the_table_and_the_other_commands_answer() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("inference"), "{stdout}");
+    assert!(stdout.contains("layers: 10 profiled runs"), "{stdout}");
+    assert!(stdout.contains("check against lne: agrees"), "{stdout}");
     assert!(stdout.contains("onnxruntime"), "{stdout}");
     assert!(stderr.contains(": completed, passed"), "{stderr}");
     let id = stderr
@@ -461,6 +467,29 @@ fn baas_submit_waits_and_prints_the_table_and_the_other_commands_answer() {
     let rows = String::from_utf8_lossy(&export.stdout);
     assert_eq!(rows.lines().count(), 2, "{rows}");
     assert!(rows.contains(",onnxruntime,"), "{rows}");
+    // The job's check and, in a table of their own, its layers.
+    assert!(
+        rows.contains(",10,") && rows.contains(",lne,agrees,"),
+        "{rows}"
+    );
+    let export = baas(
+        &s.url,
+        &["export", "--table", "layers", "--format", "jsonl"],
+    );
+    let layers: Vec<serde_json::Value> = String::from_utf8_lossy(&export.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(layers.len() > 50, "{layers:?}");
+    assert!(layers
+        .iter()
+        .all(|l| l["job"] == id.as_str() && l["runs"] == 10));
+    let conv = layers.iter().find(|l| l["node"] == "conv2d").unwrap();
+    assert_eq!(
+        (&conv["op"], &conv["engine"]),
+        (&"Conv".into(), &"onnxruntime".into())
+    );
+    assert!(conv["gflops"].as_f64().unwrap() > 0.0, "{conv}");
 
     // Mistakes a newcomer makes: no service there, an unknown platform, a
     // missing file; each a clear line and exit 1.

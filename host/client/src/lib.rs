@@ -14,8 +14,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use lpdnn_baas_api::{
-    Accepted, Device, DeviceCatalog, ErrorBody, ExportFormat, Job, JobList, JobOptions, JobView,
-    ResultFormat,
+    Accepted, Device, DeviceCatalog, ErrorBody, ExportFormat, ExportTable, Job, JobList,
+    JobOptions, JobView, ResultFormat,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -314,8 +314,17 @@ impl Client {
 
     /// The profiling dataset as CSV or JSON Lines, from `since` (RFC 3339
     /// or milliseconds since the epoch).
-    pub fn export(&self, format: ExportFormat, since: Option<&str>) -> Result<String, ClientError> {
-        let mut path = format!("/v1/export?format={}", format.as_str());
+    pub fn export(
+        &self,
+        format: ExportFormat,
+        table: ExportTable,
+        since: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let mut path = format!(
+            "/v1/export?format={}&table={}",
+            format.as_str(),
+            table.as_str()
+        );
         if let Some(since) = since {
             path.push_str(&format!("&since={}", escape(since)));
         }

@@ -84,6 +84,21 @@ pub struct Row {
     pub energy_j: Option<f64>,
     /// Hottest temperature reading, °C.
     pub temperature_peak_c: Option<f64>,
+    /// Profiled runs of the per-layer times (empty: none asked for;
+    /// `table=layers` has the layers).
+    pub layers_runs: Option<u64>,
+    /// Share of the profiled run the layers account for.
+    pub layers_coverage: Option<f64>,
+    /// The engine the outputs were checked against (empty: none).
+    pub check_reference: Option<String>,
+    /// `agrees`, `differs` or `not_comparable`.
+    pub check_verdict: Option<String>,
+    /// The largest relative error of any output.
+    pub check_max_rel: Option<f64>,
+    /// The smallest cosine similarity of any output.
+    pub check_min_cosine: Option<f64>,
+    /// The smallest top-1 agreement of any class-score output.
+    pub check_top1: Option<f64>,
     /// `ok`, `throttled`, `noisy`.
     pub state: String,
     /// The `lpdnn-host` version that measured it.
@@ -104,6 +119,7 @@ pub fn row(job: &Job, report: &Report) -> Option<Row> {
             .and_then(|m| if peak { m.peak() } else { m.mean() })
     };
     let host = &report.provenance.host;
+    let check = run.check.as_ref();
     Some(Row {
         finished_at: job
             .finished_ms
@@ -114,10 +130,7 @@ pub fn row(job: &Job, report: &Report) -> Option<Row> {
             .unwrap_or_default(),
         job: job.id.clone(),
         upload_sha256: job.spec.sha256.clone(),
-        subject: serde_json::to_value(job.spec.subject)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        subject: word(job.spec.subject),
         model_sha256: run.model_sha256.clone(),
         model_format: run.model_format.clone(),
         parameters: metrics.map(|m| m.parameters),
@@ -148,13 +161,126 @@ pub fn row(job: &Job, report: &Report) -> Option<Row> {
         power_mean_w: resource("power", false),
         energy_j: resource("energy", false),
         temperature_peak_c: resource("temperature", true),
-        state: serde_json::to_value(run.state)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default(),
+        layers_runs: run.layers.as_ref().map(|l| l.runs),
+        layers_coverage: run.layers.as_ref().map(|l| l.layers_ms / l.profiled_ms),
+        check_reference: check.map(|c| c.reference.clone()),
+        check_verdict: check.map(|c| word(c.verdict)),
+        check_max_rel: check.and_then(|c| c.outputs.iter().map(|o| o.max_rel).reduce(f64::max)),
+        check_min_cosine: check.and_then(|c| c.outputs.iter().map(|o| o.cosine).reduce(f64::min)),
+        check_top1: check.and_then(|c| c.outputs.iter().filter_map(|o| o.top1).reduce(f64::min)),
+        state: word(run.state),
         lpdnn_host: report.provenance.lpdnn_host.version.clone(),
     })
 }
+
+/// An enum's name as serde writes it.
+fn word(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// One layer of a passed job's per-layer profile (`table=layers`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LayerRow {
+    /// When the job ended (RFC 3339, UTC).
+    pub finished_at: String,
+    /// The job's id.
+    pub job: String,
+    /// SHA-256 of the model file the engine ran.
+    pub model_sha256: String,
+    /// Platform name.
+    pub platform: String,
+    /// Profile name.
+    pub profile: String,
+    /// CPU architecture.
+    pub arch: String,
+    /// Engine.
+    pub engine: String,
+    /// Its library version.
+    pub engine_version: Option<String>,
+    /// `cpu`, `gpu`, `npu`.
+    pub device: String,
+    /// Engine threads asked for.
+    pub threads: Option<usize>,
+    /// The source model's node (empty: work the engine added, by operator).
+    pub node: Option<String>,
+    /// Its operator.
+    pub op: String,
+    /// Nodes the engine fused into it, `;`-separated.
+    pub fused: String,
+    /// The engine's own layers that did the work, `;`-separated.
+    pub engine_layers: String,
+    /// Mean time per run, ms.
+    pub ms: f64,
+    /// Share of the sum of the layers.
+    pub share: f64,
+    /// Multiply-accumulates of the node and those fused into it.
+    pub macs: Option<u64>,
+    /// Achieved GFLOP/s.
+    pub gflops: Option<f64>,
+    /// Profiled runs the mean is over.
+    pub runs: u64,
+}
+
+/// The layer rows of a passed job (none when it timed no layers).
+pub fn layer_rows(job: &Job, report: &Report) -> Vec<LayerRow> {
+    let (Some(run), Some(r)) = (report.runs.first(), row(job, report)) else {
+        return Vec::new();
+    };
+    let Some(layers) = &run.layers else {
+        return Vec::new();
+    };
+    layers
+        .layers
+        .iter()
+        .map(|l| LayerRow {
+            finished_at: r.finished_at.clone(),
+            job: r.job.clone(),
+            model_sha256: r.model_sha256.clone(),
+            platform: r.platform.clone(),
+            profile: r.profile.clone(),
+            arch: r.arch.clone(),
+            engine: r.engine.clone(),
+            engine_version: r.engine_version.clone(),
+            device: r.device.clone(),
+            threads: r.threads,
+            node: l.node.clone(),
+            op: l.op.clone(),
+            fused: l.fused.join(";"),
+            engine_layers: l.engine_layers.join(";"),
+            ms: l.ms,
+            share: l.share,
+            macs: l.macs,
+            gflops: l.gflops,
+            runs: layers.runs,
+        })
+        .collect()
+}
+
+/// The layer columns, in order.
+pub const LAYER_COLUMNS: &[&str] = &[
+    "finished_at",
+    "job",
+    "model_sha256",
+    "platform",
+    "profile",
+    "arch",
+    "engine",
+    "engine_version",
+    "device",
+    "threads",
+    "node",
+    "op",
+    "fused",
+    "engine_layers",
+    "ms",
+    "share",
+    "macs",
+    "gflops",
+    "runs",
+];
 
 fn histogram(ops: &BTreeMap<String, u64>) -> String {
     ops.iter()
@@ -163,12 +289,12 @@ fn histogram(ops: &BTreeMap<String, u64>) -> String {
         .join(";")
 }
 
-/// The rows as CSV, with a header line.
-pub fn csv(rows: &[Row]) -> Result<String, csv::Error> {
+/// The rows as CSV under a header line of `columns`.
+pub fn csv<R: Serialize>(rows: &[R], columns: &[&str]) -> Result<String, csv::Error> {
     let mut out = csv::Writer::from_writer(Vec::new());
     if rows.is_empty() {
         // The header alone: serialising no row writes nothing.
-        out.write_record(COLUMNS)?;
+        out.write_record(columns)?;
     }
     for r in rows {
         out.serialize(r)?;
@@ -225,6 +351,13 @@ pub const COLUMNS: &[&str] = &[
     "power_mean_w",
     "energy_j",
     "temperature_peak_c",
+    "layers_runs",
+    "layers_coverage",
+    "check_reference",
+    "check_verdict",
+    "check_max_rel",
+    "check_min_cosine",
+    "check_top1",
     "state",
     "lpdnn_host",
 ];
@@ -270,11 +403,44 @@ mod tests {
             power_mean_w: None,
             energy_j: None,
             temperature_peak_c: None,
+            layers_runs: None,
+            layers_coverage: None,
+            check_reference: None,
+            check_verdict: None,
+            check_max_rel: None,
+            check_min_cosine: None,
+            check_top1: None,
             state: String::new(),
             lpdnn_host: String::new(),
         };
-        let text = csv(&[row]).unwrap();
+        let text = csv(&[row], COLUMNS).unwrap();
         assert_eq!(text.lines().next().unwrap(), COLUMNS.join(","));
-        assert_eq!(csv(&[]).unwrap().trim_end(), COLUMNS.join(","));
+        assert_eq!(
+            csv::<Row>(&[], COLUMNS).unwrap().trim_end(),
+            COLUMNS.join(",")
+        );
+        let layer = LayerRow {
+            finished_at: String::new(),
+            job: String::new(),
+            model_sha256: String::new(),
+            platform: String::new(),
+            profile: String::new(),
+            arch: String::new(),
+            engine: String::new(),
+            engine_version: None,
+            device: String::new(),
+            threads: None,
+            node: None,
+            op: String::new(),
+            fused: String::new(),
+            engine_layers: String::new(),
+            ms: 0.0,
+            share: 0.0,
+            macs: None,
+            gflops: None,
+            runs: 0,
+        };
+        let text = csv(&[layer], LAYER_COLUMNS).unwrap();
+        assert_eq!(text.lines().next().unwrap(), LAYER_COLUMNS.join(","));
     }
 }

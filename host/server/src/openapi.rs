@@ -4,9 +4,9 @@
 
 use crate::handlers::{devices, events, export, jobs, service, submit};
 use lpdnn_baas_api::{
-    Accepted, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody, ExportFormat, FailureKind,
-    Health, Job, JobLinks, JobList, JobOptions, JobResult, JobSpec, JobStatus, JobView,
-    ModelFormat, Progress, ResultFormat, Run, RunEnd, RunList, SubjectKind, WorkerEngine,
+    Accepted, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody, ExportFormat, ExportTable,
+    FailureKind, Health, Job, JobLinks, JobList, JobOptions, JobResult, JobSpec, JobStatus,
+    JobView, ModelFormat, Progress, ResultFormat, Run, RunEnd, RunList, SubjectKind, WorkerEngine,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -56,6 +56,7 @@ use lpdnn_baas_api::{
         ModelFormat,
         ResultFormat,
         ExportFormat,
+        ExportTable,
         Health,
         ErrorBody,
         Accepted,
