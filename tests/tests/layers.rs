@@ -1,6 +1,7 @@
 //! `benchmark --layers`: per-layer times of ONNX Runtime and LNE on the same
 //! models, named after the same source nodes, summing to the inference they
-//! were measured in; the app's own model profiled in place.
+//! were measured in; the app's own model profiled in place; LiteRT's
+//! XNNPACK operators by type.
 
 mod common;
 
@@ -132,4 +133,30 @@ fn an_engine_without_a_profiler_says_so_and_the_run_stands() {
         runs[0].warnings
     );
     assert!(runs[0].phases.steady.is_some());
+}
+
+#[test]
+fn litert_times_xnnpacks_operators_by_type() {
+    let runs = bench(
+        model("face_detection_short_range_fp32.tflite"),
+        &["litert"],
+        20,
+    );
+    let layers = runs[0].layers.as_ref().expect("LiteRT's profiler");
+    assert_eq!(layers.runs, 20);
+    // XNNPACK names its own operators, not the model's: one row per
+    // operator type, none named after a node.
+    assert!(layers.layers.iter().all(|l| l.node.is_none()), "{layers:?}");
+    let ops: Vec<&str> = layers.layers.iter().map(|l| l.op.as_str()).collect();
+    for op in [
+        "Convolution (NHWC, F32) IGEMM",
+        "Convolution (NHWC, F32) DWConv",
+    ] {
+        assert!(ops.contains(&op), "{ops:?}");
+    }
+    // BlazeFace's 89 operators, each timed in whole microseconds.
+    let operators: usize = layers.layers.iter().map(|l| l.engine_layers.len()).sum();
+    assert!((80..100).contains(&operators), "{operators}");
+    let coverage = layers.layers_ms / layers.profiled_ms;
+    assert!((0.5..=1.02).contains(&coverage), "{coverage}");
 }

@@ -2,7 +2,8 @@
 //! wheel ships no headers). Sources: `litert/c/litert_common.h`,
 //! `litert_environment.h`, `litert_model.h`, `litert_model_types.h`,
 //! `litert_options.h`, `litert_opaque_options.h`, `litert_compiled_model.h`,
-//! `litert_tensor_buffer.h`. Checked against `ai-edge-litert` 2.3.0: outputs
+//! `litert_tensor_buffer.h`, `litert_profiler.h`,
+//! `litert_profiler_event.h`. Checked against `ai-edge-litert` 2.3.0: outputs
 //! equal the wheel's own Python interpreter bit for bit (see the tests).
 
 use std::ffi::{c_char, c_int, c_void, CString};
@@ -22,6 +23,51 @@ pub type OpaqueOptions = *mut c_void;
 pub type CompiledModel = *mut c_void;
 pub type TensorBuffer = *mut c_void;
 pub type Requirements = *mut c_void;
+pub type Profiler = *mut c_void;
+
+/// `LiteRtMemoryUsage`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct MemoryUsage {
+    total_allocated: usize,
+    in_use: usize,
+    private_footprint: usize,
+}
+
+/// `ProfiledEventData`: one event of LiteRT's profiler; 104 bytes on
+/// 64-bit targets.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct ProfiledEvent {
+    /// The operator's name (owned by the profiler until it is reset).
+    pub tag: *const c_char,
+    /// `LiteRtProfilerEventType`.
+    pub event_type: c_int,
+    start_timestamp_us: u64,
+    /// Its time, whole microseconds.
+    pub elapsed_us: u64,
+    begin_mem_usage: MemoryUsage,
+    end_mem_usage: MemoryUsage,
+    /// For an XNNPACK operator: its index in the delegate's runtime.
+    pub metadata1: u64,
+    metadata2: u64,
+    event_source: c_int,
+}
+
+#[cfg(target_pointer_width = "64")]
+const _: () = assert!(std::mem::size_of::<ProfiledEvent>() == 104);
+
+/// `DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT`: one operator of a delegate
+/// (XNNPACK) as the delegate timed it.
+pub const EVENT_DELEGATE_OPERATOR: c_int = 8;
+
+/// The profiler's entry points (absent from a LiteRT built without them).
+pub struct ProfilerApi {
+    pub get: unsafe extern "C" fn(CompiledModel, *mut Profiler) -> Status,
+    pub start: unsafe extern "C" fn(Profiler) -> Status,
+    pub count: unsafe extern "C" fn(Profiler, *mut c_int) -> Status,
+    pub events: unsafe extern "C" fn(Profiler, c_int, *mut ProfiledEvent) -> Status,
+}
 
 /// `kLiteRtHwAcceleratorCpu`.
 pub const HW_ACCELERATOR_CPU: c_int = 1;
@@ -145,6 +191,8 @@ pub struct Api {
         usize,
         *mut TensorBuffer,
     ) -> Status,
+    /// `None` when this LiteRT has no profiler.
+    pub profiler: Option<ProfilerApi>,
 }
 
 impl Api {
@@ -192,6 +240,15 @@ impl Api {
                 unlock_tensor_buffer: lib.get("LiteRtUnlockTensorBuffer")?,
                 destroy_tensor_buffer: lib.get("LiteRtDestroyTensorBuffer")?,
                 run_compiled_model: lib.get("LiteRtRunCompiledModel")?,
+                profiler: (|| {
+                    Ok::<_, String>(ProfilerApi {
+                        get: lib.get("LiteRtCompiledModelGetProfiler")?,
+                        start: lib.get("LiteRtStartProfiler")?,
+                        count: lib.get("LiteRtGetNumProfilerEvents")?,
+                        events: lib.get("LiteRtGetProfilerEvents")?,
+                    })
+                })()
+                .ok(),
             })
         }
     }
@@ -230,30 +287,64 @@ impl Api {
     /// # Safety
     /// `options` is a live options handle.
     pub unsafe fn set_cpu_threads(&self, options: Options, threads: usize) -> Result<(), String> {
+        let payload = format!("num_threads = {threads}");
+        // SAFETY: as this function's.
+        unsafe { self.add_toml_options(options, c"xnnpack", &payload) }
+            .map_err(|e| format!("CPU options: {e}"))
+    }
+
+    /// Turns LiteRT's profiler on for the model compiled with `options`:
+    /// runtime options (identifier `runtime_options_string`, as
+    /// `LrtSetRuntimeOptionsEnableProfiling` writes them).
+    ///
+    /// # Safety
+    /// `options` is a live options handle.
+    pub unsafe fn enable_profiling(&self, options: Options) -> Result<(), String> {
+        // SAFETY: as this function's.
+        unsafe {
+            self.add_toml_options(
+                options,
+                c"runtime_options_string",
+                "enable_profiling = true\n",
+            )
+        }
+        .map_err(|e| format!("profiling options: {e}"))
+    }
+
+    /// Adds opaque options `identifier` with a TOML `payload`.
+    ///
+    /// # Safety
+    /// `options` is a live options handle.
+    unsafe fn add_toml_options(
+        &self,
+        options: Options,
+        identifier: &std::ffi::CStr,
+        payload: &str,
+    ) -> Result<(), String> {
         unsafe extern "C" fn free_payload(p: *mut c_void) {
             // SAFETY: `p` came from `CString::into_raw` below, freed once.
             drop(unsafe { CString::from_raw(p.cast()) });
         }
-        let payload = CString::new(format!("num_threads = {threads}")).expect("no NUL");
+        let payload = CString::new(payload).map_err(|_| "a NUL in the options".to_owned())?;
         let payload = payload.into_raw().cast::<c_void>();
         let mut opaque = std::ptr::null_mut();
         // SAFETY: the identifier is a static C string; ownership of `payload`
         // passes to the opaque options, which free it with `free_payload`.
         unsafe {
             let status = (self.create_opaque_options)(
-                c"xnnpack".as_ptr(),
+                identifier.as_ptr(),
                 payload,
                 Some(free_payload),
                 &mut opaque,
             );
             if status != 0 {
                 free_payload(payload);
-                return Err(format!("CPU options: {}", status_name(status)));
+                return Err(status_name(status));
             }
             let status = (self.add_opaque_options)(options, opaque);
             if status != 0 {
                 (self.destroy_opaque_options)(opaque);
-                return Err(format!("CPU options: {}", status_name(status)));
+                return Err(status_name(status));
             }
         }
         Ok(())

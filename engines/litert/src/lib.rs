@@ -12,14 +12,15 @@
 
 mod ffi;
 
-use std::ffi::{c_void, CStr, CString};
+use std::ffi::{c_int, c_void, CStr, CString};
 use std::path::Path;
 use std::ptr;
 use std::sync::OnceLock;
 
 use lpdnn_engine_api::{
     check_format, check_inputs, locate_library, DType, Device, Engine, EngineError, EngineInfo,
-    EngineName, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    EngineName, LayerProfile, LayerTimes, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    MAX_PROFILED_RUNS,
 };
 
 use ffi::{Api, RankedTensorType, Status};
@@ -93,7 +94,7 @@ impl Engine for LiteRt {
         lpdnn_engine_api::load_quietly(
             "LiteRT",
             |line| !line.starts_with("INFO: "),
-            || LiteRtModel::load(api, path, options.threads),
+            || LiteRtModel::load(api, path, options.threads, options.profile_layers),
         )
         .map_err(|message| EngineError::Load {
             engine: NAME.into(),
@@ -119,6 +120,15 @@ struct LiteRtModel {
     outputs: Vec<Slot>,
     infos_in: Vec<TensorInfo>,
     infos_out: Vec<TensorInfo>,
+    /// LiteRT's profiler and what it timed, when loaded with `profile_layers`.
+    profile: Option<Profile>,
+}
+
+/// XNNPACK's operators as LiteRT's profiler timed them, run by run.
+struct Profile {
+    profiler: ffi::Profiler,
+    layers: Vec<LayerTimes>,
+    runs: usize,
 }
 
 // SAFETY: the handles are owned by this value alone and LiteRT objects may
@@ -130,6 +140,7 @@ impl LiteRtModel {
         api: &'static Api,
         path: &Path,
         threads: Option<usize>,
+        profile: bool,
     ) -> Result<Box<dyn Model>, String> {
         let cpath = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| "the path contains a NUL byte".to_owned())?;
@@ -142,6 +153,7 @@ impl LiteRtModel {
             outputs: Vec::new(),
             infos_in: Vec::new(),
             infos_out: Vec::new(),
+            profile: None,
         };
         // From here on, `Drop` releases whatever was created.
         // SAFETY: every call below follows LiteRT's C API contract; handles
@@ -176,11 +188,28 @@ impl LiteRtModel {
             if let Some(n) = threads {
                 api.set_cpu_threads(opts, n)?;
             }
+            let profiler = api.profiler.as_ref().filter(|_| profile);
+            if profiler.is_some() {
+                api.enable_profiling(opts)?;
+            }
             ok(
                 (api.create_compiled_model)(this.env, this.model, opts, &mut this.compiled),
                 "compiling the model",
             )?;
             drop(options);
+            if let Some(p) = profiler {
+                // The compiled model owns its profiler.
+                let mut handle = ptr::null_mut();
+                ok((p.get)(this.compiled, &mut handle), "getting the profiler")?;
+                if !handle.is_null() {
+                    ok((p.start)(handle), "starting the profiler")?;
+                    this.profile = Some(Profile {
+                        profiler: handle,
+                        layers: Vec::new(),
+                        runs: 0,
+                    });
+                }
+            }
 
             let mut count = 0usize;
             ok((api.get_num_signature_inputs)(sig, &mut count), "inputs")?;
@@ -388,6 +417,9 @@ impl Model for LiteRtModel {
             )
         };
         ok(status, "running the model").map_err(run_err)?;
+        if let Some(profile) = self.profile.as_mut().filter(|p| p.runs < MAX_PROFILED_RUNS) {
+            profile.record(api).map_err(run_err)?;
+        }
         let mut result = Vec::with_capacity(self.outputs.len());
         for slot in &self.outputs {
             let mut data = vec![0u8; slot.bytes];
@@ -415,6 +447,62 @@ impl Model for LiteRtModel {
             )?);
         }
         Ok(result)
+    }
+
+    fn layer_profile(&mut self) -> Result<Option<LayerProfile>, EngineError> {
+        Ok(self.profile.as_ref().map(|p| LayerProfile {
+            runs: p.runs,
+            layers: p.layers.clone(),
+        }))
+    }
+}
+
+impl Profile {
+    /// Reads the last run's operator events and clears them for the next.
+    fn record(&mut self, api: &Api) -> Result<(), String> {
+        let Some(p) = &api.profiler else {
+            return Ok(());
+        };
+        let mut n: c_int = 0;
+        // SAFETY: a live profiler; the array has room for `n` events, whose
+        // tags are read before the profiler is restarted (which frees them).
+        let events = unsafe {
+            ok((p.count)(self.profiler, &mut n), "counting profiler events")?;
+            let mut events = vec![std::mem::zeroed::<ffi::ProfiledEvent>(); n.max(0) as usize];
+            ok(
+                (p.events)(self.profiler, n, events.as_mut_ptr()),
+                "reading profiler events",
+            )?;
+            let timed: Vec<(String, u64)> = events
+                .iter()
+                .filter(|e| e.event_type == ffi::EVENT_DELEGATE_OPERATOR && !e.tag.is_null())
+                .map(|e| {
+                    let tag = CStr::from_ptr(e.tag).to_string_lossy().into_owned();
+                    (tag, e.elapsed_us)
+                })
+                .collect();
+            ok((p.start)(self.profiler), "restarting the profiler")?;
+            timed
+        };
+        // XNNPACK names its own operators, not the model's: a layer is the
+        // operator at its place in the run.
+        for (i, (tag, us)) in events.into_iter().enumerate() {
+            if i == self.layers.len() {
+                self.layers.push(LayerTimes {
+                    name: format!("#{i} {tag}"),
+                    op: tag,
+                    node: None,
+                    fused: Vec::new(),
+                    nanos: vec![0; self.runs],
+                });
+            }
+            self.layers[i].nanos.push(us * 1000);
+        }
+        self.runs += 1;
+        for layer in &mut self.layers {
+            layer.nanos.resize(self.runs, 0);
+        }
+        Ok(())
     }
 }
 

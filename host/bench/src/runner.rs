@@ -228,7 +228,7 @@ pub(crate) fn run_engine(
                 Ok(Some(layers)) => Some(layers),
                 Ok(None) => {
                     warnings.push(format!(
-                        "no per-layer times: engine {} gives none (ONNX Runtime and LNE do)",
+                        "no per-layer times: engine {} gives none (ONNX Runtime, LNE and LiteRT do)",
                         work.engine()
                     ));
                     None

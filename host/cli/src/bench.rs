@@ -87,8 +87,9 @@ pub struct BenchmarkArgs {
     pub inference_only: bool,
     /// After the steady state, time each layer of the model over N more runs
     /// of a second, profiled copy (alternated with the unprofiled model, to
-    /// show what profiling costs), on the engines that can: ONNX Runtime and
-    /// LNE. The text shows the slowest layers; the JSON and HTML every one.
+    /// show what profiling costs), on the engines that can: ONNX Runtime, LNE
+    /// and LiteRT (by XNNPACK operator type). The text shows the slowest
+    /// layers; the JSON and HTML every one.
     #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "100")]
     pub layers: Option<u64>,
     /// After the steady state, run every input through this engine too and
