@@ -119,7 +119,11 @@ pub fn check_text(out: &mut String, check: &OutputCheck) {
     for o in &check.outputs {
         let mut line = format!(
             "  {}: max abs {:.2e}, rel {:.2e}, cosine {:.6}",
-            o.name, o.max_abs, o.max_rel, o.cosine
+            // The figures and top-k take 76 columns at most.
+            crate::layers::fit(&o.name, crate::WIDTH - 76),
+            o.max_abs,
+            o.max_rel,
+            o.cosine
         );
         if let (Some(t1), Some(t5)) = (o.top1, o.top5) {
             let _ = write!(
@@ -140,6 +144,48 @@ pub fn check_text(out: &mut String, check: &OutputCheck) {
         );
     }
     for n in &check.notes {
-        let _ = writeln!(out, "  note: {n}");
+        let _ = writeln!(out, "  note: {}", crate::layers::fit(n, crate::WIDTH - 8));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_output_name_keeps_the_check_within_the_width() {
+        let check = OutputCheck {
+            reference: "lne".into(),
+            reference_model: "m.onnx".into(),
+            tolerance: 1e-4,
+            verdict: Verdict::Differs,
+            inputs: 1,
+            outputs: vec![OutputDiff {
+                name: "StatefulPartitionedCall/model/dense/BiasAdd".repeat(3),
+                reference_name: "logits".into(),
+                shape: vec![1, 1000],
+                max_abs: f64::INFINITY,
+                max_rel: 1.23e-3,
+                cosine: 0.999_9,
+                top1: Some(1.0),
+                top5: Some(0.8),
+            }],
+            boxes: None,
+            notes: vec!["output x has no counterpart in the reference's ".repeat(4)],
+        };
+        let mut out = String::new();
+        check_text(&mut out, &check);
+        assert!(
+            out.lines().all(|l| l.chars().count() <= crate::WIDTH),
+            "{out}"
+        );
+        assert!(
+            out.contains("rel 1.23e-3") && out.contains("top-5 80 %"),
+            "{out}"
+        );
+        // Read back from JSON, an infinite error stays infinite.
+        let back: OutputCheck =
+            serde_json::from_str(&serde_json::to_string(&check).unwrap()).unwrap();
+        assert_eq!(back.outputs[0].max_abs, f64::INFINITY);
     }
 }

@@ -104,7 +104,7 @@ pub fn layers_text(out: &mut String, layers: &Layers) {
 }
 
 /// `text` cut to `room` characters, its middle elided.
-fn fit(text: &str, room: usize) -> String {
+pub(crate) fn fit(text: &str, room: usize) -> String {
     let n = text.chars().count();
     if n <= room || room < 8 {
         return text.to_owned();
