@@ -105,6 +105,10 @@ pub struct BenchmarkArgs {
     /// Largest relative error (max |a − r| over max |r|) that agrees.
     #[arg(long, default_value_t = lpdnn_bench::CheckAgainst::DEFAULT_TOLERANCE, requires = "check_against")]
     pub tolerance: f64,
+    /// Exit 1, naming them on stderr, when an engine's outputs differ from
+    /// the --check-against reference (or could not be checked): a CI gate.
+    #[arg(long, requires = "check_against")]
+    pub fail_if_differs: bool,
     /// Monitor sampling interval, ms.
     #[arg(long, default_value_t = 100)]
     pub monitor_interval: u64,
@@ -309,6 +313,7 @@ impl BenchmarkArgs {
             tolerance: r
                 .tolerance
                 .unwrap_or(lpdnn_bench::CheckAgainst::DEFAULT_TOLERANCE),
+            fail_if_differs: false,
             monitor_interval: r.monitor_interval_ms.unwrap_or(100),
             no_monitors: r.monitor_interval_ms.is_none(),
             cooldown: r.cooldown_c,
@@ -562,13 +567,45 @@ pub fn benchmark(runtime: &Runtime, args: BenchmarkArgs) -> Result<ExitCode> {
         eprintln!("hint: {hint}");
     }
 
+    let differ = if args.fail_if_differs {
+        differing(&report, args.check_against.as_deref().unwrap_or_default())
+    } else {
+        Vec::new()
+    };
+    if !differ.is_empty() {
+        eprintln!("outputs differ: {}", differ.join("; "));
+    }
     Ok(if report.partial {
         ExitCode::from(130)
-    } else if !report.errors.is_empty() {
+    } else if !report.errors.is_empty() || !differ.is_empty() {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// The engines whose outputs do not agree with `reference`'s, each with
+/// why (`--fail-if-differs`).
+fn differing(report: &lpdnn_bench::Report, reference: &str) -> Vec<String> {
+    report
+        .runs
+        .iter()
+        .filter(|r| r.engine != reference)
+        .filter_map(|r| match &r.check {
+            None => Some(format!("{} was not checked (see its warnings)", r.engine)),
+            Some(c) if c.verdict == lpdnn_bench::Verdict::Agrees => None,
+            Some(c) => {
+                let worst = c.outputs.iter().map(|o| o.max_rel).fold(0.0f64, f64::max);
+                Some(format!(
+                    "{} {} from {} (max relative error {worst:.2e}, tolerance {:e})",
+                    r.engine,
+                    c.verdict.word(),
+                    c.reference,
+                    c.tolerance
+                ))
+            }
+        })
+        .collect()
 }
 
 /// The benchmark's view on a terminal: a progress line per engine, the

@@ -128,7 +128,13 @@ fn outputs_are_checked_against_a_reference_engine_with_a_verdict() {
     let model = "assets/models/efficientnet_lite0.onnx";
     let (ok, t, r) = bench(
         model,
-        &["--engine", "onnxruntime", "--check-against", "lne"],
+        &[
+            "--engine",
+            "onnxruntime",
+            "--check-against",
+            "lne",
+            "--fail-if-differs",
+        ],
     );
     assert!(ok, "{t}");
     let r = r.unwrap();
@@ -140,20 +146,25 @@ fn outputs_are_checked_against_a_reference_engine_with_a_verdict() {
         t.contains("check against lne: agrees (tolerance: relative error 1e-4; 1 input(s))"),
         "{t}"
     );
-    // A tolerance below what two engines computing in f32 differ by.
-    let (ok, t, r) = bench(
-        model,
-        &[
-            "--engine",
-            "onnxruntime",
-            "--check-against",
-            "lne",
-            "--tolerance",
-            "1e-9",
-        ],
-    );
+    // A tolerance below what two engines computing in f32 differ by: the
+    // verdict says so, and with --fail-if-differs so does the exit status.
+    let strict = [
+        "--engine",
+        "onnxruntime",
+        "--check-against",
+        "lne",
+        "--tolerance",
+        "1e-9",
+    ];
+    let (ok, t, r) = bench(model, &strict);
     assert!(ok, "{t}");
     assert_eq!(r.unwrap()["runs"][0]["check"]["verdict"], "differs", "{t}");
+    let (ok, t, r) = bench(model, &[&strict[..], &["--fail-if-differs"]].concat());
+    assert!(!ok && r.is_some(), "{t}");
+    assert!(
+        t.contains("outputs differ: onnxruntime differs from lne (max relative error"),
+        "{t}"
+    );
     // A reference model needs a reference engine.
     let (ok, t, _) = bench(model, &["--reference-model", model]);
     assert!(!ok && t.contains("--check-against"), "{t}");
