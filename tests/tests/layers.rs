@@ -160,6 +160,8 @@ fn litert_times_xnnpacks_operators_by_type() {
     // BlazeFace's 89 operators, each timed in whole microseconds.
     let operators: usize = layers.layers.iter().map(|l| l.engine_layers.len()).sum();
     assert!((80..100).contains(&operators), "{operators}");
+    // Means against the runs' median, as above: a few per cent over 100 %
+    // on a loaded machine.
     let coverage = layers.layers_ms / layers.profiled_ms;
-    assert!((0.5..=1.02).contains(&coverage), "{coverage}");
+    assert!((0.5..=1.15).contains(&coverage), "{coverage}");
 }

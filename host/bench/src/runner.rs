@@ -221,6 +221,24 @@ pub(crate) fn run_engine(
         warnings.push(format!("throttled: {}", t.reasons.join("; ")));
     }
     let statics = lpdnn_inspect::inspect(work.model_path());
+    // The check first: the layers pass leaves the benchmark's model in the
+    // host's clock wrapper.
+    let check = match &config.check_against {
+        Some(against) if steady.is_some() && against.engine != work.engine() => {
+            observer.event(Event::Phase(Phase::Check));
+            match crate::check::check(subject, runtime, work.as_mut(), config, against) {
+                Ok(check) => Some(check),
+                Err(e) => {
+                    warnings.push(format!(
+                        "outputs not checked against {}: {e}",
+                        against.engine
+                    ));
+                    None
+                }
+            }
+        }
+        _ => None,
+    };
     let layers = match config.layers {
         Some(runs) if steady.is_some() => {
             observer.event(Event::Phase(Phase::Layers));
@@ -235,22 +253,6 @@ pub(crate) fn run_engine(
                 }
                 Err(e) => {
                     warnings.push(format!("no per-layer times: {e}"));
-                    None
-                }
-            }
-        }
-        _ => None,
-    };
-    let check = match &config.check_against {
-        Some(against) if steady.is_some() && against.engine != work.engine() => {
-            observer.event(Event::Phase(Phase::Check));
-            match crate::check::check(subject, runtime, work.as_mut(), config, against) {
-                Ok(check) => Some(check),
-                Err(e) => {
-                    warnings.push(format!(
-                        "outputs not checked against {}: {e}",
-                        against.engine
-                    ));
                     None
                 }
             }
