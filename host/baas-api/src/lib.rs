@@ -348,6 +348,127 @@ pub struct Accepted {
     pub result: Option<serde_json::Value>,
 }
 
+/// Most cells one sweep may have (each is a job, counted in the owner's
+/// quota).
+pub const MAX_SWEEP_CELLS: usize = 32;
+
+/// One cell of a sweep: where and how one of its jobs runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Cell {
+    /// Platform name.
+    pub platform: String,
+    /// Profile name.
+    pub profile: String,
+    /// Engine.
+    pub engine: EngineName,
+    /// Where it runs.
+    pub device: Device,
+    /// Engine threads (`null`: the worker's default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+}
+
+/// A sweep's cell as stored: its job, or why it was not queued (the
+/// engine is not offered there, does not take the model, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupCell {
+    /// Where and how.
+    #[serde(flatten)]
+    pub cell: Cell,
+    /// Its job's id (`null` when refused).
+    pub job: Option<String>,
+    /// Why it was refused at submission (`null` when queued).
+    pub refused: Option<String>,
+}
+
+/// A job group: one sweep's cells, in the order asked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Group {
+    /// Its id.
+    pub id: String,
+    /// Who submitted it.
+    pub owner: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// Its cells.
+    pub cells: Vec<GroupCell>,
+}
+
+/// Where a group's resources are.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupLinks {
+    /// The group (`GET`).
+    #[serde(rename = "self")]
+    pub this: String,
+    /// Its comparison report once every cell ended (`GET`,
+    /// `?format=json|csv|html`).
+    pub report: String,
+}
+
+impl GroupLinks {
+    /// The links of the group `id`.
+    pub fn of(id: &str) -> GroupLinks {
+        let this = format!("/v1/groups/{id}");
+        GroupLinks {
+            report: format!("{this}/report"),
+            this,
+        }
+    }
+}
+
+/// A cell as the API shows it: its job with that job's state.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct CellView {
+    /// Where and how.
+    #[serde(flatten)]
+    pub cell: Cell,
+    /// Its job (`null` when refused).
+    pub job: Option<JobView>,
+    /// Why it was refused at submission.
+    pub refused: Option<String>,
+}
+
+/// A group as the API answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct GroupView {
+    /// Its id.
+    pub id: String,
+    /// Who submitted it.
+    pub owner: String,
+    /// Milliseconds since the Unix epoch.
+    pub created_ms: i64,
+    /// `completed` once every job ended (passed, failed or cancelled),
+    /// `running` while one runs, `queued` before.
+    pub status: JobStatus,
+    /// Its cells, in the order asked.
+    pub cells: Vec<CellView>,
+    /// Where its resources are.
+    pub links: GroupLinks,
+}
+
+impl GroupView {
+    /// The group's status from its jobs'.
+    pub fn status_of(cells: &[CellView]) -> JobStatus {
+        let jobs = || {
+            cells
+                .iter()
+                .filter_map(|c| c.job.as_ref().map(|j| j.job.status))
+        };
+        if jobs().all(|s| matches!(s, JobStatus::Completed | JobStatus::Cancelled)) {
+            JobStatus::Completed
+        } else if jobs().any(|s| s == JobStatus::Running) {
+            JobStatus::Running
+        } else {
+            JobStatus::Queued
+        }
+    }
+
+    /// Whether every cell that was queued ended.
+    pub fn ended(&self) -> bool {
+        self.status == JobStatus::Completed
+    }
+}
+
 /// Every error's body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {

@@ -100,6 +100,7 @@ impl Benchmark {
                 Err(e) => report.errors.push(EngineFailure {
                     engine: engine.clone(),
                     error: crate::error_chain(&e),
+                    placement: None,
                 }),
             }
         }

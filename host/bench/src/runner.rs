@@ -272,6 +272,7 @@ pub(crate) fn run_engine(
     };
     Ok(EngineRun {
         engine: work.engine().to_owned(),
+        placement: None,
         engine_version: info.as_ref().and_then(|i| i.version.clone()),
         engine_library: info
             .as_ref()

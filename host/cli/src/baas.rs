@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand, ValueEnum};
 use lpdnn_baas_api::{
-    Device, DeviceCatalog, EngineName, ExportFormat, ExportTable, Job, JobOptions, JobResult,
-    JobStatus, ResultFormat,
+    CellView, Device, DeviceCatalog, EngineName, ExportFormat, ExportTable, GroupView, Job,
+    JobOptions, JobResult, JobStatus, ResultFormat,
 };
-use lpdnn_client::{Client, Target};
+use lpdnn_client::{Client, Sweep, Target};
 
 /// `lpdnn-host baas` arguments.
 #[derive(Args)]
@@ -48,38 +48,46 @@ pub enum Shown {
 #[derive(Subcommand)]
 pub enum BaasCommand {
     /// Upload a model (ONNX, TFLite) or an app bundle (.tar, .tar.gz, .zip)
-    /// to benchmark on a platform.
+    /// to benchmark on a platform, or on several at once (a sweep).
     #[command(after_help = "\
-Example:
+Examples:
   lpdnn-host baas submit --model-path face.onnx --engine onnx --profile default \\
       --platform x86_64-linux --wait
+  lpdnn-host baas submit --model-path face.onnx --engine lne,onnx --profile default \\
+      --platform x86_64-linux,raspberry-pi-4b --wait
 
-Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the reason on stderr).")]
+A list in --platform, --profile, --engine, --device or --threads makes a sweep: one job per
+combination, in one group whose report puts the cells side by side (`baas group ID`).
+
+Exit status with --wait: 0 the job (every job of a sweep) passed, 1 otherwise (the reasons on
+stderr; a sweep's report still shows the cells that passed).")]
     Submit {
         /// The model or app bundle.
         #[arg(long)]
         model_path: PathBuf,
-        /// Engine: onnx, tflite, lpdnn, tensorrt, ncnn, acl (or our names).
-        #[arg(long)]
-        engine: String,
-        /// Profile of the platform (the set of library versions).
-        #[arg(long)]
-        profile: String,
-        /// Platform (see `baas devices`).
-        #[arg(long)]
-        platform: String,
-        /// cpu, gpu or npu.
-        #[arg(long, default_value = "cpu")]
-        device: Device,
+        /// Engine: onnx, tflite, lpdnn, tensorrt, ncnn, acl (or our names); a
+        /// comma-separated list sweeps them.
+        #[arg(long, value_delimiter = ',', required = true)]
+        engine: Vec<String>,
+        /// Profile of the platform (the set of library versions); a list
+        /// sweeps them.
+        #[arg(long, value_delimiter = ',', required = true)]
+        profile: Vec<String>,
+        /// Platform (see `baas devices`); a list sweeps them.
+        #[arg(long, value_delimiter = ',', required = true)]
+        platform: Vec<String>,
+        /// cpu, gpu or npu; a list sweeps them.
+        #[arg(long, value_delimiter = ',', default_value = "cpu")]
+        device: Vec<Device>,
         /// Wait for the result and print it as `benchmark` does.
         #[arg(long)]
         wait: bool,
         /// Give up waiting after this many seconds (the job goes on).
         #[arg(long, default_value_t = 3600)]
         wait_timeout: u64,
-        /// Engine threads.
-        #[arg(long)]
-        threads: Option<usize>,
+        /// Engine threads; a list sweeps them.
+        #[arg(long, value_delimiter = ',')]
+        threads: Vec<usize>,
         /// Steady-state passes.
         #[arg(long)]
         number: Option<u64>,
@@ -123,6 +131,21 @@ Exit status with --wait: 0 the job passed, 1 it failed or was cancelled (the rea
         format: Shown,
         /// Write it to this file instead of standard output.
         #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// A sweep's job group: each cell's state, or with --report its
+    /// comparison report once every cell ended.
+    Group {
+        /// The group's id.
+        id: String,
+        /// The report instead of the cells' states.
+        #[arg(long)]
+        report: bool,
+        /// The report as text (as `benchmark` prints it), json, csv or html.
+        #[arg(long, value_enum, default_value_t = Shown::Text, requires = "report")]
+        format: Shown,
+        /// Write the report to this file instead of standard output.
+        #[arg(long, short, requires = "report")]
         output: Option<PathBuf>,
     },
     /// Cancel a queued or running job.
@@ -222,14 +245,8 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             layers,
             check_against,
         } => {
-            let target = Target {
-                platform,
-                profile,
-                engine,
-                device,
-            };
             let options = JobOptions {
-                threads,
+                threads: threads.first().copied(),
                 number,
                 duration_s: duration,
                 warmup,
@@ -237,6 +254,30 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
                 name: None,
                 layers,
                 check_against,
+            };
+            let lists = [
+                platform.len(),
+                profile.len(),
+                engine.len(),
+                device.len(),
+                threads.len(),
+            ];
+            if lists.iter().any(|n| *n > 1) {
+                let sweep = Sweep {
+                    platforms: platform,
+                    profiles: profile,
+                    engines: engine,
+                    devices: device,
+                    threads,
+                };
+                return submit_sweep(&client, &model_path, &sweep, &options, wait, wait_timeout);
+            }
+            let one = |v: Vec<String>| v.into_iter().next().unwrap_or_default();
+            let target = Target {
+                platform: one(platform),
+                profile: one(profile),
+                engine: one(engine),
+                device: device.first().copied().unwrap_or_default(),
             };
             let job = client.submit(&model_path, &target, &options)?;
             if !wait {
@@ -286,6 +327,25 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             write_out(&body, output)?;
             Ok(ExitCode::SUCCESS)
         }
+        BaasCommand::Group {
+            id,
+            report,
+            format,
+            output,
+        } => {
+            if !report {
+                print!("{}", group_table(&client.group(&id)?));
+                return Ok(ExitCode::SUCCESS);
+            }
+            let body = match format {
+                Shown::Text => text(&client.group_report(&id, ResultFormat::Json)?)?,
+                Shown::Json => client.group_report(&id, ResultFormat::Json)?,
+                Shown::Csv => client.group_report(&id, ResultFormat::Csv)?,
+                Shown::Html => client.group_report(&id, ResultFormat::Html)?,
+            };
+            write_out(&body, output)?;
+            Ok(ExitCode::SUCCESS)
+        }
         BaasCommand::Cancel { id } => {
             println!("{}", line(&client.cancel(&id)?));
             Ok(ExitCode::SUCCESS)
@@ -315,6 +375,140 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Submits a sweep; with `wait`, waits for every cell and prints the
+/// group's report (exit 0 only when every cell passed).
+fn submit_sweep(
+    client: &Client,
+    model: &std::path::Path,
+    sweep: &Sweep,
+    options: &JobOptions,
+    wait: bool,
+    wait_timeout: u64,
+) -> Result<ExitCode> {
+    let group = client.submit_sweep(model, sweep, options)?;
+    if !wait {
+        eprint!("{}", group_table(&group));
+        println!("{}", group.id);
+        return Ok(ExitCode::SUCCESS);
+    }
+    // A line when the count of ended jobs changes, not at each progress.
+    let mut said = String::new();
+    let group = client.wait_group(&group.id, Duration::from_secs(wait_timeout), |g| {
+        let line = group_line(g);
+        if line != said {
+            eprintln!("{line}");
+            said = line;
+        }
+    })?;
+    if !group.ended() {
+        eprintln!(
+            "still {} after {wait_timeout} s; see `lpdnn-host baas group {}`",
+            group.status, group.id
+        );
+        return Ok(ExitCode::FAILURE);
+    }
+    let passed = |c: &CellView| {
+        c.job
+            .as_ref()
+            .is_some_and(|j| j.job.result == Some(JobResult::Passed))
+    };
+    if group.cells.iter().any(passed) {
+        print!(
+            "{}",
+            text(&client.group_report(&group.id, ResultFormat::Json)?)?
+        );
+    } else {
+        eprint!("{}", group_table(&group));
+    }
+    Ok(if group.cells.iter().all(passed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+/// A cell's state in one word or a few.
+fn cell_state(c: &CellView) -> String {
+    match &c.job {
+        None => "refused".to_owned(),
+        Some(j) => match (j.job.result, j.job.failure) {
+            (Some(JobResult::Passed), _) => "passed".to_owned(),
+            (Some(JobResult::Failed), Some(f)) => format!("failed: {f}"),
+            (Some(JobResult::Failed), None) => "failed".to_owned(),
+            (None, _) => j.job.status.to_string(),
+        },
+    }
+}
+
+/// One line about a group: how many of its cells ended.
+fn group_line(g: &GroupView) -> String {
+    let queued = g.cells.iter().filter(|c| c.job.is_some()).count();
+    let ended = g
+        .cells
+        .iter()
+        .filter_map(|c| c.job.as_ref())
+        .filter(|j| matches!(j.job.status, JobStatus::Completed | JobStatus::Cancelled))
+        .count();
+    let refused = g.cells.len() - queued;
+    let mut line = format!(
+        "group {}: {}, {ended} of {queued} job(s) ended",
+        g.id, g.status
+    );
+    if refused > 0 {
+        line.push_str(&format!(", {refused} cell(s) refused"));
+    }
+    line
+}
+
+/// A group's cells as a table of at most 100 columns (with each job's
+/// full id, what `status` and `result` take), then why each refused or
+/// failed cell did not pass.
+fn group_table(g: &GroupView) -> String {
+    let mut out = format!("{}\n", group_line(g));
+    let row = |cols: [&str; 6]| {
+        format!(
+            "{:<24} {:<11} {:<3} {:>3} {:<18} {}\n",
+            cell(cols[0], 24),
+            cell(cols[1], 11),
+            cols[2],
+            cols[3],
+            cell(cols[4], 18),
+            cols[5]
+        )
+    };
+    out.push_str(&row(["WHERE", "ENGINE", "DEV", "THR", "STATE", "JOB"]));
+    for c in &g.cells {
+        let threads = c.cell.threads.map_or("-".into(), |t| t.to_string());
+        out.push_str(&row([
+            &format!("{}/{}", c.cell.platform, c.cell.profile),
+            c.cell.engine.as_str(),
+            c.cell.device.as_str(),
+            &threads,
+            &cell_state(c),
+            c.job.as_ref().map_or("-", |j| j.job.id.as_str()),
+        ]));
+    }
+    for c in &g.cells {
+        let why = match &c.job {
+            None => c.refused.clone(),
+            Some(j) if j.job.result == Some(JobResult::Failed) => j.job.message.clone(),
+            Some(_) => None,
+        };
+        if let Some(why) = why {
+            let line = format!(
+                "{} on {}/{}: {why}",
+                c.cell.engine, c.cell.platform, c.cell.profile
+            );
+            let options = textwrap::Options::new(100).subsequent_indent("    ");
+            for part in textwrap::wrap(&line, options) {
+                out.push_str(&part);
+                out.push('\n');
+            }
+        }
+    }
+    out
 }
 
 /// The catalog as a table: one line per worker, its engines below it.

@@ -150,6 +150,8 @@ fn a_multipart_job_streams_progress_and_its_result_comes_in_every_format() {
         "/v1/jobs",
         "/v1/jobs/{id}/events",
         "/v1/jobs/{id}/result",
+        "/v1/sweeps",
+        "/v1/groups/{id}/report",
         "/v1/export",
     ] {
         assert!(api["paths"][path].is_object(), "{path}: {}", api["paths"]);
@@ -807,4 +809,154 @@ fn a_bundle_is_checked_as_it_streams_without_being_written_out() {
         "{body}"
     );
     assert_eq!(curl(&[&format!("{}/health", s.url)]).0, 200);
+}
+
+/// Polls the group until every cell ended.
+fn wait_group(url: &str, id: &str) -> Value {
+    let start = std::time::Instant::now();
+    loop {
+        let (code, group) = curl(&[&format!("{url}/v1/groups/{id}")]);
+        assert_eq!(code, 200, "{group}");
+        if group["status"] == "completed" {
+            return group;
+        }
+        assert!(start.elapsed() < Duration::from_secs(300), "{group}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_sweeps_failed_and_refused_cells_do_not_hide_the_others() {
+    let s = serve(&[]);
+    let here = platform();
+    until_up(&s.url, &here, &[]);
+    // ONNX Runtime runs this contrib operator; tract (LNE) does not know
+    // it; LiteRT takes no ONNX model at all.
+    let out = baas(
+        &s.url,
+        &[
+            "submit",
+            "--model-path",
+            "tests/models/contrib_op.onnx",
+            "--engine",
+            "onnx,lne,litert",
+            "--profile",
+            "default",
+            "--platform",
+            &here,
+            "--duration",
+            "1",
+        ],
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stderr}");
+    let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(stderr.contains("refused"), "{stderr}");
+    // No report while a cell runs.
+    let report = format!("{}/v1/groups/{id}/report", s.url);
+    let (code, early) = curl(&[&report]);
+    assert_eq!(code, 409, "{early}");
+    assert!(early["error"]
+        .as_str()
+        .unwrap()
+        .contains("still queued or running"));
+
+    let group = wait_group(&s.url, &id);
+    let cells = group["cells"].as_array().unwrap();
+    let engines: Vec<&str> = cells
+        .iter()
+        .map(|c| c["engine"].as_str().unwrap())
+        .collect();
+    assert_eq!(engines, ["onnxruntime", "lne", "litert"], "{group}");
+    assert_eq!(cells[0]["job"]["result"], "passed", "{group}");
+    assert_eq!(cells[1]["job"]["result"], "failed", "{group}");
+    assert_eq!(cells[1]["job"]["failure"], "user_error", "{group}");
+    assert!(cells[2]["job"].is_null(), "{group}");
+    assert!(
+        cells[2]["refused"]
+            .as_str()
+            .unwrap()
+            .contains("the model is ONNX"),
+        "{group}"
+    );
+
+    // The report: the cell that passed, and the other two beside it.
+    let (code, r) = curl(&[&report]);
+    assert_eq!(code, 200, "{r}");
+    common::validate(&r);
+    let runs = r["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{r}");
+    assert_eq!(runs[0]["engine"], "onnxruntime");
+    assert_eq!(runs[0]["placement"]["platform"], here.as_str());
+    assert_eq!(runs[0]["placement"]["job"], cells[0]["job"]["id"]);
+    let errors = r["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2, "{r}");
+    assert_eq!(errors[0]["engine"], "lne");
+    assert!(
+        errors[0]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("failed (user_error): "),
+        "{r}"
+    );
+    assert_eq!(errors[1]["engine"], "litert");
+    assert!(
+        errors[1]["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused at submission: "),
+        "{r}"
+    );
+
+    let table = baas(&s.url, &["group", &id]);
+    let table = String::from_utf8_lossy(&table.stdout).into_owned();
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    for state in ["passed", "failed: user_error", "refused"] {
+        assert!(table.contains(state), "{state}: {table}");
+    }
+    let text = baas(&s.url, &["group", &id, "--report"]);
+    let text = String::from_utf8_lossy(&text.stdout).into_owned();
+    assert!(text.contains("== engine onnxruntime ("), "{text}");
+    assert!(
+        text.contains("error: engine lne: failed (user_error)"),
+        "{text}"
+    );
+    let html = baas(&s.url, &["group", &id, "--report", "--format", "html"]);
+    assert!(String::from_utf8_lossy(&html.stdout).contains("Cells that failed"));
+
+    // Mistakes refuse the whole sweep, naming what is wrong.
+    let model = "@tests/models/contrib_op.onnx";
+    let sweep = |query: &str| {
+        curl(&[
+            "--data-binary",
+            model,
+            &format!("{}/v1/sweeps?{query}", s.url),
+        ])
+    };
+    let (code, e) = sweep(&format!(
+        "platform={here},nowhere&profile=default&engine=onnx"
+    ));
+    assert_eq!(code, 404, "{e}");
+    assert!(
+        e["error"]
+            .as_str()
+            .unwrap()
+            .contains("unknown platform 'nowhere'"),
+        "{e}"
+    );
+    let (code, e) = sweep(&format!(
+        "platform={here}&profile=default&engine=onnx&threads=1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31,32,33"
+    ));
+    assert_eq!(code, 422, "{e}");
+    assert!(
+        e["error"].as_str().unwrap().contains("at most 32 cells"),
+        "{e}"
+    );
+    let (code, e) = sweep(&format!(
+        "platform={here}&profile=default&engine=litert,ncnn"
+    ));
+    assert_eq!(code, 422, "{e}");
+    assert_eq!(e["details"].as_array().unwrap().len(), 2, "{e}");
+    let (code, e) = curl(&[&format!("{}/v1/groups/no-such-group", s.url)]);
+    assert_eq!(code, 404, "{e}");
 }

@@ -2,7 +2,8 @@
 //! the same `.wasm` processors give byte-identical tensors and predictions
 //! to x86_64 on the same inputs, the face app finds the astronaut's face on
 //! every engine the package carries, a benchmark marks itself emulated, and
-//! a BaaS worker started from the package serves its platform.
+//! a BaaS worker started from the package serves its platform: a sweep over
+//! it and this machine is one report of four cells.
 //!
 //! They need `scripts/cross.sh aarch64` (the test command runs it); without
 //! it they are skipped, unless `LPDNN_REQUIRE_CROSS` is set (CI sets it).
@@ -14,7 +15,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::baas::{curl, serve, wait_for};
+use common::baas::{curl, serve};
 use common::{asset, host, read_json, root, text};
 
 const TRIPLE: &str = "aarch64-unknown-linux-gnu";
@@ -375,7 +376,7 @@ fn an_emulated_benchmark_marks_its_figures() {
 }
 
 #[test]
-fn a_worker_from_the_aarch64_package_serves_its_platform() {
+fn a_sweep_of_two_engines_on_this_machine_and_an_emulated_board_is_one_report_of_four_cells() {
     if !ready("a worker from the aarch64 package") {
         return;
     }
@@ -389,7 +390,10 @@ fn a_worker_from_the_aarch64_package_serves_its_platform() {
         return;
     }
     let pkg = board_package();
-    let s = serve(&["--no-worker"]);
+    // The service's own worker serves this machine's platform; the board's
+    // package starts a worker of the Raspberry Pi 4 under qemu.
+    let s = serve(&[]);
+    let here = common::baas::platform();
     let home = tempfile::tempdir().unwrap();
     let _worker = common::baas::Server {
         child: Command::new(pkg.join("solutions/start-worker.sh"))
@@ -423,25 +427,90 @@ fn a_worker_from_the_aarch64_package_serves_its_platform() {
     };
     assert_eq!(worker["machine"]["arch"], "aarch64", "{worker}");
     assert_eq!(worker["machine"]["emulated_on"], "x86_64", "{worker}");
-    let route = format!(
-        "{}/bonseyes_baas/raspberry-pi-4b/default/onnx?duration=2",
-        s.url
+    common::baas::until_up(&s.url, &here, &[]);
+
+    let model = root().join("assets/models/face_detection_short_range.onnx");
+    let baas = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_lpdnn-host"))
+            .arg("baas")
+            .args(["--url", &s.url])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let platforms = format!("{here},raspberry-pi-4b");
+    let out = baas(&[
+        "submit",
+        "--model-path",
+        model.to_str().unwrap(),
+        "--platform",
+        &platforms,
+        "--engine",
+        "lne,onnx",
+        "--profile",
+        "default",
+        "--duration",
+        "1",
+        "--wait",
+        "--wait-timeout",
+        "600",
+    ]);
+    let printed = text(&out);
+    assert!(out.status.success(), "{printed}");
+    // One report: the four cells side by side, the board's marked emulated.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for label in [
+        format!("lne @ {here}"),
+        format!("onnxruntime @ {here}"),
+        "lne @ raspberry-pi-4b".into(),
+        "onnxruntime @ raspberry-pi-4b".into(),
+    ] {
+        assert!(
+            stdout.contains(&format!("== engine {label} (")),
+            "{label}: {stdout}"
+        );
+    }
+    assert!(
+        stdout.contains("emulated: lne @ raspberry-pi-4b, onnxruntime @ raspberry-pi-4b: aarch64"),
+        "{stdout}"
     );
-    let model = format!(
-        "@{}",
-        root()
-            .join("assets/models/face_detection_short_range.onnx")
-            .display()
-    );
-    let (code, body) = curl(&["--data-binary", &model, &route]);
-    assert_eq!(code, 202, "{body}");
-    let id = body["job"]["id"].as_str().unwrap().to_owned();
-    let job = wait_for(&s.url, &id, &[], Duration::from_secs(300));
-    assert_eq!(job["result"], "passed", "{job}");
-    let (_, result) = curl(&[&format!("{}/v1/jobs/{id}/result", s.url)]);
-    let h = &result["provenance"]["host"];
-    assert_eq!(h["arch"], "aarch64", "{h}");
-    assert_eq!(h["emulated_on"], "x86_64", "{h}");
+    assert!(stdout.contains("Cross-engine, steady state"), "{stdout}");
+    let group = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("group ")?.split(':').next())
+        .expect("a group line on stderr")
+        .to_owned();
+    let (code, report) = curl(&[&format!("{}/v1/groups/{group}/report", s.url)]);
+    assert_eq!(code, 200, "{report}");
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 4, "{report}");
+    assert_eq!(report["errors"].as_array().unwrap().len(), 0, "{report}");
+    for run in runs {
+        let p = &run["placement"];
+        let board = p["platform"] == "raspberry-pi-4b";
+        assert_eq!(
+            p["host"]["arch"],
+            if board { "aarch64" } else { "x86_64" },
+            "{p}"
+        );
+        let emulated = if board {
+            "x86_64".into()
+        } else {
+            serde_json::Value::Null
+        };
+        assert_eq!(p["host"]["emulated_on"], emulated, "{p}");
+        assert!(
+            run["phases"]["steady"]["anchors"]["inference"]["real_ms"]["mean"]
+                .as_f64()
+                .is_some_and(|ms| ms > 0.0)
+        );
+    }
+    common::validate(&report);
+    let (code, html) = curl(&[&format!("{}/v1/groups/{group}/report?format=html", s.url)]);
+    assert_eq!(code, 200);
+    let html = html.as_str().unwrap().to_owned();
+    assert!(html.contains("id=\"placements\""), "{html}");
+    assert_eq!(html.matches("(emulated on x86_64)").count(), 2);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use lpdnn_baas_api::{
-    Accepted, Device, DeviceCatalog, ErrorBody, ExportFormat, ExportTable, Job, JobList,
+    Accepted, Device, DeviceCatalog, ErrorBody, ExportFormat, ExportTable, GroupView, Job, JobList,
     JobOptions, JobView, ResultFormat,
 };
 use serde::de::DeserializeOwned;
@@ -82,6 +82,21 @@ pub struct Target {
     pub device: Device,
 }
 
+/// Where a sweep's jobs run: every combination of these (a job group).
+#[derive(Debug, Clone, Default)]
+pub struct Sweep {
+    /// Platform names.
+    pub platforms: Vec<String>,
+    /// Profile names.
+    pub profiles: Vec<String>,
+    /// Engines (the seed's names or ours).
+    pub engines: Vec<String>,
+    /// Devices (none: cpu).
+    pub devices: Vec<Device>,
+    /// Engine threads (none: the worker's default).
+    pub threads: Vec<usize>,
+}
+
 /// A request's body.
 enum Body<'a> {
     Empty,
@@ -110,6 +125,33 @@ fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// The query fields of `options` but threads, and the name of `file` (a
+/// bare model's report is titled with it).
+fn option_query(options: &JobOptions, file: &Path) -> Vec<String> {
+    let fields = [
+        ("number", options.number.map(|v| v.to_string())),
+        ("duration", options.duration_s.map(|v| v.to_string())),
+        ("warmup", options.warmup.map(|v| v.to_string())),
+        ("layers", options.layers.map(|v| v.to_string())),
+        (
+            "check_against",
+            options.check_against.map(|e| e.to_string()),
+        ),
+        (
+            "input_shape",
+            (!options.input_shapes.is_empty()).then(|| options.input_shapes.join(";")),
+        ),
+        (
+            "name",
+            file.file_name().map(|n| n.to_string_lossy().into_owned()),
+        ),
+    ];
+    fields
+        .into_iter()
+        .filter_map(|(k, v)| Some(format!("{k}={}", escape(&v?))))
+        .collect()
 }
 
 impl Client {
@@ -229,6 +271,80 @@ impl Client {
         })
     }
 
+    /// Uploads a model or an app bundle once for every cell of `sweep`;
+    /// gives the job group (the cells that cannot run there say why).
+    pub fn submit_sweep(
+        &self,
+        file: &Path,
+        sweep: &Sweep,
+        options: &JobOptions,
+    ) -> Result<GroupView, ClientError> {
+        let bytes = std::fs::read(file).map_err(|source| ClientError::File {
+            path: file.display().to_string(),
+            source,
+        })?;
+        let join = |v: Vec<String>| escape(&v.join(","));
+        let mut query = vec![
+            format!("platform={}", join(sweep.platforms.clone())),
+            format!("profile={}", join(sweep.profiles.clone())),
+            format!("engine={}", join(sweep.engines.clone())),
+        ];
+        if !sweep.devices.is_empty() {
+            query.push(format!(
+                "device={}",
+                join(sweep.devices.iter().map(|d| d.to_string()).collect())
+            ));
+        }
+        if !sweep.threads.is_empty() {
+            query.push(format!(
+                "threads={}",
+                join(sweep.threads.iter().map(|t| t.to_string()).collect())
+            ));
+        }
+        query.extend(option_query(options, file));
+        let path = format!("/v1/sweeps?{}", query.join("&"));
+        self.typed("POST", &path, Some(&bytes))
+    }
+
+    /// The job group of that id, each cell with its job's state.
+    pub fn group(&self, id: &str) -> Result<GroupView, ClientError> {
+        self.typed("GET", &format!("/v1/groups/{}", escape(id)), None)
+    }
+
+    /// A group's comparison report as JSON, CSV or HTML text (once every
+    /// cell ended).
+    pub fn group_report(&self, id: &str, format: ResultFormat) -> Result<String, ClientError> {
+        let path = format!(
+            "/v1/groups/{}/report?format={}",
+            escape(id),
+            format.as_str()
+        );
+        Ok(self.call("GET", &path, None)?.1)
+    }
+
+    /// Polls the group until every cell ended (or `timeout`), calling
+    /// `seen` with each new state; gives the last state.
+    pub fn wait_group(
+        &self,
+        id: &str,
+        timeout: Duration,
+        mut seen: impl FnMut(&GroupView),
+    ) -> Result<GroupView, ClientError> {
+        let start = std::time::Instant::now();
+        let mut last: Option<GroupView> = None;
+        loop {
+            let group = self.group(id)?;
+            if last.as_ref() != Some(&group) {
+                seen(&group);
+            }
+            if group.ended() || start.elapsed() >= timeout {
+                return Ok(group);
+            }
+            last = Some(group);
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
     /// Uploads a model or an app bundle through the seed's route; gives the
     /// queued job.
     pub fn submit(
@@ -242,29 +358,10 @@ impl Client {
             source,
         })?;
         let mut query = vec![format!("device={}", target.device)];
-        let mut add = |k: &str, v: Option<String>| {
-            if let Some(v) = v {
-                query.push(format!("{k}={}", escape(&v)));
-            }
-        };
-        add("threads", options.threads.map(|v| v.to_string()));
-        add("number", options.number.map(|v| v.to_string()));
-        add("duration", options.duration_s.map(|v| v.to_string()));
-        add("warmup", options.warmup.map(|v| v.to_string()));
-        add("layers", options.layers.map(|v| v.to_string()));
-        add(
-            "check_against",
-            options.check_against.map(|e| e.to_string()),
-        );
-        add(
-            "input_shape",
-            (!options.input_shapes.is_empty()).then(|| options.input_shapes.join(";")),
-        );
-        // The report of a bare model is titled with its file's name.
-        add(
-            "name",
-            file.file_name().map(|n| n.to_string_lossy().into_owned()),
-        );
+        if let Some(t) = options.threads {
+            query.push(format!("threads={t}"));
+        }
+        query.extend(option_query(options, file));
         let path = format!(
             "/bonseyes_baas/{}/{}/{}?{}",
             escape(&target.platform),

@@ -12,10 +12,10 @@ use std::time::Duration;
 use async_nats::jetstream::kv::Operation;
 use async_nats::jetstream::message::PublishMessage;
 use futures_util::StreamExt;
-use lpdnn_baas_api::{Job, Run, WorkerInfo};
+use lpdnn_baas_api::{Group, Job, Run, WorkerInfo};
 use lpdnn_jobs::{
-    now_ms, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewJob, Outcome,
-    StoreError, Undispatched, Upload,
+    now_ms, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewCell, NewGroup,
+    NewJob, Outcome, StoreError, Undispatched, Upload,
 };
 
 use crate::bus::Bus;
@@ -111,6 +111,20 @@ impl<S: DispatchStore> Cluster<S> {
         self.store.dispatched(&job.id, job.attempts).await
     }
 
+    /// Publishes a job just queued; one that is not is accepted all the
+    /// same: the reconciler publishes it later.
+    async fn announce(&self, job: &Job) {
+        let message = Undispatched {
+            id: job.id.clone(),
+            platform: job.spec.platform.clone(),
+            profile: job.spec.profile.clone(),
+            attempts: 0,
+        };
+        if let Err(e) = self.publish(&message).await {
+            tracing::warn!("job {} is queued but not yet published: {e}", job.id);
+        }
+    }
+
     /// Puts the upload of `sha256` in the object store unless it is there.
     async fn share_upload(&self, sha256: &str) -> Result<(), StoreError> {
         if self.bus.uploads.info(sha256).await.is_ok() {
@@ -159,17 +173,25 @@ impl<S: DispatchStore> JobStore for Cluster<S> {
         // The bytes first: no job names an upload a worker cannot fetch.
         self.share_upload(&job.spec.sha256).await?;
         let job = self.store.submit(job).await?;
-        let message = Undispatched {
-            id: job.id.clone(),
-            platform: job.spec.platform.clone(),
-            profile: job.spec.profile.clone(),
-            attempts: 0,
-        };
-        if let Err(e) = self.publish(&message).await {
-            // Accepted all the same: the reconciler publishes it later.
-            tracing::warn!("job {} is queued but not yet published: {e}", job.id);
-        }
+        self.announce(&job).await;
         Ok(job)
+    }
+
+    async fn submit_group(&self, group: NewGroup) -> Result<Group, StoreError> {
+        for cell in &group.cells {
+            if let NewCell::Queued(_, job) = cell {
+                self.share_upload(&job.spec.sha256).await?;
+            }
+        }
+        let group = self.store.submit_group(group).await?;
+        for id in group.cells.iter().filter_map(|c| c.job.as_deref()) {
+            self.announce(&self.store.get(id).await?).await;
+        }
+        Ok(group)
+    }
+
+    async fn group(&self, id: &str) -> Result<Group, StoreError> {
+        self.store.group(id).await
     }
 
     async fn get(&self, id: &str) -> Result<Job, StoreError> {

@@ -22,16 +22,18 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lpdnn_baas_api::{FailureKind, Job, JobResult, JobStatus, Run, RunEnd, WorkerInfo};
+use lpdnn_baas_api::{
+    FailureKind, Group, GroupCell, Job, JobResult, JobStatus, Run, RunEnd, WorkerInfo,
+};
 use lpdnn_jobs::{
-    now_ms, Claimed, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewJob,
-    Outcome, StoreError, Undispatched, Upload,
+    now_ms, Claimed, ContentStore, Count, DispatchStore, JobQueue, JobStore, Lease, NewCell,
+    NewGroup, NewJob, Outcome, StoreError, Undispatched, Upload,
 };
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 use tokio::sync::Notify;
 
-use rows::{CountRow, JobRow, PassedRow, QueuedRow, RunRow, UploadRow, WorkerRow};
+use rows::{CountRow, GroupRow, JobRow, PassedRow, QueuedRow, RunRow, UploadRow, WorkerRow};
 
 /// What differs between databases.
 pub trait Dialect: Send + Sync + 'static {
@@ -245,6 +247,72 @@ where
         }
     }
 
+    /// Makes concurrent submissions of `job`'s owner wait for this
+    /// transaction, when its quota is checked and the database needs it.
+    async fn lock_owner(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        job: &NewJob,
+    ) -> Result<(), StoreError> {
+        if let (Some(lock), Some(_)) = (D::LOCK_OWNER, job.quota) {
+            sqlx::query(lock)
+                .bind(job.owner.clone())
+                .execute(&mut **tx)
+                .await
+                .db()?;
+        }
+        Ok(())
+    }
+
+    /// Queues `job` as `id` in `tx`, its owner's quota checked in the same
+    /// statement (counting no further than it); [`StoreError::Quota`] when
+    /// it is reached.
+    async fn insert_job(
+        tx: &mut sqlx::Transaction<'static, D::DB>,
+        id: &str,
+        job: &NewJob,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let spec = serde_json::to_string(&job.spec).map_err(|e| corrupt(id, e))?;
+        let quota = job
+            .quota
+            .map_or(i64::MAX, |q| q.min(i64::MAX as u64) as i64);
+        let done = sqlx::query(
+            "INSERT INTO jobs (id, owner, platform, profile, spec, status, max_attempts, created, \
+             expires, retry_of) SELECT $1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9 \
+             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner = $2 AND \
+             status IN ('queued', 'running') LIMIT $10) AS active) < $11",
+        )
+        .bind(id.to_owned())
+        .bind(job.owner.clone())
+        .bind(job.spec.platform.clone())
+        .bind(job.spec.profile.clone())
+        .bind(spec)
+        .bind(i64::from(job.max_attempts.max(1)))
+        .bind(now)
+        .bind(now.saturating_add(job.queue_ttl.as_millis() as i64))
+        .bind(job.retry_of.clone())
+        .bind(if job.quota.is_some() { quota } else { 0 })
+        .bind(quota)
+        .execute(&mut **tx)
+        .await
+        .db()
+        .map(|r| D::rows_affected(&r))?;
+        if done == 0 {
+            return Err(StoreError::Quota {
+                owner: job.owner.clone(),
+                quota: job.quota.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Wakes the workers waiting now, and leaves a permit for one that is
+    /// between a claim that found nothing and its wait.
+    fn queued(&self) {
+        self.work.notify_waiters();
+        self.work.notify_one();
+    }
+
     /// Records the start of `lease`'s run, in the transaction that took it.
     async fn run_started(
         tx: &mut sqlx::Transaction<'static, D::DB>,
@@ -388,57 +456,78 @@ where
     for<'r> WorkerRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> RunRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> UploadRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> GroupRow: FromRow<'r, <D::DB as Database>::Row>,
 {
     async fn submit(&self, job: NewJob) -> Result<Job, StoreError> {
         let id = uuid::Uuid::new_v4().to_string();
-        let now = now_ms();
-        let spec = serde_json::to_string(&job.spec).map_err(|e| corrupt(&id, e))?;
-        let quota = job
-            .quota
-            .map_or(i64::MAX, |q| q.min(i64::MAX as u64) as i64);
         let mut tx = self.begin_write().await?;
-        if let (Some(lock), Some(_)) = (D::LOCK_OWNER, job.quota) {
-            sqlx::query(lock)
-                .bind(job.owner.clone())
-                .execute(&mut *tx)
-                .await
-                .db()?;
-        }
-        // One statement: the quota is checked (counting no further than
-        // it) and the job queued together.
-        let done = sqlx::query(
-            "INSERT INTO jobs (id, owner, platform, profile, spec, status, max_attempts, created, \
-             expires, retry_of) SELECT $1, $2, $3, $4, $5, 'queued', $6, $7, $8, $9 \
-             WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM jobs WHERE owner = $2 AND \
-             status IN ('queued', 'running') LIMIT $10) AS active) < $11",
-        )
-        .bind(id.clone())
-        .bind(job.owner.clone())
-        .bind(job.spec.platform.clone())
-        .bind(job.spec.profile.clone())
-        .bind(spec)
-        .bind(i64::from(job.max_attempts.max(1)))
-        .bind(now)
-        .bind(now.saturating_add(job.queue_ttl.as_millis() as i64))
-        .bind(job.retry_of.clone())
-        .bind(if job.quota.is_some() { quota } else { 0 })
-        .bind(quota)
-        .execute(&mut *tx)
-        .await
-        .db()
-        .map(|r| D::rows_affected(&r))?;
+        Self::lock_owner(&mut tx, &job).await?;
+        Self::insert_job(&mut tx, &id, &job, now_ms()).await?;
         tx.commit().await.db()?;
-        if done == 0 {
-            return Err(StoreError::Quota {
-                owner: job.owner,
-                quota: job.quota.unwrap_or_default(),
+        self.queued();
+        self.job(&id).await
+    }
+
+    async fn submit_group(&self, group: NewGroup) -> Result<Group, StoreError> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_ms();
+        let mut tx = self.begin_write().await?;
+        if let Some(NewCell::Queued(_, job)) = group
+            .cells
+            .iter()
+            .find(|c| matches!(c, NewCell::Queued(..)))
+        {
+            Self::lock_owner(&mut tx, job).await?;
+        }
+        let mut cells = Vec::with_capacity(group.cells.len());
+        for cell in group.cells {
+            cells.push(match cell {
+                NewCell::Queued(cell, job) => {
+                    let job_id = uuid::Uuid::new_v4().to_string();
+                    // A refusal drops the transaction: nothing is queued.
+                    Self::insert_job(&mut tx, &job_id, &job, now).await?;
+                    GroupCell {
+                        cell,
+                        job: Some(job_id),
+                        refused: None,
+                    }
+                }
+                NewCell::Refused(cell, why) => GroupCell {
+                    cell,
+                    job: None,
+                    refused: Some(why),
+                },
             });
         }
-        // Wakes the workers waiting now, and leaves a permit for one that
-        // is between a claim that found nothing and its wait.
-        self.work.notify_waiters();
-        self.work.notify_one();
-        self.job(&id).await
+        let json = serde_json::to_string(&cells).map_err(|e| corrupt(&id, e))?;
+        sqlx::query("INSERT INTO job_groups (id, owner, created, cells) VALUES ($1, $2, $3, $4)")
+            .bind(id.clone())
+            .bind(group.owner.clone())
+            .bind(now)
+            .bind(json)
+            .execute(&mut *tx)
+            .await
+            .db()?;
+        tx.commit().await.db()?;
+        self.queued();
+        Ok(Group {
+            id,
+            owner: group.owner,
+            created_ms: now,
+            cells,
+        })
+    }
+
+    async fn group(&self, id: &str) -> Result<Group, StoreError> {
+        sqlx::query_as::<_, GroupRow>(
+            "SELECT id, owner, created, cells FROM job_groups WHERE id = $1",
+        )
+        .bind(id.to_owned())
+        .fetch_optional(&self.reader)
+        .await
+        .db()?
+        .ok_or_else(|| StoreError::NotFound(id.to_owned()))?
+        .into_group()
     }
 
     async fn get(&self, id: &str) -> Result<Job, StoreError> {
@@ -771,6 +860,7 @@ where
     for<'r> WorkerRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> RunRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> UploadRow: FromRow<'r, <D::DB as Database>::Row>,
+    for<'r> GroupRow: FromRow<'r, <D::DB as Database>::Row>,
     for<'r> QueuedRow: FromRow<'r, <D::DB as Database>::Row>,
 {
     async fn claim_job(

@@ -3,7 +3,7 @@
 
 use std::str::FromStr;
 
-use lpdnn_baas_api::{Job, JobSpec, JobStatus, Run};
+use lpdnn_baas_api::{Group, Job, JobSpec, JobStatus, Run};
 use lpdnn_jobs::StoreError;
 use lpdnn_jobs::Upload;
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
@@ -59,6 +59,7 @@ decodes! {
     QueuedRow { id, platform, profile, attempts }
     RunRow { job, attempt, worker, started, ended, outcome, failure }
     UploadRow { sha256, bytes, created, used }
+    GroupRow { id, owner, created, cells }
 }
 
 impl JobRow {
@@ -184,6 +185,26 @@ impl UploadRow {
             created_ms: self.created,
             used_ms: self.used,
             sha256: self.sha256,
+        })
+    }
+}
+
+/// A job group: its cells as JSON.
+pub struct GroupRow {
+    pub id: String,
+    pub owner: String,
+    pub created: i64,
+    pub cells: String,
+}
+
+impl GroupRow {
+    /// The group, its cells read back.
+    pub fn into_group(self) -> Result<Group, StoreError> {
+        Ok(Group {
+            cells: serde_json::from_str(&self.cells).map_err(|e| corrupt(&self.id, e))?,
+            owner: self.owner,
+            created_ms: self.created,
+            id: self.id,
         })
     }
 }

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use lpdnn_baas_api::{JobOptions, SubjectKind};
-use lpdnn_jobs::{now_ms, Claimed, DispatchStore, RunEnd, Undispatched};
+use lpdnn_jobs::{now_ms, Cell, Claimed, DispatchStore, NewCell, NewGroup, RunEnd, Undispatched};
 use lpdnn_jobs::{FailureKind, JobResult, JobSpec, JobStatus, NewJob, Outcome, StoreError};
 use lpdnn_test_servers::Postgres;
 
@@ -103,6 +103,7 @@ on_both!(
     a_job_is_claimed_by_id_once_and_its_spare_deliveries_run_nothing,
     every_run_is_recorded_with_its_worker_and_how_it_ended,
     an_upload_is_recorded_once_with_its_size_and_last_use,
+    a_groups_jobs_are_queued_together_or_not_at_all,
 );
 
 const LONG: Duration = Duration::from_secs(60);
@@ -571,4 +572,80 @@ async fn an_upload_is_recorded_once_with_its_size_and_last_use<S: Store>(q: S) {
     let again = q.upload_record(&sha).await.unwrap().unwrap();
     assert_eq!(again.created_ms, first.created_ms);
     assert!(again.used_ms > first.used_ms, "{again:?}");
+}
+
+fn cell(platform: &str) -> Cell {
+    Cell {
+        platform: platform.into(),
+        profile: "default".into(),
+        engine: lpdnn_baas_api::EngineName::OnnxRuntime,
+        device: lpdnn_baas_api::Device::Cpu,
+        threads: Some(2),
+    }
+}
+
+async fn a_groups_jobs_are_queued_together_or_not_at_all<S: Store>(q: S) {
+    let limited = |platform: &str| NewJob {
+        quota: Some(3),
+        ..new_job(platform)
+    };
+    let group = q
+        .submit_group(NewGroup {
+            owner: "alice".into(),
+            cells: vec![
+                NewCell::Queued(cell("x86_64"), Box::new(limited("x86_64"))),
+                NewCell::Refused(cell("jetson"), "engine not offered there".into()),
+                NewCell::Queued(cell("aarch64"), Box::new(limited("aarch64"))),
+            ],
+        })
+        .await
+        .unwrap();
+    let read = q.group(&group.id).await.unwrap();
+    assert_eq!(read, group);
+    assert_eq!(read.owner, "alice");
+    let platforms: Vec<&str> = read
+        .cells
+        .iter()
+        .map(|c| c.cell.platform.as_str())
+        .collect();
+    assert_eq!(platforms, ["x86_64", "jetson", "aarch64"]);
+    assert_eq!(read.cells[0].cell.threads, Some(2));
+    assert!(read.cells[1].job.is_none());
+    assert_eq!(
+        read.cells[1].refused.as_deref(),
+        Some("engine not offered there")
+    );
+    // Its jobs are ordinary jobs: each platform's worker takes its own.
+    let (lease, job) = q
+        .claim("w", "aarch64", "default", LONG)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(Some(job.id.as_str()), read.cells[2].job.as_deref());
+    assert_eq!(q.active_for("alice").await.unwrap(), 2);
+    // Two more jobs would pass alice's quota of 3: neither is queued, nor
+    // the group.
+    let over = q
+        .submit_group(NewGroup {
+            owner: "alice".into(),
+            cells: vec![
+                NewCell::Queued(cell("x86_64"), Box::new(limited("x86_64"))),
+                NewCell::Queued(cell("x86_64"), Box::new(limited("x86_64"))),
+            ],
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(over, StoreError::Quota { quota: 3, .. }), "{over}");
+    assert_eq!(q.active_for("alice").await.unwrap(), 2);
+    assert_eq!(q.jobs_of("alice", 10).await.unwrap().len(), 2);
+    q.complete(
+        &lease,
+        Outcome::Passed {
+            report: "{}".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let missing = q.group("no-such-group").await.unwrap_err();
+    assert!(matches!(missing, StoreError::NotFound(_)), "{missing}");
 }

@@ -37,6 +37,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "runs and uploads",
         include_str!("../migrations/0003_runs_and_uploads.sql"),
     ),
+    (
+        4,
+        "job groups",
+        include_str!("../migrations/0004_job_groups.sql"),
+    ),
 ];
 
 /// SQLite's statements where they differ.

@@ -25,7 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use content::ContentStore;
 pub use lpdnn_baas_api::{
-    FailureKind, Job, JobResult, JobSpec, JobStatus, Run, RunEnd, WorkerInfo,
+    Cell, FailureKind, Group, GroupCell, Job, JobResult, JobSpec, JobStatus, Run, RunEnd,
+    WorkerInfo,
 };
 
 /// Errors of a store or queue.
@@ -94,6 +95,24 @@ pub struct NewJob {
     pub quota: Option<u64>,
 }
 
+/// A sweep's cell to store: a job to queue, or the reason it cannot run.
+#[derive(Debug, Clone)]
+pub enum NewCell {
+    /// Queue this job for the cell.
+    Queued(Cell, Box<NewJob>),
+    /// Keep the cell with why it was refused.
+    Refused(Cell, String),
+}
+
+/// A new job group (a sweep): its jobs are queued together or not at all.
+#[derive(Debug, Clone)]
+pub struct NewGroup {
+    /// The submitter.
+    pub owner: String,
+    /// Its cells, in order.
+    pub cells: Vec<NewCell>,
+}
+
 /// A worker's hold on a job.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Lease {
@@ -144,6 +163,14 @@ pub type Count = (JobStatus, Option<JobResult>, Option<FailureKind>, u64);
 pub trait JobStore: Send + Sync + 'static {
     /// Queues a job; gives it as stored.
     fn submit(&self, job: NewJob) -> impl Future<Output = Result<Job, StoreError>> + Send;
+    /// Queues a sweep's jobs and records its group, in one transaction:
+    /// when one job would pass its owner's quota, none is queued.
+    fn submit_group(
+        &self,
+        group: NewGroup,
+    ) -> impl Future<Output = Result<Group, StoreError>> + Send;
+    /// The group of that id.
+    fn group(&self, id: &str) -> impl Future<Output = Result<Group, StoreError>> + Send;
     /// The job of that id.
     fn get(&self, id: &str) -> impl Future<Output = Result<Job, StoreError>> + Send;
     /// The report of a passed job.

@@ -282,18 +282,42 @@ fn header(report: &Report, slugs: &[String]) -> Markup {
         .runs
         .iter()
         .any(|r| !r.timeline.iterations_ms.is_empty());
+    let sweep = crate::sweep::is_sweep(report);
+    let mut platforms: Vec<&str> = Vec::new();
+    let placements = report.runs.iter().filter_map(|r| r.placement.as_ref());
+    for p in placements.chain(report.errors.iter().filter_map(|e| e.placement.as_ref())) {
+        if !platforms.contains(&p.platform.as_str()) {
+            platforms.push(&p.platform);
+        }
+    }
     html! {
         header {
             h1 { "Benchmark of " (t(&c.app_name)) }
-            p.sub {
-                (report.runs.len()) " engine(s) · " (c.inputs.len()) " input(s) from "
-                code { (t(&c.dataset)) } " · " (t(&length)) " · " (t(&p.started_at)) " on "
-                (t(p.host.cpu_model.as_deref().unwrap_or("an unknown CPU")))
-                " (" (p.host.cores) " core(s)) · lpdnn-host " (t(&p.lpdnn_host.version))
-                " (" (t(&commit[..commit.len().min(12)])) ")"
-            }
-            @if let Some(kernel) = &p.host.emulated_on {
-                p.warning { b { "Emulated:" } " " (t(&emulated_note(&p.host.arch, kernel))) }
+            @if sweep {
+                p.sub {
+                    "A sweep: " (report.runs.len() + report.errors.len()) " cell(s) on "
+                    (t(&platforms.join(", "))) " · " (c.inputs.len()) " input(s) from "
+                    code { (t(&c.dataset)) } " · " (t(&length.replace("per engine", "per cell")))
+                    " · from " (t(&p.started_at)) " · each cell's machine under "
+                    a href="#placements" { "Placements" }
+                }
+                @for (arch, kernel, labels) in crate::sweep::emulated_runs(report) {
+                    p.warning {
+                        b { "Emulated:" } " " (t(&labels.join(", "))) ": "
+                        (t(&emulated_note(&arch, &kernel)))
+                    }
+                }
+            } @else {
+                p.sub {
+                    (report.runs.len()) " engine(s) · " (c.inputs.len()) " input(s) from "
+                    code { (t(&c.dataset)) } " · " (t(&length)) " · " (t(&p.started_at)) " on "
+                    (t(p.host.cpu_model.as_deref().unwrap_or("an unknown CPU")))
+                    " (" (p.host.cores) " core(s)) · lpdnn-host " (t(&p.lpdnn_host.version))
+                    " (" (t(&commit[..commit.len().min(12)])) ")"
+                }
+                @if let Some(kernel) = &p.host.emulated_on {
+                    p.warning { b { "Emulated:" } " " (t(&emulated_note(&p.host.arch, kernel))) }
+                }
             }
             nav {
                 a href="#summary" { "Summary" }
@@ -1140,8 +1164,13 @@ fn errors(report: &Report) -> Markup {
         .collect();
     html! {
         section id="errors" {
-            h2 { "Engines that failed" }
-            (table("errors", &[Col("engine", false), Col("error", false)], &rows))
+            @if report.errors.iter().any(|e| e.placement.is_some()) {
+                h2 { "Cells that failed" }
+                (table("errors", &[Col("cell", false), Col("error", false)], &rows))
+            } @else {
+                h2 { "Engines that failed" }
+                (table("errors", &[Col("engine", false), Col("error", false)], &rows))
+            }
         }
     }
 }
@@ -1269,14 +1298,80 @@ fn provenance(report: &Report) -> Markup {
             html! { code { (t(&shell_words(&p.command))) } },
         ),
     ];
+    let sweep = crate::sweep::is_sweep(report);
     html! {
         section id="provenance" {
             h2 { "Run settings and provenance" }
             h3 { "Run settings" }
             (key_values("run-settings", &settings))
-            h3 { "Provenance" }
+            @if sweep {
+                (placements(report))
+                h3 { "Provenance of the first cell that passed" }
+            } @else {
+                h3 { "Provenance" }
+            }
             (key_values("provenance", &prov))
         }
+    }
+}
+
+/// A sweep's cells: where each ran, on what machine, by which worker and
+/// job.
+fn placements(report: &Report) -> Markup {
+    let runs = report
+        .runs
+        .iter()
+        .filter_map(|r| Some((r.engine.as_str(), r.placement.as_ref()?, "passed")));
+    let failed = report.errors.iter().filter_map(|e| {
+        let p = e.placement.as_ref()?;
+        Some((
+            e.engine.as_str(),
+            p,
+            if p.job.is_some() { "failed" } else { "refused" },
+        ))
+    });
+    let rows: Vec<Vec<Markup>> = runs
+        .chain(failed)
+        .map(|(label, p, outcome)| {
+            let machine = p.host.as_ref().map_or("-".to_owned(), |h| {
+                format!(
+                    "{}, {} core(s), {}{}",
+                    h.cpu_model.as_deref().unwrap_or("unknown CPU"),
+                    h.cores,
+                    h.arch,
+                    h.emulated_on
+                        .as_deref()
+                        .map_or(String::new(), |k| format!(" (emulated on {k})"))
+                )
+            });
+            vec![
+                td(label),
+                td(&format!("{}/{}", p.platform, p.profile)),
+                td(p.device.as_str()),
+                td(&p.threads.map_or("default".into(), |n| n.to_string())),
+                td(&machine),
+                td(p.worker.as_deref().unwrap_or("-")),
+                td(p.job.as_deref().unwrap_or("-")),
+                td(outcome),
+            ]
+        })
+        .collect();
+    html! {
+        h3 id="placements" { "Placements" }
+        (table(
+            "placements",
+            &[
+                Col("cell", false),
+                Col("platform/profile", false),
+                Col("device", false),
+                Col("threads", false),
+                Col("machine", false),
+                Col("worker", false),
+                Col("job", false),
+                Col("outcome", false),
+            ],
+            &rows,
+        ))
     }
 }
 

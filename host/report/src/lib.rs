@@ -17,6 +17,7 @@ mod report;
 mod resources;
 pub mod stats;
 mod summary;
+mod sweep;
 mod text;
 
 use std::path::PathBuf;
@@ -33,6 +34,7 @@ pub use report::{
     Timeline, Warmup, SCHEMA,
 };
 pub use resources::{CoolDown, Metric, Point, Throttle};
+pub use sweep::{sweep_report, CellOutcome, Placement, SweepCell};
 pub use text::{
     anchor_csv, cross_engine_table, text_report, text_report_without_errors, Detail, WIDTH,
 };

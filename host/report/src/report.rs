@@ -34,10 +34,13 @@ pub struct Report {
 /// An engine whose run failed.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineFailure {
-    /// Engine name.
+    /// Engine name (in a sweep's report, the cell's label).
     pub engine: String,
     /// The error.
     pub error: String,
+    /// Where it was to run, in a sweep's report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::Placement>,
 }
 
 /// What a benchmark ran.
@@ -267,8 +270,13 @@ pub struct Phases {
 /// The run of one engine.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EngineRun {
-    /// Engine name.
+    /// Engine name; in a sweep's report, the cell's label (`lne @
+    /// raspberry-pi-4b`), its parts in [`EngineRun::placement`].
     pub engine: String,
+    /// Where it ran, in a sweep's report (`null` in a benchmark's: the
+    /// provenance says).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placement: Option<crate::Placement>,
     /// Engine library version.
     pub engine_version: Option<String>,
     /// Engine library file.

@@ -74,7 +74,12 @@ pub fn text_report_without_errors(report: &Report, detail: Detail) -> String {
 
 fn text_of(report: &Report, detail: Detail, errors: bool) -> String {
     let mut out = String::new();
-    if let Some(kernel) = &report.provenance.host.emulated_on {
+    if crate::sweep::is_sweep(report) {
+        for (arch, kernel, labels) in crate::sweep::emulated_runs(report) {
+            let note = format!("{}: {}", labels.join(", "), emulated_note(&arch, &kernel));
+            say(&mut out, detail, "emulated: ", &note);
+        }
+    } else if let Some(kernel) = &report.provenance.host.emulated_on {
         say(
             &mut out,
             detail,
@@ -159,6 +164,9 @@ fn engine_text(out: &mut String, run: &EngineRun, detail: Detail) {
         run.engine_version.as_deref().unwrap_or("version unknown"),
         run.device,
     );
+    if let Some(p) = &run.placement {
+        say(out, detail, "", &crate::sweep::placement_line(p));
+    }
     let _ = writeln!(
         out,
         "model {} ({}, sha256 {})",
@@ -432,9 +440,9 @@ pub fn anchor_table(run: &EngineRun, detail: Detail) -> String {
 
 /// One side-by-side table of several engines' steady states, a row per
 /// engine: each stage's mean ± half its 95 % interval, the p99 of the timed
-/// stage, throughput and state.
+/// stage, throughput and state. When long labels would take it past
+/// [`WIDTH`], only the timed stage.
 pub fn cross_engine_table(runs: &[EngineRun]) -> String {
-    let mut out = String::new();
     let mut stages: Vec<&str> = Vec::new();
     for run in runs {
         if let Some(s) = &run.phases.steady {
@@ -451,6 +459,18 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
     } else {
         Stage::Inference.name()
     };
+    let full = cross_table(runs, &stages, timed);
+    if full.lines().all(|l| l.chars().count() <= WIDTH) {
+        return full;
+    }
+    // Long labels (a sweep's `onnxruntime @ raspberry-pi-4b`): the timed
+    // stage alone fits; each run above gives every stage.
+    cross_table(runs, &[timed], timed)
+}
+
+/// [`cross_engine_table`] with the columns of `stages`.
+fn cross_table(runs: &[EngineRun], stages: &[&str], timed: &str) -> String {
+    let mut out = String::new();
     let mut head = vec!["engine".to_owned()];
     head.extend(stages.iter().map(|s| format!("{s} ms")));
     head.extend([format!("{timed} p99 ms"), "inputs/s".into(), "state".into()]);
@@ -459,7 +479,7 @@ pub fn cross_engine_table(runs: &[EngineRun]) -> String {
         .map(|run| {
             let steady = run.phases.steady.as_ref();
             let mut row = vec![run.engine.clone()];
-            for stage in &stages {
+            for stage in stages {
                 row.push(
                     steady
                         .and_then(|s| s.anchors.get(stage))

@@ -7,6 +7,9 @@
 //!   `GET /v1/jobs/{id}`, `GET /v1/jobs/{id}/events` (server-sent progress),
 //!   `GET /v1/jobs/{id}/result?format=json|csv|html`, `POST /v1/jobs/{id}/cancel`,
 //!   `POST /v1/jobs/{id}/retry`, `GET /v1/jobs` (the caller's jobs), `GET /v1/devices`,
+//!   `POST /v1/sweeps` (one upload over several platforms, profiles, engines, devices or
+//!   thread counts: a job group), `GET /v1/groups/{id}`, `GET /v1/groups/{id}/report`
+//!   (the cells side by side, once every cell ended),
 //!   `GET /v1/export?format=csv|jsonl&since=` (the profiling dataset), `GET /health`,
 //!   `GET /metrics` (Prometheus).
 //!

@@ -2,11 +2,12 @@
 //! handlers' annotations and the types the server, workers and client
 //! share. (The workers' routes are internal and left out.)
 
-use crate::handlers::{devices, events, export, jobs, service, submit};
+use crate::handlers::{devices, events, export, jobs, service, submit, sweeps};
 use lpdnn_baas_api::{
-    Accepted, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody, ExportFormat, ExportTable,
-    FailureKind, Health, Job, JobLinks, JobList, JobOptions, JobResult, JobSpec, JobStatus,
-    JobView, ModelFormat, Progress, ResultFormat, Run, RunEnd, RunList, SubjectKind, WorkerEngine,
+    Accepted, Cell, CellView, Device, DeviceCatalog, DeviceEntry, EngineName, ErrorBody,
+    ExportFormat, ExportTable, FailureKind, GroupLinks, GroupView, Health, Job, JobLinks, JobList,
+    JobOptions, JobResult, JobSpec, JobStatus, JobView, ModelFormat, Progress, ResultFormat, Run,
+    RunEnd, RunList, SubjectKind, WorkerEngine,
 };
 
 #[derive(utoipa::OpenApi)]
@@ -28,6 +29,9 @@ use lpdnn_baas_api::{
         jobs::result,
         jobs::cancel,
         jobs::retry,
+        sweeps::submit_sweep,
+        sweeps::group,
+        sweeps::report,
         devices::devices,
         export::export,
         service::metrics,
@@ -60,6 +64,10 @@ use lpdnn_baas_api::{
         Health,
         ErrorBody,
         Accepted,
+        Cell,
+        CellView,
+        GroupView,
+        GroupLinks,
     ))
 )]
 pub(crate) struct ApiDoc;

@@ -12,7 +12,7 @@ use axum::Router;
 use lpdnn_jobs::{JobQueue, JobStore, StoreError};
 
 use crate::error::ApiError;
-use crate::handlers::{devices, events, export, jobs, service, submit, workers};
+use crate::handlers::{devices, events, export, jobs, service, submit, sweeps, workers};
 use crate::state::{Presented, Service};
 
 /// The API's routes over `service`.
@@ -24,6 +24,7 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
             post(submit::seed_submit::<S>),
         )
         .route("/v1/jobs", post(submit::submit::<S>))
+        .route("/v1/sweeps", post(sweeps::submit_sweep::<S>))
         .layer(DefaultBodyLimit::max(limit))
         .route_layer(axum::middleware::from_fn_with_state(
             service.clone(),
@@ -39,6 +40,8 @@ pub fn router<S: JobStore + JobQueue>(service: Arc<Service<S>>) -> Router {
         .route("/v1/jobs/{id}/result", get(jobs::result::<S>))
         .route("/v1/jobs/{id}/cancel", post(jobs::cancel::<S>))
         .route("/v1/jobs/{id}/retry", post(jobs::retry::<S>))
+        .route("/v1/groups/{id}", get(sweeps::group::<S>))
+        .route("/v1/groups/{id}/report", get(sweeps::report::<S>))
         .route("/v1/devices", get(devices::devices::<S>))
         .route("/v1/export", get(export::export::<S>))
         .merge(workers::routes(service.clone()))

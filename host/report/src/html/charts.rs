@@ -310,7 +310,9 @@ pub fn stage_bars(runs: &[EngineRun]) -> Option<String> {
 
 #[allow(clippy::too_many_arguments)]
 fn whisker(svg: &mut Svg, x: &Scale, lo: f64, hi: f64, y: f64, h: f64, color: &str, w: f64) {
-    let (x0, x1) = (x.at(lo), x.at(hi));
+    // A time is never negative: an interval of very few samples that
+    // reaches below 0 stops at the axis, not over the labels left of it.
+    let (x0, x1) = (x.at(lo.max(0.0)), x.at(hi));
     svg.line((x0, y), (x1, y), color, w);
     svg.line((x0, y - h / 2.0), (x0, y + h / 2.0), color, w);
     svg.line((x1, y - h / 2.0), (x1, y + h / 2.0), color, w);

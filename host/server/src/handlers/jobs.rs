@@ -88,7 +88,34 @@ pub(crate) async fn list<S: JobStore + JobQueue>(
 #[derive(Deserialize)]
 pub(crate) struct ResultQuery {
     #[serde(default)]
+    pub(crate) format: ResultFormat,
+}
+
+/// A report in `format`: its JSON, its per-stage CSV or its HTML page.
+pub(crate) fn rendered(
+    report: &lpdnn_report::Report,
     format: ResultFormat,
+) -> Result<Response, ApiError> {
+    Ok(match format {
+        ResultFormat::Json => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/json")],
+            serde_json::to_string(report).map_err(|e| ApiError::internal(e.to_string()))?,
+        )
+            .into_response(),
+        ResultFormat::Csv => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            lpdnn_report::anchor_csv(report),
+        )
+            .into_response(),
+        ResultFormat::Html => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            lpdnn_report::html_report(report),
+        )
+            .into_response(),
+    })
 }
 
 /// A passed job's report.
@@ -115,21 +142,7 @@ pub(crate) async fn result<S: JobStore + JobQueue>(
         Some(report) => {
             let report: lpdnn_report::Report = serde_json::from_str(&report)
                 .map_err(|e| ApiError::internal(format!("job {id}'s report: {e}")))?;
-            Ok(if q.format == ResultFormat::Csv {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-                    lpdnn_report::anchor_csv(&report),
-                )
-                    .into_response()
-            } else {
-                (
-                    StatusCode::OK,
-                    [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                    lpdnn_report::html_report(&report),
-                )
-                    .into_response()
-            })
+            rendered(&report, q.format)
         }
         None => Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -6,4 +6,5 @@ pub(crate) mod export;
 pub(crate) mod jobs;
 pub(crate) mod service;
 pub(crate) mod submit;
+pub(crate) mod sweeps;
 pub(crate) mod workers;

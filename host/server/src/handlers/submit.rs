@@ -39,7 +39,10 @@ pub(crate) const SEED_PLATFORMS: &[(&str, &[&str])] = &[
 /// (`registered`: each with whether one of its workers is live): itself,
 /// or the preferred platform of a seed name; 404 listing what exists
 /// otherwise.
-fn our_platform(name: &str, registered: &BTreeMap<&str, bool>) -> Result<String, ApiError> {
+pub(crate) fn our_platform(
+    name: &str,
+    registered: &BTreeMap<&str, bool>,
+) -> Result<String, ApiError> {
     if registered.contains_key(name) {
         return Ok(name.to_owned());
     }
@@ -111,7 +114,7 @@ pub(crate) struct Ask {
 const MAX_LAYER_RUNS: u64 = 1000;
 
 /// Refuses options no benchmark would run with, naming the field.
-fn check_options(o: &JobOptions) -> Result<(), ApiError> {
+pub(crate) fn check_options(o: &JobOptions) -> Result<(), ApiError> {
     if let Some(Err(m)) = o.threads.map(lpdnn_model_file::check_threads) {
         return Err(unprocessable(format!("threads {m}")));
     }
@@ -153,6 +156,14 @@ fn check_options(o: &JobOptions) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The bundle checks made for one upload, by engine and the formats it
+/// takes where the job runs (a sweep checks each pair once).
+#[derive(Default)]
+pub(crate) struct BundleChecks(Vec<(BundleKey, Result<String, String>)>);
+
+/// An engine and the formats it takes where a job runs.
+type BundleKey = (EngineName, Vec<ModelFormat>);
+
 impl<S: JobStore + JobQueue> Service<S> {
     /// Checks an upload and queues it: the engine (404), the device (422),
     /// the platform, profile and engine among the workers' (404), the
@@ -164,6 +175,46 @@ impl<S: JobStore + JobQueue> Service<S> {
         ask: Ask,
         body: Bytes,
     ) -> Result<Job, ApiError> {
+        let catalog = self.catalog().await?;
+        let mut spec = self
+            .check(&catalog, ask, &body, &mut BundleChecks::default())
+            .await?;
+        spec.sha256 = self.store_upload(&body).await?;
+        Ok(self.jobs.submit(self.new_job(spec, owner)).await?)
+    }
+
+    /// Stores an upload by its SHA-256 and records it; gives that.
+    pub(crate) async fn store_upload(&self, body: &Bytes) -> Result<String, ApiError> {
+        let (sha256, _) = self
+            .content
+            .put(body)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        self.jobs.record_upload(&sha256, body.len() as u64).await?;
+        Ok(sha256)
+    }
+
+    /// A job of `owner` for `spec`, under the service's limits.
+    pub(crate) fn new_job(&self, spec: JobSpec, owner: String) -> NewJob {
+        NewJob {
+            spec,
+            owner,
+            max_attempts: self.config.max_attempts,
+            queue_ttl: self.config.queue_ttl,
+            retry_of: None,
+            quota: Some(self.config.quota),
+        }
+    }
+
+    /// What [`Service::accept`] checks, against the workers' `catalog`;
+    /// gives the job's spec, its `sha256` empty (the upload is not stored
+    /// yet).
+    pub(crate) async fn check(
+        &self,
+        catalog: &[(lpdnn_baas_api::WorkerInfo, bool)],
+        ask: Ask,
+        body: &Bytes,
+        bundles: &mut BundleChecks,
+    ) -> Result<JobSpec, ApiError> {
         let engine = our_engine(&ask.engine)?;
         let device = match ask.device {
             None => Device::Cpu,
@@ -172,10 +223,9 @@ impl<S: JobStore + JobQueue> Service<S> {
                 .map_err(|_| unprocessable(format!("device '{d}' is not one of cpu, gpu, npu")))?,
         };
         // What exists: the platforms and profiles workers registered.
-        let catalog = self.catalog().await?;
         let mut exists: BTreeMap<&str, BTreeMap<&str, Vec<EngineName>>> = BTreeMap::new();
         let mut registered: BTreeMap<&str, bool> = BTreeMap::new();
-        for (w, alive) in &catalog {
+        for (w, alive) in catalog {
             exists
                 .entry(&w.platform)
                 .or_default()
@@ -246,7 +296,7 @@ impl<S: JobStore + JobQueue> Service<S> {
             .collect();
         let subject = ask.subject.unwrap_or(SubjectKind::Model);
         let format = match subject {
-            SubjectKind::Model => model_format(&ask.engine, engine, &formats, &body)?.to_string(),
+            SubjectKind::Model => model_format(&ask.engine, engine, &formats, body)?.to_string(),
             SubjectKind::Bundle if EngineName::is_tensorflow_alias(&ask.engine) => {
                 return Err(unprocessable(format!(
                     "engine '{}' takes a TensorFlow frozen graph as the body; for an app \
@@ -255,43 +305,47 @@ impl<S: JobStore + JobQueue> Service<S> {
                 )));
             }
             SubjectKind::Bundle => {
-                // One check per CPU at once; the others wait their turn.
-                let _turn = self
-                    .bundle_checks
-                    .acquire()
-                    .await
-                    .map_err(|e| ApiError::internal(e.to_string()))?;
-                check_bundle(engine, formats, body.clone()).await?
+                let key = (engine, formats);
+                match bundles.0.iter().find(|(k, _)| *k == key) {
+                    Some((_, Ok(format))) => format.clone(),
+                    Some((_, Err(why))) => return Err(unprocessable(why.clone())),
+                    None => {
+                        // One check per CPU at once; the others wait their turn.
+                        let turn = self
+                            .bundle_checks
+                            .acquire()
+                            .await
+                            .map_err(|e| ApiError::internal(e.to_string()))?;
+                        let checked = check_bundle(engine, key.1.clone(), body.clone()).await;
+                        drop(turn);
+                        match checked {
+                            Ok(format) => {
+                                bundles.0.push((key, Ok(format.clone())));
+                                format
+                            }
+                            Err(e) if e.status().is_client_error() => {
+                                bundles.0.push((key, Err(e.message.clone())));
+                                return Err(e);
+                            }
+                            Err(e) => return Err(e),
+                        }
+                    }
+                }
             }
         };
         // The quota was checked before the body was read (the uploads'
         // middleware); the store checks it again as it queues the job.
         check_options(&ask.options)?;
-        let (sha256, _) = self
-            .content
-            .put(&body)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-        self.jobs.record_upload(&sha256, body.len() as u64).await?;
-        Ok(self
-            .jobs
-            .submit(NewJob {
-                spec: JobSpec {
-                    platform,
-                    profile,
-                    engine,
-                    device,
-                    subject,
-                    sha256,
-                    format,
-                    options: ask.options,
-                },
-                owner,
-                max_attempts: self.config.max_attempts,
-                queue_ttl: self.config.queue_ttl,
-                retry_of: None,
-                quota: Some(self.config.quota),
-            })
-            .await?)
+        Ok(JobSpec {
+            platform,
+            profile,
+            engine,
+            device,
+            subject,
+            sha256: String::new(),
+            format,
+            options: ask.options,
+        })
     }
 
     /// `202` with the job and its `Location`; with `wait`, `200` with the
@@ -415,16 +469,38 @@ async fn check_bundle(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SeedQuery {
-    device: Option<String>,
-    wait: Option<u64>,
-    threads: Option<usize>,
-    number: Option<u64>,
-    duration: Option<f64>,
-    warmup: Option<u64>,
-    input_shape: Option<String>,
-    name: Option<String>,
-    layers: Option<u64>,
-    check_against: Option<String>,
+    pub(crate) device: Option<String>,
+    pub(crate) wait: Option<u64>,
+    pub(crate) threads: Option<usize>,
+    pub(crate) number: Option<u64>,
+    pub(crate) duration: Option<f64>,
+    pub(crate) warmup: Option<u64>,
+    pub(crate) input_shape: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) layers: Option<u64>,
+    pub(crate) check_against: Option<String>,
+}
+
+impl SeedQuery {
+    /// The benchmark options the query gives.
+    pub(crate) fn options(&self) -> Result<JobOptions, ApiError> {
+        Ok(JobOptions {
+            threads: self.threads,
+            number: self.number,
+            duration_s: self.duration,
+            warmup: self.warmup,
+            input_shapes: self
+                .input_shape
+                .iter()
+                .flat_map(|s| s.split(';'))
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            name: self.name.as_deref().and_then(lpdnn_baas_api::upload_name),
+            layers: self.layers,
+            check_against: self.check_against.as_deref().map(our_engine).transpose()?,
+        })
+    }
 }
 
 /// `POST /bonseyes_baas/{platform}/{profile}/{engine}?device=&wait=`, the
@@ -456,12 +532,7 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let owner = s.owner(&headers)?;
-    let multipart = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<mime::Mime>().ok())
-        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA);
-    if multipart {
+    if is_multipart(&headers) {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "this route takes the model (or bundle) as the raw body: curl --data-binary \
@@ -473,23 +544,8 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
         platform,
         profile,
         engine,
+        options: q.options()?,
         device: q.device,
-        options: JobOptions {
-            threads: q.threads,
-            number: q.number,
-            duration_s: q.duration,
-            warmup: q.warmup,
-            input_shapes: q
-                .input_shape
-                .iter()
-                .flat_map(|s| s.split(';'))
-                .filter(|s| !s.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            name: q.name.as_deref().and_then(lpdnn_baas_api::upload_name),
-            layers: q.layers,
-            check_against: q.check_against.as_deref().map(our_engine).transpose()?,
-        },
         // The bytes tell a bundle from a model.
         subject: Some(if lpdnn_bundle::sniff(&body).is_some() {
             SubjectKind::Bundle
@@ -499,6 +555,15 @@ pub(crate) async fn seed_submit<S: JobStore + JobQueue>(
     };
     let job = s.accept(owner, ask, body).await?;
     s.answer(job, q.wait).await
+}
+
+/// Whether the body is a multipart form.
+pub(crate) fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<mime::Mime>().ok())
+        .is_some_and(|m| m.type_() == mime::MULTIPART && m.subtype() == mime::FORM_DATA)
 }
 
 /// `POST /v1/jobs`'s query.
