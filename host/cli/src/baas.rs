@@ -225,6 +225,20 @@ fn text(json: &str) -> Result<String> {
     ))
 }
 
+/// A report fetched by `fetch` in the service's format for `format`, text
+/// made from its JSON.
+fn shown(
+    format: Shown,
+    fetch: impl Fn(ResultFormat) -> Result<String, lpdnn_client::ClientError>,
+) -> Result<String> {
+    Ok(match format {
+        Shown::Text => text(&fetch(ResultFormat::Json)?)?,
+        Shown::Json => fetch(ResultFormat::Json)?,
+        Shown::Csv => fetch(ResultFormat::Csv)?,
+        Shown::Html => fetch(ResultFormat::Html)?,
+    })
+}
+
 /// Runs `baas`.
 pub fn baas(args: BaasArgs) -> Result<ExitCode> {
     let client = Client::new(&args.url, args.token)?;
@@ -318,13 +332,7 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         BaasCommand::Result { id, format, output } => {
-            let body = match format {
-                Shown::Text => text(&client.result(&id, ResultFormat::Json)?)?,
-                Shown::Json => client.result(&id, ResultFormat::Json)?,
-                Shown::Csv => client.result(&id, ResultFormat::Csv)?,
-                Shown::Html => client.result(&id, ResultFormat::Html)?,
-            };
-            write_out(&body, output)?;
+            write_out(&shown(format, |f| client.result(&id, f))?, output)?;
             Ok(ExitCode::SUCCESS)
         }
         BaasCommand::Group {
@@ -337,13 +345,7 @@ pub fn baas(args: BaasArgs) -> Result<ExitCode> {
                 print!("{}", group_table(&client.group(&id)?));
                 return Ok(ExitCode::SUCCESS);
             }
-            let body = match format {
-                Shown::Text => text(&client.group_report(&id, ResultFormat::Json)?)?,
-                Shown::Json => client.group_report(&id, ResultFormat::Json)?,
-                Shown::Csv => client.group_report(&id, ResultFormat::Csv)?,
-                Shown::Html => client.group_report(&id, ResultFormat::Html)?,
-            };
-            write_out(&body, output)?;
+            write_out(&shown(format, |f| client.group_report(&id, f))?, output)?;
             Ok(ExitCode::SUCCESS)
         }
         BaasCommand::Cancel { id } => {

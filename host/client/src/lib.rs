@@ -328,21 +328,9 @@ impl Client {
         &self,
         id: &str,
         timeout: Duration,
-        mut seen: impl FnMut(&GroupView),
+        seen: impl FnMut(&GroupView),
     ) -> Result<GroupView, ClientError> {
-        let start = std::time::Instant::now();
-        let mut last: Option<GroupView> = None;
-        loop {
-            let group = self.group(id)?;
-            if last.as_ref() != Some(&group) {
-                seen(&group);
-            }
-            if group.ended() || start.elapsed() >= timeout {
-                return Ok(group);
-            }
-            last = Some(group);
-            std::thread::sleep(Duration::from_millis(500));
-        }
+        poll(|| self.group(id), GroupView::ended, timeout, seen)
     }
 
     /// Uploads a model or an app bundle through the seed's route; gives the
@@ -434,24 +422,37 @@ impl Client {
         &self,
         id: &str,
         timeout: Duration,
-        mut seen: impl FnMut(&Job),
+        seen: impl FnMut(&Job),
     ) -> Result<Job, ClientError> {
-        let start = std::time::Instant::now();
-        let mut last: Option<Job> = None;
-        loop {
-            let job = self.job(id)?;
-            if last.as_ref() != Some(&job) {
-                seen(&job);
-            }
-            let ended = matches!(
+        let ended = |job: &Job| {
+            matches!(
                 job.status,
                 lpdnn_baas_api::JobStatus::Completed | lpdnn_baas_api::JobStatus::Cancelled
-            );
-            if ended || start.elapsed() >= timeout {
-                return Ok(job);
-            }
-            last = Some(job);
-            std::thread::sleep(Duration::from_millis(500));
+            )
+        };
+        poll(|| self.job(id), ended, timeout, seen)
+    }
+}
+
+/// Reads `get` every half second until `ended` (or `timeout`), calling
+/// `seen` with each new state; gives the last state.
+fn poll<T: PartialEq>(
+    get: impl Fn() -> Result<T, ClientError>,
+    ended: impl Fn(&T) -> bool,
+    timeout: Duration,
+    mut seen: impl FnMut(&T),
+) -> Result<T, ClientError> {
+    let start = std::time::Instant::now();
+    let mut last: Option<T> = None;
+    loop {
+        let now = get()?;
+        if last.as_ref() != Some(&now) {
+            seen(&now);
         }
+        if ended(&now) || start.elapsed() >= timeout {
+            return Ok(now);
+        }
+        last = Some(now);
+        std::thread::sleep(Duration::from_millis(500));
     }
 }
