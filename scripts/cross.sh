@@ -115,7 +115,8 @@ else
   export "CARGO_TARGET_${upper}_LINKER=$gnu-gcc"
   (cd "$root" && cargo build --release --quiet -p lpdnn-cli --target "$triple")
 fi
-# Without its debug line tables (375 MB with them, a tenth without): a board's disk is small.
+# Stripped of any debug information (375 MB with line tables, a tenth without),
+# should a build ask for it (CARGO_PROFILE_RELEASE_DEBUG): a board's disk is small.
 built=$CARGO_TARGET_DIR/$triple/release/lpdnn-host
 if [ ! -f "$out/bin/lpdnn-host" ] || [ "$built" -nt "$out/bin/lpdnn-host" ]; then
   mkdir -p "$out/bin"
