@@ -3,7 +3,11 @@ use std::process::Command;
 
 fn main() {
     let git = |args: &[&str]| {
+        // No optional locks: `git status` would otherwise refresh and
+        // rewrite the index, which this script watches, so that the next
+        // cargo run (the tests after the cross build) compiled lpdnn-cli again.
         Command::new("git")
+            .env("GIT_OPTIONAL_LOCKS", "0")
             .args(args)
             .output()
             .ok()

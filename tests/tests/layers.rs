@@ -1,7 +1,7 @@
 //! `benchmark --layers`: per-layer times of ONNX Runtime and LNE on the same
 //! models, named after the same source nodes, summing to the inference they
 //! were measured in; the app's own model profiled in place; LiteRT's
-//! XNNPACK operators by type.
+//! XNNPACK operators by type; NCNN's layers by extracting their blobs.
 
 mod common;
 
@@ -124,16 +124,45 @@ fn an_apps_model_is_profiled_in_its_pipeline_and_the_cost_of_profiling_is_measur
 }
 
 #[test]
-fn an_engine_without_a_profiler_says_so_and_the_run_stands() {
-    let runs = bench(model("face_detection_short_range.ncnn.param"), &["ncnn"], 5);
-    assert!(runs[0].layers.is_none());
+fn ncnn_times_each_layer_of_its_param_by_extracting_its_blob() {
+    let param = "face_detection_short_range.ncnn.param";
+    let runs = bench(model(param), &["ncnn"], 20);
+    let layers = runs[0]
+        .layers
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?}", runs[0].warnings));
+    assert_eq!(layers.runs, 20);
+    // One row per layer of the .param but its input, named as `inspect`
+    // names it.
+    let inspected = lpdnn_inspect::inspect(&asset(&format!("models/{param}"))).unwrap();
+    let expected: BTreeSet<&str> = inspected
+        .layers
+        .iter()
+        .filter(|l| l.op_type != "Input")
+        .map(|l| l.name.as_str())
+        .collect();
+    let named: BTreeSet<&str> = layers
+        .layers
+        .iter()
+        .filter_map(|l| l.node.as_deref())
+        .collect();
+    assert_eq!(named, expected);
+    // A convolution is the slowest layer; a .param's layers have no MACs
+    // counted. The layers sum to the unprofiled inference (0.99-1.06 seen;
+    // the second extract of each blob, taken off, doubles the profiled run).
     assert!(
-        runs[0]
-            .warnings
-            .iter()
-            .any(|w| w.contains("no per-layer times: engine ncnn gives none")),
+        layers.layers[0].op.starts_with("Convolution"),
         "{:?}",
-        runs[0].warnings
+        layers.layers[0]
+    );
+    assert!(layers.layers.iter().all(|l| l.macs.is_none()), "{layers:?}");
+    let coverage = layers.layers_ms / layers.unprofiled_ms;
+    assert!(
+        (0.85..=1.15).contains(&coverage),
+        "layers sum to {} of {} ms unprofiled ({} ms profiled)",
+        layers.layers_ms,
+        layers.unprofiled_ms,
+        layers.profiled_ms
     );
     assert!(runs[0].phases.steady.is_some());
 }

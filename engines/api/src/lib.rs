@@ -17,9 +17,9 @@ use serde::Serialize;
 
 pub use layers::{node_name, LayerProfile, LayerTimes, MAX_PROFILED_RUNS};
 pub use lpdnn_model_file::{
-    check_file, check_threads, max_file_bytes, max_threads, ncnn_bin_path, parse_input_shape,
-    read_file, set_max_file_bytes, sniff, sniff_file, tensorflow_hint, ReadError,
-    DEFAULT_MAX_FILE_BYTES,
+    check_file, check_threads, max_file_bytes, max_threads, ncnn_bin_path, ncnn_layers,
+    parse_input_shape, read_file, set_max_file_bytes, sniff, sniff_file, tensorflow_hint,
+    NcnnLayer, ReadError, DEFAULT_MAX_FILE_BYTES,
 };
 pub use lpdnn_types::ModelFormat;
 pub use native::{

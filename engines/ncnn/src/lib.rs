@@ -8,6 +8,13 @@
 //! param (`<stem>.json`) that maps them to the source model's tensor names
 //! and shapes, so that an app binds the same names on every engine.
 //!
+//! Per-layer times ([`LoadOptions::profile_layers`]) need no profiling
+//! build of libncnn: each run of a profiled model extracts every layer's
+//! first output blob in file order (ncnn computes a blob's producer when it
+//! is extracted, and the layers before it were computed by the extracts
+//! before), so each extract times one layer; a second extract of the same
+//! blob, which only converts it to the caller's layout again, is taken off.
+//!
 //! Options (`engine.options` in app.json): `light_mode`, `fp16_storage`,
 //! `fp16_arithmetic`, `fp16_packed`, `packing_layout`, `winograd`, `sgemm`.
 //! NCNN turns the fp16 switches on by default on CPUs that have F16C; that
@@ -21,10 +28,12 @@ use std::ffi::{c_int, CStr, CString};
 use std::path::{Path, PathBuf};
 use std::ptr;
 use std::sync::OnceLock;
+use std::time::Instant;
 
 use lpdnn_engine_api::{
     check_format, locate_library, DType, Device, Engine, EngineError, EngineInfo, EngineName,
-    LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    LayerProfile, LayerTimes, LoadOptions, Model, ModelFormat, Tensor, TensorInfo,
+    MAX_PROFILED_RUNS,
 };
 use serde::{Deserialize, Serialize};
 
@@ -188,11 +197,16 @@ impl Engine for Ncnn {
             sgemm: options.flag(NAME, "sgemm", true)?,
         };
         let threads = options.threads.unwrap_or(1);
+        let profile = if options.profile_layers {
+            Some(Profile::of(path).map_err(load_err)?)
+        } else {
+            None
+        };
         // ncnn says which layer it could not read on fd 2 only.
         lpdnn_engine_api::load_quietly(
             "ncnn",
             |_| true,
-            || NcnnModel::load(api, path, &bin, meta, threads, &flags),
+            || NcnnModel::load(api, path, &bin, meta, threads, &flags, profile),
         )
         .map_err(load_err)
     }
@@ -213,6 +227,87 @@ struct Blob {
     info: TensorInfo,
 }
 
+/// The layers of a model loaded with [`LoadOptions::profile_layers`] and
+/// their times in each run.
+struct Profile {
+    runs: usize,
+    layers: Vec<TimedLayer>,
+}
+
+/// A layer, timed by extracting its first output blob.
+struct TimedLayer {
+    times: LayerTimes,
+    top: CString,
+}
+
+impl Profile {
+    /// Every layer of the `.param` at `path` but its inputs, in file order.
+    fn of(path: &Path) -> Result<Profile, String> {
+        let text = lpdnn_engine_api::read_file(path)
+            .map_err(|e| e.to_string())
+            .and_then(|b| {
+                String::from_utf8(b).map_err(|_| "an NCNN .param is text; this is not UTF-8".into())
+            })?;
+        let layers = lpdnn_engine_api::ncnn_layers(&text)?
+            .into_iter()
+            .filter(|l| l.kind != "Input")
+            .filter_map(|l| {
+                let top = CString::new(*l.tops.first()?).ok()?;
+                Some(TimedLayer {
+                    times: LayerTimes {
+                        name: l.name.to_owned(),
+                        op: l.kind.to_owned(),
+                        // The .param is the model: its layer names are the
+                        // ones `lpdnn-inspect` gives (pnnx keeps no ONNX names).
+                        node: Some(l.name.to_owned()),
+                        fused: Vec::new(),
+                        nanos: Vec::new(),
+                    },
+                    top,
+                })
+            })
+            .collect();
+        Ok(Profile { runs: 0, layers })
+    }
+
+    /// Times each layer once on `ex`, whose inputs are set and nothing
+    /// computed yet.
+    fn run(&mut self, api: &'static Api, ex: &Extractor) -> Result<(), String> {
+        if self.runs >= MAX_PROFILED_RUNS {
+            return Ok(());
+        }
+        self.runs += 1;
+        for layer in &mut self.layers {
+            let first = extract_timed(api, ex, &layer.top)?;
+            let again = extract_timed(api, ex, &layer.top)?;
+            layer.times.nanos.push(first.saturating_sub(again));
+        }
+        Ok(())
+    }
+}
+
+/// Extracts `blob` (computing what it needs that is not computed yet) and
+/// destroys the mat at once: a layer that later finds its input still
+/// shared would copy it before working in place. Returns the nanoseconds.
+fn extract_timed(api: &'static Api, ex: &Extractor, blob: &CStr) -> Result<u64, String> {
+    let mut out: ffi::Mat = ptr::null_mut();
+    let start = Instant::now();
+    // SAFETY: the extractor is live and its inputs set; ncnn's C API
+    // allocates the returned mat even when the extract fails.
+    let rc = unsafe { (api.extractor_extract)(ex.1, blob.as_ptr(), &mut out) };
+    let nanos = start.elapsed().as_nanos() as u64;
+    if !out.is_null() {
+        drop(MatGuard(api, out));
+    }
+    if rc != 0 {
+        return Err(format!(
+            "ncnn cannot compute blob '{}'",
+            blob.to_string_lossy()
+        ));
+    }
+    Ok(nanos)
+}
+
 struct NcnnModel {
     api: &'static Api,
     net: ffi::Net,
@@ -224,6 +319,8 @@ struct NcnnModel {
     /// made for. NCNN clones a shared blob before working on it in place
     /// (net.cpp: `support_inplace && refcount != 1`), so reuse is safe.
     mats: Vec<Option<(Vec<usize>, MatGuard)>>,
+    /// Per-layer times, when loaded with [`LoadOptions::profile_layers`].
+    profile: Option<Profile>,
 }
 
 // SAFETY: the net is owned by this value alone; ncnn nets may be used from
@@ -250,6 +347,7 @@ impl NcnnModel {
         meta: Option<Meta>,
         threads: usize,
         flags: &Flags,
+        profile: Option<Profile>,
     ) -> Result<Box<dyn Model>, String> {
         let cparam = cstring(param)?;
         let cbin = cstring(bin)?;
@@ -283,6 +381,7 @@ impl NcnnModel {
             infos_in: Vec::new(),
             infos_out: Vec::new(),
             mats: Vec::new(),
+            profile,
         };
         // SAFETY: the net is live; paths are NUL-terminated.
         unsafe {
@@ -419,6 +518,9 @@ impl Model for NcnnModel {
                 }
             }
         }
+        if let Some(profile) = &mut self.profile {
+            profile.run(api, &ex).map_err(run_err)?;
+        }
         let mut result = Vec::with_capacity(self.outputs.len());
         for b in &self.outputs {
             let mut out: ffi::Mat = ptr::null_mut();
@@ -472,6 +574,13 @@ impl Model for NcnnModel {
         }
         drop(ex);
         Ok(result)
+    }
+
+    fn layer_profile(&mut self) -> Result<Option<LayerProfile>, EngineError> {
+        Ok(self.profile.as_ref().map(|p| LayerProfile {
+            runs: p.runs,
+            layers: p.layers.iter().map(|l| l.times.clone()).collect(),
+        }))
     }
 }
 

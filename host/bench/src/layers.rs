@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use lpdnn_engine_api::{EngineError, LayerProfile, Model, Tensor, TensorInfo};
+use lpdnn_engine_api::{EngineError, LayerProfile, Model, ModelFormat, Tensor, TensorInfo};
 use lpdnn_report::{LayerRow, Layers};
 
 use crate::subject::Workload;
@@ -121,6 +121,8 @@ fn rows(
     let by_name: HashMap<&str, &lpdnn_inspect::Layer> = statics
         .map(|s| s.layers.iter().map(|l| (l.name.as_str(), l)).collect())
         .unwrap_or_default();
+    // A `.param` holds no shapes: its layers' MACs are not counted (0), not none.
+    let counts_macs = statics.is_some_and(|s| s.format != ModelFormat::NcnnParam);
     let runs = profile.runs.saturating_sub(skip);
     let mut rows: Vec<LayerRow> = Vec::new();
     let mut index: HashMap<(Option<&str>, &str), usize> = HashMap::new();
@@ -160,7 +162,7 @@ fn rows(
         let counted: Vec<u64> = members
             .filter_map(|n| by_name.get(n.as_str()).map(|l| l.macs))
             .collect();
-        if row.node.is_some() && !counted.is_empty() {
+        if counts_macs && row.node.is_some() && !counted.is_empty() {
             let macs = counted.iter().sum::<u64>();
             row.macs = Some(macs);
             row.gflops = (macs > 0 && row.ms > 0.0).then(|| 2.0 * macs as f64 / row.ms / 1e6);

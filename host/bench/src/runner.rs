@@ -246,7 +246,7 @@ pub(crate) fn run_engine(
                 Ok(Some(layers)) => Some(layers),
                 Ok(None) => {
                     warnings.push(format!(
-                        "no per-layer times: engine {} gives none (ONNX Runtime, LNE and LiteRT do)",
+                        "no per-layer times: engine {} gives none (ONNX Runtime, LNE, LiteRT and NCNN do)",
                         work.engine()
                     ));
                     None

@@ -16,54 +16,27 @@ struct ParamLayer<'a> {
 }
 
 fn parse(text: &str) -> Result<Vec<ParamLayer<'_>>, String> {
-    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    if lines.next().map(str::trim) != Some("7767517") {
-        return Err("the first line is not NCNN's magic 7767517".into());
-    }
-    let counts = lines.next().ok_or("no layer and blob counts on line 2")?;
-    let layer_count: usize = counts
-        .split_whitespace()
-        .next()
-        .and_then(|n| n.parse().ok())
-        .ok_or("line 2 is not `layer_count blob_count`")?;
-    let mut layers = Vec::with_capacity(layer_count.min(100_000));
-    for (i, line) in lines.enumerate() {
-        let mut words = line.split_whitespace();
-        let (Some(kind), Some(name)) = (words.next(), words.next()) else {
-            return Err(format!("layer {i}: no type and name"));
-        };
-        let bottoms: usize = words
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or(format!("layer {name}: no input count"))?;
-        let tops: usize = words
-            .next()
-            .and_then(|n| n.parse().ok())
-            .ok_or(format!("layer {name}: no output count"))?;
-        let mut words = words.skip(bottoms.saturating_add(tops));
-        let mut params = HashMap::new();
-        for kv in words.by_ref() {
-            let (k, v) = kv
-                .split_once('=')
-                .ok_or(format!("layer {name}: `{kv}` is not id=value"))?;
-            let k: i32 = k
-                .parse()
-                .map_err(|_| format!("layer {name}: bad id in `{kv}`"))?;
-            if k > -23300 {
-                if let Ok(v) = v.parse::<f64>() {
-                    params.insert(k, v);
+    lpdnn_engine_api::ncnn_layers(text)?
+        .into_iter()
+        .map(|l| {
+            let mut params = HashMap::new();
+            for &(k, v) in &l.params {
+                let k: i32 = k
+                    .parse()
+                    .map_err(|_| format!("layer {}: bad id in `{k}={v}`", l.name))?;
+                if k > -23300 {
+                    if let Ok(v) = v.parse::<f64>() {
+                        params.insert(k, v);
+                    }
                 }
             }
-        }
-        layers.push(ParamLayer { kind, name, params });
-    }
-    if layers.len() != layer_count {
-        return Err(format!(
-            "line 2 announces {layer_count} layers, the file has {}",
-            layers.len()
-        ));
-    }
-    Ok(layers)
+            Ok(ParamLayer {
+                kind: l.kind,
+                name: l.name,
+                params,
+            })
+        })
+        .collect()
 }
 
 /// Weights a layer declares (see `docs/static-metrics.md`).

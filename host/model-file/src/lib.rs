@@ -9,6 +9,7 @@
 
 mod files;
 mod format;
+mod ncnn_param;
 mod options;
 mod tflite;
 
@@ -18,4 +19,5 @@ pub use files::{
 pub use format::{
     ncnn_bin_path, sniff, sniff_file, tensorflow_hint, tensorflow_kind, TensorFlowKind, FREEZE,
 };
+pub use ncnn_param::{ncnn_layers, NcnnLayer};
 pub use options::{check_threads, max_threads, parse_input_shape};
