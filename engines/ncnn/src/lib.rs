@@ -45,7 +45,7 @@ const LIB_VARS: &[&str] = &["LPDNN_NCNN_LIB"];
 const LIB_PACKAGED: &str = EngineName::Ncnn.library_files()[0];
 const LIB_DEFAULT: &str = "ncnn/lib/libncnn.so";
 const INSTALL: &str = "run scripts/setup.sh, which builds it from the ncnn source archive on PyPI \
-                       (scripts/build-ncnn.sh, about 10 minutes on 2 cores)";
+                       (scripts/build-ncnn.sh, about 8 minutes on 2 cores)";
 const OPTIONS: &[&str] = &[
     "light_mode",
     "fp16_storage",

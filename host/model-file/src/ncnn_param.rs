@@ -39,7 +39,7 @@ pub fn ncnn_layers(text: &str) -> Result<Vec<NcnnLayer<'_>>, String> {
             words
                 .next()
                 .and_then(|n| n.parse::<usize>().ok())
-                .ok_or(format!("layer {name}: no {what} count"))
+                .ok_or_else(|| format!("layer {name}: no {what} count"))
         };
         let (bottoms, tops) = (count("input")?, count("output")?);
         let mut blobs = |n: usize| -> Result<Vec<&str>, String> {
@@ -47,7 +47,7 @@ pub fn ncnn_layers(text: &str) -> Result<Vec<NcnnLayer<'_>>, String> {
                 .map(|_| {
                     words
                         .next()
-                        .ok_or(format!("layer {name}: fewer blobs than its counts"))
+                        .ok_or_else(|| format!("layer {name}: fewer blobs than its counts"))
                 })
                 .collect()
         };
@@ -55,7 +55,7 @@ pub fn ncnn_layers(text: &str) -> Result<Vec<NcnnLayer<'_>>, String> {
         let params = words
             .map(|kv| {
                 kv.split_once('=')
-                    .ok_or(format!("layer {name}: `{kv}` is not id=value"))
+                    .ok_or_else(|| format!("layer {name}: `{kv}` is not id=value"))
             })
             .collect::<Result<_, _>>()?;
         layers.push(NcnnLayer {
